@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pregate/pregate/infra/stack"
+)
+
+type fakeAuthorizer struct{}
+
+func (fakeAuthorizer) Authorize(_ context.Context, token string) (map[string]string, error) {
+	if token == "good" {
+		return map[string]string{"client_id": "admin", "scope": "connection:read"}, nil
+	}
+	return nil, errors.New("bad token")
+}
+
+// echo answers with the event it received, so tests can see what the gateway built.
+func echo(_ context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	raw, _ := json.Marshal(ev)
+	return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(raw), Headers: map[string]string{"Content-Type": "application/json"}}, nil
+}
+
+func newGateway(t *testing.T) *Gateway {
+	t.Helper()
+	routes := []stack.Route{
+		{Method: "GET", Path: "/api/v1/privacy-request/{id}", Function: "Admin", Authorized: true},
+		{Method: "PATCH", Path: "/api/v1/privacy-request/administrate/approve", Function: "Admin", Authorized: true},
+		{Method: "GET", Path: "/api/v1/privacy-request/{id}/activity", Function: "Admin", Authorized: true},
+		{Method: "POST", Path: "/api/v1/privacy-request/{id}/verify", Function: "Public"},
+	}
+	g, err := New(routes, map[string]LambdaHandler{"Admin": echo, "Public": echo}, fakeAuthorizer{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func do(t *testing.T, g *Gateway, method, target, auth, body string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req)
+	var out map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out, rec.Header()
+}
+
+func TestRouting(t *testing.T) {
+	g := newGateway(t)
+	cases := []struct {
+		name, method, target, auth string
+		status                     int
+		routeKey                   string
+	}{
+		{"param route", "GET", "/api/v1/privacy-request/pri_1?size=5", "Bearer good", 200, "GET /api/v1/privacy-request/{id}"},
+		{"literal wins", "PATCH", "/api/v1/privacy-request/administrate/approve", "Bearer good", 200, "PATCH /api/v1/privacy-request/administrate/approve"},
+		{"public route needs no token", "POST", "/api/v1/privacy-request/pri_1/verify", "", 200, "POST /api/v1/privacy-request/{id}/verify"},
+		{"unknown path", "GET", "/api/v1/nothing", "", 404, ""},
+		{"known path, wrong method", "DELETE", "/api/v1/privacy-request/pri_1", "Bearer good", 405, ""},
+		{"no header", "GET", "/api/v1/privacy-request/pri_1", "", 401, ""},
+		{"not bearer", "GET", "/api/v1/privacy-request/pri_1", "Basic abc", 401, ""},
+		{"bad token", "GET", "/api/v1/privacy-request/pri_1", "Bearer nope", 403, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, body, hdr := do(t, g, c.method, c.target, c.auth, "")
+			if status != c.status {
+				t.Fatalf("status %d, want %d (%v)", status, c.status, body)
+			}
+			if c.routeKey != "" && body["routeKey"] != c.routeKey {
+				t.Errorf("routeKey %v, want %s", body["routeKey"], c.routeKey)
+			}
+			switch status {
+			case 401:
+				if body["detail"] != "Failed to authenticate" || hdr.Get("WWW-Authenticate") != "Bearer" {
+					t.Errorf("401 body %v, WWW-Authenticate %q", body, hdr.Get("WWW-Authenticate"))
+				}
+			case 403:
+				if body["detail"] != "Not Authorized for this action" {
+					t.Errorf("403 body %v", body)
+				}
+			}
+		})
+	}
+}
+
+func TestEventCarriesParamsQueryClaimsAndBody(t *testing.T) {
+	g := newGateway(t)
+	_, body, _ := do(t, g, "GET", "/api/v1/privacy-request/pri_9?status=pending&size=2", "Bearer good", `{"a":1}`)
+	raw, _ := json.Marshal(body)
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.PathParameters["id"] != "pri_9" || ev.QueryStringParameters["status"] != "pending" || ev.Body != `{"a":1}` {
+		t.Errorf("event: params %v query %v body %q", ev.PathParameters, ev.QueryStringParameters, ev.Body)
+	}
+	if ev.RequestContext.Authorizer == nil || ev.RequestContext.Authorizer.JWT.Claims["client_id"] != "admin" {
+		t.Errorf("claims not passed: %+v", ev.RequestContext.Authorizer)
+	}
+	if ev.Headers["authorization"] != "Bearer good" {
+		t.Errorf("headers not lower-cased and passed: %v", ev.Headers)
+	}
+}
+
+func TestNewRefusesRouteWithoutHandler(t *testing.T) {
+	_, err := New([]stack.Route{{Method: "GET", Path: "/x", Function: "Missing"}}, map[string]LambdaHandler{}, nil, slog.Default())
+	if err == nil {
+		t.Fatal("want an error for a route whose function has no handler")
+	}
+}

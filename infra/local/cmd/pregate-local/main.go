@@ -1,0 +1,64 @@
+// Command pregate-local is `make run`: the whole system on 127.0.0.1 until Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/internal/app"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "address of the local API gateway")
+	verbose := flag.Bool("v", false, "debug logs")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := app.NewLogger(os.Stderr, level)
+	root, err := local.Root()
+	if err != nil {
+		fail(err)
+	}
+	// Variables set in the shell win over the local defaults.
+	env := map[string]string{}
+	for k := range local.LocalDefaults {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	for _, k := range []string{"SUBJECT_IDENTITY_VERIFICATION_REQUIRED", "REPLY_TOKEN_TTL", "WEBHOOK_TIMEOUT", "REVIEW_DEADLINE", "OAUTH_ROOT_CLIENT_ID", "OAUTH_ROOT_CLIENT_SECRET"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	sys, err := local.Start(startCtx, local.Options{Root: root, Addr: *addr, Env: env, Log: logger, Endpoint: os.Getenv("AWS_ENDPOINT_URL")})
+	cancel()
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("pregate local stack ready in %s\n%s", time.Since(start).Round(time.Millisecond), sys.Describe())
+	fmt.Println("Ctrl-C to stop.")
+	<-ctx.Done()
+	fmt.Println("stopping...")
+	sys.Stop()
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "pregate-local:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,198 @@
+// Package local runs the whole system on one machine without Docker or an
+// AWS account: moto for the AWS services, the template's resources on it, the
+// API behind a local gateway and local pollers standing in for Lambda's event
+// source mappings. `make run` and the end-to-end tests both start it.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pregate/pregate/infra/gateway"
+	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/awsenv"
+	"github.com/pregate/pregate/internal/config"
+)
+
+// Options configure a local system.
+type Options struct {
+	Root string // repository root (holds template.yaml and infra/moto)
+	Addr string // listen address, e.g. 127.0.0.1:3000; port 0 picks one
+	// Endpoint, when set, is an AWS endpoint to use instead of starting moto.
+	Endpoint string
+	// Env overrides the local defaults (and the template's values) per variable.
+	Env map[string]string
+	Log *slog.Logger
+	// MotoLog receives the emulator's own output.
+	MotoLog io.Writer
+}
+
+// LocalDefaults are SPEC §8's settings for `make run`.
+var LocalDefaults = map[string]string{
+	"REQUIRE_MANUAL_REQUEST_APPROVAL": "true",
+	"ALLOW_INSECURE_WEBHOOK_URLS":     "true",
+	"WEBHOOK_BACKOFF":                 "1s",
+	"WEBHOOK_MAX_ATTEMPTS":            "3",
+}
+
+// System is a running local stack.
+type System struct {
+	URL      string // http://127.0.0.1:PORT (the API is under /api/v1)
+	Stack    *stack.Stack
+	AWS      aws.Config
+	Config   config.Config
+	moto     *stack.Moto
+	server   *http.Server
+	stopping []func()
+}
+
+// Start brings everything up; Stop tears it down.
+func Start(ctx context.Context, opts Options) (sys *System, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	sys = &System{}
+	defer func() {
+		if err != nil {
+			sys.Stop()
+		}
+	}()
+	tmpl, err := stack.LoadTemplate(opts.Root + "/template.yaml")
+	if err != nil {
+		return nil, err
+	}
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		sys.moto, err = stack.StartMoto(ctx, opts.Root, stack.MotoOptions{Log: opts.MotoLog})
+		if err != nil {
+			return nil, err
+		}
+		endpoint = sys.moto.Endpoint
+	}
+	sys.AWS = awsenv.Emulator(endpoint)
+	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, "pregate-local")
+	if err != nil {
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	}
+	sys.URL = "http://" + ln.Addr().String()
+
+	overrides := map[string]string{"PUBLIC_BASE_URL": sys.URL + "/api/v1"}
+	for k, v := range LocalDefaults {
+		overrides[k] = v
+	}
+	for k, v := range opts.Env {
+		overrides[k] = v
+	}
+	deps := func(function string) (app.Deps, error) {
+		env, err := sys.Stack.FunctionEnv(function, overrides)
+		if err != nil {
+			return app.Deps{}, err
+		}
+		cfg, err := config.Load(func(k string) string { return env[k] })
+		if err != nil {
+			return app.Deps{}, fmt.Errorf("%s: %w", function, err)
+		}
+		sys.Config = cfg
+		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now}, nil
+	}
+
+	publicDeps, err := deps("PublicApiFunction")
+	if err != nil {
+		return nil, err
+	}
+	public, err := app.NewPublicAPI(ctx, publicDeps)
+	if err != nil {
+		return nil, err
+	}
+	adminDeps, err := deps("AdminApiFunction")
+	if err != nil {
+		return nil, err
+	}
+	admin, err := app.NewAdminAPI(ctx, adminDeps)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := tmpl.Routes()
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
+		"PublicApiFunction": public.Handle,
+		"AdminApiFunction":  admin.Handle,
+	}, denyAll{}, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := sys.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			opts.Log.Error("local gateway stopped", "error", err.Error())
+		}
+	}()
+	return sys, nil
+}
+
+// denyAll refuses every token until the local issuer is wired in.
+type denyAll struct{}
+
+func (denyAll) Authorize(context.Context, string) (map[string]string, error) {
+	return nil, errors.New("no local token issuer")
+}
+
+// Stop ends the gateway, the pollers and the emulator.
+func (s *System) Stop() {
+	if s == nil {
+		return
+	}
+	for i := len(s.stopping) - 1; i >= 0; i-- {
+		s.stopping[i]()
+	}
+	if s.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.server.Shutdown(ctx)
+		cancel()
+	}
+	s.moto.Stop()
+}
+
+// Describe is the start-up banner `make run` prints.
+func (s *System) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "API:      %s/api/v1 (try: curl %s/api/v1/health)\n", s.URL, s.URL)
+	fmt.Fprintf(&b, "Emulator: %s\n", aws.ToString(s.AWS.BaseEndpoint))
+	ids := make([]string, 0, len(s.Stack.Resources))
+	for id := range s.Stack.Resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "  %-20s %s\n", id, s.Stack.Resources[id].Ref)
+	}
+	return b.String()
+}
+
+// Root finds the repository root from the working directory.
+func Root() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return stack.FindRoot(wd)
+}

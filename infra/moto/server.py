@@ -1,0 +1,52 @@
+"""Serves moto (the AWS emulator) on one loopback port for the local stack and the tests.
+
+Why not `python -m moto.server`: we bind port 0 and print the port we got (no
+port races between parallel test packages), and we serialise DynamoDB calls.
+moto's HTTP server is threaded and its DynamoDB backend holds no per-item lock,
+so a conditional write's check and its update are not guaranteed atomic under
+concurrent requests (see docs/emulator.md). Real DynamoDB is. Serialising only
+DynamoDB keeps SQS long polls, KMS and Secrets Manager concurrent.
+"""
+import argparse
+import signal
+import sys
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+
+class SerializeDynamoDB:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        # DynamoDB and DynamoDB Streams calls carry X-Amz-Target: DynamoDB_20120810.* / DynamoDBStreams_*.
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self.lock:
+                # Drain the response inside the lock so the whole call is one step.
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--threaded-dynamodb", action="store_true",
+                        help="do not serialise DynamoDB calls (only to reproduce the race)")
+    args = parser.parse_args()
+
+    app = DomainDispatcherApplication(create_backend_app)
+    if not args.threaded_dynamodb:
+        app = SerializeDynamoDB(app)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    print(f"moto listening on http://{args.host}:{server.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+// Package app wires the adapters to the domain for each function. The
+// functions' main packages and the local system build their handlers here,
+// so Lambda and `make run` run the very same code.
+package app
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pregate/pregate/internal/awsenv"
+	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/httpapi"
+)
+
+// Deps is what every function is built from.
+type Deps struct {
+	Config config.Config
+	AWS    aws.Config
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// FromEnvironment reads the Lambda environment once per cold start.
+func FromEnvironment(ctx context.Context) (Deps, error) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return Deps{}, err
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return Deps{}, err
+	}
+	return Deps{Config: cfg, AWS: awsCfg, Log: NewLogger(os.Stdout, slog.LevelInfo), Now: time.Now}, nil
+}
+
+// NewLogger is the JSON logger every function uses.
+func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// NewPublicAPI serves the public routes: health, submission, verification, replies.
+func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes()), nil
+}
+
+// NewAdminAPI serves the admin routes.
+func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
+	return httpapi.New(d.Log, d.Config.ScopePrefix), nil
+}
+
+// Must builds a function's handler from the environment, or stops the cold
+// start with a message naming what is wrong (Lambda logs it as an init error).
+func Must[T any](build func(context.Context, Deps) (T, error)) T {
+	ctx := context.Background()
+	deps, err := FromEnvironment(ctx)
+	if err != nil {
+		log.Fatalf("configuration: %v", err)
+	}
+	h, err := build(ctx, deps)
+	if err != nil {
+		log.Fatalf("start: %v", err)
+	}
+	return h
+}

@@ -1,0 +1,155 @@
+// Package config reads the gate's settings from the environment once, into a
+// typed struct, with the defaults of SPEC §9 and an error naming any bad value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting a handler may need. Resource names come from the
+// template (or the local stack); behaviour settings have product defaults.
+type Config struct {
+	RequireManualApproval        bool
+	IdentityVerificationRequired bool
+	ReplyTokenTTL                time.Duration
+	WebhookTimeout               time.Duration
+	WebhookMaxAttempts           int
+	WebhookBackoff               time.Duration
+	ReviewDeadline               time.Duration // 0 = off
+	AllowInsecureWebhookURLs     bool
+	PublicBaseURL                string // ends in /api/v1; empty where unused
+
+	RequestsTable      string
+	ConfigTable        string
+	DispatchQueueURL   string
+	ApprovedQueueURL   string
+	SecretsKeyID       string
+	ReplyTokenSecretID string
+
+	VerificationSenderEmail string
+	// ScopePrefix is stripped from token scopes: Cognito names them
+	// "<resource server>/<scope>".
+	ScopePrefix string
+}
+
+// Getenv is os.Getenv's shape, so tests can pass a map.
+type Getenv func(string) string
+
+// Load parses the environment. Every problem is reported, each naming its variable.
+func Load(getenv Getenv) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		RequireManualApproval:        p.boolean("REQUIRE_MANUAL_REQUEST_APPROVAL", true),
+		IdentityVerificationRequired: p.boolean("SUBJECT_IDENTITY_VERIFICATION_REQUIRED", false),
+		ReplyTokenTTL:                p.duration("REPLY_TOKEN_TTL", 60*time.Hour, time.Minute),
+		WebhookTimeout:               p.duration("WEBHOOK_TIMEOUT", 10*time.Second, 100*time.Millisecond),
+		WebhookMaxAttempts:           p.integer("WEBHOOK_MAX_ATTEMPTS", 5, 1, 20),
+		WebhookBackoff:               p.duration("WEBHOOK_BACKOFF", 5*time.Second, 0),
+		ReviewDeadline:               p.optionalDuration("REVIEW_DEADLINE"),
+		AllowInsecureWebhookURLs:     p.boolean("ALLOW_INSECURE_WEBHOOK_URLS", false),
+		PublicBaseURL:                p.baseURL("PUBLIC_BASE_URL"),
+		RequestsTable:                getenv("REQUESTS_TABLE"),
+		ConfigTable:                  getenv("CONFIG_TABLE"),
+		DispatchQueueURL:             getenv("DISPATCH_QUEUE_URL"),
+		ApprovedQueueURL:             getenv("APPROVED_QUEUE_URL"),
+		SecretsKeyID:                 getenv("SECRETS_KEY_ID"),
+		ReplyTokenSecretID:           getenv("REPLY_TOKEN_SECRET_ID"),
+		VerificationSenderEmail:      getenv("VERIFICATION_SENDER_EMAIL"),
+		ScopePrefix:                  getenv("SCOPE_PREFIX"),
+	}
+	if c.WebhookTimeout > 15*time.Minute {
+		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), "must be at most 15m")
+	}
+	return c, errors.Join(p.errs...)
+}
+
+// Require reports the named settings that are empty; a function calls it
+// with the resources it actually uses.
+func Require(pairs ...string) error {
+	var errs []error
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			errs = append(errs, fmt.Errorf("%s: must be set", pairs[i]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type parser struct {
+	getenv Getenv
+	errs   []error
+}
+
+func (p *parser) fail(name, value, why string) {
+	p.errs = append(p.errs, fmt.Errorf("%s=%q: %s", name, value, why))
+}
+
+func (p *parser) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, v, "must be true or false")
+		return def
+	}
+	return b
+}
+
+func (p *parser) integer(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, v, fmt.Sprintf("must be a whole number from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def, min time.Duration) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < min {
+		p.fail(name, v, fmt.Sprintf("must be a Go duration of at least %s (e.g. 10s, 48h)", min))
+		return def
+	}
+	return d
+}
+
+func (p *parser) optionalDuration(name string) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" || v == "off" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(name, v, "must be a positive Go duration (e.g. 48h) or empty")
+		return 0
+	}
+	return d
+}
+
+func (p *parser) baseURL(name string) string {
+	v := strings.TrimRight(strings.TrimSpace(p.getenv(name)), "/")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/api/v1") {
+		p.fail(name, v, "must be an absolute http(s) URL ending in /api/v1")
+		return ""
+	}
+	return v
+}

@@ -1,0 +1,65 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.RequireManualApproval || c.IdentityVerificationRequired || c.AllowInsecureWebhookURLs {
+		t.Errorf("bool defaults wrong: %+v", c)
+	}
+	if c.ReplyTokenTTL != 60*time.Hour || c.WebhookTimeout != 10*time.Second || c.WebhookMaxAttempts != 5 || c.WebhookBackoff != 5*time.Second || c.ReviewDeadline != 0 {
+		t.Errorf("defaults wrong: %+v", c)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"REQUIRE_MANUAL_REQUEST_APPROVAL": "false", "WEBHOOK_MAX_ATTEMPTS": "3", "WEBHOOK_BACKOFF": "1s",
+		"REVIEW_DEADLINE": "48h", "PUBLIC_BASE_URL": "http://127.0.0.1:3000/api/v1/", "ALLOW_INSECURE_WEBHOOK_URLS": "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RequireManualApproval || c.WebhookMaxAttempts != 3 || c.WebhookBackoff != time.Second || c.ReviewDeadline != 48*time.Hour ||
+		c.PublicBaseURL != "http://127.0.0.1:3000/api/v1" || !c.AllowInsecureWebhookURLs {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"REQUIRE_MANUAL_REQUEST_APPROVAL":        "maybe",
+		"SUBJECT_IDENTITY_VERIFICATION_REQUIRED": "2",
+		"REPLY_TOKEN_TTL":                        "forever",
+		"WEBHOOK_TIMEOUT":                        "1h",
+		"WEBHOOK_MAX_ATTEMPTS":                   "0",
+		"WEBHOOK_BACKOFF":                        "-1s",
+		"REVIEW_DEADLINE":                        "soon",
+		"ALLOW_INSECURE_WEBHOOK_URLS":            "yes please",
+		"PUBLIC_BASE_URL":                        "ftp://x/api/v1",
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(map[string]string{name: value}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("want an error naming %s, got %v", name, err)
+			}
+		})
+	}
+}
+
+func TestRequire(t *testing.T) {
+	err := Require("REQUESTS_TABLE", "t", "CONFIG_TABLE", " ")
+	if err == nil || !strings.Contains(err.Error(), "CONFIG_TABLE") || strings.Contains(err.Error(), "REQUESTS_TABLE") {
+		t.Fatalf("got %v", err)
+	}
+}
