@@ -1,0 +1,81 @@
+// Package archtest holds the house rules of STYLE.md as tests: the domain
+// imports no AWS package, and only functions/<name>/main.go starts Lambda.
+package archtest
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pregate/pregate/infra/stack"
+)
+
+func goFiles(t *testing.T) (root string, files []string) {
+	t.Helper()
+	wd, _ := os.Getwd()
+	root, err := stack.FindRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != root || d.Name() == "bin") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, files
+}
+
+func TestDomainImportsNoAWSPackage(t *testing.T) {
+	root, files := goFiles(t)
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		if !strings.HasPrefix(rel, "internal/gate/") {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(path, "github.com/aws/") {
+				t.Errorf("%s imports %s: the domain must not depend on AWS", rel, path)
+			}
+		}
+	}
+}
+
+func TestOnlyFunctionMainsStartLambda(t *testing.T) {
+	root, files := goFiles(t)
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		if strings.HasSuffix(rel, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(src), "lambda.Start(") {
+			continue
+		}
+		if parts := strings.Split(rel, "/"); len(parts) != 3 || parts[0] != "functions" || parts[2] != "main.go" {
+			t.Errorf("%s calls lambda.Start; only functions/<name>/main.go may", rel)
+		}
+	}
+}
