@@ -42,7 +42,7 @@ func DecodeJSON(body []byte, v any) error {
 	return BadRequest("Malformed JSON: " + err.Error())
 }
 
-// fieldPath turns encoding/json's "0.identity.email" into ["0"→0, "identity", "email"].
+// fieldPath turns encoding/json's "identity.email" into ["identity", "email"]; encoding/json leaves out array indices and map keys.
 func fieldPath(field string) []any {
 	if field == "" {
 		return nil
