@@ -1,0 +1,199 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// StreamHandler is a DynamoDB stream function's handler.
+type StreamHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+// StreamPoller plays Lambda's DynamoDB event source mapping: it reads every
+// shard of a stream from TRIM_HORIZON, calls the handler with batches, and on
+// a partial batch failure re-invokes from the first failed record (Lambda's
+// checkpoint rule with ReportBatchItemFailures). After MaxRetries the rest of
+// the batch is reported to the on-failure queue and skipped, as Lambda does.
+type StreamPoller struct {
+	Streams      *dynamodbstreams.Client
+	StreamARN    string
+	Handler      StreamHandler
+	BatchSize    int32
+	MaxRetries   int
+	FailureQueue string // SQS URL of the on-failure destination
+	SQS          *sqs.Client
+	Log          *slog.Logger
+	Idle         time.Duration // wait between empty polls
+}
+
+// Run polls until ctx ends.
+func (p *StreamPoller) Run(ctx context.Context) {
+	iterators := map[string]*string{} // shard id -> next iterator
+	for ctx.Err() == nil {
+		if err := p.discoverShards(ctx, iterators); err != nil {
+			p.Log.Warn("stream poller: describe stream", "error", err.Error())
+		}
+		got := 0
+		for shard, it := range iterators {
+			if it == nil {
+				continue
+			}
+			out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(p.BatchSize)})
+			if err != nil {
+				if ctx.Err() == nil {
+					p.Log.Warn("stream poller: get records", "shard", shard, "error", err.Error())
+				}
+				continue
+			}
+			iterators[shard] = out.NextShardIterator
+			if len(out.Records) > 0 {
+				got += len(out.Records)
+				p.deliver(ctx, convertRecords(out.Records, p.StreamARN))
+			}
+		}
+		if got == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(p.Idle):
+			}
+		}
+	}
+}
+
+func (p *StreamPoller) discoverShards(ctx context.Context, iterators map[string]*string) error {
+	desc, err := p.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(p.StreamARN)})
+	if err != nil {
+		return err
+	}
+	for _, sh := range desc.StreamDescription.Shards {
+		id := aws.ToString(sh.ShardId)
+		if _, known := iterators[id]; known {
+			continue
+		}
+		it, err := p.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+			StreamArn: aws.String(p.StreamARN), ShardId: sh.ShardId, ShardIteratorType: st.ShardIteratorTypeTrimHorizon,
+		})
+		if err != nil {
+			return err
+		}
+		iterators[id] = it.ShardIterator
+	}
+	return nil
+}
+
+// deliver invokes the handler until the batch is processed or retries run out.
+func (p *StreamPoller) deliver(ctx context.Context, batch []events.DynamoDBEventRecord) {
+	for attempt := 0; len(batch) > 0 && ctx.Err() == nil; attempt++ {
+		resp, err := p.Handler(ctx, events.DynamoDBEvent{Records: batch})
+		failedFrom := len(batch)
+		if err != nil {
+			failedFrom = 0
+			p.Log.Error("stream handler error", "error", err.Error(), "attempt", attempt+1)
+		}
+		for _, f := range resp.BatchItemFailures {
+			for i, r := range batch {
+				if r.Change.SequenceNumber == f.ItemIdentifier && i < failedFrom {
+					failedFrom = i
+				}
+			}
+		}
+		batch = batch[failedFrom:]
+		if len(batch) == 0 {
+			return
+		}
+		if attempt+1 > p.MaxRetries {
+			p.sendToFailureQueue(ctx, batch)
+			return
+		}
+	}
+}
+
+// sendToFailureQueue records what Lambda's on-failure destination would: the
+// shard position of the records given up on, not the records themselves.
+func (p *StreamPoller) sendToFailureQueue(ctx context.Context, batch []events.DynamoDBEventRecord) {
+	info, _ := json.Marshal(map[string]any{
+		"requestContext": map[string]any{"condition": "RetryAttemptsExhausted", "approximateInvokeCount": p.MaxRetries + 1},
+		"DDBStreamBatchInfo": map[string]any{
+			"streamArn": p.StreamARN, "batchSize": len(batch),
+			"startSequenceNumber": batch[0].Change.SequenceNumber, "endSequenceNumber": batch[len(batch)-1].Change.SequenceNumber,
+		},
+	})
+	p.Log.Error("stream records given up on", "records", len(batch), "first_sequence", batch[0].Change.SequenceNumber)
+	if _, err := p.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.FailureQueue), MessageBody: aws.String(string(info))}); err != nil {
+		p.Log.Error("stream poller: on-failure destination", "error", err.Error())
+	}
+}
+
+func convertRecords(in []st.Record, arn string) []events.DynamoDBEventRecord {
+	out := make([]events.DynamoDBEventRecord, 0, len(in))
+	for _, r := range in {
+		rec := events.DynamoDBEventRecord{
+			EventID: aws.ToString(r.EventID), EventName: string(r.EventName), EventSource: "aws:dynamodb",
+			EventVersion: aws.ToString(r.EventVersion), AWSRegion: aws.ToString(r.AwsRegion), EventSourceArn: arn,
+		}
+		if d := r.Dynamodb; d != nil {
+			rec.Change = events.DynamoDBStreamRecord{
+				Keys: convertMap(d.Keys), NewImage: convertMap(d.NewImage), OldImage: convertMap(d.OldImage),
+				SequenceNumber: aws.ToString(d.SequenceNumber), StreamViewType: string(d.StreamViewType),
+			}
+			if d.SizeBytes != nil {
+				rec.Change.SizeBytes = *d.SizeBytes
+			}
+			if d.ApproximateCreationDateTime != nil {
+				rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
+			}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func convertMap(m map[string]st.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]events.DynamoDBAttributeValue, len(m))
+	for k, v := range m {
+		out[k] = convertValue(v)
+	}
+	return out
+}
+
+func convertValue(v st.AttributeValue) events.DynamoDBAttributeValue {
+	switch x := v.(type) {
+	case *st.AttributeValueMemberS:
+		return events.NewStringAttribute(x.Value)
+	case *st.AttributeValueMemberN:
+		return events.NewNumberAttribute(x.Value)
+	case *st.AttributeValueMemberB:
+		return events.NewBinaryAttribute(x.Value)
+	case *st.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(x.Value)
+	case *st.AttributeValueMemberNULL:
+		return events.NewNullAttribute()
+	case *st.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(x.Value)
+	case *st.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(x.Value)
+	case *st.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(x.Value)
+	case *st.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(x.Value))
+		for i, e := range x.Value {
+			l[i] = convertValue(e)
+		}
+		return events.NewListAttribute(l)
+	case *st.AttributeValueMemberM:
+		return events.NewMapAttribute(convertMap(x.Value))
+	}
+	panic(fmt.Sprintf("stream poller: unknown attribute value type %T", v))
+}
+

@@ -1,0 +1,94 @@
+package local
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pregate/pregate/internal/awstest"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStreamPollerRetriesFromFirstFailureThenGivesUp(t *testing.T) {
+	s, cfg := awstest.Stack(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	table := s.Resources["RequestsTable"].Ref
+
+	var mu sync.Mutex
+	seen := map[string]int{} // id -> invocations that included it
+	handler := func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var resp events.DynamoDBEventResponse
+		for _, r := range ev.Records {
+			id := r.Change.Keys["id"].String()
+			seen[id]++
+			// "b" fails on its first delivery; "poison" always fails.
+			if (id == "b" && seen[id] == 1) || id == "poison" {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			}
+		}
+		return resp, nil
+	}
+	p := &StreamPoller{
+		Streams: dynamodbstreams.NewFromConfig(cfg), StreamARN: s.Resources["RequestsTable"].Attrs["StreamArn"], Handler: handler,
+		BatchSize: 100, MaxRetries: 2, FailureQueue: s.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(cfg),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Idle: 20 * time.Millisecond,
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: id}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go p.Run(ctx)
+	waitFor(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return seen["c"] >= 2 })
+	mu.Lock()
+	if seen["a"] != 1 || seen["b"] != 2 || seen["c"] != 2 {
+		t.Errorf("deliveries %v: want a once, b and c twice (re-invoked from the first failure)", seen)
+	}
+	mu.Unlock()
+
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "poison"}}}); err != nil {
+		t.Fatal(err)
+	}
+	q := sqs.NewFromConfig(cfg)
+	var failures int
+	waitFor(t, 10*time.Second, func() bool {
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.FailureQueue), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failures += len(out.Messages)
+		return failures > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["poison"] != 3 {
+		t.Errorf("poison record invoked %d times, want 1 + MaxRetries(2)", seen["poison"])
+	}
+}
