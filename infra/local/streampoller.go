@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	st "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pregate/pregate/infra/stack"
 )
 
 // StreamHandler is a DynamoDB stream function's handler.
@@ -32,6 +34,9 @@ type StreamPoller struct {
 	SQS          *sqs.Client
 	Log          *slog.Logger
 	Idle         time.Duration // wait between empty polls
+	// Filters are the event source's FilterCriteria; records matching none
+	// are dropped before the handler sees them, as Lambda does. Empty = all pass.
+	Filters []stack.FilterPattern
 }
 
 // Run polls until ctx ends.
@@ -56,7 +61,9 @@ func (p *StreamPoller) Run(ctx context.Context) {
 			iterators[shard] = out.NextShardIterator
 			if len(out.Records) > 0 {
 				got += len(out.Records)
-				p.deliver(ctx, convertRecords(out.Records, p.StreamARN))
+				if batch := p.filter(convertRecords(out.Records, p.StreamARN)); len(batch) > 0 {
+					p.deliver(ctx, batch)
+				}
 			}
 		}
 		if got == 0 {
@@ -87,6 +94,25 @@ func (p *StreamPoller) discoverShards(ctx context.Context, iterators map[string]
 		iterators[id] = it.ShardIterator
 	}
 	return nil
+}
+
+func (p *StreamPoller) filter(records []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
+	if len(p.Filters) == 0 {
+		return records
+	}
+	kept := records[:0]
+	for _, r := range records {
+		raw, _ := json.Marshal(r)
+		var ev map[string]any
+		_ = json.Unmarshal(raw, &ev)
+		for _, f := range p.Filters {
+			if f.Matches(ev) {
+				kept = append(kept, r)
+				break
+			}
+		}
+	}
+	return kept
 }
 
 // deliver invokes the handler until the batch is processed or retries run out.
@@ -196,4 +222,3 @@ func convertValue(v st.AttributeValue) events.DynamoDBAttributeValue {
 	}
 	panic(fmt.Sprintf("stream poller: unknown attribute value type %T", v))
 }
-

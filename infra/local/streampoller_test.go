@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/awstest"
 )
 
@@ -30,6 +31,15 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func mustPattern(t *testing.T, raw string) stack.FilterPattern {
+	t.Helper()
+	p, err := stack.ParseFilterPattern(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestStreamPollerRetriesFromFirstFailureThenGivesUp(t *testing.T) {
@@ -58,12 +68,17 @@ func TestStreamPollerRetriesFromFirstFailureThenGivesUp(t *testing.T) {
 		Streams: dynamodbstreams.NewFromConfig(cfg), StreamARN: s.Resources["RequestsTable"].Attrs["StreamArn"], Handler: handler,
 		BatchSize: 100, MaxRetries: 2, FailureQueue: s.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(cfg),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Idle: 20 * time.Millisecond,
+		Filters: []stack.FilterPattern{mustPattern(t, `{"eventName": ["INSERT"]}`)},
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	for _, id := range []string{"a", "b", "c"} {
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: id}}}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A MODIFY the filter drops: the handler must never see it.
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "a"}, "x": &ddbtypes.AttributeValueMemberS{Value: "changed"}}}); err != nil {
+		t.Fatal(err)
 	}
 	go p.Run(ctx)
 	waitFor(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return seen["c"] >= 2 })
