@@ -50,10 +50,10 @@ var LocalDefaults = map[string]string{
 
 // System is a running local stack.
 type System struct {
-	URL      string // http://127.0.0.1:PORT (the API is under /api/v1)
-	Stack    *stack.Stack
-	AWS      aws.Config
-	Config   config.Config
+	URL    string // http://127.0.0.1:PORT (the API is under /api/v1)
+	Stack  *stack.Stack
+	AWS    aws.Config
+	Config config.Config
 	// Auth issues and verifies the local admin tokens (SPEC §3.1).
 	Auth     *localauth.Server
 	moto     *stack.Moto
