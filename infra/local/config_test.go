@@ -54,11 +54,17 @@ func TestConnectionsAndSecrets(t *testing.T) {
 		t.Fatalf("signing secrets: %d", len(target.SigningSecrets))
 	}
 
-	// Nothing in the table holds a secret in clear.
-	for _, plain := range []string{"s3cr3t-" + key, "rotated-" + key, "hdr-" + key, target.SigningSecrets[0]} {
+	// Nothing in the table or the logs holds a secret in clear.
+	for _, plain := range []string{"s3cr3t-" + key, "rotated-" + key, "hdr-" + key, target.SigningSecrets[0], c.token} {
 		if where := rawContains(t, c, plain); where != "" {
 			t.Fatalf("plaintext secret stored in %s", where)
 		}
+		if strings.Contains(logs.String(), plain) {
+			t.Fatal("plaintext secret in the logs")
+		}
+	}
+	if !strings.Contains(logs.String(), `"route":"PUT /api/v1/connection/{key}/secret"`) {
+		t.Fatal("the log check saw no request log")
 	}
 
 	var list struct {
