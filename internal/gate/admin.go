@@ -21,8 +21,8 @@ const (
 // encrypts at most 4 KiB directly).
 const maxSecretsBytes = 4096
 
-// MaxBatch is the most items one PATCH /connection or PUT of webhooks takes.
-const MaxBatch = 50
+// maxConfigBatch is the most items one PATCH /connection or PUT of webhooks takes.
+const maxConfigBatch = 50
 
 // maxSigningSecrets is how many signing secrets a webhook keeps after
 // rotation: the new one and the previous one, so deliveries in flight verify.
@@ -32,8 +32,8 @@ const maxSigningSecrets = 2
 // conditional write before answering 409.
 const conflictRetries = 5
 
-// ConnectionNotFound is the 404 of GET /connection/{key} and the secret routes.
-func ConnectionNotFound(key string) error {
+// connectionNotFound is the 404 of GET /connection/{key} and the secret routes.
+func connectionNotFound(key string) error {
 	return &NotFoundError{Msg: "No connection config found with key " + key}
 }
 
@@ -41,8 +41,8 @@ func webhookConnectionNotFound(key string) error {
 	return &NotFoundError{Msg: fmt.Sprintf("No connection configuration found with key '%s'.", key)}
 }
 
-// WebhookNotFound is the 404 of the webhook routes.
-func WebhookNotFound(key string) error {
+// webhookNotFound is the 404 of the webhook routes.
+func webhookNotFound(key string) error {
 	return &NotFoundError{Msg: fmt.Sprintf("No PreApprovalWebhook found for key %s.", key)}
 }
 
@@ -76,15 +76,15 @@ func ValidateConnections(in []ConnectionInput) error {
 	add := func(i int, field, msg, typ string) {
 		fields = append(fields, FieldError{Loc: []any{"body", i, field}, Msg: msg, Type: typ})
 	}
-	if len(in) == 0 || len(in) > MaxBatch {
-		return Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", MaxBatch), "value_error.list", "body")
+	if len(in) == 0 || len(in) > maxConfigBatch {
+		return Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", maxConfigBatch), "value_error.list", "body")
 	}
 	for i, c := range in {
 		switch {
 		case c.Name == nil || strings.TrimSpace(*c.Name) == "":
 			add(i, "name", "field required", "value_error.missing")
-		case len(*c.Name) > MaxKeyLen:
-			add(i, "name", fmt.Sprintf("ensure this value has at most %d characters", MaxKeyLen), "value_error.any_str.max_length")
+		case len(*c.Name) > maxKeyLen:
+			add(i, "name", fmt.Sprintf("ensure this value has at most %d characters", maxKeyLen), "value_error.any_str.max_length")
 		}
 		if c.ConnectionType == nil {
 			add(i, "connection_type", "field required", "value_error.missing")
@@ -185,7 +185,7 @@ func (a *Admin) GetConnection(ctx context.Context, key string) (Connection, erro
 	c, err := a.Store.GetConnection(ctx, key)
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
-		return Connection{}, ConnectionNotFound(key)
+		return Connection{}, connectionNotFound(key)
 	}
 	return c, err
 }
@@ -260,7 +260,7 @@ func (a *Admin) SetSecrets(ctx context.Context, key string, in SecretsInput, mer
 	err = a.Store.SaveSecrets(ctx, key, SealedSecrets{View: SecretsView{URL: s.URL, HasHeaders: len(s.Headers) > 0}, Sealed: sealed}, a.Now().UTC())
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
-		return ConnectionNotFound(key)
+		return connectionNotFound(key)
 	}
 	return err
 }
@@ -310,7 +310,7 @@ func (a *Admin) DeleteConnection(ctx context.Context, key string) error {
 		if !errors.As(err, &cf) {
 			var nf *NotFoundError
 			if errors.As(err, &nf) {
-				return ConnectionNotFound(key)
+				return connectionNotFound(key)
 			}
 			return err
 		}

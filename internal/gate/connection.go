@@ -54,11 +54,11 @@ func (t DeliveryTarget) String() string {
 
 var keyPattern = regexp.MustCompile(`^[a-zA-Z0-9_.<>-]+$`)
 
-// MaxKeyLen bounds keys and names.
-const MaxKeyLen = 200
+// maxKeyLen bounds keys and names.
+const maxKeyLen = 200
 
 // ValidKey reports whether key matches SPEC §1's key pattern.
-func ValidKey(key string) bool { return len(key) <= MaxKeyLen && keyPattern.MatchString(key) }
+func ValidKey(key string) bool { return len(key) <= maxKeyLen && keyPattern.MatchString(key) }
 
 // SnakeKey turns a name into a key as SPEC §1 says: lower-case, drop every
 // character that is not a letter, digit, space, '-' or '_', trim, then each

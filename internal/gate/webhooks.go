@@ -37,15 +37,15 @@ func webhookKey(in WebhookInput) string {
 // validateWebhookSet checks the shape of a PUT body (422) and then duplicate
 // keys and names (400).
 func validateWebhookSet(in []WebhookInput) error {
-	if len(in) > MaxBatch {
-		return Invalid(fmt.Sprintf("ensure this value has at most %d items", MaxBatch), "value_error.list.max_items", "body")
+	if len(in) > maxConfigBatch {
+		return Invalid(fmt.Sprintf("ensure this value has at most %d items", maxConfigBatch), "value_error.list.max_items", "body")
 	}
 	var fields []FieldError
 	add := func(i int, field, msg, typ string) {
 		fields = append(fields, FieldError{Loc: []any{"body", i, field}, Msg: msg, Type: typ})
 	}
 	for i, w := range in {
-		nameOK := w.Name != nil && strings.TrimSpace(*w.Name) != "" && len(*w.Name) <= MaxKeyLen
+		nameOK := w.Name != nil && strings.TrimSpace(*w.Name) != "" && len(*w.Name) <= maxKeyLen
 		if !nameOK {
 			add(i, "name", "field required", "value_error.missing")
 		}
@@ -89,7 +89,7 @@ func (a *Admin) GetWebhook(ctx context.Context, key string) (WebhookView, error)
 	}
 	i := findWebhook(set, key)
 	if i < 0 {
-		return WebhookView{}, WebhookNotFound(key)
+		return WebhookView{}, webhookNotFound(key)
 	}
 	vs, err := a.views(ctx, set.Webhooks[i:i+1], nil)
 	if err != nil {
@@ -210,7 +210,7 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 	if in.Key != nil {
 		return WebhookView{}, Invalid("extra fields not permitted", "value_error.extra", "body", "key")
 	}
-	if in.Name != nil && (strings.TrimSpace(*in.Name) == "" || len(*in.Name) > MaxKeyLen) {
+	if in.Name != nil && (strings.TrimSpace(*in.Name) == "" || len(*in.Name) > maxKeyLen) {
 		return WebhookView{}, Invalid("invalid name", "value_error", "body", "name")
 	}
 	if in.ConnectionConfigKey != nil && *in.ConnectionConfigKey == "" {
@@ -257,7 +257,7 @@ func (a *Admin) updateWebhook(ctx context.Context, key string, change func(Webho
 		}
 		i := findWebhook(set, key)
 		if i < 0 {
-			return WebhookView{}, WebhookNotFound(key)
+			return WebhookView{}, webhookNotFound(key)
 		}
 		next := WebhookSet{Version: set.Version, Webhooks: slices.Clone(set.Webhooks)}
 		w := &next.Webhooks[i]
@@ -293,7 +293,7 @@ func (a *Admin) DeleteWebhook(ctx context.Context, key string) error {
 		}
 		i := findWebhook(set, key)
 		if i < 0 {
-			return WebhookNotFound(key)
+			return webhookNotFound(key)
 		}
 		next := WebhookSet{Version: set.Version, Webhooks: slices.Delete(slices.Clone(set.Webhooks), i, i+1)}
 		err = a.Store.SaveWebhookSet(ctx, next, nil)

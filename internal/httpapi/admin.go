@@ -53,8 +53,8 @@ type connectionJSON struct {
 	Secrets        map[string]any `json:"secrets"`
 }
 
-// Timestamp formats times as SPEC §3.4 says: RFC 3339 UTC with microseconds.
-func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
+// configTimestamp formats times as SPEC §3.4 says: RFC 3339 UTC with microseconds.
+func configTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
 
 func connectionOut(c *gate.Connection) *connectionJSON {
 	if c == nil {
@@ -62,7 +62,7 @@ func connectionOut(c *gate.Connection) *connectionJSON {
 	}
 	out := &connectionJSON{
 		Key: c.Key, Name: c.Name, ConnectionType: c.ConnectionType, Access: c.Access, Description: c.Description,
-		Disabled: c.Disabled, CreatedAt: Timestamp(c.CreatedAt), UpdatedAt: Timestamp(c.UpdatedAt),
+		Disabled: c.Disabled, CreatedAt: configTimestamp(c.CreatedAt), UpdatedAt: configTimestamp(c.UpdatedAt),
 	}
 	if c.Secrets != nil {
 		out.Secrets = map[string]any{"url": c.Secrets.URL, "authorization": masked}
@@ -93,7 +93,7 @@ func (h configHandlers) listConnections(ctx context.Context, r *Request) (Respon
 	for i := range cs {
 		out[i] = connectionOut(&cs[i])
 	}
-	page, err := Paginate(r, out)
+	page, err := PaginateOffset(r, out)
 	if err != nil {
 		return Response{}, err
 	}
@@ -166,7 +166,7 @@ func (h configHandlers) listWebhooks(ctx context.Context, r *Request) (Response,
 	for i, v := range vs {
 		out[i] = webhookOut(v)
 	}
-	page, err := Paginate(r, out)
+	page, err := PaginateOffset(r, out)
 	if err != nil {
 		return Response{}, err
 	}

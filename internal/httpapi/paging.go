@@ -6,8 +6,8 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// Page is SPEC §3.6's page of a small collection.
-type Page[T any] struct {
+// OffsetPage is SPEC §3.6's page of a small collection.
+type OffsetPage[T any] struct {
 	Items []T `json:"items"`
 	Total int `json:"total"`
 	Page  int `json:"page"`
@@ -15,24 +15,24 @@ type Page[T any] struct {
 	Pages int `json:"pages"`
 }
 
-// Paginate cuts all into the page the query asks for (?page=1&size=50, size 1–100).
-func Paginate[T any](r *Request, all []T) (Page[T], error) {
-	page, err := queryInt(r, "page", 1, 1, 1<<30)
+// PaginateOffset cuts all into the page the query asks for (?page=1&size=50, size 1–100).
+func PaginateOffset[T any](r *Request, all []T) (OffsetPage[T], error) {
+	page, err := offsetQueryInt(r, "page", 1, 1, 1<<30)
 	if err != nil {
-		return Page[T]{}, err
+		return OffsetPage[T]{}, err
 	}
-	size, err := queryInt(r, "size", 50, 1, 100)
+	size, err := offsetQueryInt(r, "size", 50, 1, 100)
 	if err != nil {
-		return Page[T]{}, err
+		return OffsetPage[T]{}, err
 	}
-	p := Page[T]{Items: []T{}, Total: len(all), Page: page, Size: size, Pages: (len(all) + size - 1) / size}
+	p := OffsetPage[T]{Items: []T{}, Total: len(all), Page: page, Size: size, Pages: (len(all) + size - 1) / size}
 	if start := (page - 1) * size; start < len(all) {
 		p.Items = all[start:min(start+size, len(all))]
 	}
 	return p, nil
 }
 
-func queryInt(r *Request, name string, def, lo, hi int) (int, error) {
+func offsetQueryInt(r *Request, name string, def, lo, hi int) (int, error) {
 	raw := r.Query(name)
 	if raw == "" {
 		return def, nil
