@@ -24,6 +24,7 @@ import (
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/localauth"
 )
 
 // Options configure a local system.
@@ -49,10 +50,12 @@ var LocalDefaults = map[string]string{
 
 // System is a running local stack.
 type System struct {
-	URL      string // http://127.0.0.1:PORT (the API is under /api/v1)
-	Stack    *stack.Stack
-	AWS      aws.Config
-	Config   config.Config
+	URL    string // http://127.0.0.1:PORT (the API is under /api/v1)
+	Stack  *stack.Stack
+	AWS    aws.Config
+	Config config.Config
+	// Auth issues and verifies the local admin tokens (SPEC §3.1).
+	Auth     *localauth.Server
 	moto     *stack.Moto
 	server   *http.Server
 	stopping []func()
@@ -133,13 +136,18 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
-		"PublicApiFunction": public.Handle,
-		"AdminApiFunction":  admin.Handle,
-	}, denyAll{}, opts.Log)
+	sys.Auth, err = localauth.New(localauth.RootClient(func(k string) string { return overrides[k] }), time.Now)
 	if err != nil {
 		return nil, err
 	}
+	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
+		"PublicApiFunction": public.Handle,
+		"AdminApiFunction":  admin.Handle,
+	}, sys.Auth, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := sys.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -147,13 +155,6 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		}
 	}()
 	return sys, nil
-}
-
-// denyAll refuses every token until the local issuer is wired in.
-type denyAll struct{}
-
-func (denyAll) Authorize(context.Context, string) (map[string]string, error) {
-	return nil, errors.New("no local token issuer")
 }
 
 // Stop ends the gateway, the pollers and the emulator.
@@ -176,6 +177,8 @@ func (s *System) Stop() {
 func (s *System) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "API:      %s/api/v1 (try: curl %s/api/v1/health)\n", s.URL, s.URL)
+	root := s.Auth.Root()
+	fmt.Fprintf(&b, "Admin:    POST %s/api/v1/oauth/token client_id=%s client_secret=%s\n", s.URL, root.ID, root.Secret)
 	fmt.Fprintf(&b, "Emulator: %s\n", aws.ToString(s.AWS.BaseEndpoint))
 	ids := make([]string, 0, len(s.Stack.Resources))
 	for id := range s.Stack.Resources {

@@ -11,10 +11,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/secrets"
+	"github.com/pregate/pregate/internal/webhook"
 )
 
 // Deps is what every function is built from.
@@ -50,7 +56,28 @@ func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
 
 // NewAdminAPI serves the admin routes.
 func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	return httpapi.New(d.Log, d.Config.ScopePrefix), nil
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(NewConfigAdmin(d))), nil
+}
+
+// NewConfigStore is the config table (connections, the webhook set); it is
+// also the gate.WebhookLister that submission and replies use.
+func NewConfigStore(d Deps) *dynamo.ConfigStore {
+	return dynamo.NewConfigStore(dynamodb.NewFromConfig(d.AWS), d.Config.ConfigTable)
+}
+
+// NewConfigAdmin builds the connection and webhook use cases; the dispatcher
+// uses its DeliveryTarget.
+func NewConfigAdmin(d Deps) *gate.Admin {
+	allowInsecure := d.Config.AllowInsecureWebhookURLs
+	return &gate.Admin{
+		Store:            NewConfigStore(d),
+		Sealer:           secrets.NewKMS(kms.NewFromConfig(d.AWS), d.Config.SecretsKeyID),
+		Now:              d.Now,
+		NewSigningSecret: webhook.NewSigningSecret,
+		CheckURL: func(ctx context.Context, url string) error {
+			return webhook.CheckURL(ctx, url, allowInsecure, nil)
+		},
+	}
 }
 
 // Must builds a function's handler from the environment, or stops the cold

@@ -1,0 +1,147 @@
+package local_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/localauth"
+)
+
+// The scopes of the routes this branch serves; the other authorized routes
+// (privacy requests) are checked only up to the token itself.
+var implementedScopes = map[string]string{
+	"GET /api/v1/connection":                                    "connection:read",
+	"PATCH /api/v1/connection":                                  "connection:create_or_update",
+	"GET /api/v1/connection/{key}":                              "connection:read",
+	"DELETE /api/v1/connection/{key}":                           "connection:delete",
+	"PUT /api/v1/connection/{key}/secret":                       "connection:create_or_update",
+	"PATCH /api/v1/connection/{key}/secret":                     "connection:create_or_update",
+	"GET /api/v1/dsr/webhook/pre_approval":                      "webhook:read",
+	"PUT /api/v1/dsr/webhook/pre_approval":                      "webhook:create_or_update",
+	"GET /api/v1/dsr/webhook/pre_approval/{key}":                "webhook:read",
+	"PATCH /api/v1/dsr/webhook/pre_approval/{key}":              "webhook:create_or_update",
+	"DELETE /api/v1/dsr/webhook/pre_approval/{key}":             "webhook:delete",
+	"POST /api/v1/dsr/webhook/pre_approval/{key}/rotate-secret": "webhook:create_or_update",
+}
+
+func TestAdminRoutesRequireAToken(t *testing.T) {
+	sys := system(t)
+	root, err := local.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := stack.LoadTemplate(root + "/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := tmpl.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := sys.Auth.Mint("local-admin", localauth.Scopes, time.Hour)
+	expired, _ := sys.Auth.Mint("local-admin", localauth.Scopes, -time.Minute)
+	stranger, _ := localauth.New(localauth.Client{ID: "local-admin", Secret: "x"}, time.Now)
+	foreign, _ := stranger.Mint("local-admin", localauth.Scopes, time.Hour)
+
+	type tc struct {
+		name, header string
+		status       int
+		detail       string
+	}
+	authorized := 0
+	for _, r := range routes {
+		if !r.Authorized {
+			continue
+		}
+		authorized++
+		path := strings.NewReplacer("{key}", "k_missing", "{id}", "pri_missing").Replace(r.Path)
+		cases := []tc{
+			{"no header", "", 401, "Failed to authenticate"},
+			{"not bearer", "Basic bG9jYWwtYWRtaW46eA==", 401, "Failed to authenticate"},
+			{"garbage", "Bearer garbage", 403, "Not Authorized for this action"},
+			{"expired", "Bearer " + expired, 403, "Not Authorized for this action"},
+			{"other key", "Bearer " + foreign, 403, "Not Authorized for this action"},
+		}
+		if scope, ok := implementedScopes[r.Key()]; ok {
+			var others []string
+			for _, s := range localauth.Scopes {
+				if s != scope {
+					others = append(others, s)
+				}
+			}
+			noScope, _ := sys.Auth.Mint("local-admin", others, time.Hour)
+			cases = append(cases, tc{"without scope", "Bearer " + noScope, 403, "Not Authorized for this action. Required scope(s): [" + scope + "]"})
+			delete(implementedScopes, r.Key())
+		}
+		for _, c := range cases {
+			t.Run(r.Key()+"/"+c.name, func(t *testing.T) {
+				status, body, hdr := call(t, r.Method, sys.URL+path, c.header)
+				if status != c.status || detailOf(t, body) != c.detail {
+					t.Fatalf("%d %s, want %d %q", status, body, c.status, c.detail)
+				}
+				if status == 401 && hdr.Get("WWW-Authenticate") != "Bearer" {
+					t.Fatalf("WWW-Authenticate = %q", hdr.Get("WWW-Authenticate"))
+				}
+			})
+		}
+		t.Run(r.Key()+"/good token", func(t *testing.T) {
+			status, body, _ := call(t, r.Method, sys.URL+path, "Bearer "+good)
+			if status == 401 || status == 403 {
+				t.Fatalf("good token refused: %d %s", status, body)
+			}
+		})
+	}
+	if authorized < len(implementedScopes) || len(implementedScopes) != 0 {
+		t.Fatalf("routes not in the template: %v", implementedScopes)
+	}
+}
+
+func call(t *testing.T, method, url, authorization string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf strings.Builder
+	_, _ = io.Copy(&buf, resp.Body)
+	return resp.StatusCode, []byte(buf.String()), resp.Header
+}
+
+func TestTokenEndpoint(t *testing.T) {
+	sys := system(t)
+	for _, c := range []struct {
+		name, contentType, body string
+		want                    int
+	}{
+		{"form", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=local-admin&client_secret=local-admin-secret", 200},
+		{"json", "application/json", `{"grant_type":"client_credentials","client_id":"local-admin","client_secret":"local-admin-secret"}`, 200},
+		{"wrong secret", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=local-admin&client_secret=wrong", 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := http.Post(sys.URL+"/api/v1/oauth/token", c.contentType, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Fatalf("%d, want %d", resp.StatusCode, c.want)
+			}
+		})
+	}
+	if !strings.Contains(sys.Describe(), "client_id=local-admin client_secret=local-admin-secret") {
+		t.Fatalf("banner without the root client:\n%s", sys.Describe())
+	}
+}

@@ -1,0 +1,319 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The texts of SPEC §3.2 and §3.3.
+const (
+	msgDuplicateWebhooks = "Check request body: there are multiple webhooks whose keys or names resolve to the same value."
+	msgSecretsRequired   = "HttpsSchema must be supplied all of: ['url', 'authorization']."
+	msgBadKey            = "FidesKeys must only contain alphanumeric characters, '.', '_', '<', '>' or '-'."
+)
+
+// maxSecretsBytes is the most a connection's secrets may take as JSON (KMS
+// encrypts at most 4 KiB directly).
+const maxSecretsBytes = 4096
+
+// maxConfigBatch is the most items one PATCH /connection or PUT of webhooks takes.
+const maxConfigBatch = 50
+
+// maxSigningSecrets is how many signing secrets a webhook keeps after
+// rotation: the new one and the previous one, so deliveries in flight verify.
+const maxSigningSecrets = 2
+
+// conflictRetries is how often a use case rereads and retries after losing a
+// conditional write before answering 409.
+const conflictRetries = 5
+
+// connectionNotFound is the 404 of GET /connection/{key} and the secret routes.
+func connectionNotFound(key string) error {
+	return &NotFoundError{Msg: "No connection config found with key " + key}
+}
+
+func webhookConnectionNotFound(key string) error {
+	return &NotFoundError{Msg: fmt.Sprintf("No connection configuration found with key '%s'.", key)}
+}
+
+// webhookNotFound is the 404 of the webhook routes.
+func webhookNotFound(key string) error {
+	return &NotFoundError{Msg: fmt.Sprintf("No PreApprovalWebhook found for key %s.", key)}
+}
+
+// Admin holds the admin use cases for connections and webhooks.
+type Admin struct {
+	Store  ConfigStore
+	Sealer Sealer
+	Now    func() time.Time
+	// NewSigningSecret makes a webhook signing secret ("whsec_...").
+	NewSigningSecret func() (string, error)
+	// CheckURL refuses a validator URL (SSRF guard, SPEC §7).
+	CheckURL func(ctx context.Context, url string) error
+}
+
+func connectionContext(key string) map[string]string { return map[string]string{"connection_key": key} }
+func webhookContext(key string) map[string]string    { return map[string]string{"webhook_key": key} }
+
+// ConnectionInput is one item of PATCH /connection.
+type ConnectionInput struct {
+	Key            *string `json:"key"`
+	Name           *string `json:"name"`
+	ConnectionType *string `json:"connection_type"`
+	Access         *string `json:"access"`
+	Description    *string `json:"description"`
+	Disabled       *bool   `json:"disabled"`
+}
+
+// ValidateConnections checks a PATCH /connection body; all problems are reported.
+func ValidateConnections(in []ConnectionInput) error {
+	var fields []FieldError
+	add := func(i int, field, msg, typ string) {
+		fields = append(fields, FieldError{Loc: []any{"body", i, field}, Msg: msg, Type: typ})
+	}
+	if len(in) == 0 || len(in) > maxConfigBatch {
+		return Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", maxConfigBatch), "value_error.list", "body")
+	}
+	for i, c := range in {
+		switch {
+		case c.Name == nil || strings.TrimSpace(*c.Name) == "":
+			add(i, "name", "field required", "value_error.missing")
+		case len(*c.Name) > maxKeyLen:
+			add(i, "name", fmt.Sprintf("ensure this value has at most %d characters", maxKeyLen), "value_error.any_str.max_length")
+		}
+		if c.ConnectionType == nil {
+			add(i, "connection_type", "field required", "value_error.missing")
+		} else if *c.ConnectionType != "https" {
+			add(i, "connection_type", "value is not a valid enumeration member; permitted: 'https'", "type_error.enum")
+		}
+		if c.Access == nil {
+			add(i, "access", "field required", "value_error.missing")
+		} else if *c.Access != "read" && *c.Access != "write" {
+			add(i, "access", "value is not a valid enumeration member; permitted: 'read', 'write'", "type_error.enum")
+		}
+		if c.Description != nil && len(*c.Description) > 2000 {
+			add(i, "description", "ensure this value has at most 2000 characters", "value_error.any_str.max_length")
+		}
+		if c.Key != nil || c.Name != nil && strings.TrimSpace(*c.Name) != "" {
+			if !ValidKey(connectionKey(c)) {
+				add(i, "key", msgBadKey, "value_error")
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+func connectionKey(c ConnectionInput) string {
+	if c.Key != nil {
+		return *c.Key
+	}
+	if c.Name != nil {
+		return SnakeKey(*c.Name)
+	}
+	return ""
+}
+
+// PatchFailure is one item PATCH /connection could not save.
+type PatchFailure struct {
+	Message string
+	Data    ConnectionInput
+}
+
+// PatchConnections creates or updates connections by key (validated first).
+func (a *Admin) PatchConnections(ctx context.Context, in []ConnectionInput) ([]Connection, []PatchFailure, error) {
+	if err := ValidateConnections(in); err != nil {
+		return nil, nil, err
+	}
+	var done []Connection
+	var failed []PatchFailure
+	for _, item := range in {
+		c, err := a.patchConnection(ctx, item)
+		if err != nil {
+			var cf *ConflictError
+			if !errors.As(err, &cf) {
+				return nil, nil, err
+			}
+			failed = append(failed, PatchFailure{Message: cf.Msg, Data: item})
+			continue
+		}
+		done = append(done, c)
+	}
+	return done, failed, nil
+}
+
+func (a *Admin) patchConnection(ctx context.Context, item ConnectionInput) (Connection, error) {
+	key := connectionKey(item)
+	for range conflictRetries {
+		now := a.Now().UTC()
+		old, err := a.Store.GetConnection(ctx, key)
+		var nf *NotFoundError
+		create := errors.As(err, &nf)
+		if err != nil && !create {
+			return Connection{}, err
+		}
+		c := old
+		if create {
+			c = Connection{Key: key, CreatedAt: now}
+		}
+		c.Name, c.ConnectionType, c.Access, c.UpdatedAt = strings.TrimSpace(*item.Name), *item.ConnectionType, *item.Access, now
+		if item.Description != nil {
+			c.Description = *item.Description
+		}
+		if item.Disabled != nil {
+			c.Disabled = *item.Disabled
+		}
+		err = a.Store.SaveConnection(ctx, ConnectionPatch{Connection: c, Create: create})
+		var cf *ConflictError
+		if errors.As(err, &cf) || errors.As(err, &nf) {
+			continue
+		}
+		return c, err
+	}
+	return Connection{}, &ConflictError{Msg: "Connection " + key + " changed concurrently; try again."}
+}
+
+// GetConnection returns one connection or 404.
+func (a *Admin) GetConnection(ctx context.Context, key string) (Connection, error) {
+	c, err := a.Store.GetConnection(ctx, key)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return Connection{}, connectionNotFound(key)
+	}
+	return c, err
+}
+
+// ListConnections returns every connection, newest first.
+func (a *Admin) ListConnections(ctx context.Context) ([]Connection, error) {
+	cs, err := a.Store.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(cs, func(x, y Connection) int {
+		if c := y.CreatedAt.Compare(x.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Key, y.Key)
+	})
+	return cs, nil
+}
+
+// SecretsInput is the body of PUT/PATCH /connection/{key}/secret.
+type SecretsInput struct {
+	URL           *string           `json:"url"`
+	Authorization *string           `json:"authorization"`
+	Headers       map[string]string `json:"headers"`
+}
+
+// SetSecrets replaces (merge=false) or merges into (merge=true) a
+// connection's secrets, then validates and seals them.
+func (a *Admin) SetSecrets(ctx context.Context, key string, in SecretsInput, merge bool) error {
+	if _, err := a.GetConnection(ctx, key); err != nil {
+		return err
+	}
+	var s Secrets
+	if merge {
+		stored, err := a.openSecrets(ctx, key)
+		if err != nil {
+			return err
+		}
+		if stored != nil {
+			s = *stored
+		}
+	}
+	if in.URL != nil {
+		s.URL = *in.URL
+	}
+	if in.Authorization != nil {
+		s.Authorization = *in.Authorization
+	}
+	if in.Headers != nil || !merge {
+		s.Headers = in.Headers
+	}
+	if s.URL == "" || s.Authorization == "" {
+		return Invalid(msgSecretsRequired, "value_error", "body")
+	}
+	if err := validHeaders(s.Headers); err != nil {
+		return err
+	}
+	if err := a.CheckURL(ctx, s.URL); err != nil {
+		return Invalid(err.Error(), "value_error.url", "body", "url")
+	}
+	plain, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if len(plain) > maxSecretsBytes {
+		return Invalid(fmt.Sprintf("secrets must not exceed %d bytes", maxSecretsBytes), "value_error", "body")
+	}
+	sealed, err := a.Sealer.Seal(ctx, connectionContext(key), plain)
+	if err != nil {
+		return fmt.Errorf("seal secrets of connection %q: %w", key, err)
+	}
+	err = a.Store.SaveSecrets(ctx, key, SealedSecrets{View: SecretsView{URL: s.URL, HasHeaders: len(s.Headers) > 0}, Sealed: sealed}, a.Now().UTC())
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return connectionNotFound(key)
+	}
+	return err
+}
+
+func validHeaders(h map[string]string) error {
+	if len(h) > 20 {
+		return Invalid("ensure this value has at most 20 items", "value_error", "body", "headers")
+	}
+	for k, v := range h {
+		if k == "" || strings.ContainsAny(k, " :\r\n\t") || strings.ContainsAny(v, "\r\n") || len(k)+len(v) > 4096 {
+			return Invalid("invalid header name or value", "value_error", "body", "headers")
+		}
+	}
+	return nil
+}
+
+func (a *Admin) openSecrets(ctx context.Context, key string) (*Secrets, error) {
+	stored, err := a.Store.GetSealedSecrets(ctx, key)
+	if err != nil || stored == nil {
+		return nil, err
+	}
+	plain, err := a.Sealer.Open(ctx, connectionContext(key), stored.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("open secrets of connection %q: %w", key, err)
+	}
+	var s Secrets
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return nil, fmt.Errorf("secrets of connection %q: %w", key, err)
+	}
+	return &s, nil
+}
+
+// DeleteConnection deletes a connection and its webhooks in one transaction.
+func (a *Admin) DeleteConnection(ctx context.Context, key string) error {
+	for range conflictRetries {
+		if _, err := a.GetConnection(ctx, key); err != nil {
+			return err
+		}
+		set, err := a.Store.LoadWebhookSet(ctx)
+		if err != nil {
+			return err
+		}
+		kept := set
+		kept.Webhooks = slices.DeleteFunc(slices.Clone(set.Webhooks), func(w StoredWebhook) bool { return w.ConnectionKey == key })
+		err = a.Store.DeleteConnection(ctx, key, kept)
+		var cf *ConflictError
+		if !errors.As(err, &cf) {
+			var nf *NotFoundError
+			if errors.As(err, &nf) {
+				return connectionNotFound(key)
+			}
+			return err
+		}
+	}
+	return &ConflictError{Msg: "Configuration changed concurrently; try again."}
+}

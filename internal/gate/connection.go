@@ -1,0 +1,88 @@
+package gate
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Connection is where a validator lives (SPEC §3.2).
+type Connection struct {
+	Key            string
+	Name           string
+	ConnectionType string
+	Access         string
+	Description    string
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// Secrets is what may be shown of the secrets; nil when none are set.
+	Secrets *SecretsView
+}
+
+// SecretsView is the part of a connection's secrets shown to admins: the URL
+// and whether headers are set. The authorization and headers stay sealed.
+type SecretsView struct {
+	URL        string
+	HasHeaders bool
+}
+
+// Secrets are a connection's secrets in clear. They exist only in memory,
+// never in logs, responses or storage.
+type Secrets struct {
+	URL           string            `json:"url"`
+	Authorization string            `json:"authorization"`
+	Headers       map[string]string `json:"headers,omitempty"`
+}
+
+// String keeps secrets out of logs and error messages.
+func (Secrets) String() string { return "gate.Secrets{redacted}" }
+
+// DeliveryTarget is everything the dispatcher needs to call one webhook's validator.
+type DeliveryTarget struct {
+	Webhook        Webhook
+	URL            string
+	Authorization  string
+	Headers        map[string]string
+	SigningSecrets []string // newest first
+}
+
+// String keeps secrets out of logs and error messages.
+func (t DeliveryTarget) String() string {
+	return "gate.DeliveryTarget{webhook:" + t.Webhook.Key + ", redacted}"
+}
+
+var keyPattern = regexp.MustCompile(`^[a-zA-Z0-9_.<>-]+$`)
+
+// maxKeyLen bounds keys and names.
+const maxKeyLen = 200
+
+// ValidKey reports whether key matches SPEC §1's key pattern.
+func ValidKey(key string) bool { return len(key) <= maxKeyLen && keyPattern.MatchString(key) }
+
+// SnakeKey turns a name into a key as SPEC §1 says: lower-case, drop every
+// character that is not a letter, digit, space, '-' or '_', trim, then each
+// run of spaces and hyphens becomes one '_'.
+func SnakeKey(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == ' ' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		}
+	}
+	s := strings.TrimSpace(b.String())
+	var out strings.Builder
+	inRun := false
+	for _, r := range s {
+		if r == ' ' || r == '-' {
+			if !inRun {
+				out.WriteByte('_')
+			}
+			inRun = true
+			continue
+		}
+		inRun = false
+		out.WriteRune(r)
+	}
+	return out.String()
+}

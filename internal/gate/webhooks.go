@@ -1,0 +1,338 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// WebhookInput is one item of PUT /dsr/webhook/pre_approval, or the body of
+// its PATCH (where every field is optional and the key is not allowed).
+type WebhookInput struct {
+	Key                 *string `json:"key,omitempty"`
+	Name                *string `json:"name"`
+	ConnectionConfigKey *string `json:"connection_config_key"`
+}
+
+// WebhookView is a webhook with its connection, as the API shows it.
+// SigningSecret is set only in the answer that created or rotated it.
+type WebhookView struct {
+	Webhook
+	Connection    *Connection
+	SigningSecret string
+}
+
+func webhookKey(in WebhookInput) string {
+	if in.Key != nil {
+		return *in.Key
+	}
+	if in.Name != nil {
+		return SnakeKey(*in.Name)
+	}
+	return ""
+}
+
+// validateWebhookSet checks the shape of a PUT body (422) and then duplicate
+// keys and names (400).
+func validateWebhookSet(in []WebhookInput) error {
+	if len(in) > maxConfigBatch {
+		return Invalid(fmt.Sprintf("ensure this value has at most %d items", maxConfigBatch), "value_error.list.max_items", "body")
+	}
+	var fields []FieldError
+	add := func(i int, field, msg, typ string) {
+		fields = append(fields, FieldError{Loc: []any{"body", i, field}, Msg: msg, Type: typ})
+	}
+	for i, w := range in {
+		nameOK := w.Name != nil && strings.TrimSpace(*w.Name) != "" && len(*w.Name) <= maxKeyLen
+		if !nameOK {
+			add(i, "name", "field required", "value_error.missing")
+		}
+		if w.ConnectionConfigKey == nil || *w.ConnectionConfigKey == "" {
+			add(i, "connection_config_key", "field required", "value_error.missing")
+		}
+		if (w.Key != nil || nameOK) && !ValidKey(webhookKey(w)) {
+			add(i, "key", msgBadKey, "value_error")
+		}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	keys, names := map[string]bool{}, map[string]bool{}
+	for _, w := range in {
+		k, n := webhookKey(w), strings.TrimSpace(*w.Name)
+		if keys[k] || names[n] {
+			return &BadRequestError{Msg: msgDuplicateWebhooks}
+		}
+		keys[k], names[n] = true, true
+	}
+	return nil
+}
+
+// WebhookViews returns the configured webhooks with their connections, newest first.
+func (a *Admin) WebhookViews(ctx context.Context) ([]WebhookView, error) {
+	set, err := a.Store.LoadWebhookSet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws := slices.Clone(set.Webhooks)
+	slices.SortStableFunc(ws, func(x, y StoredWebhook) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	return a.views(ctx, ws, nil)
+}
+
+// GetWebhook returns one webhook or 404.
+func (a *Admin) GetWebhook(ctx context.Context, key string) (WebhookView, error) {
+	set, err := a.Store.LoadWebhookSet(ctx)
+	if err != nil {
+		return WebhookView{}, err
+	}
+	i := findWebhook(set, key)
+	if i < 0 {
+		return WebhookView{}, webhookNotFound(key)
+	}
+	vs, err := a.views(ctx, set.Webhooks[i:i+1], nil)
+	if err != nil {
+		return WebhookView{}, err
+	}
+	return vs[0], nil
+}
+
+func findWebhook(set WebhookSet, key string) int {
+	return slices.IndexFunc(set.Webhooks, func(w StoredWebhook) bool { return w.Key == key })
+}
+
+// views joins webhooks with their connections; fresh maps new signing secrets by webhook key.
+func (a *Admin) views(ctx context.Context, ws []StoredWebhook, fresh map[string]string) ([]WebhookView, error) {
+	conns, err := a.Store.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*Connection{}
+	for i := range conns {
+		byKey[conns[i].Key] = &conns[i]
+	}
+	out := make([]WebhookView, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, WebhookView{Webhook: w.Webhook, Connection: byKey[w.ConnectionKey], SigningSecret: fresh[w.Key]})
+	}
+	return out, nil
+}
+
+// ReplaceWebhooks replaces the whole webhook set (SPEC §3.3): all or nothing.
+func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]WebhookView, error) {
+	if err := validateWebhookSet(in); err != nil {
+		return nil, err
+	}
+	var connKeys []string
+	for _, w := range in {
+		if !slices.Contains(connKeys, *w.ConnectionConfigKey) {
+			connKeys = append(connKeys, *w.ConnectionConfigKey)
+		}
+	}
+	for _, k := range connKeys {
+		if err := a.connectionExists(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	for range conflictRetries {
+		set, err := a.Store.LoadWebhookSet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		now := a.Now().UTC()
+		next := WebhookSet{Version: set.Version}
+		fresh := map[string]string{}
+		for _, w := range in {
+			key := webhookKey(w)
+			sw := StoredWebhook{Webhook: Webhook{Key: key, CreatedAt: now}}
+			if i := findWebhook(set, key); i >= 0 {
+				sw = set.Webhooks[i]
+			} else {
+				secret, sealed, err := a.newSigningSecret(ctx, key)
+				if err != nil {
+					return nil, err
+				}
+				fresh[key], sw.SealedSigningSecrets = secret, [][]byte{sealed}
+			}
+			sw.Name, sw.ConnectionKey, sw.UpdatedAt = strings.TrimSpace(*w.Name), *w.ConnectionConfigKey, now
+			next.Webhooks = append(next.Webhooks, sw)
+		}
+		err = a.Store.SaveWebhookSet(ctx, next, connKeys)
+		if err == nil {
+			return a.views(ctx, next.Webhooks, fresh)
+		}
+		if err := a.afterLostWrite(ctx, err, connKeys); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &ConflictError{Msg: "Pre-approval webhooks changed concurrently; try again."}
+}
+
+// afterLostWrite turns a failed conditional set write into the user's error,
+// or nil when the caller should reread and retry.
+func (a *Admin) afterLostWrite(ctx context.Context, err error, connKeys []string) error {
+	var cf *ConflictError
+	if !errors.As(err, &cf) {
+		return err
+	}
+	for _, k := range connKeys {
+		if err := a.connectionExists(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Admin) connectionExists(ctx context.Context, key string) error {
+	_, err := a.Store.GetConnection(ctx, key)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return webhookConnectionNotFound(key)
+	}
+	return err
+}
+
+func (a *Admin) newSigningSecret(ctx context.Context, webhookKey string) (string, []byte, error) {
+	secret, err := a.NewSigningSecret()
+	if err != nil {
+		return "", nil, err
+	}
+	sealed, err := a.Sealer.Seal(ctx, webhookContext(webhookKey), []byte(secret))
+	if err != nil {
+		return "", nil, fmt.Errorf("seal signing secret of webhook %q: %w", webhookKey, err)
+	}
+	return secret, sealed, nil
+}
+
+// PatchWebhook renames a webhook or moves it to another connection.
+func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (WebhookView, error) {
+	if in.Key != nil {
+		return WebhookView{}, Invalid("extra fields not permitted", "value_error.extra", "body", "key")
+	}
+	if in.Name != nil && (strings.TrimSpace(*in.Name) == "" || len(*in.Name) > maxKeyLen) {
+		return WebhookView{}, Invalid("invalid name", "value_error", "body", "name")
+	}
+	if in.ConnectionConfigKey != nil && *in.ConnectionConfigKey == "" {
+		return WebhookView{}, Invalid("invalid connection_config_key", "value_error", "body", "connection_config_key")
+	}
+	return a.updateWebhook(ctx, key, func(set WebhookSet, w *StoredWebhook) (string, error) {
+		if in.Name != nil {
+			name := strings.TrimSpace(*in.Name)
+			for _, o := range set.Webhooks {
+				if o.Key != key && o.Name == name {
+					return "", &BadRequestError{Msg: msgDuplicateWebhooks}
+				}
+			}
+			w.Name = name
+		}
+		if in.ConnectionConfigKey != nil {
+			w.ConnectionKey = *in.ConnectionConfigKey
+		}
+		return "", nil
+	})
+}
+
+// RotateSigningSecret gives a webhook a new signing secret; the previous one
+// stays valid for verification until the next rotation.
+func (a *Admin) RotateSigningSecret(ctx context.Context, key string) (WebhookView, error) {
+	return a.updateWebhook(ctx, key, func(_ WebhookSet, w *StoredWebhook) (string, error) {
+		secret, sealed, err := a.newSigningSecret(ctx, key)
+		if err != nil {
+			return "", err
+		}
+		w.SealedSigningSecrets = append([][]byte{sealed}, w.SealedSigningSecrets...)
+		if len(w.SealedSigningSecrets) > maxSigningSecrets {
+			w.SealedSigningSecrets = w.SealedSigningSecrets[:maxSigningSecrets]
+		}
+		return secret, nil
+	})
+}
+
+func (a *Admin) updateWebhook(ctx context.Context, key string, change func(WebhookSet, *StoredWebhook) (string, error)) (WebhookView, error) {
+	for range conflictRetries {
+		set, err := a.Store.LoadWebhookSet(ctx)
+		if err != nil {
+			return WebhookView{}, err
+		}
+		i := findWebhook(set, key)
+		if i < 0 {
+			return WebhookView{}, webhookNotFound(key)
+		}
+		next := WebhookSet{Version: set.Version, Webhooks: slices.Clone(set.Webhooks)}
+		w := &next.Webhooks[i]
+		secret, err := change(set, w)
+		if err != nil {
+			return WebhookView{}, err
+		}
+		if err := a.connectionExists(ctx, w.ConnectionKey); err != nil {
+			return WebhookView{}, err
+		}
+		w.UpdatedAt = a.Now().UTC()
+		err = a.Store.SaveWebhookSet(ctx, next, []string{w.ConnectionKey})
+		if err == nil {
+			vs, err := a.views(ctx, next.Webhooks[i:i+1], map[string]string{key: secret})
+			if err != nil {
+				return WebhookView{}, err
+			}
+			return vs[0], nil
+		}
+		if err := a.afterLostWrite(ctx, err, []string{w.ConnectionKey}); err != nil {
+			return WebhookView{}, err
+		}
+	}
+	return WebhookView{}, &ConflictError{Msg: "Pre-approval webhooks changed concurrently; try again."}
+}
+
+// DeleteWebhook removes one webhook from the set.
+func (a *Admin) DeleteWebhook(ctx context.Context, key string) error {
+	for range conflictRetries {
+		set, err := a.Store.LoadWebhookSet(ctx)
+		if err != nil {
+			return err
+		}
+		i := findWebhook(set, key)
+		if i < 0 {
+			return webhookNotFound(key)
+		}
+		next := WebhookSet{Version: set.Version, Webhooks: slices.Delete(slices.Clone(set.Webhooks), i, i+1)}
+		err = a.Store.SaveWebhookSet(ctx, next, nil)
+		var cf *ConflictError
+		if !errors.As(err, &cf) {
+			return err
+		}
+	}
+	return &ConflictError{Msg: "Pre-approval webhooks changed concurrently; try again."}
+}
+
+// DeliveryTarget loads what the dispatcher needs to call a webhook's
+// validator, secrets opened. A webhook no longer configured, or whose
+// connection has no secrets, is a *NotFoundError.
+func (a *Admin) DeliveryTarget(ctx context.Context, webhookKey string) (DeliveryTarget, error) {
+	set, err := a.Store.LoadWebhookSet(ctx)
+	if err != nil {
+		return DeliveryTarget{}, err
+	}
+	i := findWebhook(set, webhookKey)
+	if i < 0 {
+		return DeliveryTarget{}, &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", webhookKey)}
+	}
+	w := set.Webhooks[i]
+	s, err := a.openSecrets(ctx, w.ConnectionKey)
+	var nf *NotFoundError
+	if errors.As(err, &nf) || err == nil && s == nil {
+		return DeliveryTarget{}, &NotFoundError{Msg: fmt.Sprintf("Connection '%s' of webhook '%s' has no secrets.", w.ConnectionKey, webhookKey)}
+	}
+	if err != nil {
+		return DeliveryTarget{}, err
+	}
+	t := DeliveryTarget{Webhook: w.Webhook, URL: s.URL, Authorization: s.Authorization, Headers: s.Headers}
+	for _, sealed := range w.SealedSigningSecrets {
+		plain, err := a.Sealer.Open(ctx, webhookContext(webhookKey), sealed)
+		if err != nil {
+			return DeliveryTarget{}, fmt.Errorf("open signing secret of webhook %q: %w", webhookKey, err)
+		}
+		t.SigningSecrets = append(t.SigningSecrets, string(plain))
+	}
+	return t, nil
+}

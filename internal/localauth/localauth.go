@@ -1,0 +1,187 @@
+// Package localauth is the local stand-in for the Cognito user pool of
+// SPEC §3.1: a client-credentials token endpoint for one root client and the
+// matching JWT authorizer the local gateway runs. Tokens are HS256 JWTs
+// signed with a key generated when the local system starts.
+package localauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Scopes are every admin scope; the root client holds them all.
+var Scopes = []string{
+	"connection:read", "connection:create_or_update", "connection:delete",
+	"webhook:read", "webhook:create_or_update", "webhook:delete",
+	"privacy-request:read", "privacy-request:review",
+}
+
+// Issuer is the "iss" of local tokens.
+const Issuer = "pregate-local"
+
+// TokenTTL is the lifetime of an access token.
+const TokenTTL = time.Hour
+
+// Client is a client-credentials client.
+type Client struct {
+	ID     string
+	Secret string
+}
+
+// RootClient reads OAUTH_ROOT_CLIENT_ID / OAUTH_ROOT_CLIENT_SECRET, with the local defaults.
+func RootClient(getenv func(string) string) Client {
+	c := Client{ID: getenv("OAUTH_ROOT_CLIENT_ID"), Secret: getenv("OAUTH_ROOT_CLIENT_SECRET")}
+	if c.ID == "" {
+		c.ID = "local-admin"
+	}
+	if c.Secret == "" {
+		c.Secret = "local-admin-secret"
+	}
+	return c
+}
+
+// Server issues and verifies local tokens.
+type Server struct {
+	root Client
+	key  []byte
+	now  func() time.Time
+}
+
+// New makes a server with a fresh random signing key.
+func New(root Client, now func() time.Time) (*Server, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("local token key: %w", err)
+	}
+	return &Server{root: root, key: key, now: now}, nil
+}
+
+// Root is the root client (for the start-up banner).
+func (s *Server) Root() Client { return s.root }
+
+// Mint signs a token for clientID with the given scopes, valid for ttl from now.
+func (s *Server) Mint(clientID string, scopes []string, ttl time.Duration) (string, error) {
+	return mint(s.key, clientID, scopes, s.now(), ttl)
+}
+
+func mint(key []byte, clientID string, scopes []string, now time.Time, ttl time.Duration) (string, error) {
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	claims := jwt.Claims{
+		Issuer: Issuer, Subject: clientID,
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	extra := scopeClaims{Scope: strings.Join(scopes, " "), ClientID: clientID}
+	return jwt.Signed(sig).Claims(claims).Claims(extra).Serialize()
+}
+
+// scopeClaims are the claims beyond the registered ones, as Cognito puts them.
+type scopeClaims struct {
+	Scope    string `json:"scope"`
+	ClientID string `json:"client_id"`
+}
+
+// ErrInvalidToken is any token that fails verification.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Authorize verifies signature, issuer and expiry and returns the claims the
+// gateway puts in the request context.
+func (s *Server) Authorize(_ context.Context, token string) (map[string]string, error) {
+	if len(token) > 8192 {
+		return nil, ErrInvalidToken
+	}
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.HS256})
+	if err != nil {
+		return nil, ErrInvalidToken
+	}
+	var std jwt.Claims
+	var extra scopeClaims
+	if err := parsed.Claims(s.key, &std, &extra); err != nil {
+		return nil, ErrInvalidToken
+	}
+	if std.Expiry == nil {
+		return nil, ErrInvalidToken
+	}
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: Issuer, Time: s.now()}, 0); err != nil {
+		return nil, ErrInvalidToken
+	}
+	return map[string]string{"iss": std.Issuer, "sub": std.Subject, "scope": extra.Scope, "client_id": extra.ClientID}, nil
+}
+
+// TokenHandler serves POST /api/v1/oauth/token (form or JSON client_credentials).
+func (s *Server) TokenHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := readTokenRequest(r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"detail": err.Error()})
+			return
+		}
+		if req.GrantType != "client_credentials" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "Unsupported grant_type"})
+			return
+		}
+		if !s.validClient(req.ClientID, req.ClientSecret) {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Invalid client credentials"})
+			return
+		}
+		token, err := s.Mint(req.ClientID, Scopes, TokenTTL)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(TokenTTL.Seconds())})
+	})
+}
+
+func (s *Server) validClient(id, secret string) bool {
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.root.ID)) == 1
+	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.root.Secret)) == 1
+	return idOK && secretOK
+}
+
+// TokenRequest is the client-credentials grant.
+type TokenRequest struct {
+	GrantType    string `json:"grant_type"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+func readTokenRequest(r *http.Request) (TokenRequest, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/json" {
+		var req TokenRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			return TokenRequest{}, errors.New("Malformed JSON")
+		}
+		return req, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return TokenRequest{}, errors.New("Malformed form body")
+	}
+	req := TokenRequest{GrantType: r.PostForm.Get("grant_type"), ClientID: r.PostForm.Get("client_id"), ClientSecret: r.PostForm.Get("client_secret")}
+	if user, pass, ok := r.BasicAuth(); ok && req.ClientID == "" {
+		req.ClientID, req.ClientSecret = user, pass
+	}
+	return req, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
