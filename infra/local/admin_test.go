@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/internal/awstest"
 )
 
 // logs collects the shared system's JSON logs, so tests can check that no secret reaches them.
@@ -45,6 +46,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.Stop()
+	awstest.Stop() // started by the stream poller's tests
 	os.Exit(code)
 }
 

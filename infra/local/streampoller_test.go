@@ -19,8 +19,6 @@ import (
 	"github.com/pregate/pregate/internal/awstest"
 )
 
-func TestMain(m *testing.M) { awstest.Main(m) }
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 	t.Helper()

@@ -32,9 +32,12 @@ var (
 // Main runs the tests and stops the emulator afterwards; call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	moto.Stop()
+	Stop()
 	os.Exit(code)
 }
+
+// Stop ends the emulator this test binary started, if any (for a TestMain that does more than Main).
+func Stop() { moto.Stop() }
 
 // Endpoint returns the SDK configuration of the endpoint under test.
 func Endpoint(t testing.TB) aws.Config {
