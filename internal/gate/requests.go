@@ -174,14 +174,25 @@ func NotFound(id string) error {
 	return &NotFoundError{Msg: fmt.Sprintf("No privacy request found with id '%s'", id)}
 }
 
+var requestIDPattern = regexp.MustCompile(`^pri_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// get reads a request; an id that NewRequestID cannot have made is not
+// found without asking the store (an empty or oversized key is a store error).
+func (u *Requests) get(ctx context.Context, id string) (*PrivacyRequest, error) {
+	if !requestIDPattern.MatchString(id) {
+		return nil, NotFound(id)
+	}
+	return u.Store.Get(ctx, id)
+}
+
 // Get returns one request.
 func (u *Requests) Get(ctx context.Context, id string) (*PrivacyRequest, error) {
-	return u.Store.Get(ctx, id)
+	return u.get(ctx, id)
 }
 
 // Activity returns a request's timeline, oldest first.
 func (u *Requests) Activity(ctx context.Context, id string) ([]ActivityEntry, error) {
-	r, err := u.Store.Get(ctx, id)
+	r, err := u.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +219,13 @@ const (
 	MaxPageSize     = 100
 )
 
-var sortKeyPattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#pri_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+var cursorTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
+
+// validSortKey checks a cursor's shape: "<created_at>#<request id>".
+func validSortKey(s string) bool {
+	at, id, ok := strings.Cut(s, "#")
+	return ok && cursorTimePattern.MatchString(at) && requestIDPattern.MatchString(id)
+}
 
 // List pages through requests, newest first.
 func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
@@ -225,13 +242,13 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 	}
 	if p.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || !sortKeyPattern.Match(raw) {
+		if err != nil || !validSortKey(string(raw)) {
 			return Page{}, &BadRequestError{Msg: "Invalid cursor"}
 		}
 		q.After = string(raw)
 	}
 	if p.RequestID != "" {
-		r, err := u.Store.Get(ctx, p.RequestID)
+		r, err := u.get(ctx, p.RequestID)
 		var nf *NotFoundError
 		switch {
 		case errors.As(err, &nf):
@@ -290,7 +307,7 @@ func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult
 			res.Failed = append(res.Failed, Failure{Message: msg, Data: map[string]any{"privacy_request_id": id}})
 			continue
 		}
-		u.Log.InfoContext(ctx, "privacy request "+string(r.Status), "privacy_request_id", id, "actor", d.Actor)
+		u.Log.InfoContext(ctx, "privacy request decided", "privacy_request_id", id, "status", string(r.Status), "actor", d.Actor)
 		res.Succeeded = append(res.Succeeded, r)
 	}
 	return res, nil
@@ -301,7 +318,7 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 	var nf *NotFoundError
 	var cf *ConflictError
 	for range maxRetries {
-		cur, err := u.Store.Get(ctx, id)
+		cur, err := u.get(ctx, id)
 		if errors.As(err, &nf) {
 			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
 		}

@@ -324,6 +324,7 @@ func TestRequestErrors(t *testing.T) {
 		{"get wrong scope", call{method: "GET", path: "/api/v1/privacy-request/{id}", params: map[string]string{"id": id}, scope: &other}, 403, "Not Authorized for this action. Required scope(s): [privacy-request:read]"},
 		{"approve with read scope", call{method: "PATCH", path: "/api/v1/privacy-request/administrate/approve", body: `{"request_ids":["` + id + `"]}`, scope: &read}, 403, "Not Authorized for this action. Required scope(s): [privacy-request:review]"},
 		{"deny no token", call{method: "PATCH", path: "/api/v1/privacy-request/administrate/deny", body: `{"request_ids":["` + id + `"]}`, noAuth: true}, 401, "Failed to authenticate"},
+		{"get oversized id", call{method: "GET", path: "/api/v1/privacy-request/{id}", params: map[string]string{"id": strings.Repeat("x", 3000)}}, 404, "No privacy request found with id '" + strings.Repeat("x", 3000) + "'"},
 		{"malformed cursor", call{method: "GET", path: "/api/v1/privacy-request", query: map[string]string{"cursor": "!!"}}, 400, "Invalid cursor"},
 	}
 	for _, c := range cases {
@@ -333,6 +334,10 @@ func TestRequestErrors(t *testing.T) {
 				t.Errorf("%d %v, want %d %q", status, body, c.status, c.detail)
 			}
 		})
+	}
+	res := e.review("approve", `{"request_ids":["", "`+strings.Repeat("y", 3000)+`"]}`)
+	if len(list(res["failed"])) != 2 || list(res["failed"])[0].(map[string]any)["message"] != "No privacy request found with id ''" {
+		t.Errorf("odd ids: %v", res)
 	}
 	if e.get(id)["status"] != "pending" {
 		t.Error("a refused call changed the request")
