@@ -12,10 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/email"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 )
@@ -54,6 +56,13 @@ func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
 		return nil, err
 	}
 	reqs := newRequests(d)
+	if d.Config.IdentityVerificationRequired {
+		if err := config.Require("VERIFICATION_SENDER_EMAIL", d.Config.VerificationSenderEmail); err != nil {
+			return nil, err
+		}
+		reqs.VerifyIdentity = true
+		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail)
+	}
 	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs)), nil
 }
 

@@ -51,6 +51,9 @@ type requestItem struct {
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
 	Webhooks           []webhookItem  `dynamodbav:"webhooks"`
 	Activity           []activityItem `dynamodbav:"activity"`
+	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
+	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
+	CodeAttempts       *int           `dynamodbav:"code_attempts,omitempty"`
 }
 
 type webhookItem struct {
@@ -96,6 +99,9 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 	for i, w := range r.Webhooks {
 		it.Webhooks[i] = webhookItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
 	}
+	if c := r.Code; c != nil {
+		it.CodeHash, it.CodeExpiresAt, it.CodeAttempts = c.Hash, gate.FormatTime(c.ExpiresAt), &c.Attempts
+	}
 	return it
 }
 
@@ -133,6 +139,9 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 	}
 	for i, a := range it.Activity {
 		r.Activity[i] = gate.ActivityEntry{At: p.at(a.At), Action: a.Action, Message: a.Message, WebhookKey: a.WebhookKey, Actor: a.Actor}
+	}
+	if it.CodeHash != "" && it.CodeAttempts != nil {
+		r.Code = &gate.VerificationCode{Hash: it.CodeHash, ExpiresAt: p.at(it.CodeExpiresAt), Attempts: *it.CodeAttempts}
 	}
 	if p.err != nil {
 		return nil, fmt.Errorf("request %s: bad stored time: %w", it.ID, p.err)
@@ -211,10 +220,26 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		set += ", deny_reason = :reason"
 		values[":reason"] = &types.AttributeValueMemberS{Value: c.DenyReason}
 	}
+	if c.Webhooks != nil {
+		hooks := make([]webhookItem, len(c.Webhooks))
+		for i, w := range c.Webhooks {
+			hooks[i] = webhookItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
+		}
+		av, err := attributevalue.Marshal(hooks)
+		if err != nil {
+			return nil, fmt.Errorf("marshal webhooks: %w", err)
+		}
+		set += ", webhooks = :webhooks"
+		values[":webhooks"] = av
+	}
+	update := "SET " + set
+	if c.IdentityVerified {
+		update = "SET " + set + ", identity_verified_at = :at REMOVE code_hash, code_expires_at, code_attempts"
+	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: c.ID}},
-		UpdateExpression:          aws.String("SET " + set),
+		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("attribute_exists(id) AND #status = :from"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: values,
@@ -233,6 +258,30 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		return nil, fmt.Errorf("update request %s: %w", c.ID, err)
 	}
 	return unmarshalRequest(out.Attributes)
+}
+
+// CountWrongCode records one more wrong verification code.
+func (s *RequestStore) CountWrongCode(ctx context.Context, id string, seen int) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &s.table,
+		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+		UpdateExpression:         aws.String("SET code_attempts = :next"),
+		ConditionExpression:      aws.String("#status = :unverified AND code_attempts = :seen"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":unverified": &types.AttributeValueMemberS{Value: string(gate.StatusIdentityUnverified)},
+			":seen":       &types.AttributeValueMemberN{Value: fmt.Sprint(seen)},
+			":next":       &types.AttributeValueMemberN{Value: fmt.Sprint(seen + 1)},
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s: verification state moved", id)}
+	}
+	if err != nil {
+		return fmt.Errorf("count wrong code for %s: %w", id, err)
+	}
+	return nil
 }
 
 // List queries by_created (or by_status with a status filter) newest first.

@@ -74,6 +74,15 @@ type PrivacyRequest struct {
 	ApprovedBy         string
 	Webhooks           []SnapshotWebhook
 	Activity           []ActivityEntry
+	// Code is the pending identity verification, while identity_unverified.
+	Code *VerificationCode
+}
+
+// VerificationCode is the stored trace of a 6-digit code: its hash, never the code.
+type VerificationCode struct {
+	Hash      string
+	ExpiresAt time.Time
+	Attempts  int // wrong codes tried so far
 }
 
 // Policies maps the default policy keys to their actions (SPEC §1, §3.4).
@@ -103,7 +112,10 @@ type Change struct {
 	ReviewedBy string // set with ReviewedAt = At when non-empty
 	DenyReason string
 	Approved   bool // sets ApprovedAt = At and ApprovedBy = ReviewedBy
-	Activity   []ActivityEntry
+	// IdentityVerified sets IdentityVerifiedAt = At and drops the code.
+	IdentityVerified bool
+	Webhooks         []SnapshotWebhook // replaces the snapshot when non-nil
+	Activity         []ActivityEntry
 }
 
 // ListQuery selects requests, newest first. After is the sort key of the last
@@ -126,6 +138,9 @@ type RequestStore interface {
 	// List returns up to q.Size requests newest first, and the sort key to
 	// continue after ("" when there is no more).
 	List(ctx context.Context, q ListQuery) ([]*PrivacyRequest, string, error)
+	// CountWrongCode raises the wrong-code count from seen to seen+1, only
+	// while the request is identity_unverified with that count; else a *ConflictError.
+	CountWrongCode(ctx context.Context, id string, seen int) error
 }
 
 // SortKey orders requests by creation: "<created_at RFC 3339 micro>#<id>".

@@ -24,9 +24,12 @@ type Requests struct {
 	Webhooks WebhookLister // nil: no webhooks configured
 	// RequireManualApproval is REQUIRE_MANUAL_REQUEST_APPROVAL.
 	RequireManualApproval bool
-	Now                   func() time.Time
-	NewID                 func() string
-	Log                   *slog.Logger
+	// VerifyIdentity is SUBJECT_IDENTITY_VERIFICATION_REQUIRED; Codes sends the codes.
+	VerifyIdentity bool
+	Codes          CodeSender
+	Now            func() time.Time
+	NewID          func() string
+	Log            *slog.Logger
 }
 
 // SubmitItem is one request as the data subject sends it.
@@ -91,12 +94,9 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 	if err := ValidateSubmission(items); err != nil {
 		return BulkResult{}, err
 	}
-	var hooks []Webhook
-	if u.Webhooks != nil {
-		var err error
-		if hooks, err = u.Webhooks.ListWebhooks(ctx); err != nil {
-			return BulkResult{}, fmt.Errorf("list webhooks: %w", err)
-		}
+	hooks, err := u.listWebhooks(ctx)
+	if err != nil {
+		return BulkResult{}, err
 	}
 	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
 	for _, it := range items {
@@ -108,14 +108,39 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 			})
 			continue
 		}
+		if u.VerifyIdentity && it.Identity.Email == "" {
+			res.Failed = append(res.Failed, Failure{Message: msgEmailForVerification, Data: submitData(it)})
+			continue
+		}
 		r := u.newRequest(it, action, hooks)
+		code := ""
+		if u.VerifyIdentity {
+			code = newCode()
+			r.Code = &VerificationCode{Hash: hashCode(r.ID, code), ExpiresAt: r.CreatedAt.Add(CodeTTL)}
+		}
 		if err := u.Store.Create(ctx, r); err != nil {
 			return res, fmt.Errorf("create request: %w", err)
+		}
+		if code != "" {
+			if err := u.Codes.SendVerificationCode(ctx, r.Identity.Email, code); err != nil {
+				return res, fmt.Errorf("send verification code for %s: %w", r.ID, err)
+			}
 		}
 		u.Log.InfoContext(ctx, "privacy request submitted", "privacy_request_id", r.ID, "status", string(r.Status))
 		res.Succeeded = append(res.Succeeded, r)
 	}
 	return res, nil
+}
+
+func (u *Requests) listWebhooks(ctx context.Context) ([]Webhook, error) {
+	if u.Webhooks == nil {
+		return nil, nil
+	}
+	hooks, err := u.Webhooks.ListWebhooks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	return hooks, nil
 }
 
 func submitData(it SubmitItem) map[string]any {
@@ -141,32 +166,36 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 		ID: u.NewID(), PolicyKey: it.PolicyKey, PolicyAction: action,
 		Identity: it.Identity, ExternalID: it.ExternalID, CreatedAt: now, UpdatedAt: now,
 	}
-	var ev Event
-	switch {
-	case !u.RequireManualApproval || action == "consent":
-		ev = EventAutoApprove
-	case len(hooks) == 0:
-		ev = EventAwaitReview
-	default:
-		ev = EventAwaitWebhooks
+	if u.VerifyIdentity {
+		r.Status, _ = Next(StatusNew, EventVerificationRequired)
+		return r
 	}
-	r.Status, _ = Next(StatusNew, ev) // every submission event is allowed from new
-	switch r.Status {
-	case StatusAwaitingPreApproval:
-		names := make([]string, len(hooks))
-		for i, h := range hooks {
-			names[i] = h.Name
-			r.Webhooks = append(r.Webhooks, SnapshotWebhook{Key: h.Key, Name: h.Name, State: WebhookPending})
-		}
-		r.Activity = append(r.Activity, ActivityEntry{At: now, Action: ActionWebhookTriggered,
-			Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")})
-	case StatusApproved:
+	ev, snapshot, entries := u.admission(action, hooks, now)
+	r.Status, _ = Next(StatusNew, ev) // every admission event is allowed from new
+	r.Webhooks, r.Activity = snapshot, entries
+	if r.Status == StatusApproved {
 		r.ApprovedAt = &now
-		r.Activity = append(r.Activity, ActivityEntry{At: now, Action: ActionApproved, Message: "Request auto-approved: manual approval not required"})
-	default:
-		r.Activity = append(r.Activity, ActivityEntry{At: now, Action: ActionStatusChanged, Message: "Request submitted: awaiting manual review"})
 	}
 	return r
+}
+
+// admission decides where a submitted (and verified, if need be) request
+// goes: the event, the webhook snapshot and the timeline entries.
+func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
+	switch {
+	case !u.RequireManualApproval || action == "consent":
+		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionApproved, Message: "Request auto-approved: manual approval not required"}}
+	case len(hooks) == 0:
+		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: awaiting manual review"}}
+	}
+	names := make([]string, len(hooks))
+	snapshot := make([]SnapshotWebhook, len(hooks))
+	for i, h := range hooks {
+		names[i] = h.Name
+		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name, State: WebhookPending}
+	}
+	return EventAwaitWebhooks, snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
+		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")}}
 }
 
 // NotFound is the 404 for an unknown request id.

@@ -13,9 +13,33 @@ const (
 	ScopeRequestReview = "privacy-request:review"
 )
 
-// PublicRequestRoutes serves submission (SPEC §3.4).
+// PublicRequestRoutes serves submission and identity verification (SPEC §3.4).
 func PublicRequestRoutes(u *gate.Requests) []Route {
-	return []Route{{Key: "POST /api/v1/privacy-request", Handle: submitRequests(u)}}
+	return []Route{
+		{Key: "POST /api/v1/privacy-request", Handle: submitRequests(u)},
+		{Key: "POST /api/v1/privacy-request/{id}/verify", Handle: verifyIdentity(u)},
+	}
+}
+
+type verifyBody struct {
+	Code *string `json:"code"`
+}
+
+func verifyIdentity(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		var b verifyBody
+		if err := DecodeJSON(r.Body, &b); err != nil {
+			return Response{}, err
+		}
+		if b.Code == nil {
+			return Response{}, gate.Invalid("field required", "value_error.missing", "body", "code")
+		}
+		pr, err := u.Verify(ctx, r.Path("id"), *b.Code)
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(toRequestJSON(pr))
+	}
 }
 
 // AdminRequestRoutes serves listing, reading and reviewing requests (SPEC §3.4, §3.5).

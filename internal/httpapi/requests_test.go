@@ -36,16 +36,21 @@ type env struct {
 
 func newEnv(t *testing.T, manual bool, hooks gate.WebhookLister) *env {
 	t.Helper()
+	return newEnvWith(t, func(u *gate.Requests) { u.RequireManualApproval, u.Webhooks = manual, hooks })
+}
+
+// newEnvWith serves the routes on a fresh stack; adjust changes the use cases' settings.
+func newEnvWith(t *testing.T, adjust func(*gate.Requests)) *env {
+	t.Helper()
 	s, cfg := awstest.Stack(t)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	u := &gate.Requests{
-		Store:                 dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg), s.Resources["RequestsTable"].Ref),
-		Webhooks:              hooks,
-		RequireManualApproval: manual,
-		Now:                   time.Now,
-		NewID:                 gate.NewRequestID,
-		Log:                   log,
+		Store: dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg), s.Resources["RequestsTable"].Ref),
+		Now:   time.Now,
+		NewID: gate.NewRequestID,
+		Log:   log,
 	}
+	adjust(u)
 	return &env{t: t, api: httpapi.New(log, "", httpapi.PublicRequestRoutes(u), httpapi.AdminRequestRoutes(u))}
 }
 
