@@ -199,12 +199,13 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
-	set := "#status = :to, updated_at = :at, activity = list_append(activity, :activity)"
+	set := "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity)"
 	values := map[string]types.AttributeValue{
 		":to":       &types.AttributeValueMemberS{Value: string(c.To)},
 		":from":     &types.AttributeValueMemberS{Value: string(c.From)},
 		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(c.At)},
 		":activity": activity,
+		":none":     &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 	}
 	if c.ReviewedBy != "" {
 		set += ", reviewed_at = :at, reviewed_by = :by"

@@ -94,9 +94,12 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 	if err := ValidateSubmission(items); err != nil {
 		return BulkResult{}, err
 	}
-	hooks, err := u.listWebhooks(ctx)
-	if err != nil {
-		return BulkResult{}, err
+	var hooks []Webhook // the snapshot is taken at verification when that comes first
+	if !u.VerifyIdentity {
+		var err error
+		if hooks, err = u.listWebhooks(ctx); err != nil {
+			return BulkResult{}, err
+		}
 	}
 	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
 	for _, it := range items {
@@ -168,6 +171,8 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 	}
 	if u.VerifyIdentity {
 		r.Status, _ = Next(StatusNew, EventVerificationRequired)
+		r.Webhooks = []SnapshotWebhook{}
+		r.Activity = []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: identity verification code sent"}}
 		return r
 	}
 	ev, snapshot, entries := u.admission(action, hooks, now)

@@ -87,7 +87,7 @@ func TestVerifyIdentityAdmitsTheRequest(t *testing.T) {
 	for _, a := range e.activity(id) {
 		actions = append(actions, a.(map[string]any)["action"])
 	}
-	if fmt.Sprint(actions) != "[identity_verified pre_approval_webhook_triggered]" {
+	if fmt.Sprint(actions) != "[status_changed identity_verified pre_approval_webhook_triggered]" {
 		t.Errorf("timeline %v", actions)
 	}
 	if status, body := e.verify(id, code); status != 400 {
@@ -150,5 +150,30 @@ func TestVerifyErrors(t *testing.T) {
 	}
 	if e.get(id)["status"] != "identity_unverified" {
 		t.Error("bad input changed the request")
+	}
+}
+
+// TestVerifyConcurrentWrongCodesShareNoTry fires ten wrong codes at once:
+// each counts as one try, so the code is spent and the right one refused.
+func TestVerifyConcurrentWrongCodesShareNoTry(t *testing.T) {
+	e, box, _ := newVerifyEnv(t, nil)
+	id := e.submitOne()
+	code := box.code("a@example.com")
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if status, body := e.verify(id, wrong(code)); status != 403 {
+				t.Errorf("wrong code: %d %v", status, body)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if status, body := e.verify(id, code); status != 403 || e.get(id)["status"] != "identity_unverified" {
+		t.Errorf("right code after ten wrong: %d %v", status, body)
 	}
 }
