@@ -13,10 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/email"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 	"github.com/pregate/pregate/internal/secrets"
@@ -51,12 +53,26 @@ func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slo
 
 // NewPublicAPI serves the public routes: health, submission, verification, replies.
 func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes()), nil
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable); err != nil {
+		return nil, err
+	}
+	reqs := newRequests(d)
+	if d.Config.IdentityVerificationRequired {
+		if err := config.Require("VERIFICATION_SENDER_EMAIL", d.Config.VerificationSenderEmail); err != nil {
+			return nil, err
+		}
+		reqs.VerifyIdentity = true
+		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail)
+	}
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs)), nil
 }
 
 // NewAdminAPI serves the admin routes.
 func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(NewConfigAdmin(d))), nil
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID); err != nil {
+		return nil, err
+	}
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(NewConfigAdmin(d)), httpapi.AdminRequestRoutes(newRequests(d))), nil
 }
 
 // NewConfigStore is the config table (connections, the webhook set); it is
@@ -77,6 +93,19 @@ func NewConfigAdmin(d Deps) *gate.Admin {
 		CheckURL: func(ctx context.Context, url string) error {
 			return webhook.CheckURL(ctx, url, allowInsecure, nil)
 		},
+	}
+}
+
+// newRequests builds the privacy-request use cases; the snapshot of webhooks
+// comes from the config table.
+func newRequests(d Deps) *gate.Requests {
+	return &gate.Requests{
+		Store:                 dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable),
+		Webhooks:              NewConfigStore(d),
+		RequireManualApproval: d.Config.RequireManualApproval,
+		Now:                   d.Now,
+		NewID:                 gate.NewRequestID,
+		Log:                   d.Log,
 	}
 }
 

@@ -1,0 +1,76 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/httpapi"
+)
+
+// TestServedRoutesAreInTheTemplate holds each API's routes against
+// template.yaml: every served route is declared for that function, behind
+// the authorizer exactly when it has a scope.
+func TestServedRoutesAreInTheTemplate(t *testing.T) {
+	wd, _ := os.Getwd()
+	root, err := stack.FindRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := stack.LoadTemplate(root + "/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := tmpl.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]stack.Route{}
+	for _, r := range routes {
+		declared[r.Key()] = r
+	}
+	d := app.Deps{
+		Config: config.Config{RequestsTable: "requests", ConfigTable: "config", SecretsKeyID: "key", RequireManualApproval: true, IdentityVerificationRequired: true, VerificationSenderEmail: "from@example.com"},
+		AWS:    aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now,
+	}
+	builders := map[string]func(context.Context, app.Deps) (*httpapi.API, error){
+		"PublicApiFunction": app.NewPublicAPI, "AdminApiFunction": app.NewAdminAPI,
+	}
+	for fn, build := range builders {
+		api, err := build(context.Background(), d)
+		if err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		for _, key := range api.RouteKeys() {
+			r, ok := declared[key]
+			switch {
+			case !ok:
+				t.Errorf("%s serves %q, which template.yaml does not declare", fn, key)
+			case r.Function != fn:
+				t.Errorf("%q is declared for %s but served by %s", key, r.Function, fn)
+			case r.Authorized != (api.Scope(key) != ""):
+				t.Errorf("%q: authorizer %v but scope %q", key, r.Authorized, api.Scope(key))
+			}
+		}
+	}
+}
+
+func TestAPIsNeedTheRequestsTable(t *testing.T) {
+	d := app.Deps{AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
+	if _, err := app.NewPublicAPI(context.Background(), d); err == nil {
+		t.Error("public API built without REQUESTS_TABLE")
+	}
+	d.Config.RequestsTable = "requests"
+	d.Config.IdentityVerificationRequired = true
+	if _, err := app.NewPublicAPI(context.Background(), d); err == nil {
+		t.Error("public API built with verification on but no VERIFICATION_SENDER_EMAIL")
+	}
+}

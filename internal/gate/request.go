@@ -1,0 +1,155 @@
+package gate
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// Identity is who the data subject says they are.
+type Identity struct {
+	Email       string
+	PhoneNumber string
+}
+
+// WebhookState is how far one webhook of a request's snapshot has got.
+type WebhookState string
+
+// The webhook states of SPEC §3.4.
+const (
+	WebhookPending     WebhookState = "pending"
+	WebhookCalled      WebhookState = "called"
+	WebhookFailed      WebhookState = "failed"
+	WebhookEligible    WebhookState = "eligible"
+	WebhookNotEligible WebhookState = "not_eligible"
+)
+
+// SnapshotWebhook is one webhook recorded on a request when it entered
+// awaiting_pre_approval.
+type SnapshotWebhook struct {
+	Key      string
+	Name     string
+	State    WebhookState
+	Attempts int
+}
+
+// The timeline actions of SPEC §3.5.
+const (
+	ActionWebhookTriggered = "pre_approval_webhook_triggered"
+	ActionWebhookCalled    = "pre_approval_webhook_called"
+	ActionWebhookFailed    = "pre_approval_webhook_failed"
+	ActionEligible         = "pre_approval_eligible"
+	ActionNotEligible      = "pre_approval_not_eligible"
+	ActionApproved         = "approved"
+	ActionDenied           = "denied"
+	ActionIdentityVerified = "identity_verified"
+	ActionStatusChanged    = "status_changed"
+)
+
+// ActivityEntry is one line of a request's timeline. Empty strings are shown as null.
+type ActivityEntry struct {
+	At         time.Time
+	Action     string
+	Message    string
+	WebhookKey string
+	Actor      string
+}
+
+// PrivacyRequest is one data subject's request and its whole history.
+type PrivacyRequest struct {
+	ID                 string
+	Status             Status
+	PolicyKey          string
+	PolicyAction       string
+	Identity           Identity
+	ExternalID         string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	IdentityVerifiedAt *time.Time
+	ReviewedAt         *time.Time
+	ReviewedBy         string
+	DenyReason         string
+	ApprovedAt         *time.Time
+	ApprovedBy         string
+	Webhooks           []SnapshotWebhook
+	Activity           []ActivityEntry
+	// Code is the pending identity verification, while identity_unverified.
+	Code *VerificationCode
+}
+
+// VerificationCode is the stored trace of a 6-digit code: its hash, never the code.
+type VerificationCode struct {
+	Hash      string
+	ExpiresAt time.Time
+	Attempts  int // wrong codes tried so far
+}
+
+// Policies maps the default policy keys to their actions (SPEC §1, §3.4).
+var Policies = map[string]string{
+	"default_access_policy":  "access",
+	"default_erasure_policy": "erasure",
+	"default_consent_policy": "consent",
+	"default_update_policy":  "update",
+}
+
+// NewRequestID returns "pri_<uuid4>" from crypto/rand.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("pri_%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Change is one transition of one request, written as one conditional write:
+// it applies only while the stored status is still From.
+type Change struct {
+	ID         string
+	From       Status
+	To         Status
+	At         time.Time
+	ReviewedBy string // set with ReviewedAt = At when non-empty
+	DenyReason string
+	Approved   bool // sets ApprovedAt = At and ApprovedBy = ReviewedBy
+	// IdentityVerified sets IdentityVerifiedAt = At and drops the code.
+	IdentityVerified bool
+	Webhooks         []SnapshotWebhook // replaces the snapshot when non-nil
+	Activity         []ActivityEntry
+}
+
+// ListQuery selects requests, newest first. After is the sort key of the last
+// item of the previous page ("" for the first page).
+type ListQuery struct {
+	Status Status
+	Size   int
+	After  string
+}
+
+// RequestStore keeps privacy requests.
+type RequestStore interface {
+	// Create stores a new request; a duplicate id is a *ConflictError.
+	Create(ctx context.Context, r *PrivacyRequest) error
+	// Get returns a request, or a *NotFoundError.
+	Get(ctx context.Context, id string) (*PrivacyRequest, error)
+	// Apply writes a change and returns the request after it; a request no
+	// longer in c.From is a *ConflictError, a missing one a *NotFoundError.
+	Apply(ctx context.Context, c Change) (*PrivacyRequest, error)
+	// List returns up to q.Size requests newest first, and the sort key to
+	// continue after ("" when there is no more).
+	List(ctx context.Context, q ListQuery) ([]*PrivacyRequest, string, error)
+	// CountWrongCode raises the wrong-code count from seen to seen+1, only
+	// while the request is identity_unverified with that count; else a *ConflictError.
+	CountWrongCode(ctx context.Context, id string, seen int) error
+}
+
+// SortKey orders requests by creation: "<created_at RFC 3339 micro>#<id>".
+func SortKey(r *PrivacyRequest) string {
+	return FormatTime(r.CreatedAt) + "#" + r.ID
+}
+
+// TimeLayout is RFC 3339 UTC with microseconds (SPEC §3.4).
+const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// FormatTime formats t in TimeLayout, in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }

@@ -1,0 +1,388 @@
+package gate
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// MaxBulk is the most items one bulk call takes (SPEC §3.4).
+const MaxBulk = 50
+
+// msgCannotTransition is SPEC §3.4's failure text for a forbidden move.
+const msgCannotTransition = "Cannot transition status"
+
+// Requests are the privacy-request use cases.
+type Requests struct {
+	Store    RequestStore
+	Webhooks WebhookLister // nil: no webhooks configured
+	// RequireManualApproval is REQUIRE_MANUAL_REQUEST_APPROVAL.
+	RequireManualApproval bool
+	// VerifyIdentity is SUBJECT_IDENTITY_VERIFICATION_REQUIRED; Codes sends the codes.
+	VerifyIdentity bool
+	Codes          CodeSender
+	Now            func() time.Time
+	NewID          func() string
+	Log            *slog.Logger
+}
+
+// SubmitItem is one request as the data subject sends it.
+type SubmitItem struct {
+	Identity   Identity
+	PolicyKey  string
+	ExternalID string
+}
+
+// Failure is one item of a bulk call that was not carried out.
+type Failure struct {
+	Message string
+	Data    map[string]any
+}
+
+// BulkResult is the answer of a bulk call.
+type BulkResult struct {
+	Succeeded []*PrivacyRequest
+	Failed    []Failure
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// ValidateSubmission checks a whole submission before anything is written;
+// problems are 422s located like FastAPI's.
+func ValidateSubmission(items []SubmitItem) error {
+	if len(items) == 0 || len(items) > MaxBulk {
+		return Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", MaxBulk), "value_error.list.size", "body")
+	}
+	var fields []FieldError
+	for i, it := range items {
+		if it.Identity.Email == "" && it.Identity.PhoneNumber == "" {
+			fields = append(fields, FieldError{Loc: []any{"body", i, "identity"}, Msg: "at least one of email or phone_number is required", Type: "value_error.missing"})
+		}
+		if e := it.Identity.Email; e != "" && !validEmail(e) {
+			fields = append(fields, FieldError{Loc: []any{"body", i, "identity", "email"}, Msg: "value is not a valid email address", Type: "value_error.email"})
+		}
+		if p := it.Identity.PhoneNumber; p != "" && !e164.MatchString(p) {
+			fields = append(fields, FieldError{Loc: []any{"body", i, "identity", "phone_number"}, Msg: "value is not a valid E.164 phone number", Type: "value_error.phone_number"})
+		}
+		if it.PolicyKey == "" {
+			fields = append(fields, FieldError{Loc: []any{"body", i, "policy_key"}, Msg: "field required", Type: "value_error.missing"})
+		}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".") && !strings.HasSuffix(s, ".")
+}
+
+// Submit creates requests. An unknown policy fails that item only.
+func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, error) {
+	if err := ValidateSubmission(items); err != nil {
+		return BulkResult{}, err
+	}
+	var hooks []Webhook // the snapshot is taken at verification when that comes first
+	if !u.VerifyIdentity {
+		var err error
+		if hooks, err = u.listWebhooks(ctx); err != nil {
+			return BulkResult{}, err
+		}
+	}
+	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
+	for _, it := range items {
+		action, ok := Policies[it.PolicyKey]
+		if !ok {
+			res.Failed = append(res.Failed, Failure{
+				Message: fmt.Sprintf("Policy with key %s does not exist", it.PolicyKey),
+				Data:    submitData(it),
+			})
+			continue
+		}
+		if u.VerifyIdentity && it.Identity.Email == "" {
+			res.Failed = append(res.Failed, Failure{Message: msgEmailForVerification, Data: submitData(it)})
+			continue
+		}
+		r := u.newRequest(it, action, hooks)
+		code := ""
+		if u.VerifyIdentity {
+			code = newCode()
+			r.Code = &VerificationCode{Hash: hashCode(r.ID, code), ExpiresAt: r.CreatedAt.Add(CodeTTL)}
+		}
+		if err := u.Store.Create(ctx, r); err != nil {
+			return res, fmt.Errorf("create request: %w", err)
+		}
+		if code != "" {
+			if err := u.Codes.SendVerificationCode(ctx, r.Identity.Email, code); err != nil {
+				return res, fmt.Errorf("send verification code for %s: %w", r.ID, err)
+			}
+		}
+		u.Log.InfoContext(ctx, "privacy request submitted", "privacy_request_id", r.ID, "status", string(r.Status))
+		res.Succeeded = append(res.Succeeded, r)
+	}
+	return res, nil
+}
+
+func (u *Requests) listWebhooks(ctx context.Context) ([]Webhook, error) {
+	if u.Webhooks == nil {
+		return nil, nil
+	}
+	hooks, err := u.Webhooks.ListWebhooks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	return hooks, nil
+}
+
+func submitData(it SubmitItem) map[string]any {
+	id := map[string]any{}
+	if it.Identity.Email != "" {
+		id["email"] = it.Identity.Email
+	}
+	if it.Identity.PhoneNumber != "" {
+		id["phone_number"] = it.Identity.PhoneNumber
+	}
+	d := map[string]any{"identity": id, "policy_key": it.PolicyKey}
+	if it.ExternalID != "" {
+		d["external_id"] = it.ExternalID
+	}
+	return d
+}
+
+func (u *Requests) now() time.Time { return u.Now().UTC().Truncate(time.Microsecond) }
+
+func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *PrivacyRequest {
+	now := u.now()
+	r := &PrivacyRequest{
+		ID: u.NewID(), PolicyKey: it.PolicyKey, PolicyAction: action,
+		Identity: it.Identity, ExternalID: it.ExternalID, CreatedAt: now, UpdatedAt: now,
+	}
+	if u.VerifyIdentity {
+		r.Status, _ = Next(StatusNew, EventVerificationRequired)
+		r.Webhooks = []SnapshotWebhook{}
+		r.Activity = []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: identity verification code sent"}}
+		return r
+	}
+	ev, snapshot, entries := u.admission(action, hooks, now)
+	r.Status, _ = Next(StatusNew, ev) // every admission event is allowed from new
+	r.Webhooks, r.Activity = snapshot, entries
+	if r.Status == StatusApproved {
+		r.ApprovedAt = &now
+	}
+	return r
+}
+
+// admission decides where a submitted (and verified, if need be) request
+// goes: the event, the webhook snapshot and the timeline entries.
+func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
+	switch {
+	case !u.RequireManualApproval || action == "consent":
+		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionApproved, Message: "Request auto-approved: manual approval not required"}}
+	case len(hooks) == 0:
+		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: awaiting manual review"}}
+	}
+	names := make([]string, len(hooks))
+	snapshot := make([]SnapshotWebhook, len(hooks))
+	for i, h := range hooks {
+		names[i] = h.Name
+		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name, State: WebhookPending}
+	}
+	return EventAwaitWebhooks, snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
+		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")}}
+}
+
+// NotFound is the 404 for an unknown request id.
+func NotFound(id string) error {
+	return &NotFoundError{Msg: fmt.Sprintf("No privacy request found with id '%s'", id)}
+}
+
+var requestIDPattern = regexp.MustCompile(`^pri_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// get reads a request; an id that NewRequestID cannot have made is not
+// found without asking the store (an empty or oversized key is a store error).
+func (u *Requests) get(ctx context.Context, id string) (*PrivacyRequest, error) {
+	if !requestIDPattern.MatchString(id) {
+		return nil, NotFound(id)
+	}
+	return u.Store.Get(ctx, id)
+}
+
+// Get returns one request.
+func (u *Requests) Get(ctx context.Context, id string) (*PrivacyRequest, error) {
+	return u.get(ctx, id)
+}
+
+// Activity returns a request's timeline, oldest first.
+func (u *Requests) Activity(ctx context.Context, id string) ([]ActivityEntry, error) {
+	r, err := u.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Activity, nil
+}
+
+// ListParams are the list filters as the admin sends them.
+type ListParams struct {
+	Status    string
+	RequestID string
+	Size      int // 1 to MaxPageSize; callers default it to DefaultPageSize
+	Cursor    string
+}
+
+// Page is one page of requests; NextCursor is "" on the last page.
+type Page struct {
+	Items      []*PrivacyRequest
+	NextCursor string
+}
+
+// DefaultPageSize and MaxPageSize bound ?size=.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
+var cursorTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
+
+// validSortKey checks a cursor's shape: "<created_at>#<request id>".
+func validSortKey(s string) bool {
+	at, id, ok := strings.Cut(s, "#")
+	return ok && cursorTimePattern.MatchString(at) && requestIDPattern.MatchString(id)
+}
+
+// List pages through requests, newest first.
+func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
+	q := ListQuery{Size: p.Size}
+	if q.Size < 1 || q.Size > MaxPageSize {
+		return Page{}, Invalid(fmt.Sprintf("ensure this value is between 1 and %d", MaxPageSize), "value_error.number", "query", "size")
+	}
+	if p.Status != "" {
+		st, ok := ParseStatus(p.Status)
+		if !ok {
+			return Page{}, Invalid("value is not a valid enumeration member", "type_error.enum", "query", "status")
+		}
+		q.Status = st
+	}
+	if p.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+		if err != nil || !validSortKey(string(raw)) {
+			return Page{}, &BadRequestError{Msg: "Invalid cursor"}
+		}
+		q.After = string(raw)
+	}
+	if p.RequestID != "" {
+		r, err := u.get(ctx, p.RequestID)
+		var nf *NotFoundError
+		switch {
+		case errors.As(err, &nf):
+			return Page{Items: []*PrivacyRequest{}}, nil
+		case err != nil:
+			return Page{}, err
+		case q.Status != "" && r.Status != q.Status:
+			return Page{Items: []*PrivacyRequest{}}, nil
+		}
+		return Page{Items: []*PrivacyRequest{r}}, nil
+	}
+	items, after, err := u.Store.List(ctx, q)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Items: items}
+	if after != "" {
+		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(after))
+	}
+	return page, nil
+}
+
+// Decision is an admin's approval or denial of some requests.
+type Decision struct {
+	IDs    []string
+	Actor  string // the admin's client id
+	Reason string // deny only
+}
+
+// Approve approves each request that the state machine lets move.
+func (u *Requests) Approve(ctx context.Context, d Decision) (BulkResult, error) {
+	return u.decide(ctx, d, EventApprove)
+}
+
+// Deny denies each request that the state machine lets move.
+func (u *Requests) Deny(ctx context.Context, d Decision) (BulkResult, error) {
+	return u.decide(ctx, d, EventDeny)
+}
+
+// maxRetries bounds re-reads after a lost race; each lost race means the
+// status moved, and the machine has few moves, so this is never reached
+// unless the store misbehaves.
+const maxRetries = 8
+
+func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult, error) {
+	if len(d.IDs) == 0 || len(d.IDs) > MaxBulk {
+		return BulkResult{}, Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", MaxBulk), "value_error.list.size", "body", "request_ids")
+	}
+	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
+	for _, id := range d.IDs {
+		r, msg, err := u.decideOne(ctx, id, d, ev)
+		if err != nil {
+			return res, err
+		}
+		if msg != "" {
+			res.Failed = append(res.Failed, Failure{Message: msg, Data: map[string]any{"privacy_request_id": id}})
+			continue
+		}
+		u.Log.InfoContext(ctx, "privacy request decided", "privacy_request_id", id, "status", string(r.Status), "actor", d.Actor)
+		res.Succeeded = append(res.Succeeded, r)
+	}
+	return res, nil
+}
+
+// decideOne returns the request after the move, or a failure message.
+func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Event) (*PrivacyRequest, string, error) {
+	var nf *NotFoundError
+	var cf *ConflictError
+	for range maxRetries {
+		cur, err := u.get(ctx, id)
+		if errors.As(err, &nf) {
+			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		to, err := Next(cur.Status, ev)
+		if err != nil {
+			return nil, msgCannotTransition, nil
+		}
+		now := u.now()
+		c := Change{ID: id, From: cur.Status, To: to, At: now, ReviewedBy: d.Actor}
+		if ev == EventApprove {
+			c.Approved = true
+			c.Activity = []ActivityEntry{{At: now, Action: ActionApproved, Actor: d.Actor}}
+		} else {
+			c.DenyReason = d.Reason
+			c.Activity = []ActivityEntry{{At: now, Action: ActionDenied, Message: d.Reason, Actor: d.Actor}}
+		}
+		r, err := u.Store.Apply(ctx, c)
+		if errors.As(err, &cf) {
+			continue // the status moved under us: look again
+		}
+		if errors.As(err, &nf) {
+			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		return r, "", nil
+	}
+	return nil, "", fmt.Errorf("request %s: status kept changing after %d attempts", id, maxRetries)
+}

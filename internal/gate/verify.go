@@ -1,0 +1,100 @@
+package gate
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// CodeSender delivers a 6-digit identity verification code.
+type CodeSender interface {
+	SendVerificationCode(ctx context.Context, email, code string) error
+}
+
+// CodeTTL and MaxCodeAttempts bound a verification code (SPEC §3.4).
+const (
+	CodeTTL         = 15 * time.Minute
+	MaxCodeAttempts = 5
+)
+
+// The verification texts.
+const (
+	msgEmailForVerification = "An email identity is required for identity verification"
+	msgWrongCode            = "Incorrect identification code. Enter a valid code!"
+	msgCodeSpent            = "Too many incorrect codes: this code no longer works. Submit a new request."
+	msgCodeExpired          = "The identification code has expired. Submit a new request."
+)
+
+func newCode() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000)) // crypto/rand never fails (Go ≥ 1.24)
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+// hashCode binds a code to its request, so a stored hash says nothing about another request.
+func hashCode(id, code string) string {
+	sum := sha256.Sum256([]byte(id + ":" + code))
+	return hex.EncodeToString(sum[:])
+}
+
+// Verify checks a data subject's code and, when right, admits the request
+// as a fresh submission would be (SPEC §2).
+func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest, error) {
+	var cf *ConflictError
+	for range maxRetries {
+		r, err := u.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.Status != StatusIdentityUnverified || r.Code == nil {
+			return nil, &BadRequestError{Msg: fmt.Sprintf("Invalid identity verification request. Privacy request '%s' status = %s.", id, r.Status)}
+		}
+		now := u.now()
+		switch {
+		case r.Code.Attempts >= MaxCodeAttempts:
+			return nil, &ForbiddenError{Msg: msgCodeSpent}
+		case now.After(r.Code.ExpiresAt):
+			return nil, &BadRequestError{Msg: msgCodeExpired}
+		case subtle.ConstantTimeCompare([]byte(hashCode(id, code)), []byte(r.Code.Hash)) != 1:
+			err := u.Store.CountWrongCode(ctx, id, r.Code.Attempts)
+			if errors.As(err, &cf) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			u.Log.InfoContext(ctx, "wrong verification code", "privacy_request_id", id, "attempt", r.Code.Attempts+1)
+			if r.Code.Attempts+1 >= MaxCodeAttempts {
+				return nil, &ForbiddenError{Msg: msgCodeSpent}
+			}
+			return nil, &ForbiddenError{Msg: msgWrongCode}
+		}
+		hooks, err := u.listWebhooks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ev, snapshot, entries := u.admission(r.PolicyAction, hooks, now)
+		to, err := Next(r.Status, ev)
+		if err != nil {
+			return nil, err
+		}
+		c := Change{ID: id, From: r.Status, To: to, At: now, IdentityVerified: true, Webhooks: snapshot,
+			Approved: to == StatusApproved,
+			Activity: append([]ActivityEntry{{At: now, Action: ActionIdentityVerified, Message: "Identity verified"}}, entries...)}
+		out, err := u.Store.Apply(ctx, c)
+		if errors.As(err, &cf) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		u.Log.InfoContext(ctx, "identity verified", "privacy_request_id", id, "status", string(out.Status))
+		return out, nil
+	}
+	return nil, fmt.Errorf("request %s: status kept changing after %d attempts", id, maxRetries)
+}

@@ -1,0 +1,188 @@
+package stream_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/awstest"
+	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/queue"
+	"github.com/pregate/pregate/internal/stream"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestApprovedQueueGetsOneMessagePerApproval drives real requests through the
+// table, reads the table's stream, feeds every record to the handler twice
+// (as an at-least-once source may), and expects exactly one message for each
+// approval: one by an admin, one automatic; none for a denial or a pending request.
+func TestApprovedQueueGetsOneMessagePerApproval(t *testing.T) {
+	s, cfg := awstest.Stack(t)
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	store := dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg), s.Resources["RequestsTable"].Ref)
+	manual := &gate.Requests{Store: store, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
+	auto := &gate.Requests{Store: store, RequireManualApproval: false, Now: time.Now, NewID: gate.NewRequestID, Log: log}
+
+	item := gate.SubmitItem{Identity: gate.Identity{Email: "a@example.com"}, PolicyKey: "default_erasure_policy"}
+	res, err := manual.Submit(ctx, []gate.SubmitItem{item, item, item})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, denied := res.Succeeded[0].ID, res.Succeeded[1].ID
+	autoRes, err := auto.Submit(ctx, []gate.SubmitItem{item})
+	if err != nil {
+		t.Fatal(err)
+	}
+	autoID := autoRes.Succeeded[0].ID
+	if _, err := manual.Approve(ctx, gate.Decision{IDs: []string{approved}, Actor: "admin-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manual.Deny(ctx, gate.Decision{IDs: []string{denied}, Actor: "admin-1", Reason: "no"}); err != nil {
+		t.Fatal(err)
+	}
+
+	records := readStream(t, cfg, s, 6) // 4 inserts, 2 modifies
+	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(cfg), s.Resources["ApprovedQueue"].Ref), Log: log}
+	for range 2 {
+		for _, r := range records {
+			if err := h.Handle(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	msgs := drain(t, cfg, s.Resources["ApprovedQueue"].Ref)
+	if len(msgs) != 2 {
+		t.Fatalf("got %d messages, want 2: %v", len(msgs), msgs)
+	}
+	byID := map[string]queue.ApprovedBody{}
+	for _, m := range msgs {
+		var b queue.ApprovedBody
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
+			t.Fatal(err)
+		}
+		if m.Attributes["MessageDeduplicationId"] != b.PrivacyRequestID || m.Attributes["MessageGroupId"] != b.PrivacyRequestID {
+			t.Errorf("message attributes %v for %s", m.Attributes, b.PrivacyRequestID)
+		}
+		if _, err := time.Parse(gate.TimeLayout, b.ApprovedAt); err != nil || b.PolicyAction != "erasure" {
+			t.Errorf("body %+v", b)
+		}
+		byID[b.PrivacyRequestID] = b
+	}
+	if b, ok := byID[approved]; !ok || aws.ToString(b.ApprovedBy) != "admin-1" {
+		t.Errorf("admin approval message %+v (found %v)", b, ok)
+	}
+	if b, ok := byID[autoID]; !ok || b.ApprovedBy != nil {
+		t.Errorf("auto approval message %+v (found %v)", b, ok)
+	}
+}
+
+// TestApprovedIgnoresOtherChanges checks the trigger condition on hand-made records.
+func TestApprovedIgnoresOtherChanges(t *testing.T) {
+	img := func(status string) map[string]events.DynamoDBAttributeValue {
+		return map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute("pri_1"), "status": events.NewStringAttribute(status),
+			"approved_at": events.NewStringAttribute("2026-11-26T12:00:00.000000Z")}
+	}
+	cases := map[string]events.DynamoDBEventRecord{
+		"still pending":     {Change: events.DynamoDBStreamRecord{OldImage: img("pending"), NewImage: img("pending")}},
+		"denied":            {Change: events.DynamoDBStreamRecord{OldImage: img("pending"), NewImage: img("denied")}},
+		"already approved":  {Change: events.DynamoDBStreamRecord{OldImage: img("approved"), NewImage: img("approved")}},
+		"removed":           {Change: events.DynamoDBStreamRecord{OldImage: img("approved")}},
+		"approved to other": {Change: events.DynamoDBStreamRecord{OldImage: img("approved"), NewImage: img("in_processing")}},
+	}
+	for name, rec := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := &stream.Approved{Queue: failingPublisher{t}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			if err := h.Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+type failingPublisher struct{ t *testing.T }
+
+func (f failingPublisher) PublishApproved(context.Context, gate.ApprovedMessage) error {
+	f.t.Error("published for a record that is not an approval")
+	return nil
+}
+
+// readStream polls the requests table's stream until it holds want records.
+func readStream(t *testing.T, cfg aws.Config, s *stack.Stack, want int) []events.DynamoDBEventRecord {
+	t.Helper()
+	ctx := context.Background()
+	c := dynamodbstreams.NewFromConfig(cfg)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		desc, err := c.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(s.Resources["RequestsTable"].Attrs["StreamArn"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []events.DynamoDBEventRecord
+		for _, sh := range desc.StreamDescription.Shards {
+			it, err := c.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+				StreamArn: desc.StreamDescription.StreamArn, ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := c.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs.Records {
+				out = append(out, stream.FromStreamsRecord(r))
+			}
+		}
+		if len(out) >= want {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream has %d records, want %d", len(out), want)
+		}
+	}
+}
+
+// drain receives and deletes until three receives in a row come back empty.
+func drain(t *testing.T, cfg aws.Config, url string) []sqstypes.Message {
+	t.Helper()
+	ctx := context.Background()
+	c := sqs.NewFromConfig(cfg)
+	var all []sqstypes.Message
+	for empty := 0; empty < 3; {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			empty++
+			continue
+		}
+		empty = 0
+		for _, m := range out.Messages {
+			all = append(all, m)
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return all
+}
