@@ -74,6 +74,9 @@ type PrivacyRequest struct {
 	ApprovedBy         string
 	Webhooks           []SnapshotWebhook
 	Activity           []ActivityEntry
+	// Version counts the writes to the stored request; every write bumps it,
+	// and replies are conditioned on it (optimistic concurrency).
+	Version int64
 }
 
 // Policies maps the default policy keys to their actions (SPEC §1, §3.4).
