@@ -34,10 +34,13 @@ type ReplyWrite struct {
 	ID         string
 	Version    int64
 	WebhookKey string
-	State      WebhookState // eligible or not_eligible
-	To         Status       // the request's status after the write (may be unchanged)
-	At         time.Time
-	Activity   []ActivityEntry
+	// WebhookIndex is the webhook's place in the snapshot as read; the
+	// version condition guarantees the snapshot has not changed since.
+	WebhookIndex int
+	State        WebhookState // eligible or not_eligible
+	To           Status       // the request's status after the write (may be unchanged)
+	At           time.Time
+	Activity     []ActivityEntry
 }
 
 // ReplyStore is what replies need from storage.
@@ -145,7 +148,7 @@ func decideReply(r *PrivacyRequest, key string, answer WebhookState, configured 
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", key, r.ID)}
 	}
 	name := r.Webhooks[idx].Name
-	w := &ReplyWrite{ID: r.ID, Version: r.Version, WebhookKey: key, State: answer, To: r.Status, At: now}
+	w := &ReplyWrite{ID: r.ID, Version: r.Version, WebhookKey: key, WebhookIndex: idx, State: answer, To: r.Status, At: now}
 	if answer == WebhookNotEligible {
 		w.To, _ = Next(r.Status, EventNotEligible) // allowed from pending and awaiting, checked above
 		w.Activity = []ActivityEntry{{At: now, Action: ActionNotEligible, WebhookKey: key,

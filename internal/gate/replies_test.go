@@ -319,4 +319,3 @@ func TestConcurrentRepliesDecideOnce(t *testing.T) {
 		}
 	}
 }
-
