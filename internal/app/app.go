@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 )
 
@@ -23,6 +26,8 @@ type Deps struct {
 	AWS    aws.Config
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Webhooks lists the configured pre-approval webhooks; nil means none are configured.
+	Webhooks gate.WebhookLister
 }
 
 // FromEnvironment reads the Lambda environment once per cold start.
@@ -45,12 +50,32 @@ func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slo
 
 // NewPublicAPI serves the public routes: health, submission, verification, replies.
 func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes()), nil
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+		return nil, err
+	}
+	reqs := newRequests(d)
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs)), nil
 }
 
 // NewAdminAPI serves the admin routes.
 func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	return httpapi.New(d.Log, d.Config.ScopePrefix), nil
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+		return nil, err
+	}
+	reqs := newRequests(d)
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.AdminRequestRoutes(reqs)), nil
+}
+
+// newRequests builds the privacy-request use cases on the requests table.
+func newRequests(d Deps) *gate.Requests {
+	return &gate.Requests{
+		Store:                 dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable),
+		Webhooks:              d.Webhooks,
+		RequireManualApproval: d.Config.RequireManualApproval,
+		Now:                   d.Now,
+		NewID:                 gate.NewRequestID,
+		Log:                   d.Log,
+	}
 }
 
 // Must builds a function's handler from the environment, or stops the cold

@@ -192,7 +192,7 @@ func (u *Requests) Activity(ctx context.Context, id string) ([]ActivityEntry, er
 type ListParams struct {
 	Status    string
 	RequestID string
-	Size      int // 0: default
+	Size      int // 1 to MaxPageSize; callers default it to DefaultPageSize
 	Cursor    string
 }
 
@@ -213,9 +213,6 @@ var sortKeyPattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z
 // List pages through requests, newest first.
 func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 	q := ListQuery{Size: p.Size}
-	if q.Size == 0 {
-		q.Size = DefaultPageSize
-	}
 	if q.Size < 1 || q.Size > MaxPageSize {
 		return Page{}, Invalid(fmt.Sprintf("ensure this value is between 1 and %d", MaxPageSize), "value_error.number", "query", "size")
 	}

@@ -69,11 +69,11 @@ func TestValidateSubmission(t *testing.T) {
 func TestListRejectsBadParams(t *testing.T) {
 	u := &Requests{}
 	cases := map[string]ListParams{
-		"size 0 after default is fine but -1 is not": {Size: -1},
+		"size 0":         {Size: 0},
 		"size 101":       {Size: 101},
-		"unknown status": {Status: "done"},
-		"cursor not b64": {Cursor: "%%%"},
-		"cursor garbage": {Cursor: "Z2FyYmFnZQ"},
+		"unknown status": {Status: "done", Size: 10},
+		"cursor not b64": {Cursor: "%%%", Size: 10},
+		"cursor garbage": {Cursor: "Z2FyYmFnZQ", Size: 10},
 	}
 	for name, p := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,275 @@
+// Package dynamo keeps the gate's records in DynamoDB.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// requestListPK is the one partition of the by_created index (docs/storage.md).
+const requestListPK = "REQ"
+
+// RequestStore keeps privacy requests in the requests table, one item each.
+type RequestStore struct {
+	db    *dynamodb.Client
+	table string
+}
+
+var _ gate.RequestStore = (*RequestStore)(nil)
+
+// NewRequestStore returns a store on the named table.
+func NewRequestStore(db *dynamodb.Client, table string) *RequestStore {
+	return &RequestStore{db: db, table: table}
+}
+
+type requestItem struct {
+	ID                 string         `dynamodbav:"id"`
+	Status             string         `dynamodbav:"status"`
+	ListPK             string         `dynamodbav:"list_pk"`
+	SortKey            string         `dynamodbav:"sort_key"`
+	PolicyKey          string         `dynamodbav:"policy_key"`
+	PolicyAction       string         `dynamodbav:"policy_action"`
+	Email              string         `dynamodbav:"email,omitempty"`
+	PhoneNumber        string         `dynamodbav:"phone_number,omitempty"`
+	ExternalID         string         `dynamodbav:"external_id,omitempty"`
+	CreatedAt          string         `dynamodbav:"created_at"`
+	UpdatedAt          string         `dynamodbav:"updated_at"`
+	IdentityVerifiedAt string         `dynamodbav:"identity_verified_at,omitempty"`
+	ReviewedAt         string         `dynamodbav:"reviewed_at,omitempty"`
+	ReviewedBy         string         `dynamodbav:"reviewed_by,omitempty"`
+	DenyReason         string         `dynamodbav:"deny_reason,omitempty"`
+	ApprovedAt         string         `dynamodbav:"approved_at,omitempty"`
+	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
+	Webhooks           []webhookItem  `dynamodbav:"webhooks"`
+	Activity           []activityItem `dynamodbav:"activity"`
+}
+
+type webhookItem struct {
+	Key      string `dynamodbav:"key"`
+	Name     string `dynamodbav:"name"`
+	State    string `dynamodbav:"state"`
+	Attempts int    `dynamodbav:"attempts"`
+}
+
+type activityItem struct {
+	At         string `dynamodbav:"at"`
+	Action     string `dynamodbav:"action"`
+	Message    string `dynamodbav:"message,omitempty"`
+	WebhookKey string `dynamodbav:"webhook_key,omitempty"`
+	Actor      string `dynamodbav:"actor,omitempty"`
+}
+
+func optTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return gate.FormatTime(*t)
+}
+
+func toActivityItems(es []gate.ActivityEntry) []activityItem {
+	out := make([]activityItem, len(es))
+	for i, e := range es {
+		out[i] = activityItem{At: gate.FormatTime(e.At), Action: e.Action, Message: e.Message, WebhookKey: e.WebhookKey, Actor: e.Actor}
+	}
+	return out
+}
+
+func toRequestItem(r *gate.PrivacyRequest) requestItem {
+	it := requestItem{
+		ID: r.ID, Status: string(r.Status), ListPK: requestListPK, SortKey: gate.SortKey(r),
+		PolicyKey: r.PolicyKey, PolicyAction: r.PolicyAction,
+		Email: r.Identity.Email, PhoneNumber: r.Identity.PhoneNumber, ExternalID: r.ExternalID,
+		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
+		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
+		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
+		Webhooks: make([]webhookItem, len(r.Webhooks)), Activity: toActivityItems(r.Activity),
+	}
+	for i, w := range r.Webhooks {
+		it.Webhooks[i] = webhookItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
+	}
+	return it
+}
+
+// timeParser collects the first bad stored time.
+type timeParser struct{ err error }
+
+func (p *timeParser) at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	return t
+}
+
+func (p *timeParser) opt(s string) *time.Time {
+	if s == "" {
+		return nil
+	}
+	t := p.at(s)
+	return &t
+}
+
+func (it requestItem) request() (*gate.PrivacyRequest, error) {
+	var p timeParser
+	r := &gate.PrivacyRequest{
+		ID: it.ID, Status: gate.Status(it.Status), PolicyKey: it.PolicyKey, PolicyAction: it.PolicyAction,
+		Identity: gate.Identity{Email: it.Email, PhoneNumber: it.PhoneNumber}, ExternalID: it.ExternalID,
+		CreatedAt: p.at(it.CreatedAt), UpdatedAt: p.at(it.UpdatedAt),
+		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
+		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
+		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)),
+	}
+	for i, w := range it.Webhooks {
+		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, State: gate.WebhookState(w.State), Attempts: w.Attempts}
+	}
+	for i, a := range it.Activity {
+		r.Activity[i] = gate.ActivityEntry{At: p.at(a.At), Action: a.Action, Message: a.Message, WebhookKey: a.WebhookKey, Actor: a.Actor}
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("request %s: bad stored time: %w", it.ID, p.err)
+	}
+	return r, nil
+}
+
+// Create puts a new request; an existing id is a conflict.
+func (s *RequestStore) Create(ctx context.Context, r *gate.PrivacyRequest) error {
+	av, err := attributevalue.MarshalMap(toRequestItem(r))
+	if err != nil {
+		return fmt.Errorf("marshal request %s: %w", r.ID, err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: av,
+		ConditionExpression: aws.String("attribute_not_exists(id)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &gate.ConflictError{Msg: "privacy request " + r.ID + " already exists"}
+	}
+	if err != nil {
+		return fmt.Errorf("put request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Get reads one request (strongly consistent).
+func (s *RequestStore) Get(ctx context.Context, id string) (*gate.PrivacyRequest, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get request %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return nil, gate.NotFound(id)
+	}
+	return unmarshalRequest(out.Item)
+}
+
+func unmarshalRequest(av map[string]types.AttributeValue) (*gate.PrivacyRequest, error) {
+	var it requestItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return nil, fmt.Errorf("unmarshal request: %w", err)
+	}
+	return it.request()
+}
+
+// Apply is one conditional UpdateItem: the status, the review fields and the
+// timeline entries change together, only while the status is still c.From.
+func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyRequest, error) {
+	activity, err := attributevalue.Marshal(toActivityItems(c.Activity))
+	if err != nil {
+		return nil, fmt.Errorf("marshal activity: %w", err)
+	}
+	set := "#status = :to, updated_at = :at, activity = list_append(activity, :activity)"
+	values := map[string]types.AttributeValue{
+		":to":       &types.AttributeValueMemberS{Value: string(c.To)},
+		":from":     &types.AttributeValueMemberS{Value: string(c.From)},
+		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(c.At)},
+		":activity": activity,
+	}
+	if c.ReviewedBy != "" {
+		set += ", reviewed_at = :at, reviewed_by = :by"
+		values[":by"] = &types.AttributeValueMemberS{Value: c.ReviewedBy}
+	}
+	if c.Approved {
+		set += ", approved_at = :at"
+		if c.ReviewedBy != "" {
+			set += ", approved_by = :by"
+		}
+	}
+	if c.DenyReason != "" {
+		set += ", deny_reason = :reason"
+		values[":reason"] = &types.AttributeValueMemberS{Value: c.DenyReason}
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: c.ID}},
+		UpdateExpression:          aws.String("SET " + set),
+		ConditionExpression:       aws.String("attribute_exists(id) AND #status = :from"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
+		// The old item tells a missing request from a lost race.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if len(ccf.Item) == 0 {
+			return nil, gate.NotFound(c.ID)
+		}
+		return nil, &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s is no longer %s", c.ID, c.From)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update request %s: %w", c.ID, err)
+	}
+	return unmarshalRequest(out.Attributes)
+}
+
+// List queries by_created (or by_status with a status filter) newest first.
+// It asks for one item more than a page to know whether another page follows.
+func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.PrivacyRequest, string, error) {
+	index, hashName, hashValue := "by_created", "list_pk", requestListPK
+	if q.Status != "" {
+		index, hashName, hashValue = "by_status", "status", string(q.Status)
+	}
+	cond := "#h = :h"
+	values := map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: hashValue}}
+	if q.After != "" {
+		cond += " AND sort_key < :after"
+		values[":after"] = &types.AttributeValueMemberS{Value: q.After}
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(index),
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#h": hashName},
+		ExpressionAttributeValues: values,
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(q.Size + 1)),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("query requests: %w", err)
+	}
+	items := make([]*gate.PrivacyRequest, 0, len(out.Items))
+	for _, av := range out.Items {
+		r, err := unmarshalRequest(av)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, r)
+	}
+	if len(items) <= q.Size {
+		return items, "", nil
+	}
+	items = items[:q.Size]
+	return items, gate.SortKey(items[q.Size-1]), nil
+}

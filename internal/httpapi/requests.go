@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// The privacy-request scopes (SPEC §3.1).
+const (
+	ScopeRequestRead   = "privacy-request:read"
+	ScopeRequestReview = "privacy-request:review"
+)
+
+// PublicRequestRoutes serves submission (SPEC §3.4).
+func PublicRequestRoutes(u *gate.Requests) []Route {
+	return []Route{{Key: "POST /api/v1/privacy-request", Handle: submitRequests(u)}}
+}
+
+// AdminRequestRoutes serves listing, reading and reviewing requests (SPEC §3.4, §3.5).
+func AdminRequestRoutes(u *gate.Requests) []Route {
+	return []Route{
+		{Key: "GET /api/v1/privacy-request", Scope: ScopeRequestRead, Handle: listRequests(u)},
+		{Key: "GET /api/v1/privacy-request/{id}", Scope: ScopeRequestRead, Handle: getRequest(u)},
+		{Key: "GET /api/v1/privacy-request/{id}/activity", Scope: ScopeRequestRead, Handle: requestActivity(u)},
+		{Key: "PATCH /api/v1/privacy-request/administrate/approve", Scope: ScopeRequestReview, Handle: approveRequests(u)},
+		{Key: "PATCH /api/v1/privacy-request/administrate/deny", Scope: ScopeRequestReview, Handle: denyRequests(u)},
+	}
+}
+
+type identityBody struct {
+	Email       *string `json:"email"`
+	PhoneNumber *string `json:"phone_number"`
+}
+
+type submitBody struct {
+	Identity   *identityBody `json:"identity"`
+	PolicyKey  string        `json:"policy_key"`
+	ExternalID *string       `json:"external_id"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func submitRequests(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		var body []submitBody
+		if err := DecodeJSON(r.Body, &body); err != nil {
+			return Response{}, err
+		}
+		items := make([]gate.SubmitItem, len(body))
+		for i, b := range body {
+			items[i] = gate.SubmitItem{PolicyKey: b.PolicyKey, ExternalID: deref(b.ExternalID)}
+			if b.Identity != nil {
+				items[i].Identity = gate.Identity{Email: deref(b.Identity.Email), PhoneNumber: deref(b.Identity.PhoneNumber)}
+			}
+		}
+		res, err := u.Submit(ctx, items)
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(bulkJSON(res))
+	}
+}
+
+func listRequests(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: gate.DefaultPageSize}
+		if s := r.Query("size"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return Response{}, gate.Invalid("value is not a valid integer", "type_error.integer", "query", "size")
+			}
+			p.Size = n
+		}
+		page, err := u.List(ctx, p)
+		if err != nil {
+			return Response{}, err
+		}
+		items := make([]requestJSON, len(page.Items))
+		for i, pr := range page.Items {
+			items[i] = toRequestJSON(pr)
+		}
+		return OK(map[string]any{"items": items, "next_cursor": nullable(page.NextCursor)})
+	}
+}
+
+func getRequest(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		pr, err := u.Get(ctx, r.Path("id"))
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(toRequestJSON(pr))
+	}
+}
+
+func requestActivity(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		entries, err := u.Activity(ctx, r.Path("id"))
+		if err != nil {
+			return Response{}, err
+		}
+		items := make([]activityJSON, len(entries))
+		for i, e := range entries {
+			items[i] = activityJSON{At: gate.FormatTime(e.At), Action: e.Action, Message: nullable(e.Message),
+				WebhookKey: nullable(e.WebhookKey), Actor: nullable(e.Actor)}
+		}
+		return OK(map[string]any{"items": items})
+	}
+}
+
+type approveBody struct {
+	RequestIDs []string `json:"request_ids"`
+}
+
+type denyBody struct {
+	RequestIDs []string `json:"request_ids"`
+	Reason     *string  `json:"reason"`
+}
+
+func approveRequests(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		var b approveBody
+		if err := DecodeJSON(r.Body, &b); err != nil {
+			return Response{}, err
+		}
+		res, err := u.Approve(ctx, gate.Decision{IDs: b.RequestIDs, Actor: r.Caller.ClientID})
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(bulkJSON(res))
+	}
+}
+
+func denyRequests(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		var b denyBody
+		if err := DecodeJSON(r.Body, &b); err != nil {
+			return Response{}, err
+		}
+		res, err := u.Deny(ctx, gate.Decision{IDs: b.RequestIDs, Actor: r.Caller.ClientID, Reason: deref(b.Reason)})
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(bulkJSON(res))
+	}
+}
