@@ -12,12 +12,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/keys"
 )
 
 // Deps is what every function is built from.
@@ -49,12 +51,30 @@ func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slo
 }
 
 // NewPublicAPI serves the public routes: health, submission, verification, replies.
-func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+func NewPublicAPI(ctx context.Context, d Deps) (*httpapi.API, error) {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID); err != nil {
 		return nil, err
 	}
-	reqs := newRequests(d)
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs)), nil
+	tokens, err := NewReplyTokens(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	replies := &gate.Replies{Store: newRequestStore(d), Webhooks: d.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(newRequests(d)), httpapi.ReplyRoutes(replies)), nil
+}
+
+// NewReplyTokens loads the reply-token key set once per cold start; the
+// dispatcher mints with it, the reply routes verify with it.
+func NewReplyTokens(ctx context.Context, d Deps) (*keys.Tokens, error) {
+	ks, err := keys.LoadKeySet(ctx, secretsmanager.NewFromConfig(d.AWS), d.Config.ReplyTokenSecretID)
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewTokens(ks, d.Config.ReplyTokenTTL, d.Now), nil
+}
+
+func newRequestStore(d Deps) *dynamo.RequestStore {
+	return dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
 }
 
 // NewAdminAPI serves the admin routes.
@@ -69,7 +89,7 @@ func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
 // newRequests builds the privacy-request use cases on the requests table.
 func newRequests(d Deps) *gate.Requests {
 	return &gate.Requests{
-		Store:                 dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable),
+		Store:                 newRequestStore(d),
 		Webhooks:              d.Webhooks,
 		RequireManualApproval: d.Config.RequireManualApproval,
 		Now:                   d.Now,

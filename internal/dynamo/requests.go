@@ -49,15 +49,18 @@ type requestItem struct {
 	DenyReason         string         `dynamodbav:"deny_reason,omitempty"`
 	ApprovedAt         string         `dynamodbav:"approved_at,omitempty"`
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
-	Webhooks           []webhookItem  `dynamodbav:"webhooks"`
+	Webhooks           []snapshotItem `dynamodbav:"webhooks"`
 	Activity           []activityItem `dynamodbav:"activity"`
+	// Version counts writes; every update bumps it (replies condition on it).
+	Version int64 `dynamodbav:"version"`
 }
 
-type webhookItem struct {
-	Key      string `dynamodbav:"key"`
-	Name     string `dynamodbav:"name"`
-	State    string `dynamodbav:"state"`
-	Attempts int    `dynamodbav:"attempts"`
+type snapshotItem struct {
+	Key       string `dynamodbav:"key"`
+	Name      string `dynamodbav:"name"`
+	State     string `dynamodbav:"state"`
+	Attempts  int    `dynamodbav:"attempts"`
+	RepliedAt string `dynamodbav:"replied_at,omitempty"`
 }
 
 type activityItem struct {
@@ -91,10 +94,10 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: make([]webhookItem, len(r.Webhooks)), Activity: toActivityItems(r.Activity),
+		Webhooks: make([]snapshotItem, len(r.Webhooks)), Activity: toActivityItems(r.Activity), Version: r.Version,
 	}
 	for i, w := range r.Webhooks {
-		it.Webhooks[i] = webhookItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
+		it.Webhooks[i] = snapshotItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
 	}
 	return it
 }
@@ -126,7 +129,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		CreatedAt: p.at(it.CreatedAt), UpdatedAt: p.at(it.UpdatedAt),
 		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
 		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
-		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)),
+		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)), Version: it.Version,
 	}
 	for i, w := range it.Webhooks {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, State: gate.WebhookState(w.State), Attempts: w.Attempts}
@@ -190,8 +193,9 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
-	set := "#status = :to, updated_at = :at, activity = list_append(activity, :activity)"
+	set := "#status = :to, updated_at = :at, activity = list_append(activity, :activity), version = version + :one"
 	values := map[string]types.AttributeValue{
+		":one":      &types.AttributeValueMemberN{Value: "1"},
 		":to":       &types.AttributeValueMemberS{Value: string(c.To)},
 		":from":     &types.AttributeValueMemberS{Value: string(c.From)},
 		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(c.At)},
