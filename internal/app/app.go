@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/pregate/pregate/internal/awsenv"
@@ -21,6 +22,7 @@ import (
 	"github.com/pregate/pregate/internal/email"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/keys"
 	"github.com/pregate/pregate/internal/secrets"
 	"github.com/pregate/pregate/internal/webhook"
 )
@@ -52,11 +54,12 @@ func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slo
 }
 
 // NewPublicAPI serves the public routes: health, submission, verification, replies.
-func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable); err != nil {
+func NewPublicAPI(ctx context.Context, d Deps) (*httpapi.API, error) {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID); err != nil {
 		return nil, err
 	}
-	reqs := newRequests(d)
+	store := newRequestStore(d)
+	reqs := newRequests(d, store)
 	if d.Config.IdentityVerificationRequired {
 		if err := config.Require("VERIFICATION_SENDER_EMAIL", d.Config.VerificationSenderEmail); err != nil {
 			return nil, err
@@ -64,7 +67,22 @@ func NewPublicAPI(_ context.Context, d Deps) (*httpapi.API, error) {
 		reqs.VerifyIdentity = true
 		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail)
 	}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs)), nil
+	tokens, err := NewReplyTokens(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies)), nil
+}
+
+// NewReplyTokens loads the reply-token key set once per cold start; the
+// dispatcher mints with it, the reply routes verify with it.
+func NewReplyTokens(ctx context.Context, d Deps) (*keys.Tokens, error) {
+	ks, err := keys.LoadKeySet(ctx, secretsmanager.NewFromConfig(d.AWS), d.Config.ReplyTokenSecretID)
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewTokens(ks, d.Config.ReplyTokenTTL, d.Now), nil
 }
 
 // NewAdminAPI serves the admin routes.
@@ -72,7 +90,11 @@ func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID); err != nil {
 		return nil, err
 	}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(NewConfigAdmin(d)), httpapi.AdminRequestRoutes(newRequests(d))), nil
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(NewConfigAdmin(d)), httpapi.AdminRequestRoutes(newRequests(d, newRequestStore(d)))), nil
+}
+
+func newRequestStore(d Deps) *dynamo.RequestStore {
+	return dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
 }
 
 // NewConfigStore is the config table (connections, the webhook set); it is
@@ -98,9 +120,9 @@ func NewConfigAdmin(d Deps) *gate.Admin {
 
 // newRequests builds the privacy-request use cases; the snapshot of webhooks
 // comes from the config table.
-func newRequests(d Deps) *gate.Requests {
+func newRequests(d Deps, store *dynamo.RequestStore) *gate.Requests {
 	return &gate.Requests{
-		Store:                 dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable),
+		Store:                 store,
 		Webhooks:              NewConfigStore(d),
 		RequireManualApproval: d.Config.RequireManualApproval,
 		Now:                   d.Now,

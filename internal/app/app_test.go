@@ -12,6 +12,7 @@ import (
 
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/httpapi"
 )
@@ -19,6 +20,8 @@ import (
 // TestServedRoutesAreInTheTemplate holds each API's routes against
 // template.yaml: every served route is declared for that function, behind
 // the authorizer exactly when it has a scope.
+func TestMain(m *testing.M) { awstest.Main(m) }
+
 func TestServedRoutesAreInTheTemplate(t *testing.T) {
 	wd, _ := os.Getwd()
 	root, err := stack.FindRoot(wd)
@@ -37,17 +40,32 @@ func TestServedRoutesAreInTheTemplate(t *testing.T) {
 	for _, r := range routes {
 		declared[r.Key()] = r
 	}
-	d := app.Deps{
-		Config: config.Config{RequestsTable: "requests", ConfigTable: "config", SecretsKeyID: "key", RequireManualApproval: true, IdentityVerificationRequired: true, VerificationSenderEmail: "from@example.com"},
-		AWS:    aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now,
-	}
+	s, awsCfg := awstest.Stack(t)
 	builders := map[string]func(context.Context, app.Deps) (*httpapi.API, error){
 		"PublicApiFunction": app.NewPublicAPI, "AdminApiFunction": app.NewAdminAPI,
 	}
 	for fn, build := range builders {
+		env, err := s.FunctionEnv(fn, map[string]string{"SUBJECT_IDENTITY_VERIFICATION_REQUIRED": "true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := app.Deps{Config: cfg, AWS: awsCfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
 		api, err := build(context.Background(), d)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
+		}
+		served := map[string]bool{}
+		for _, key := range api.RouteKeys() {
+			served[key] = true
+		}
+		for _, r := range routes {
+			if r.Function == fn && !served[r.Key()] {
+				t.Errorf("template.yaml routes %q to %s, which does not serve it", r.Key(), fn)
+			}
 		}
 		for _, key := range api.RouteKeys() {
 			r, ok := declared[key]
@@ -68,7 +86,7 @@ func TestAPIsNeedTheRequestsTable(t *testing.T) {
 	if _, err := app.NewPublicAPI(context.Background(), d); err == nil {
 		t.Error("public API built without REQUESTS_TABLE")
 	}
-	d.Config.RequestsTable = "requests"
+	d.Config.RequestsTable, d.Config.ConfigTable, d.Config.ReplyTokenSecretID = "requests", "config", "secret"
 	d.Config.IdentityVerificationRequired = true
 	if _, err := app.NewPublicAPI(context.Background(), d); err == nil {
 		t.Error("public API built with verification on but no VERIFICATION_SENDER_EMAIL")

@@ -49,18 +49,21 @@ type requestItem struct {
 	DenyReason         string         `dynamodbav:"deny_reason,omitempty"`
 	ApprovedAt         string         `dynamodbav:"approved_at,omitempty"`
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
-	Webhooks           []snapshotItem  `dynamodbav:"webhooks"`
+	Webhooks           []snapshotItem `dynamodbav:"webhooks"`
 	Activity           []activityItem `dynamodbav:"activity"`
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
 	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
 	CodeAttempts       *int           `dynamodbav:"code_attempts,omitempty"`
+	// Version counts writes; every update bumps it (replies condition on it).
+	Version int64 `dynamodbav:"version"`
 }
 
 type snapshotItem struct {
-	Key      string `dynamodbav:"key"`
-	Name     string `dynamodbav:"name"`
-	State    string `dynamodbav:"state"`
-	Attempts int    `dynamodbav:"attempts"`
+	Key       string `dynamodbav:"key"`
+	Name      string `dynamodbav:"name"`
+	State     string `dynamodbav:"state"`
+	Attempts  int    `dynamodbav:"attempts"`
+	RepliedAt string `dynamodbav:"replied_at,omitempty"`
 }
 
 type activityItem struct {
@@ -94,7 +97,7 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: make([]snapshotItem, len(r.Webhooks)), Activity: toActivityItems(r.Activity),
+		Webhooks: make([]snapshotItem, len(r.Webhooks)), Activity: toActivityItems(r.Activity), Version: r.Version,
 	}
 	for i, w := range r.Webhooks {
 		it.Webhooks[i] = snapshotItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
@@ -132,7 +135,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		CreatedAt: p.at(it.CreatedAt), UpdatedAt: p.at(it.UpdatedAt),
 		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
 		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
-		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)),
+		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)), Version: it.Version,
 	}
 	for i, w := range it.Webhooks {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, State: gate.WebhookState(w.State), Attempts: w.Attempts}
@@ -199,8 +202,9 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
-	set := "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity)"
+	set := "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity), version = version + :one"
 	values := map[string]types.AttributeValue{
+		":one":      &types.AttributeValueMemberN{Value: "1"},
 		":to":       &types.AttributeValueMemberS{Value: string(c.To)},
 		":from":     &types.AttributeValueMemberS{Value: string(c.From)},
 		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(c.At)},
@@ -266,13 +270,14 @@ func (s *RequestStore) CountWrongCode(ctx context.Context, id string, seen int) 
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		UpdateExpression:         aws.String("SET code_attempts = :next"),
+		UpdateExpression:         aws.String("SET code_attempts = :next, version = version + :one"),
 		ConditionExpression:      aws.String("#status = :unverified AND code_attempts = :seen"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":unverified": &types.AttributeValueMemberS{Value: string(gate.StatusIdentityUnverified)},
 			":seen":       &types.AttributeValueMemberN{Value: fmt.Sprint(seen)},
 			":next":       &types.AttributeValueMemberN{Value: fmt.Sprint(seen + 1)},
+			":one":        &types.AttributeValueMemberN{Value: "1"},
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException

@@ -76,6 +76,9 @@ type PrivacyRequest struct {
 	Activity           []ActivityEntry
 	// Code is the pending identity verification, while identity_unverified.
 	Code *VerificationCode
+	// Version counts the writes to the stored request; every write bumps it,
+	// and replies are conditioned on it (optimistic concurrency).
+	Version int64
 }
 
 // VerificationCode is the stored trace of a 6-digit code: its hash, never the code.

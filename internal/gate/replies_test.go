@@ -1,0 +1,321 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// memReplyStore is the in-memory request store the domain tests run on.
+type memReplyStore struct {
+	mu   sync.Mutex
+	reqs map[string]*PrivacyRequest
+}
+
+func (m *memReplyStore) Get(_ context.Context, id string) (*PrivacyRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.reqs[id]
+	if !ok {
+		return nil, NotFound(id)
+	}
+	cp := *r
+	cp.Webhooks = append([]SnapshotWebhook(nil), r.Webhooks...)
+	cp.Activity = append([]ActivityEntry(nil), r.Activity...)
+	return &cp, nil
+}
+
+func (m *memReplyStore) RecordReply(_ context.Context, w ReplyWrite) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.reqs[w.ID]
+	if r.Version != w.Version {
+		return &ConflictError{Msg: "version moved"}
+	}
+	for i := range r.Webhooks {
+		if r.Webhooks[i].Key == w.WebhookKey {
+			r.Webhooks[i].State = w.State
+		}
+	}
+	r.Status = w.To
+	r.Activity = append(r.Activity, w.Activity...)
+	r.Version++
+	return nil
+}
+
+// decide plays an admin decision: conditioned on the status, bumping the version.
+func (m *memReplyStore) decide(id string, ev Event) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.reqs[id]
+	to, err := Next(r.Status, ev)
+	if err != nil {
+		return false
+	}
+	r.Status = to
+	r.Activity = append(r.Activity, ActivityEntry{Action: string(to)})
+	r.Version++
+	return true
+}
+
+type fakeTokens map[string]ReplyClaims // token -> claims; "expired" -> expired
+
+func (f fakeTokens) VerifyReply(token string) (ReplyClaims, error) {
+	if token == "expired" {
+		return ReplyClaims{}, fmt.Errorf("exp: %w", ErrReplyTokenExpired)
+	}
+	c, ok := f[token]
+	if !ok {
+		return ReplyClaims{}, ErrReplyTokenInvalid
+	}
+	return c, nil
+}
+
+type fakeLister struct {
+	mu    sync.Mutex
+	hooks []Webhook
+}
+
+func (f *fakeLister) ListWebhooks(context.Context) ([]Webhook, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Webhook(nil), f.hooks...), nil
+}
+
+func (f *fakeLister) remove(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, h := range f.hooks {
+		if h.Key == key {
+			f.hooks = append(f.hooks[:i], f.hooks[i+1:]...)
+			return
+		}
+	}
+}
+
+func newReplies(keys ...string) (*Replies, *memReplyStore, *fakeLister, fakeTokens) {
+	store := &memReplyStore{reqs: map[string]*PrivacyRequest{}}
+	lister := &fakeLister{}
+	tokens := fakeTokens{}
+	for _, k := range keys {
+		lister.hooks = append(lister.hooks, Webhook{Key: k, Name: "Hook " + k})
+	}
+	u := &Replies{Store: store, Webhooks: lister, Tokens: tokens, Now: func() time.Time { return time.Unix(1_800_000_000, 0) },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return u, store, lister, tokens
+}
+
+func addRequest(store *memReplyStore, tokens fakeTokens, id string, status Status, keys ...string) {
+	r := &PrivacyRequest{ID: id, Status: status}
+	for _, k := range keys {
+		r.Webhooks = append(r.Webhooks, SnapshotWebhook{Key: k, Name: "Hook " + k, State: WebhookCalled})
+		tokens[id+"/"+k] = ReplyClaims{WebhookKey: k, PrivacyRequestID: id}
+	}
+	store.reqs[id] = r
+}
+
+func TestReplyChecksInOrder(t *testing.T) {
+	u, store, _, tokens := newReplies("a", "b")
+	addRequest(store, tokens, "pri_1", StatusAwaitingPreApproval, "a", "b")
+	addRequest(store, tokens, "pri_denied", StatusDenied, "a")
+	tokens["ghost"] = ReplyClaims{WebhookKey: "gone", PrivacyRequestID: "pri_1"}
+	tokens["nosuch"] = ReplyClaims{WebhookKey: "a", PrivacyRequestID: "pri_missing"}
+	ctx := context.Background()
+	cases := []struct {
+		name, token, id string
+		answer          WebhookState
+		want            error
+	}{
+		{"garbage token", "garbage", "pri_1", WebhookEligible, &ForbiddenError{Msg: "Not Authorized for this action"}},
+		{"expired", "expired", "pri_1", WebhookEligible, &ForbiddenError{Msg: "Webhook token expired"}},
+		{"other request's token", "pri_1/a", "pri_2", WebhookEligible, &ForbiddenError{Msg: "Not Authorized for this action"}},
+		{"webhook deleted", "ghost", "pri_1", WebhookEligible, &NotFoundError{Msg: "No Pre-Approval Webhook found with id 'gone'."}},
+		{"request missing", "nosuch", "pri_missing", WebhookEligible, &NotFoundError{Msg: "No privacy request found with id: 'pri_missing'."}},
+		{"decided request", "pri_denied/a", "pri_denied", WebhookEligible, &BadRequestError{Msg: "Privacy request with id 'pri_denied' is not in pending or awaiting pre-approval status."}},
+		{"first eligible", "pri_1/a", "pri_1", WebhookEligible, nil},
+		{"same answer again", "pri_1/a", "pri_1", WebhookEligible, nil},
+		{"different answer", "pri_1/a", "pri_1", WebhookNotEligible, &BadRequestError{Msg: "Pre-approval webhook 'a' already replied for privacy request 'pri_1'."}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := u.Reply(ctx, c.token, c.id, c.answer)
+			if fmt.Sprintf("%T %v", err, err) != fmt.Sprintf("%T %v", c.want, c.want) {
+				t.Fatalf("got %T %v, want %T %v", err, err, c.want, c.want)
+			}
+		})
+	}
+	r, _ := store.Get(ctx, "pri_1")
+	if r.Status != StatusAwaitingPreApproval || r.Webhooks[0].State != WebhookEligible || r.Version != 1 {
+		t.Fatalf("after one eligible of two: %+v", r)
+	}
+	if err := u.Reply(ctx, "pri_1/b", "pri_1", WebhookEligible); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = store.Get(ctx, "pri_1")
+	last := r.Activity[len(r.Activity)-1]
+	if r.Status != StatusApproved || last.Action != ActionApproved || last.Message != "Request auto-approved by pre-approval webhooks" || last.WebhookKey != "b" || last.Actor != "" {
+		t.Fatalf("after all eligible: status %s, last entry %+v", r.Status, last)
+	}
+}
+
+func TestNotEligibleFlagsForReviewAndDeletedWebhooksDoNotCount(t *testing.T) {
+	u, store, lister, tokens := newReplies("a", "b", "c")
+	ctx := context.Background()
+	addRequest(store, tokens, "pri_ne", StatusPending, "a", "b")
+	if err := u.Reply(ctx, "pri_ne/b", "pri_ne", WebhookNotEligible); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := store.Get(ctx, "pri_ne")
+	if r.Status != StatusPreApprovalNotEligible || r.Activity[0].Message != "Request flagged for manual review by pre-approval webhooks. Webhook 'Hook b' responded: not eligible" {
+		t.Fatalf("not eligible: %s %+v", r.Status, r.Activity)
+	}
+	addRequest(store, tokens, "pri_del", StatusAwaitingPreApproval, "a", "c")
+	lister.remove("c")
+	if err := u.Reply(ctx, "pri_del/a", "pri_del", WebhookEligible); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := store.Get(ctx, "pri_del"); r.Status != StatusApproved {
+		t.Fatalf("the only webhook still configured replied eligible, status %s", r.Status)
+	}
+}
+
+// model is the reference the property test holds the aggregator to: the
+// rules of SPEC §2/§3.7 written as plainly as possible.
+type model struct {
+	status     Status
+	states     map[string]WebhookState
+	configured map[string]bool
+}
+
+func (m *model) reply(key string, a WebhookState) bool {
+	if !m.configured[key] || (m.status != StatusPending && m.status != StatusAwaitingPreApproval) {
+		return false
+	}
+	if s := m.states[key]; s == WebhookEligible || s == WebhookNotEligible {
+		return s == a
+	}
+	m.states[key] = a
+	if a == WebhookNotEligible {
+		m.status = StatusPreApprovalNotEligible
+		return true
+	}
+	for k, s := range m.states {
+		if m.configured[k] && s != WebhookEligible {
+			return true
+		}
+	}
+	m.status = StatusApproved
+	return true
+}
+
+func TestAggregatorMatchesReferenceModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []string{"a", "b", "c", "d"}
+	for round := range 2000 {
+		u, store, lister, tokens := newReplies(keys...)
+		n := 1 + rng.IntN(len(keys))
+		start := StatusAwaitingPreApproval
+		if rng.IntN(4) == 0 {
+			start = StatusPending
+		}
+		addRequest(store, tokens, "pri_p", start, keys[:n]...)
+		m := &model{status: start, states: map[string]WebhookState{}, configured: map[string]bool{}}
+		for _, k := range keys[:n] {
+			m.states[k] = WebhookCalled
+			m.configured[k] = true
+		}
+		var trace []string
+		for step := range 12 {
+			k := keys[rng.IntN(n)]
+			switch op := rng.IntN(10); {
+			case op < 7:
+				a := WebhookEligible
+				if rng.IntN(4) == 0 {
+					a = WebhookNotEligible
+				}
+				trace = append(trace, fmt.Sprintf("reply %s %s", k, a))
+				wantOK := m.reply(k, a)
+				err := u.Reply(context.Background(), "pri_p/"+k, "pri_p", a)
+				if (err == nil) != wantOK {
+					t.Fatalf("round %d step %d: %v: got err %v, model says ok=%v", round, step, trace, err, wantOK)
+				}
+			case op < 8:
+				trace = append(trace, "delete "+k)
+				lister.remove(k)
+				m.configured[k] = false
+			default:
+				ev := EventApprove
+				if op == 9 {
+					ev = EventDeny
+				}
+				trace = append(trace, "admin "+string(ev))
+				if to, err := Next(m.status, ev); err == nil {
+					m.status = to
+				}
+				store.decide("pri_p", ev)
+			}
+			r, _ := store.Get(context.Background(), "pri_p")
+			if r.Status != m.status {
+				t.Fatalf("round %d: %v: status %s, model %s", round, trace, r.Status, m.status)
+			}
+			for _, w := range r.Webhooks {
+				if w.State != m.states[w.Key] {
+					t.Fatalf("round %d: %v: webhook %s state %s, model %s", round, trace, w.Key, w.State, m.states[w.Key])
+				}
+			}
+		}
+	}
+}
+
+// Concurrent replies and admin decisions on one request: decided once, no
+// reply that was acknowledged is lost.
+func TestConcurrentRepliesDecideOnce(t *testing.T) {
+	keys := []string{"a", "b", "c", "d", "e"}
+	for round := range 200 {
+		u, store, _, tokens := newReplies(keys...)
+		addRequest(store, tokens, "pri_c", StatusAwaitingPreApproval, keys...)
+		var wg sync.WaitGroup
+		acked := make([]atomic.Bool, len(keys))
+		for i, k := range keys {
+			for range 2 { // every reply sent twice
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if u.Reply(context.Background(), "pri_c/"+k, "pri_c", WebhookEligible) == nil {
+						acked[i].Store(true)
+					}
+				}()
+			}
+		}
+		adminDecided := false
+		if round%10 == 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); adminDecided = store.decide("pri_c", EventDeny) }()
+		}
+		wg.Wait()
+		r, _ := store.Get(context.Background(), "pri_c")
+		decisions := 0
+		for _, e := range r.Activity {
+			if e.Action == ActionApproved || e.Action == string(StatusDenied) {
+				decisions++
+			}
+		}
+		if decisions != 1 {
+			t.Fatalf("round %d: %d decisions in %+v", round, decisions, r.Activity)
+		}
+		for i, k := range keys {
+			if acked[i].Load() && r.Webhooks[i].State != WebhookEligible {
+				t.Fatalf("round %d: reply of %s acknowledged but lost", round, k)
+			}
+		}
+		if !adminDecided && r.Status != StatusApproved {
+			t.Fatalf("round %d: all eligible but status %s", round, r.Status)
+		}
+	}
+}

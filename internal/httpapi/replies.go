@@ -1,0 +1,32 @@
+package httpapi
+
+import (
+	"context"
+	"strings"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// ReplyRoutes serve the validators' replies (SPEC §3.7). They are public in
+// API Gateway: the reply token in the Authorization header is the credential.
+func ReplyRoutes(u *gate.Replies) []Route {
+	return []Route{
+		{Key: "POST /api/v1/privacy-request/{id}/pre-approve/eligible", Handle: replyHandler(u, gate.WebhookEligible)},
+		{Key: "POST /api/v1/privacy-request/{id}/pre-approve/not-eligible", Handle: replyHandler(u, gate.WebhookNotEligible)},
+	}
+}
+
+func replyHandler(u *gate.Replies, answer gate.WebhookState) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		scheme, token, ok := strings.Cut(r.Header("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return Response{}, &gate.UnauthenticatedError{Msg: msgFailedToAuthenticate}
+		}
+		// The body is ignored: validators send {} (SPEC §3.7).
+		if err := u.Reply(ctx, token, r.Path("id"), answer); err != nil {
+			return Response{}, err
+		}
+		return OK(nil)
+	}
+}
