@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/infra/gateway"
 	"github.com/pregate/pregate/infra/stack"
@@ -151,6 +153,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
+	if err := sys.startStreamPoller(tmpl, deps, opts.Log); err != nil {
+		return nil, err
+	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := sys.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -201,4 +206,38 @@ func Root() (string, error) {
 		return "", err
 	}
 	return stack.FindRoot(wd)
+}
+
+// startStreamPoller plays the StreamFunction's event source mapping: the
+// requests table's stream, through the template's FilterCriteria, into the
+// real stream handler.
+func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.Deps, error), log *slog.Logger) error {
+	d, err := deps("StreamFunction")
+	if err != nil {
+		return err
+	}
+	handler, err := app.NewStreamHandler(context.Background(), d)
+	if err != nil {
+		return err
+	}
+	filters, err := tmpl.StreamFilters("StreamFunction", "RequestsStream")
+	if err != nil {
+		return err
+	}
+	p := &StreamPoller{
+		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
+		Handler: handler.Handle, BatchSize: 100, MaxRetries: 10, Filters: filters,
+		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
+		Log: log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
+	}
+	s.runInBackground(p.Run)
+	return nil
+}
+
+// runInBackground runs fn until Stop, which waits for it to return.
+func (s *System) runInBackground(fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fn(ctx) }()
+	s.stopping = append(s.stopping, func() { cancel(); <-done })
 }

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/stream"
 )
 
 // StreamHandler is a DynamoDB stream function's handler.
@@ -61,7 +61,12 @@ func (p *StreamPoller) Run(ctx context.Context) {
 			iterators[shard] = out.NextShardIterator
 			if len(out.Records) > 0 {
 				got += len(out.Records)
-				if batch := p.filter(convertRecords(out.Records, p.StreamARN)); len(batch) > 0 {
+				records := make([]events.DynamoDBEventRecord, len(out.Records))
+				for i, r := range out.Records {
+					records[i] = stream.FromStreamsRecord(r)
+					records[i].EventSourceArn = p.StreamARN
+				}
+				if batch := p.filter(records); len(batch) > 0 {
 					p.deliver(ctx, batch)
 				}
 			}
@@ -156,69 +161,4 @@ func (p *StreamPoller) sendToFailureQueue(ctx context.Context, batch []events.Dy
 	if _, err := p.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.FailureQueue), MessageBody: aws.String(string(info))}); err != nil {
 		p.Log.Error("stream poller: on-failure destination", "error", err.Error())
 	}
-}
-
-func convertRecords(in []st.Record, arn string) []events.DynamoDBEventRecord {
-	out := make([]events.DynamoDBEventRecord, 0, len(in))
-	for _, r := range in {
-		rec := events.DynamoDBEventRecord{
-			EventID: aws.ToString(r.EventID), EventName: string(r.EventName), EventSource: "aws:dynamodb",
-			EventVersion: aws.ToString(r.EventVersion), AWSRegion: aws.ToString(r.AwsRegion), EventSourceArn: arn,
-		}
-		if d := r.Dynamodb; d != nil {
-			rec.Change = events.DynamoDBStreamRecord{
-				Keys: convertMap(d.Keys), NewImage: convertMap(d.NewImage), OldImage: convertMap(d.OldImage),
-				SequenceNumber: aws.ToString(d.SequenceNumber), StreamViewType: string(d.StreamViewType),
-			}
-			if d.SizeBytes != nil {
-				rec.Change.SizeBytes = *d.SizeBytes
-			}
-			if d.ApproximateCreationDateTime != nil {
-				rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *d.ApproximateCreationDateTime}
-			}
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-func convertMap(m map[string]st.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = convertValue(v)
-	}
-	return out
-}
-
-func convertValue(v st.AttributeValue) events.DynamoDBAttributeValue {
-	switch x := v.(type) {
-	case *st.AttributeValueMemberS:
-		return events.NewStringAttribute(x.Value)
-	case *st.AttributeValueMemberN:
-		return events.NewNumberAttribute(x.Value)
-	case *st.AttributeValueMemberB:
-		return events.NewBinaryAttribute(x.Value)
-	case *st.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(x.Value)
-	case *st.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *st.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(x.Value)
-	case *st.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(x.Value)
-	case *st.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(x.Value)
-	case *st.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(x.Value))
-		for i, e := range x.Value {
-			l[i] = convertValue(e)
-		}
-		return events.NewListAttribute(l)
-	case *st.AttributeValueMemberM:
-		return events.NewMapAttribute(convertMap(x.Value))
-	}
-	panic(fmt.Sprintf("stream poller: unknown attribute value type %T", v))
 }

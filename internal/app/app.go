@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
@@ -23,7 +24,9 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 	"github.com/pregate/pregate/internal/keys"
+	"github.com/pregate/pregate/internal/queue"
 	"github.com/pregate/pregate/internal/secrets"
+	"github.com/pregate/pregate/internal/stream"
 	"github.com/pregate/pregate/internal/webhook"
 )
 
@@ -144,4 +147,17 @@ func Must[T any](build func(context.Context, Deps) (T, error)) T {
 		log.Fatalf("start: %v", err)
 	}
 	return h
+}
+
+// NewStreamHandler is the requests-stream function: deliveries for requests
+// entering awaiting_pre_approval, and one approved-queue message per approval.
+func NewStreamHandler(_ context.Context, d Deps) (*stream.Handler, error) {
+	if err := config.Require("DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "APPROVED_QUEUE_URL", d.Config.ApprovedQueueURL); err != nil {
+		return nil, err
+	}
+	q := sqs.NewFromConfig(d.AWS)
+	return &stream.Handler{Log: d.Log, Steps: []stream.RecordHandler{
+		&stream.Deliveries{Queue: queue.NewDispatchQueue(q, d.Config.DispatchQueueURL), Log: d.Log},
+		&stream.Approved{Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Log: d.Log},
+	}}, nil
 }

@@ -1,0 +1,45 @@
+package stream
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// Deliveries enqueues one delivery per webhook of the snapshot when a
+// request enters awaiting_pre_approval (SPEC §6). Later changes of an
+// awaiting request (replies, attempts) are not entries and enqueue nothing.
+type Deliveries struct {
+	Queue gate.DeliveryQueue
+	Log   *slog.Logger
+}
+
+// Handle looks at one stream record.
+func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord) error {
+	awaiting := string(gate.StatusAwaitingPreApproval)
+	if str(rec.Change.NewImage, "status") != awaiting || str(rec.Change.OldImage, "status") == awaiting {
+		return nil
+	}
+	id := str(rec.Change.NewImage, "id")
+	var ds []gate.Delivery
+	if hooks, ok := rec.Change.NewImage["webhooks"]; ok && hooks.DataType() == events.DataTypeList {
+		for _, h := range hooks.List() {
+			if h.DataType() != events.DataTypeMap {
+				continue
+			}
+			key := str(h.Map(), "key")
+			ds = append(ds, gate.Delivery{ID: gate.DeliveryID(id, key), PrivacyRequestID: id, WebhookKey: key})
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := d.Queue.EnqueueDeliveries(ctx, ds); err != nil {
+		return err
+	}
+	d.Log.InfoContext(ctx, "deliveries enqueued", "privacy_request_id", id, "deliveries", len(ds))
+	return nil
+}
