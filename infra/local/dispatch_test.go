@@ -189,6 +189,12 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	if n := len(v.received()); n != 1 {
 		t.Fatalf("validator called %d times, want 1", n)
 	}
+	// SPEC §7: no token, authorization or signing secret in any log line.
+	for _, s := range []string{h.Get("reply-to-token"), "val-" + hook, "hdr-" + hook, secret, h.Get("webhook-signature")} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatalf("a secret reached the logs: %.12s…", s)
+		}
+	}
 }
 
 // TestDispatcherGivesUpAfterMaxAttempts: a validator answering 500 is called

@@ -251,3 +251,22 @@ func TestDeliverFailureAfterReplyLeavesStateAlone(t *testing.T) {
 type callerFunc func() CallResult
 
 func (f callerFunc) Call(context.Context, string, http.Header, []byte) CallResult { return f() }
+
+func TestDeliverSuccessAfterReplyKeepsTheReply(t *testing.T) {
+	// The validator replied eligible before its 200 reached us.
+	u, store, _ := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{})
+	u.Caller = callerFunc(func() CallResult {
+		store.reqs["pri_1"].Webhooks[1].State = WebhookEligible
+		store.reqs["pri_1"].Version++
+		return CallResult{OK: true, StatusCode: 200}
+	})
+	out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1)
+	if err != nil || out.Kind != OutcomeDelivered {
+		t.Fatalf("%+v %v", out, err)
+	}
+	r := store.reqs["pri_1"]
+	if r.Webhooks[1].State != WebhookEligible || r.Webhooks[1].Attempts != 1 || store.writes != 1 ||
+		r.Activity[len(r.Activity)-1].Action != ActionWebhookCalled {
+		t.Fatalf("webhook %+v, %d writes, activity %+v", r.Webhooks[1], store.writes, r.Activity)
+	}
+}
