@@ -118,6 +118,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now}, nil
 	}
 
+	if err := sys.startDispatcher(ctx, deps, opts.Log); err != nil {
+		return nil, err
+	}
 	publicDeps, err := deps("PublicApiFunction")
 	if err != nil {
 		return nil, err

@@ -1,0 +1,253 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memDeliveryStore is an in-memory DeliveryStore.
+type memDeliveryStore struct {
+	memReplyStore
+	writes int
+}
+
+func (m *memDeliveryStore) RecordDelivery(_ context.Context, w DeliveryWrite) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.reqs[w.ID]
+	if r.Version != w.Version || r.Webhooks[w.WebhookIndex].Key != w.WebhookKey {
+		return &ConflictError{Msg: "version moved"}
+	}
+	r.Webhooks[w.WebhookIndex].State = w.State
+	r.Webhooks[w.WebhookIndex].Attempts = w.Attempts
+	r.Status = w.To
+	r.Activity = append(r.Activity, w.Activity...)
+	r.Version++
+	m.writes++
+	return nil
+}
+
+type fakeCaller struct {
+	mu     sync.Mutex
+	res    CallResult
+	calls  int
+	url    string
+	header http.Header
+	body   []byte
+}
+
+func (f *fakeCaller) Call(_ context.Context, url string, header http.Header, body []byte) CallResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.url, f.header, f.body = url, header, body
+	return f.res
+}
+
+type fakeTargets map[string]DeliveryTarget
+
+func (f fakeTargets) DeliveryTarget(_ context.Context, key string) (DeliveryTarget, error) {
+	t, ok := f[key]
+	if !ok {
+		return DeliveryTarget{}, &NotFoundError{Msg: "gone"}
+	}
+	return t, nil
+}
+
+type fakeMinter struct{}
+
+func (fakeMinter) Mint(key, id string) (string, error) { return "tok." + key + "." + id, nil }
+
+var dispatchNow = time.Date(2026, 11, 26, 12, 0, 0, 123456000, time.UTC)
+
+func newDispatchFixture(status Status, state WebhookState, res CallResult) (*Dispatcher, *memDeliveryStore, *fakeCaller) {
+	store := &memDeliveryStore{memReplyStore: memReplyStore{reqs: map[string]*PrivacyRequest{
+		"pri_1": {ID: "pri_1", Status: status, PolicyKey: "default_access_policy", PolicyAction: "access",
+			Identity: Identity{Email: "a@example.com"}, CreatedAt: dispatchNow.Add(-time.Hour), Version: 3,
+			Webhooks: []SnapshotWebhook{{Key: "other", Name: "Other", State: WebhookPending}, {Key: "hook", Name: "Hook", State: state}}},
+	}}}
+	caller := &fakeCaller{res: res}
+	u := &Dispatcher{
+		Store: store, Caller: caller, Tokens: fakeMinter{},
+		Targets: fakeTargets{"hook": {Webhook: Webhook{Key: "hook", Name: "Hook"}, URL: "https://v.example/x", Authorization: "Bearer abc",
+			Headers: map[string]string{"X-Extra": "1"}, SigningSecrets: []string{"new", "old"}}},
+		Sign: func(secret, msgID string, ts time.Time, body []byte) (string, error) {
+			return "v1," + secret + "." + msgID, nil
+		},
+		BaseURL: "https://gate.example/api/v1", MaxAttempts: 3, Backoff: 5 * time.Second,
+		Now: func() time.Time { return dispatchNow }, Rand: func() float64 { return 1 },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	return u, store, caller
+}
+
+func TestDeliverOutcomes(t *testing.T) {
+	ok := CallResult{OK: true, StatusCode: 204}
+	fail500 := CallResult{StatusCode: 500, Retryable: true, Reason: "HTTP 500"}
+	gone := CallResult{StatusCode: 410, Reason: "HTTP 410"}
+	cases := []struct {
+		name       string
+		status     Status
+		state      WebhookState
+		res        CallResult
+		attempt    int
+		wantKind   OutcomeKind
+		wantCalls  int
+		wantState  WebhookState
+		wantStatus Status
+		wantAction string
+		wantMsg    string
+	}{
+		{"2xx records called", StatusAwaitingPreApproval, WebhookPending, ok, 1, OutcomeDelivered, 1, WebhookCalled, StatusAwaitingPreApproval,
+			ActionWebhookCalled, "Called pre-approval webhook 'Hook': HTTP 204"},
+		{"pending request still called", StatusPending, WebhookPending, ok, 1, OutcomeDelivered, 1, WebhookCalled, StatusPending, ActionWebhookCalled, ""},
+		{"not eligible request still called", StatusPreApprovalNotEligible, WebhookPending, ok, 2, OutcomeDelivered, 1, WebhookCalled, StatusPreApprovalNotEligible, ActionWebhookCalled, ""},
+		{"retryable failure retries", StatusAwaitingPreApproval, WebhookPending, fail500, 1, OutcomeRetry, 1, WebhookPending, StatusAwaitingPreApproval, "", ""},
+		{"last attempt fails for good", StatusAwaitingPreApproval, WebhookPending, fail500, 3, OutcomeFailed, 1, WebhookFailed, StatusPending,
+			ActionWebhookFailed, "Pre-approval webhook 'Hook' failed after 3 attempts: HTTP 500"},
+		{"410 fails at once", StatusAwaitingPreApproval, WebhookPending, gone, 1, OutcomeFailed, 1, WebhookFailed, StatusPending,
+			ActionWebhookFailed, "Pre-approval webhook 'Hook' failed after 1 attempts: HTTP 410"},
+		{"failure on pending request keeps status", StatusPending, WebhookPending, gone, 1, OutcomeFailed, 1, WebhookFailed, StatusPending, ActionWebhookFailed, ""},
+		{"approved request skipped", StatusApproved, WebhookPending, ok, 1, OutcomeSkipped, 0, WebhookPending, StatusApproved, "", ""},
+		{"denied request skipped", StatusDenied, WebhookPending, ok, 1, OutcomeSkipped, 0, WebhookPending, StatusDenied, "", ""},
+		{"canceled request skipped", StatusCanceled, WebhookPending, ok, 1, OutcomeSkipped, 0, WebhookPending, StatusCanceled, "", ""},
+		{"duplicate after success skipped", StatusAwaitingPreApproval, WebhookCalled, ok, 1, OutcomeSkipped, 0, WebhookCalled, StatusAwaitingPreApproval, "", ""},
+		{"already eligible skipped", StatusAwaitingPreApproval, WebhookEligible, ok, 1, OutcomeSkipped, 0, WebhookEligible, StatusAwaitingPreApproval, "", ""},
+		{"already not eligible skipped", StatusPreApprovalNotEligible, WebhookNotEligible, ok, 1, OutcomeSkipped, 0, WebhookNotEligible, StatusPreApprovalNotEligible, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u, store, caller := newDispatchFixture(tc.status, tc.state, tc.res)
+			out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, tc.attempt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Kind != tc.wantKind || caller.calls != tc.wantCalls {
+				t.Fatalf("outcome %+v, %d calls; want %s, %d calls", out, caller.calls, tc.wantKind, tc.wantCalls)
+			}
+			r := store.reqs["pri_1"]
+			if r.Webhooks[1].State != tc.wantState || r.Status != tc.wantStatus || r.Webhooks[0].State != WebhookPending {
+				t.Fatalf("state %s status %s; want %s %s", r.Webhooks[1].State, r.Status, tc.wantState, tc.wantStatus)
+			}
+			wantWrites := 0
+			if tc.wantAction != "" {
+				wantWrites = 1
+				if len(r.Activity) == 0 || r.Activity[0].Action != tc.wantAction || r.Activity[0].WebhookKey != "hook" {
+					t.Fatalf("activity %+v, want %s", r.Activity, tc.wantAction)
+				}
+				if tc.wantMsg != "" && r.Activity[0].Message != tc.wantMsg {
+					t.Fatalf("message %q, want %q", r.Activity[0].Message, tc.wantMsg)
+				}
+				if r.Webhooks[1].Attempts != tc.attempt {
+					t.Fatalf("attempts %d, want %d", r.Webhooks[1].Attempts, tc.attempt)
+				}
+			}
+			if store.writes != wantWrites {
+				t.Fatalf("%d writes, want %d", store.writes, wantWrites)
+			}
+		})
+	}
+}
+
+func TestDeliverTwiceCallsOnce(t *testing.T) {
+	u, _, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 200})
+	d := Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}
+	for range 2 {
+		if _, err := u.Deliver(context.Background(), d, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if caller.calls != 1 {
+		t.Fatalf("%d calls, want 1", caller.calls)
+	}
+}
+
+func TestDeliverDropsDeletedWebhookAndMissingRequest(t *testing.T) {
+	u, store, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 200})
+	u.Targets = fakeTargets{}
+	out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1)
+	if err != nil || out.Kind != OutcomeSkipped || caller.calls != 0 || store.writes != 0 {
+		t.Fatalf("deleted webhook: %+v %v, %d calls", out, err, caller.calls)
+	}
+	out, err = u.Deliver(context.Background(), Delivery{ID: "pri_x:hook", PrivacyRequestID: "pri_x", WebhookKey: "hook"}, 1)
+	if err != nil || out.Kind != OutcomeSkipped || caller.calls != 0 {
+		t.Fatalf("missing request: %+v %v", out, err)
+	}
+}
+
+func TestDeliverBuildsTheCall(t *testing.T) {
+	u, _, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 200})
+	if _, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if caller.url != "https://v.example/x" {
+		t.Fatalf("url %q", caller.url)
+	}
+	want := map[string]string{
+		"Content-Type": "application/json", "Authorization": "Bearer abc", "X-Extra": "1",
+		"reply-to-eligible": "/privacy-request/pri_1/pre-approve/eligible", "reply-to-not-eligible": "/privacy-request/pri_1/pre-approve/not-eligible",
+		"reply-to-approve": "/privacy-request/pri_1/pre-approve/eligible", "reply-to-deny": "/privacy-request/pri_1/pre-approve/not-eligible",
+		"reply-to-token": "tok.hook.pri_1", "reply-to-base-url": "https://gate.example/api/v1",
+		"webhook-id": "pri_1:hook", "webhook-timestamp": "1795694400", "webhook-signature": "v1,new.pri_1:hook",
+	}
+	for k, v := range want {
+		if got := caller.header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	var body map[string]any
+	if err := json.Unmarshal(caller.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	wantBody := `{"callback_type":"pre_approval","direction":"two_way","identity":{"email":"a@example.com","phone_number":null},` +
+		`"policy_action":"access","privacy_request":{"external_id":null,"id":"pri_1","identity_verified_at":null,` +
+		`"policy":{"key":"default_access_policy","name":"Default Access Policy","rules":[{"action_type":"access"}]},` +
+		`"requested_at":"2026-11-26T11:00:00.123456Z","status":"awaiting_pre_approval"},"privacy_request_id":"pri_1",` +
+		`"privacy_request_status":"awaiting_pre_approval","timestamp":"2026-11-26T12:00:00.123456Z"}`
+	got, _ := json.Marshal(body)
+	if string(got) != wantBody {
+		t.Fatalf("body\n%s\nwant\n%s", got, wantBody)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	u := &Dispatcher{Backoff: 5 * time.Second, Rand: func() float64 { return 1 }}
+	for attempt, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 3: 20 * time.Second, 12: MaxRetryDelay} {
+		if got := u.retryDelay(attempt); got != want {
+			t.Errorf("attempt %d: %s, want %s", attempt, got, want)
+		}
+	}
+	u.Rand = func() float64 { return 0 }
+	if got := u.retryDelay(2); got != 5*time.Second {
+		t.Errorf("min jitter: %s", got)
+	}
+}
+
+func TestDeliverFailureAfterReplyLeavesStateAlone(t *testing.T) {
+	// The validator replied eligible although our call timed out: the final
+	// failure must not overwrite the reply.
+	u, store, _ := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{Reason: "timeout", Retryable: true})
+	u.Caller = callerFunc(func() CallResult {
+		store.reqs["pri_1"].Webhooks[1].State = WebhookEligible
+		store.reqs["pri_1"].Version++
+		return CallResult{Reason: "timeout", Retryable: true}
+	})
+	out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 3)
+	if err != nil || out.Kind != OutcomeFailed {
+		t.Fatalf("%+v %v", out, err)
+	}
+	r := store.reqs["pri_1"]
+	if r.Webhooks[1].State != WebhookEligible || r.Status != StatusAwaitingPreApproval || store.writes != 0 {
+		t.Fatalf("state %s status %s writes %d", r.Webhooks[1].State, r.Status, store.writes)
+	}
+}
+
+type callerFunc func() CallResult
+
+func (f callerFunc) Call(context.Context, string, http.Header, []byte) CallResult { return f() }
