@@ -2,12 +2,14 @@ package dynamo_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +79,8 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 		}
 		outcomes := make([]*outcome, len(ids))
 		var wg sync.WaitGroup
+		var replyErrors atomic.Int64
+		var firstError atomic.Value
 		start := make(chan struct{})
 		for i, id := range ids {
 			o := &outcome{acked: map[string]gate.WebhookState{}}
@@ -96,7 +100,18 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						<-start
-						if err := replies.Reply(ctx, id+"/"+h.Key, id, answer); err == nil {
+						// A validator retries a reply that failed for a reason other
+						// than a refusal, as it would on a 5xx: 1,200 connections at
+						// once overrun moto's listen backlog (connection resets).
+						var err error
+						for range 10 {
+							if err = replies.Reply(ctx, id+"/"+h.Key, id, answer); err == nil || isRefusal(err) {
+								break
+							}
+							replyErrors.Add(1)
+							firstError.CompareAndSwap(nil, err.Error())
+						}
+						if err == nil {
 							o.mu.Lock()
 							o.acked[h.Key] = answer
 							o.mu.Unlock()
@@ -162,11 +177,22 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 				t.Errorf("request %s: status %s with no decision entry", id, r.Status)
 			}
 		}
+		if n := replyErrors.Load(); n > 0 {
+			t.Logf("round %d: %d reply attempts failed in transport and were retried (first: %v)", round, n, firstError.Load())
+		}
 		t.Logf("round %d: %d requests x %d webhooks: decided twice %d, lost replies %d, wrong status %d", round, len(ids), nHooks, decidedTwice, lost, wrongStatus)
 		if decidedTwice+lost+wrongStatus > 0 {
 			t.Fatalf("round %d: decided twice %d, lost replies %d, wrong status %d", round, decidedTwice, lost, wrongStatus)
 		}
 	}
+}
+
+// isRefusal tells the gate's answers (4xx) from transport failures.
+func isRefusal(err error) bool {
+	var bad *gate.BadRequestError
+	var nf *gate.NotFoundError
+	var fb *gate.ForbiddenError
+	return errors.As(err, &bad) || errors.As(err, &nf) || errors.As(err, &fb)
 }
 
 func envInt(name string, def int) int {
