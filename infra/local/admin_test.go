@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -43,8 +44,19 @@ var (
 	sharedErr  error
 )
 
+// silentValidator accepts every call and never replies, so requests of the
+// admin and reply tests stay where those tests put them while the real
+// dispatcher runs (a refused connection would be retried, then failed).
+var silentValidator = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusAccepted)
+}))
+
+// validatorURL is the url every test connection's secrets point at.
+var validatorURL = silentValidator.URL + "/hook"
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	silentValidator.Close()
 	shared.Stop()
 	awstest.Stop() // started by the stream poller's tests
 	os.Exit(code)
@@ -160,7 +172,7 @@ func detailOf(t *testing.T, raw []byte) string {
 func (c *client) connection(key string) string {
 	c.t.Helper()
 	c.must(200, "PATCH", "/connection", []map[string]any{{"key": key, "name": "Conn " + key, "connection_type": "https", "access": "read"}}, nil)
-	c.must(200, "PUT", "/connection/"+key+"/secret", map[string]any{"url": "http://127.0.0.1:9/hook", "authorization": "Bearer s3cr3t-" + key, "headers": map[string]string{"X-Api-Key": "hdr-" + key}}, nil)
+	c.must(200, "PUT", "/connection/"+key+"/secret", map[string]any{"url": validatorURL, "authorization": "Bearer s3cr3t-" + key, "headers": map[string]string{"X-Api-Key": "hdr-" + key}}, nil)
 	return key
 }
 

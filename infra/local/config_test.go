@@ -37,7 +37,7 @@ func TestConnectionsAndSecrets(t *testing.T) {
 	var got map[string]any
 	c.must(200, "GET", "/connection/"+key, nil, &got)
 	secrets, _ := got["secrets"].(map[string]any)
-	if secrets["url"] != "http://127.0.0.1:9/hook" || secrets["authorization"] != "**********" || secrets["headers"] != "**********" {
+	if secrets["url"] != validatorURL || secrets["authorization"] != "**********" || secrets["headers"] != "**********" {
 		t.Fatalf("secrets shown as %v", got["secrets"])
 	}
 	if ts, _ := got["created_at"].(string); len(ts) != len("2026-11-26T12:00:00.123456Z") {
@@ -47,7 +47,7 @@ func TestConnectionsAndSecrets(t *testing.T) {
 	// PATCH secret merges: a new authorization keeps url and headers.
 	c.must(200, "PATCH", "/connection/"+key+"/secret", map[string]any{"authorization": "Bearer rotated-" + key}, nil)
 	target := deliveryTargetFor(t, c, key)
-	if target.Authorization != "Bearer rotated-"+key || target.URL != "http://127.0.0.1:9/hook" || target.Headers["X-Api-Key"] != "hdr-"+key {
+	if target.Authorization != "Bearer rotated-"+key || target.URL != validatorURL || target.Headers["X-Api-Key"] != "hdr-"+key {
 		t.Fatalf("merged secrets: url=%q auth ok=%v headers=%v", target.URL, target.Authorization == "Bearer rotated-"+key, len(target.Headers))
 	}
 	if len(target.SigningSecrets) != 1 || !strings.HasPrefix(target.SigningSecrets[0], webhook.SigningSecretPrefix) {
