@@ -91,7 +91,12 @@ type client struct {
 
 func admin(t *testing.T) *client {
 	t.Helper()
-	sys := system(t)
+	return adminOf(t, system(t))
+}
+
+// adminOf is an admin client of sys holding a root token.
+func adminOf(t *testing.T, sys *local.System) *client {
+	t.Helper()
 	resp, err := http.Post(sys.URL+"/api/v1/oauth/token", "application/x-www-form-urlencoded",
 		strings.NewReader("grant_type=client_credentials&client_id=local-admin&client_secret=local-admin-secret"))
 	if err != nil {
