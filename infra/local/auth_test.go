@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pregate/pregate/infra/local"
-	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/localauth"
 )
 
@@ -31,15 +29,7 @@ var implementedScopes = map[string]string{
 
 func TestAdminRoutesRequireAToken(t *testing.T) {
 	sys := system(t)
-	root, err := local.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := stack.LoadTemplate(root + "/template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := tmpl.Routes()
+	routes, err := sys.Stack.Template.Routes()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -17,22 +16,15 @@ import (
 	"github.com/pregate/pregate/internal/httpapi"
 )
 
-// TestServedRoutesAreInTheTemplate holds each API's routes against
-// template.yaml: every served route is declared for that function, behind
-// the authorizer exactly when it has a scope.
 func TestMain(m *testing.M) { awstest.Main(m) }
 
+// TestServedRoutesAreInTheTemplate holds each API's routes against
+// template.yaml, in both directions: every served route is declared for that
+// function, behind the authorizer exactly when it has a scope, and every
+// declared route is served.
 func TestServedRoutesAreInTheTemplate(t *testing.T) {
-	wd, _ := os.Getwd()
-	root, err := stack.FindRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := stack.LoadTemplate(root + "/template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := tmpl.Routes()
+	s, awsCfg := awstest.Stack(t)
+	routes, err := s.Template.Routes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +32,6 @@ func TestServedRoutesAreInTheTemplate(t *testing.T) {
 	for _, r := range routes {
 		declared[r.Key()] = r
 	}
-	s, awsCfg := awstest.Stack(t)
 	builders := map[string]func(context.Context, app.Deps) (*httpapi.API, error){
 		"PublicApiFunction": app.NewPublicAPI, "AdminApiFunction": app.NewAdminAPI,
 	}
