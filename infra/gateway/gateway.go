@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/httpapi"
 )
 
 // LambdaHandler is an HTTP API function's handler.
@@ -183,11 +184,11 @@ type refusal struct {
 
 // authorize plays the JWT authorizer with the product's texts (SPEC §3.1).
 func (g *Gateway) authorize(r *http.Request) (map[string]string, *refusal) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	token, ok := httpapi.BearerToken(r.Header.Get("Authorization"))
+	if !ok {
 		return nil, &refusal{status: http.StatusUnauthorized, msg: "Failed to authenticate", headers: map[string]string{"WWW-Authenticate": "Bearer"}}
 	}
-	claims, err := g.authorizer.Authorize(r.Context(), strings.TrimSpace(token))
+	claims, err := g.authorizer.Authorize(r.Context(), token)
 	if err != nil {
 		return nil, &refusal{status: http.StatusForbidden, msg: "Not Authorized for this action"}
 	}

@@ -51,3 +51,14 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
+
+// BearerToken returns the token of an "Authorization: Bearer <token>" header
+// value, and false when the header is missing, of another scheme, or empty.
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"strings"
 
 	"github.com/pregate/pregate/internal/gate"
 )
@@ -18,9 +17,8 @@ func ReplyRoutes(u *gate.Replies) []Route {
 
 func replyHandler(u *gate.Replies, answer gate.WebhookState) HandlerFunc {
 	return func(ctx context.Context, r *Request) (Response, error) {
-		scheme, token, ok := strings.Cut(r.Header("Authorization"), " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		token, ok := BearerToken(r.Header("Authorization"))
+		if !ok {
 			return Response{}, &gate.UnauthenticatedError{Msg: msgFailedToAuthenticate}
 		}
 		// The body is ignored: validators send {} (SPEC §3.7).
