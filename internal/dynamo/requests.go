@@ -160,16 +160,29 @@ func (s *RequestStore) Create(ctx context.Context, r *gate.PrivacyRequest) error
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: av,
-		ConditionExpression: aws.String("attribute_not_exists(id)"),
+		ConditionExpression:                 aws.String("attribute_not_exists(id)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		// The SDK retries a put whose response was lost (timeout, reset); the
+		// retry then meets our own item. Same id and same creation instant
+		// means it is ours, so the create did happen.
+		if sameCreation(ccf.Item, av) {
+			return nil
+		}
 		return &gate.ConflictError{Msg: "privacy request " + r.ID + " already exists"}
 	}
 	if err != nil {
 		return fmt.Errorf("put request %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+func sameCreation(existing, ours map[string]types.AttributeValue) bool {
+	a, okA := existing["created_at"].(*types.AttributeValueMemberS)
+	b, okB := ours["created_at"].(*types.AttributeValueMemberS)
+	return okA && okB && a.Value == b.Value
 }
 
 // Get reads one request (strongly consistent).
