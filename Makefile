@@ -8,7 +8,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher
 
-.PHONY: run test vet unit lint build venv clean fuzz-seed
+.PHONY: run test vet unit lint build venv clean fuzz-seed bench
 
 run: $(VENV_STAMP)
 	go run ./infra/local/cmd/pregate-local $(ARGS)
@@ -30,17 +30,32 @@ $(VENV_STAMP): infra/requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Lambda bundles: `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set.
+# LAMBDA_ARCH is the template's arm64; make bench also builds for this host.
+LAMBDA_ARCH ?= arm64
 define lambda_target
 build-$(1):
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(2)
+	GOOS=linux GOARCH=$$(LAMBDA_ARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(2)
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call lambda_target,$(word 1,$(subst :, ,$(f))),$(word 2,$(subst :, ,$(f))))))
 
-# Every function for linux/arm64 under bin/<LogicalId>/bootstrap, as sam build would.
+# Every function for linux/arm64 under $(BUILD_DIR)/<LogicalId>/bootstrap, as sam build would.
+BUILD_DIR ?= bin
 build:
 	@for f in $(FUNCTIONS); do id=$${f%%:*}; \
-	  $(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/bin/$$id || exit 1; \
-	  ls -l bin/$$id/bootstrap; done
+	  $(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/$$id || exit 1; \
+	  ls -l $(BUILD_DIR)/$$id/bootstrap; done
+
+# The figures of issue #7 (README "Performance"); not part of make test.
+# Sizes are of the arm64 build; init times are measured on a build for this
+# host (bin/host, with a hello-world built the same way) under the Lambda
+# Runtime Interface Emulator, installed here with go install.
+RIE := $(CURDIR)/bin/tools/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+bench: $(VENV_STAMP) build
+	@$(MAKE) --no-print-directory build BUILD_DIR=bin/host LAMBDA_ARCH=$$(go env GOARCH) > /dev/null
+	GOOS=linux GOARCH=$$(go env GOARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o bin/host/Hello/bootstrap ./infra/bench/hello
+	test -x $(RIE) || GOBIN=$(CURDIR)/bin/tools go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	go run ./infra/bench -rie $(RIE) -arm64 bin -host bin/host $(BENCH_ARGS)
 
 clean:
 	rm -rf bin .aws-sam

@@ -40,6 +40,12 @@ type Options struct {
 	Log *slog.Logger
 	// MotoLog receives the emulator's own output.
 	MotoLog io.Writer
+	// AWSOptions change the system's aws.Config after the stack is
+	// provisioned (make bench adds an SDK middleware that counts calls).
+	AWSOptions []func(*aws.Config)
+	// Invoked, when set, is told the duration of each handler invocation,
+	// as Lambda would bill it (make bench prices Lambda time with it).
+	Invoked func(function string, took time.Duration)
 }
 
 // LocalDefaults are SPEC §8's settings for `make run`.
@@ -91,6 +97,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, o := range opts.AWSOptions {
+		o(&sys.AWS)
+	}
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -118,7 +127,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now}, nil
 	}
 
-	if err := sys.startDispatcher(ctx, deps, opts.Log); err != nil {
+	if err := sys.startDispatcher(ctx, deps, opts); err != nil {
 		return nil, err
 	}
 	publicDeps, err := deps("PublicApiFunction")
@@ -146,14 +155,14 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
-		"PublicApiFunction": public.Handle,
-		"AdminApiFunction":  admin.Handle,
+		"PublicApiFunction": timed(opts, "PublicApiFunction", public.Handle),
+		"AdminApiFunction":  timed(opts, "AdminApiFunction", admin.Handle),
 	}, sys.Auth, opts.Log)
 	if err != nil {
 		return nil, err
 	}
 	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
-	if err := sys.startStreamPoller(tmpl, deps, opts.Log); err != nil {
+	if err := sys.startStreamPoller(tmpl, deps, opts); err != nil {
 		return nil, err
 	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
@@ -211,7 +220,7 @@ func Root() (string, error) {
 // startStreamPoller plays the StreamFunction's event source mapping: the
 // requests table's stream, through the template's FilterCriteria, into the
 // real stream handler.
-func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.Deps, error), log *slog.Logger) error {
+func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.Deps, error), opts Options) error {
 	d, err := deps("StreamFunction")
 	if err != nil {
 		return err
@@ -226,9 +235,9 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	}
 	p := &StreamPoller{
 		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
-		Handler: handler.Handle, BatchSize: 100, MaxRetries: 10, Filters: filters,
+		Handler: timed(opts, "StreamFunction", handler.Handle), BatchSize: 100, MaxRetries: 10, Filters: filters,
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
-		Log: log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
+		Log: opts.Log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
 	s.runInBackground(p.Run)
 	return nil
@@ -240,4 +249,16 @@ func (s *System) runInBackground(fn func(context.Context)) {
 	done := make(chan struct{})
 	go func() { defer close(done); fn(ctx) }()
 	s.stopping = append(s.stopping, func() { cancel(); <-done })
+}
+
+// timed reports each call of a handler to opts.Invoked, when set.
+func timed[E, R any](opts Options, function string, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	if opts.Invoked == nil {
+		return h
+	}
+	return func(ctx context.Context, ev E) (R, error) {
+		start := time.Now()
+		defer func() { opts.Invoked(function, time.Since(start)) }()
+		return h(ctx, ev)
+	}
 }

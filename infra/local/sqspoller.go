@@ -108,7 +108,7 @@ func (p *SQSPoller) deliver(ctx context.Context, msgs []types.Message) {
 
 // startDispatcher builds the dispatcher as DispatcherFunction and polls the
 // dispatch queue with it, as its SQS event source does; Stop ends the poller.
-func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), log *slog.Logger) error {
+func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), opts Options) error {
 	d, err := deps("DispatcherFunction")
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 		return err
 	}
 	q := s.Stack.Resources["DispatchQueue"]
-	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: h.Handle, Log: log}
+	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", h.Handle), Log: opts.Log}
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); p.Run(pctx) }()

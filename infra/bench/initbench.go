@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/awsenv"
+)
+
+// helloID is the directory of the hello-world baseline in the host build.
+const helloID = "Hello"
+
+// firstEvents are the first invokes, chosen to be handled without a side
+// effect that could fail: the public API's health route, the admin API's
+// connection list without a token (refused with 401 before any AWS call,
+// the admin API has no health route), an empty batch for the stream and the
+// dispatcher.
+var firstEvents = map[string]string{
+	"PublicApiFunction":  `{"version":"2.0","routeKey":"GET /api/v1/health","rawPath":"/api/v1/health","requestContext":{"http":{"method":"GET","path":"/api/v1/health"}}}`,
+	"AdminApiFunction":   `{"version":"2.0","routeKey":"GET /api/v1/connection","rawPath":"/api/v1/connection","requestContext":{"http":{"method":"GET","path":"/api/v1/connection"}}}`,
+	"StreamFunction":     `{"Records":[]}`,
+	"DispatcherFunction": `{"Records":[]}`,
+	helloID:              `{}`,
+}
+
+// initFigures times each function's cold start under the Runtime Interface
+// Emulator (process start → first invoke's response), runs times each,
+// interleaved, against moto with the template's resources, and prints the
+// largest ratio of a function's median to the hello world's.
+func initFigures(ctx context.Context, root, rie, hostDir string, runs int) error {
+	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return err
+	}
+	moto, err := stack.StartMoto(ctx, root, stack.MotoOptions{})
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+	st, err := stack.Provision(ctx, awsenv.Emulator(moto.Endpoint), tmpl, "pregate-bench")
+	if err != nil {
+		return err
+	}
+	overrides := map[string]string{"PUBLIC_BASE_URL": "http://127.0.0.1:3000/api/v1"}
+	for k, v := range local.LocalDefaults {
+		overrides[k] = v
+	}
+	ids := make([]string, 0, len(firstEvents))
+	for id := range firstEvents {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	took := map[string][]float64{}
+	for r := 0; r < runs; r++ {
+		for _, id := range ids {
+			env := map[string]string{}
+			if id != helloID {
+				if env, err = st.FunctionEnv(id, overrides); err != nil {
+					return err
+				}
+			}
+			d, err := coldStart(ctx, rie, filepath.Join(hostDir, id, "bootstrap"), env, moto.Endpoint, firstEvents[id])
+			if err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+			took[id] = append(took[id], ms(d))
+		}
+	}
+	hello := median(took[helloID])
+	worst, worstID := 0.0, ""
+	for _, id := range ids {
+		ratio := median(took[id]) / hello
+		fmt.Printf("# cold start %s: median %.1f ms (ratio %.2f)\n", id, median(took[id]), ratio)
+		if id != helloID && ratio > worst {
+			worst, worstID = ratio, id
+		}
+	}
+	fmt.Printf("# init_ratio_vs_hello is %s's (linux/%s build under aws-lambda-rie)\n", worstID, hostArch())
+	fmt.Printf("bench: init_ratio_vs_hello=%s\n", num(worst))
+	fmt.Printf("bench: init_ms_hello=%s\n", num(hello))
+	return nil
+}
+
+func hostArch() string {
+	out, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		return "host"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// coldStart starts rie on bootstrap and returns the time until the first
+// invoke with event is answered.
+func coldStart(ctx context.Context, rie, bootstrap string, env map[string]string, endpoint, event string) (time.Duration, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, "--log-level", "error", "./bootstrap")
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+endpoint, "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+	for time.Since(start) < 30*time.Second {
+		resp, err := http.Post(url, "application/json", strings.NewReader(event))
+		if err != nil {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"errorType"`)) {
+			return 0, fmt.Errorf("first invoke: %d %s; logs: %s", resp.StatusCode, body, logs.String())
+		}
+		return took, nil
+	}
+	return 0, fmt.Errorf("no answer within 30s; logs: %s", logs.String())
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}

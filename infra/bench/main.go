@@ -1,0 +1,143 @@
+// Command bench prints the figures of `make bench` (issue #7), one
+// "bench: NAME=VALUE" line each, VALUE a number and NAME carrying the unit;
+// lines starting with "#" say how a figure was made.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pregate/pregate/infra/local"
+)
+
+func main() {
+	runs := flag.Int("runs", 3, "runs per figure; each figure is the median")
+	requests := flag.Int("requests", 100, "requests per counting run (M=1 and M=10)")
+	e2e := flag.Int("e2e-requests", 1000, "requests of the M=3 run (counts, latency, cost)")
+	concurrency := flag.Int("concurrency", 20, "requests in flight at once")
+	initRuns := flag.Int("init-runs", 7, "cold starts per function; the figure is the median")
+	rie := flag.String("rie", "", "aws-lambda-rie binary (cold starts are skipped without it)")
+	hostDir := flag.String("host", "bin/host", "build for this host: <LogicalId>/bootstrap and Hello/bootstrap")
+	validators := flag.String("validators", "1,3,10", "the M (validators per request) of the local-system runs")
+	flag.Parse()
+	ms, err := parseInts(*validators)
+	if err == nil {
+		err = run(*runs, *requests, *e2e, *concurrency, ms, *rie, *hostDir, *initRuns)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseInts(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a list of numbers", list)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(runs, requests, e2e, concurrency int, validators []int, rie, hostDir string, initRuns int) error {
+	root, err := local.Root()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	fmt.Printf("# every figure is the median of %d runs (cold starts: %d per function)\n", runs, initRuns)
+	if rie != "" {
+		if err := initFigures(ctx, root, rie, hostDir, initRuns); err != nil {
+			return fmt.Errorf("cold starts: %w", err)
+		}
+	}
+	return systemFigures(ctx, root, runs, requests, e2e, concurrency, validators)
+}
+
+// systemFigures runs the local system with M = 1, 3 and 10 validators and
+// prints the per-request call counts, the M=3 latency and cost figures.
+func systemFigures(ctx context.Context, root string, runs, requests, e2e, concurrency int, validators []int) error {
+	figures := map[string][]float64{}
+	for r := 0; r < runs; r++ {
+		for _, m := range validators {
+			start := time.Now()
+			res, err := runSystem(ctx, root, m, map[bool]int{true: e2e, false: requests}[m == 3], concurrency)
+			if err != nil {
+				return fmt.Errorf("local system, M=%d: %w", m, err)
+			}
+			n := float64(res.N)
+			f := classify(res.Calls)
+			suffix := fmt.Sprintf("_m%d", m)
+			figures["ddb_writes_per_approved"+suffix] = append(figures["ddb_writes_per_approved"+suffix], float64(f.DDBWrites)/n)
+			if m == 3 {
+				figures["ddb_reads_per_approved_m3"] = append(figures["ddb_reads_per_approved_m3"], float64(f.DDBReads)/n)
+				figures["sqs_calls_per_approved_m3"] = append(figures["sqs_calls_per_approved_m3"], float64(f.SQS)/n)
+				figures["kms_calls_per_approved_m3"] = append(figures["kms_calls_per_approved_m3"], float64(f.KMS)/n)
+				figures["e2e_p50_ms_submit_to_approved_m3"] = append(figures["e2e_p50_ms_submit_to_approved_m3"], ms(percentile(res.Latencies, 50)))
+				figures["e2e_p99_ms_submit_to_approved_m3"] = append(figures["e2e_p99_ms_submit_to_approved_m3"], ms(percentile(res.Latencies, 99)))
+				c := cost(res)
+				figures["cost_usd_per_million_m3"] = append(figures["cost_usd_per_million_m3"], c.total())
+				if r == 0 {
+					describeRun(res, c)
+				}
+			}
+			fmt.Printf("# run %d, M=%d: %d requests in %s; calls %v\n", r+1, m, res.N, time.Since(start).Round(time.Second), res.Calls)
+		}
+	}
+	for _, name := range sortedKeys(figures) {
+		fmt.Printf("bench: %s=%s\n", name, num(median(figures[name])))
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (p*len(sorted) + 99) / 100
+	return sorted[min(max(i-1, 0), len(sorted)-1)]
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// num prints a figure with up to three decimals, no trailing zeros.
+func num(x float64) string {
+	s := fmt.Sprintf("%.3f", x)
+	for s[len(s)-1] == '0' {
+		s = s[:len(s)-1]
+	}
+	return trimDot(s)
+}
+
+func trimDot(s string) string {
+	if s[len(s)-1] == '.' {
+		return s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Prices are AWS list prices for us-east-1 in USD, first tier, without the
+// free tier, as published on 2026-11-27 (the date this table was written).
+var Prices = struct {
+	Date                   string
+	HTTPAPIPerMillion      float64 // API Gateway HTTP API requests (first 300 M a month)
+	LambdaRequestPerMillon float64 // Lambda requests
+	LambdaGBSecondArm64    float64 // Lambda duration, arm64 (first 7.5 bn GB-s a month)
+	DynamoDBWRUPerMillion  float64 // DynamoDB on-demand write request units
+	DynamoDBRRUPerMillion  float64 // DynamoDB on-demand read request units
+	SQSFIFOPerMillion      float64 // SQS FIFO requests (standard is 0.40; we price every call as FIFO, the dearer)
+	KMSPerMillion          float64 // KMS requests ($0.03 per 10,000)
+}{
+	Date:                   "2026-11-27",
+	HTTPAPIPerMillion:      1.00,
+	LambdaRequestPerMillon: 0.20,
+	LambdaGBSecondArm64:    0.0000133334,
+	DynamoDBWRUPerMillion:  0.625,
+	DynamoDBRRUPerMillion:  0.125,
+	SQSFIFOPerMillion:      0.50,
+	KMSPerMillion:          3.00,
+}
+
+// lambdaMemoryGB is the template's MemorySize (128 MB).
+const lambdaMemoryGB = 128.0 / 1024
+
+// costBreakdown is the USD cost per million approved requests, by line.
+type costBreakdown struct {
+	APIGateway, LambdaRequests, LambdaDuration, DynamoDB, SQS, KMS float64
+}
+
+func (c costBreakdown) total() float64 {
+	return c.APIGateway + c.LambdaRequests + c.LambdaDuration + c.DynamoDB + c.SQS + c.KMS
+}
+
+// cost prices one run per million approved requests. Every API handler
+// invocation is one HTTP API request; each Lambda invocation is billed its
+// measured duration rounded up to 1 ms at 128 MB; each DynamoDB write call
+// is priced as one write request unit and each read call as one read
+// request unit (items under 1 KB / 4 KB; a larger item costs more units).
+func cost(r *systemRun) costBreakdown {
+	perMillion := 1e6 / float64(r.N)
+	var apiCalls, invocations int
+	var gbSeconds float64
+	for fn, ds := range r.Invocations {
+		if strings.HasSuffix(fn, "ApiFunction") {
+			apiCalls += len(ds)
+		}
+		invocations += len(ds)
+		for _, d := range ds {
+			billedMS := math.Ceil(float64(d) / float64(time.Millisecond))
+			gbSeconds += billedMS / 1000 * lambdaMemoryGB
+		}
+	}
+	f := classify(r.Calls)
+	return costBreakdown{
+		APIGateway:     float64(apiCalls) * perMillion * Prices.HTTPAPIPerMillion / 1e6,
+		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
+		LambdaDuration: gbSeconds * perMillion * Prices.LambdaGBSecondArm64,
+		DynamoDB: (float64(f.DDBWrites)*Prices.DynamoDBWRUPerMillion + float64(f.DDBReads)*Prices.DynamoDBRRUPerMillion) *
+			perMillion / 1e6,
+		SQS: float64(f.SQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
+		KMS: float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
+	}
+}
+
+// describeRun prints, as comments, where one M=3 run's cost comes from.
+func describeRun(r *systemRun, c costBreakdown) {
+	fmt.Printf("# M=3 run: %d requests; prices of %s (us-east-1 list)\n", r.N, Prices.Date)
+	for _, fn := range sortedKeys(r.Invocations) {
+		ds := r.Invocations[fn]
+		var total time.Duration
+		for _, d := range ds {
+			total += d
+		}
+		fmt.Printf("#   %s: %.2f invocations per request, mean %.1f ms\n", fn, float64(len(ds))/float64(r.N),
+			float64(total)/float64(time.Millisecond)/float64(max(len(ds), 1)))
+	}
+	for _, k := range sortedKeys(r.Calls) {
+		fmt.Printf("#   %s: %.2f per request\n", k, float64(r.Calls[k])/float64(r.N))
+	}
+	fmt.Printf("#   cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f\n",
+		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.SQS, c.KMS)
+}

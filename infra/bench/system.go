@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/internal/awsenv"
+)
+
+// systemRun is what one run of n requests through the local system measured.
+type systemRun struct {
+	M, N        int
+	Calls       map[string]int             // our AWS call attempts, by "Service/Operation"
+	Invocations map[string][]time.Duration // handler durations, by function
+	Latencies   []time.Duration            // created_at → approved timeline entry, per request
+}
+
+// runSystem starts a local system (manual approval required, the default,
+// so the validators' replies approve) with m instant validators
+// (each answers 202 and replies eligible at once through the reply route),
+// submits n requests, at most concurrency at a time, and waits until each is
+// approved and its approved-queue message sent.
+func runSystem(ctx context.Context, root string, m, n, concurrency int) (*systemRun, error) {
+	counter, invoked := newCallCounter(), newInvocations()
+	sys, err := local.Start(ctx, local.Options{
+		Root: root, Addr: "127.0.0.1:0",
+		AWSOptions: []func(*aws.Config){counter.install},
+		Invoked:    invoked.record,
+		Log:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer sys.Stop()
+	api := &apiClient{base: sys.URL + "/api/v1", http: &http.Client{Timeout: 30 * time.Second}}
+	root0 := sys.Auth.Root()
+	if err := api.login(root0.ID, root0.Secret); err != nil {
+		return nil, err
+	}
+	replies := newReplyTracker()
+	validators := make([]*httptest.Server, m)
+	for i := range validators {
+		validators[i] = httptest.NewServer(instantValidator(api, replies))
+		defer validators[i].Close()
+	}
+	if err := api.configure(validators); err != nil {
+		return nil, err
+	}
+	counter.take()
+	invoked.take()
+
+	created := make([]submitted, n)
+	jobs := make(chan int)
+	errs := make(chan error, concurrency)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				s, err := api.submit(i)
+				if err == nil {
+					err = replies.wait(ctx, s.ID, m)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				created[i] = s
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case jobs <- i:
+		case err := <-errs:
+			close(jobs)
+			wg.Wait()
+			return nil, err
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	// The approval is written by the last reply; the stream function then
+	// publishes it. Wait for all n messages, through a client of our own
+	// so the wait is not counted.
+	if err := waitApprovedMessages(ctx, awsenv.Emulator(aws.ToString(sys.AWS.BaseEndpoint)), sys.Stack.Resources["ApprovedQueue"].Ref, n); err != nil {
+		return nil, err
+	}
+	waitQuiet(counter)
+	run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take()}
+	run.Latencies, err = api.latencies(created, concurrency)
+	return run, err
+}
+
+// waitQuiet returns once no call has been counted for a second: stragglers
+// (a stream batch still being handled) belong to the run.
+func waitQuiet(c *callCounter) {
+	last := -1
+	for {
+		n := c.total()
+		if n == last {
+			return
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+}
+
+func waitApprovedMessages(ctx context.Context, cfg aws.Config, queueURL string, n int) error {
+	q := sqs.NewFromConfig(cfg)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &queueURL, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages}})
+		if err != nil {
+			return err
+		}
+		got, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+		if got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("approved queue holds %d messages, want %d", got, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// replyTracker tells a submitter when every validator has replied for its request.
+type replyTracker struct {
+	mu      sync.Mutex
+	replied map[string]int
+	failed  map[string]error // a reply the API kept refusing
+	changed chan struct{}
+}
+
+func newReplyTracker() *replyTracker {
+	return &replyTracker{replied: map[string]int{}, failed: map[string]error{}, changed: make(chan struct{})}
+}
+
+// add records a reply taken (err nil) or given up on.
+func (t *replyTracker) add(id string, err error) {
+	t.mu.Lock()
+	if err != nil {
+		t.failed[id] = err
+	} else {
+		t.replied[id]++
+	}
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.mu.Unlock()
+}
+
+func (t *replyTracker) wait(ctx context.Context, id string, m int) error {
+	timeout := time.After(2 * time.Minute)
+	for {
+		t.mu.Lock()
+		n, failed, ch := t.replied[id], t.failed[id], t.changed
+		t.mu.Unlock()
+		if n >= m {
+			return nil
+		}
+		if failed != nil {
+			return fmt.Errorf("request %s: %w", id, failed)
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return fmt.Errorf("request %s: %d of %d validators replied within 2 minutes", id, n, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// instantValidator answers every call 202 and replies eligible right away,
+// as a validator with nothing to look up would.
+func instantValidator(api *apiClient, t *replyTracker) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		base, path, token := r.Header.Get("reply-to-base-url"), r.Header.Get("reply-to-eligible"), r.Header.Get("reply-to-token")
+		w.WriteHeader(http.StatusAccepted)
+		go func() {
+			var last error
+			for attempt := 0; attempt < 5; attempt++ {
+				if last = reply(api.http, base+path, token); last == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.add(requestIDOf(path), last)
+		}()
+	})
+}
+
+// reply posts an eligible reply with the call's token.
+func reply(c *http.Client, url, token string) error {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte("{}")))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reply refused: %d %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// requestIDOf takes the id out of "/privacy-request/<id>/pre-approve/eligible".
+func requestIDOf(path string) string {
+	parts := strings.Split(path, "/")
+	if len(parts) > 2 {
+		return parts[2]
+	}
+	return path
+}
+
+// apiClient speaks to the local API as a subject and as an admin.
+type apiClient struct {
+	base  string
+	http  *http.Client
+	token string
+}
+
+func (c *apiClient) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (c *apiClient) login(id, secret string) error {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	resp, err := c.http.PostForm(c.base+"/oauth/token", form)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		return fmt.Errorf("admin token: status %d, %v", resp.StatusCode, err)
+	}
+	c.token = out.AccessToken
+	return nil
+}
+
+// configure makes one connection and one pre-approval webhook per validator.
+func (c *apiClient) configure(validators []*httptest.Server) error {
+	var conns, hooks []map[string]any
+	for i := range validators {
+		key := "bench" + strconv.Itoa(i)
+		conns = append(conns, map[string]any{"key": key, "name": "Bench " + key, "connection_type": "https", "access": "read"})
+		hooks = append(hooks, map[string]any{"key": key, "name": "Bench " + key, "connection_config_key": key})
+	}
+	if err := c.do(http.MethodPatch, "/connection", conns, nil); err != nil {
+		return err
+	}
+	for i, v := range validators {
+		secret := map[string]any{"url": v.URL + "/validate", "authorization": "Bearer bench"}
+		if err := c.do(http.MethodPut, "/connection/bench"+strconv.Itoa(i)+"/secret", secret, nil); err != nil {
+			return err
+		}
+	}
+	return c.do(http.MethodPut, "/dsr/webhook/pre_approval", hooks, nil)
+}
+
+type submitted struct {
+	ID        string `json:"id"`
+	CreatedAt string `json:"created_at"`
+}
+
+func (c *apiClient) submit(i int) (submitted, error) {
+	public := &apiClient{base: c.base, http: c.http}
+	var out struct {
+		Succeeded []submitted `json:"succeeded"`
+		Failed    []any       `json:"failed"`
+	}
+	body := []map[string]any{{"identity": map[string]string{"email": fmt.Sprintf("bench%d@example.com", i)}, "policy_key": "default_access_policy"}}
+	if err := public.do(http.MethodPost, "/privacy-request", body, &out); err != nil {
+		return submitted{}, err
+	}
+	if len(out.Succeeded) != 1 {
+		return submitted{}, fmt.Errorf("submit: %d succeeded, %d failed", len(out.Succeeded), len(out.Failed))
+	}
+	return out.Succeeded[0], nil
+}
+
+// latencies reads each request's timeline: approved entry minus created_at.
+func (c *apiClient) latencies(reqs []submitted, concurrency int) ([]time.Duration, error) {
+	out := make([]time.Duration, len(reqs))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		sem      = make(chan struct{}, concurrency)
+	)
+	for i, r := range reqs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d, err := c.latency(r)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			out[i] = d
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, firstErr
+}
+
+func (c *apiClient) latency(r submitted) (time.Duration, error) {
+	created, err := time.Parse(time.RFC3339Nano, r.CreatedAt)
+	if err != nil {
+		return 0, fmt.Errorf("request %s: created_at %q: %w", r.ID, r.CreatedAt, err)
+	}
+	var page struct {
+		Items []struct {
+			At     string `json:"at"`
+			Action string `json:"action"`
+		} `json:"items"`
+	}
+	if err := c.do(http.MethodGet, "/privacy-request/"+r.ID+"/activity?size=100", nil, &page); err != nil {
+		return 0, err
+	}
+	for _, e := range page.Items {
+		if e.Action == "approved" {
+			at, err := time.Parse(time.RFC3339Nano, e.At)
+			if err != nil {
+				return 0, err
+			}
+			return at.Sub(created), nil
+		}
+	}
+	return 0, fmt.Errorf("request %s has no approved entry", r.ID)
+}
