@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pregate/pregate/infra/bench/pipeline"
 	"github.com/pregate/pregate/infra/local"
 )
 
@@ -22,13 +23,15 @@ func main() {
 	e2e := flag.Int("e2e-requests", 1000, "requests of the M=3 run (counts, latency, cost)")
 	concurrency := flag.Int("concurrency", 20, "requests in flight at once")
 	initRuns := flag.Int("init-runs", 7, "cold starts per function; the figure is the median")
+	arm64Dir := flag.String("arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
+	cpuRequests := flag.Int("cpu-requests", 500, "requests per run of the in-process CPU measure")
 	rie := flag.String("rie", "", "aws-lambda-rie binary (cold starts are skipped without it)")
 	hostDir := flag.String("host", "bin/host", "build for this host: <LogicalId>/bootstrap and Hello/bootstrap")
 	validators := flag.String("validators", "1,3,10", "the M (validators per request) of the local-system runs")
 	flag.Parse()
 	ms, err := parseInts(*validators)
 	if err == nil {
-		err = run(*runs, *requests, *e2e, *concurrency, ms, *rie, *hostDir, *initRuns)
+		err = run(*runs, *requests, *e2e, *concurrency, ms, *rie, *hostDir, *initRuns, *arm64Dir, *cpuRequests)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -51,7 +54,7 @@ func parseInts(list string) ([]int, error) {
 	return out, nil
 }
 
-func run(runs, requests, e2e, concurrency int, validators []int, rie, hostDir string, initRuns int) error {
+func run(runs, requests, e2e, concurrency int, validators []int, rie, hostDir string, initRuns int, arm64Dir string, cpuRequests int) error {
 	root, err := local.Root()
 	if err != nil {
 		return err
@@ -59,12 +62,34 @@ func run(runs, requests, e2e, concurrency int, validators []int, rie, hostDir st
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	fmt.Printf("# every figure is the median of %d runs (cold starts: %d per function)\n", runs, initRuns)
+	if err := sizeFigure(arm64Dir); err != nil {
+		return err
+	}
+	if err := cpuFigure(runs, cpuRequests); err != nil {
+		return err
+	}
 	if rie != "" {
 		if err := initFigures(ctx, root, rie, hostDir, initRuns); err != nil {
 			return fmt.Errorf("cold starts: %w", err)
 		}
 	}
 	return systemFigures(ctx, root, runs, requests, e2e, concurrency, validators)
+}
+
+// cpuFigure prints our CPU time per auto-approved request with three
+// validators, every handler in one process on in-memory fakes.
+func cpuFigure(runs, n int) error {
+	var us []float64
+	for r := 0; r < runs; r++ {
+		d, err := pipeline.CPUPerRequest(3, n)
+		if err != nil {
+			return err
+		}
+		us = append(us, float64(d)/float64(time.Microsecond))
+	}
+	fmt.Printf("# cpu_us_per_request_m3: %d requests a run, user+system CPU (getrusage) inside the invocations, runtime JSON included\n", n)
+	fmt.Printf("bench: cpu_us_per_request_m3=%s\n", num(median(us)))
+	return nil
 }
 
 // systemFigures runs the local system with M = 1, 3 and 10 validators and
