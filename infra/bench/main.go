@@ -19,8 +19,9 @@ import (
 
 func main() {
 	runs := flag.Int("runs", 3, "runs per figure; each figure is the median")
-	requests := flag.Int("requests", 100, "requests per counting run (M=1 and M=10)")
-	e2e := flag.Int("e2e-requests", 1000, "requests of the M=3 run (counts, latency, cost)")
+	requests := flag.Int("requests", 100, "requests of the M=1 run (one run: the counts barely vary)")
+	requestsM10 := flag.Int("m10-requests", 30, "requests of the M=10 run (one run; moto makes each take seconds)")
+	e2e := flag.Int("e2e-requests", 100, "requests per M=3 run (counts, latency, cost; -runs runs)")
 	concurrency := flag.Int("concurrency", 20, "requests in flight at once")
 	initRuns := flag.Int("init-runs", 7, "cold starts per function; the figure is the median")
 	arm64Dir := flag.String("arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
@@ -31,7 +32,7 @@ func main() {
 	flag.Parse()
 	ms, err := parseInts(*validators)
 	if err == nil {
-		err = run(*runs, *requests, *e2e, *concurrency, ms, *rie, *hostDir, *initRuns, *arm64Dir, *cpuRequests)
+		err = run(*runs, map[int]int{1: *requests, 3: *e2e, 10: *requestsM10}, *concurrency, ms, *rie, *hostDir, *initRuns, *arm64Dir, *cpuRequests)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -54,14 +55,14 @@ func parseInts(list string) ([]int, error) {
 	return out, nil
 }
 
-func run(runs, requests, e2e, concurrency int, validators []int, rie, hostDir string, initRuns int, arm64Dir string, cpuRequests int) error {
+func run(runs int, requests map[int]int, concurrency int, validators []int, rie, hostDir string, initRuns int, arm64Dir string, cpuRequests int) error {
 	root, err := local.Root()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	fmt.Printf("# every figure is the median of %d runs (cold starts: %d per function)\n", runs, initRuns)
+	fmt.Printf("# each figure is the median of %d runs (cold starts: %d per function; the M=1 and M=10 counts: one run)\n", runs, initRuns)
 	if err := sizeFigure(arm64Dir); err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func run(runs, requests, e2e, concurrency int, validators []int, rie, hostDir st
 			return fmt.Errorf("cold starts: %w", err)
 		}
 	}
-	return systemFigures(ctx, root, runs, requests, e2e, concurrency, validators)
+	return systemFigures(ctx, root, runs, requests, concurrency, validators)
 }
 
 // cpuFigure prints our CPU time per auto-approved request with three
@@ -92,34 +93,49 @@ func cpuFigure(runs, n int) error {
 	return nil
 }
 
-// systemFigures runs the local system with M = 1, 3 and 10 validators and
-// prints the per-request call counts, the M=3 latency and cost figures.
-func systemFigures(ctx context.Context, root string, runs, requests, e2e, concurrency int, validators []int) error {
+// systemFigures runs the local system with each M of validators (M=3: runs
+// runs on one system; any other M: one run of requests[M], default 100)
+// and prints the per-request call counts and, for M=3, the latency and cost
+// figures.
+func systemFigures(ctx context.Context, root string, runs int, requests map[int]int, concurrency int, validators []int) error {
 	figures := map[string][]float64{}
-	for r := 0; r < runs; r++ {
-		for _, m := range validators {
-			start := time.Now()
-			res, err := runSystem(ctx, root, m, map[bool]int{true: e2e, false: requests}[m == 3], concurrency)
-			if err != nil {
-				return fmt.Errorf("local system, M=%d: %w", m, err)
-			}
-			n := float64(res.N)
+	add := func(name string, v float64) { figures[name] = append(figures[name], v) }
+	for _, m := range validators {
+		n, ok := requests[m]
+		if !ok {
+			n = 100
+		}
+		rounds := 1
+		if m == 3 {
+			rounds = runs
+		}
+		start := time.Now()
+		results, err := runSystem(ctx, root, m, rounds, n, concurrency)
+		if err != nil {
+			return fmt.Errorf("local system, M=%d: %w", m, err)
+		}
+		fmt.Printf("# M=%d: %d run(s) of %d requests, %d at a time, in %s\n", m, rounds, n, concurrency, time.Since(start).Round(time.Second))
+		for r, res := range results {
+			per := func(calls int) float64 { return float64(calls) / float64(res.N) }
 			f := classify(res.Calls)
-			suffix := fmt.Sprintf("_m%d", m)
-			figures["ddb_writes_per_approved"+suffix] = append(figures["ddb_writes_per_approved"+suffix], float64(f.DDBWrites)/n)
-			if m == 3 {
-				figures["ddb_reads_per_approved_m3"] = append(figures["ddb_reads_per_approved_m3"], float64(f.DDBReads)/n)
-				figures["sqs_calls_per_approved_m3"] = append(figures["sqs_calls_per_approved_m3"], float64(f.SQS)/n)
-				figures["kms_calls_per_approved_m3"] = append(figures["kms_calls_per_approved_m3"], float64(f.KMS)/n)
-				figures["e2e_p50_ms_submit_to_approved_m3"] = append(figures["e2e_p50_ms_submit_to_approved_m3"], ms(percentile(res.Latencies, 50)))
-				figures["e2e_p99_ms_submit_to_approved_m3"] = append(figures["e2e_p99_ms_submit_to_approved_m3"], ms(percentile(res.Latencies, 99)))
-				c := cost(res)
-				figures["cost_usd_per_million_m3"] = append(figures["cost_usd_per_million_m3"], c.total())
-				if r == 0 {
-					describeRun(res, c)
-				}
+			if r == 0 && m != 3 {
+				fmt.Printf("# M=%d, run 1: DynamoDB writes %.2f, reads %.2f, SQS %.2f, KMS %.2f, other %.2f per request\n",
+					m, per(f.DDBWrites), per(f.DDBReads), per(f.SQS), per(f.KMS), per(f.Other))
 			}
-			fmt.Printf("# run %d, M=%d: %d requests in %s; calls %v\n", r+1, m, res.N, time.Since(start).Round(time.Second), res.Calls)
+			add(fmt.Sprintf("ddb_writes_per_approved_m%d", m), per(f.DDBWrites))
+			if m != 3 {
+				continue
+			}
+			add("ddb_reads_per_approved_m3", per(f.DDBReads))
+			add("sqs_calls_per_approved_m3", per(f.SQS))
+			add("kms_calls_per_approved_m3", per(f.KMS))
+			add("e2e_p50_ms_submit_to_approved_m3", ms(percentile(res.Latencies, 50)))
+			add("e2e_p99_ms_submit_to_approved_m3", ms(percentile(res.Latencies, 99)))
+			c := cost(res)
+			add("cost_usd_per_million_m3", c.total())
+			if r == 0 {
+				describeRun(res, c)
+			}
 		}
 	}
 	for _, name := range sortedKeys(figures) {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,11 +35,11 @@ type systemRun struct {
 }
 
 // runSystem starts a local system (manual approval required, the default,
-// so the validators' replies approve) with m instant validators
-// (each answers 202 and replies eligible at once through the reply route),
-// submits n requests, at most concurrency at a time, and waits until each is
-// approved and its approved-queue message sent.
-func runSystem(ctx context.Context, root string, m, n, concurrency int) (*systemRun, error) {
+// so the validators' replies approve) with m instant validators (each
+// answers 202 and replies eligible at once through the reply route) and
+// makes rounds runs on it: each submits n requests, at most concurrency at a
+// time, and waits until each is approved and its approved-queue message sent.
+func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) ([]*systemRun, error) {
 	counter, invoked := newCallCounter(), newInvocations()
 	sys, err := local.Start(ctx, local.Options{
 		Root: root, Addr: "127.0.0.1:0",
@@ -51,8 +52,8 @@ func runSystem(ctx context.Context, root string, m, n, concurrency int) (*system
 	}
 	defer sys.Stop()
 	api := &apiClient{base: sys.URL + "/api/v1", http: &http.Client{Timeout: 30 * time.Second}}
-	root0 := sys.Auth.Root()
-	if err := api.login(root0.ID, root0.Secret); err != nil {
+	rootClient := sys.Auth.Root()
+	if err := api.login(rootClient.ID, rootClient.Secret); err != nil {
 		return nil, err
 	}
 	replies := newReplyTracker()
@@ -64,19 +65,58 @@ func runSystem(ctx context.Context, root string, m, n, concurrency int) (*system
 	if err := api.configure(validators); err != nil {
 		return nil, err
 	}
-	counter.take()
-	invoked.take()
+	// The approved queue is watched through a client of our own, so the
+	// wait is not counted.
+	watch := sqs.NewFromConfig(awsenv.Emulator(aws.ToString(sys.AWS.BaseEndpoint)))
+	approvedQueue := sys.Stack.Resources["ApprovedQueue"].Ref
+	var runs []*systemRun
+	for r := 0; r < rounds; r++ {
+		counter.take()
+		invoked.take()
+		created, err := submitAll(ctx, api, replies, r*n, n, m, concurrency)
+		if err != nil {
+			return nil, err
+		}
+		// The last reply writes the approval; the stream function then publishes it.
+		if err := waitApprovedMessages(ctx, watch, approvedQueue, (r+1)*n); err != nil {
+			return nil, err
+		}
+		waitQuiet(counter)
+		run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take()}
+		if run.Latencies, err = api.latencies(created, concurrency); err != nil {
+			return nil, err
+		}
+		runs = append(runs, run)
+	}
+	return runs, nil
+}
 
+// submitAll submits n requests numbered from first, concurrency at a time,
+// each waiting for its m replies to be taken.
+func submitAll(ctx context.Context, api *apiClient, replies *replyTracker, first, n, m, concurrency int) ([]submitted, error) {
 	created := make([]submitted, n)
 	jobs := make(chan int)
 	errs := make(chan error, concurrency)
 	var wg sync.WaitGroup
+	var done atomic.Int64
+	progress, stop := time.NewTicker(30*time.Second), make(chan struct{})
+	defer func() { progress.Stop(); close(stop) }()
+	go func() {
+		for {
+			select {
+			case <-progress.C:
+				fmt.Fprintf(os.Stderr, "bench: M=%d: %d of %d requests approved\n", m, done.Load(), n)
+			case <-stop:
+				return
+			}
+		}
+	}()
 	for range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s, err := api.submit(i)
+				s, err := api.submit(first + i)
 				if err == nil {
 					err = replies.wait(ctx, s.ID, m)
 				}
@@ -85,6 +125,7 @@ func runSystem(ctx context.Context, root string, m, n, concurrency int) (*system
 					return
 				}
 				created[i] = s
+				done.Add(1)
 			}
 		}()
 	}
@@ -103,17 +144,8 @@ func runSystem(ctx context.Context, root string, m, n, concurrency int) (*system
 	case err := <-errs:
 		return nil, err
 	default:
+		return created, nil
 	}
-	// The approval is written by the last reply; the stream function then
-	// publishes it. Wait for all n messages, through a client of our own
-	// so the wait is not counted.
-	if err := waitApprovedMessages(ctx, awsenv.Emulator(aws.ToString(sys.AWS.BaseEndpoint)), sys.Stack.Resources["ApprovedQueue"].Ref, n); err != nil {
-		return nil, err
-	}
-	waitQuiet(counter)
-	run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take()}
-	run.Latencies, err = api.latencies(created, concurrency)
-	return run, err
 }
 
 // waitQuiet returns once no call has been counted for a second: stragglers
@@ -130,8 +162,7 @@ func waitQuiet(c *callCounter) {
 	}
 }
 
-func waitApprovedMessages(ctx context.Context, cfg aws.Config, queueURL string, n int) error {
-	q := sqs.NewFromConfig(cfg)
+func waitApprovedMessages(ctx context.Context, q *sqs.Client, queueURL string, n int) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &queueURL, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages}})
@@ -175,7 +206,7 @@ func (t *replyTracker) add(id string, err error) {
 }
 
 func (t *replyTracker) wait(ctx context.Context, id string, m int) error {
-	timeout := time.After(2 * time.Minute)
+	timeout := time.After(5 * time.Minute)
 	for {
 		t.mu.Lock()
 		n, failed, ch := t.replied[id], t.failed[id], t.changed
@@ -189,7 +220,7 @@ func (t *replyTracker) wait(ctx context.Context, id string, m int) error {
 		select {
 		case <-ch:
 		case <-timeout:
-			return fmt.Errorf("request %s: %d of %d validators replied within 2 minutes", id, n, m)
+			return fmt.Errorf("request %s: %d of %d validators replied within 5 minutes", id, n, m)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
