@@ -48,10 +48,9 @@ func conflict(id string) error {
 }
 
 // write stores next in place of old (nil for a create) and keeps the change.
-func (s *memStore) write(old, next *gate.PrivacyRequest) error {
+func (s *memStore) write(old, next *gate.PrivacyRequest) {
 	s.items[next.ID] = next
 	s.changes = append(s.changes, change{old: old, new: next})
-	return nil
 }
 
 // drain returns the stream records of the writes since the last drain, as
@@ -89,7 +88,8 @@ func (s *memStore) Create(_ context.Context, r *gate.PrivacyRequest) error {
 	if _, ok := s.items[r.ID]; ok {
 		return &gate.ConflictError{Msg: "privacy request " + r.ID + " already exists"}
 	}
-	return s.write(nil, clone(r))
+	s.write(nil, clone(r))
+	return nil
 }
 
 func (s *memStore) Get(_ context.Context, id string) (*gate.PrivacyRequest, error) {
@@ -131,9 +131,7 @@ func (s *memStore) Apply(_ context.Context, c gate.Change) (*gate.PrivacyRequest
 		r.Webhooks = slices.Clone(c.Webhooks)
 	}
 	r.Activity = append(r.Activity, c.Activity...)
-	if err := s.write(old, r); err != nil {
-		return nil, err
-	}
+	s.write(old, r)
 	return clone(r), nil
 }
 
@@ -159,7 +157,8 @@ func (s *memStore) update(id string, version int64, index int, key string, chang
 		return err
 	}
 	r.Version++
-	return s.write(old, r)
+	s.write(old, r)
+	return nil
 }
 
 func (s *memStore) RecordReply(_ context.Context, w gate.ReplyWrite) error {
