@@ -20,9 +20,12 @@ type Config struct {
 	WebhookTimeout               time.Duration
 	WebhookMaxAttempts           int
 	WebhookBackoff               time.Duration
-	ReviewDeadline               time.Duration // 0 = off
-	AllowInsecureWebhookURLs     bool
-	PublicBaseURL                string // ends in /api/v1; empty where unused
+	// DispatchConfigTTL is how long the dispatcher keeps the webhook set,
+	// connection secrets and signing secrets it read (0: one batch only).
+	DispatchConfigTTL        time.Duration
+	ReviewDeadline           time.Duration // 0 = off
+	AllowInsecureWebhookURLs bool
+	PublicBaseURL            string // ends in /api/v1; empty where unused
 
 	RequestsTable      string
 	ConfigTable        string
@@ -50,6 +53,7 @@ func Load(getenv Getenv) (Config, error) {
 		WebhookTimeout:               p.duration("WEBHOOK_TIMEOUT", 10*time.Second, 100*time.Millisecond),
 		WebhookMaxAttempts:           p.integer("WEBHOOK_MAX_ATTEMPTS", 5, 1, 20),
 		WebhookBackoff:               p.duration("WEBHOOK_BACKOFF", 5*time.Second, 0),
+		DispatchConfigTTL:            p.duration("DISPATCH_CONFIG_TTL", 30*time.Second, 0),
 		ReviewDeadline:               p.optionalDuration("REVIEW_DEADLINE"),
 		AllowInsecureWebhookURLs:     p.boolean("ALLOW_INSECURE_WEBHOOK_URLS", false),
 		PublicBaseURL:                p.baseURL("PUBLIC_BASE_URL"),

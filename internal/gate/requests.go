@@ -197,7 +197,7 @@ func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Eve
 	snapshot := make([]SnapshotWebhook, len(hooks))
 	for i, h := range hooks {
 		names[i] = h.Name
-		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name, State: WebhookPending}
+		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name}
 	}
 	return EventAwaitWebhooks, snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
 		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")}}
