@@ -41,9 +41,9 @@ func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gat
 	}
 	if w.To == gate.StatusApproved {
 		u.set = append(u.set, "approved_at = :at")
-		u.values[":eligible"] = stringValue(string(gate.WebhookEligible))
 		for _, j := range w.Eligible {
 			u.cond = append(u.cond, webhookPath(j)+".reply = :eligible")
+			u.values[":eligible"] = stringValue(string(gate.WebhookEligible))
 		}
 	}
 	av, err := s.updateWebhooks(ctx, u)
