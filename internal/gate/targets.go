@@ -14,8 +14,11 @@ import (
 // DeliveryTargets call every config item is read at most once, whatever the
 // TTL, so a batch of M deliveries costs at most one webhook-set read, one
 // read and decryption per connection and one decryption per signing secret.
-// A change of config reaches the dispatcher within TTL; replies and
-// submission read the config uncached.
+// What is missing from the cache is read again at once (still once per
+// call): a webhook created a moment ago, which a new request may already
+// have in its snapshot, or secrets just set, are never reported missing
+// because of the cache. What is present may be up to TTL old: a webhook
+// deleted, or secrets changed, reach the dispatcher within TTL.
 type TargetCache struct {
 	Admin *Admin
 	TTL   time.Duration
@@ -50,7 +53,7 @@ func (c *TargetCache) DeliveryTargets(ctx context.Context, webhookKeys []string)
 	now := c.Now()
 	c.prune(now)
 	out := make(map[string]TargetResult, len(webhookKeys))
-	if !c.fresh(c.set.at, c.set.call, now) {
+	if !c.fresh(c.set.at, c.set.call, now) || c.set.call != c.call && !c.hasAll(webhookKeys) {
 		set, err := c.Admin.Store.LoadWebhookSet(ctx)
 		if err != nil {
 			for _, k := range webhookKeys {
@@ -67,6 +70,15 @@ func (c *TargetCache) DeliveryTargets(ctx context.Context, webhookKeys []string)
 		}
 	}
 	return out
+}
+
+func (c *TargetCache) hasAll(webhookKeys []string) bool {
+	for _, k := range webhookKeys {
+		if findWebhook(c.set.val, k) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // prune drops the entries no longer fresh, so that rotated secrets and
@@ -110,7 +122,7 @@ func (c *TargetCache) target(ctx context.Context, webhookKey string, now time.Ti
 }
 
 func (c *TargetCache) openSecrets(ctx context.Context, connectionKey string, now time.Time) (*Secrets, error) {
-	if e, ok := c.secrets[connectionKey]; ok && c.fresh(e.at, e.call, now) {
+	if e, ok := c.secrets[connectionKey]; ok && c.fresh(e.at, e.call, now) && (e.val != nil || e.call == c.call) {
 		return e.val, nil
 	}
 	s, err := c.Admin.openSecrets(ctx, connectionKey)

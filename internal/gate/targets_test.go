@@ -38,7 +38,9 @@ func (c *countingConfig) GetSealedSecrets(_ context.Context, key string) (*Seale
 	return &SealedSecrets{Sealed: s}, nil
 }
 
-func (c *countingConfig) Seal(context.Context, map[string]string, []byte) ([]byte, error) { return nil, nil }
+func (c *countingConfig) Seal(context.Context, map[string]string, []byte) ([]byte, error) {
+	return nil, nil
+}
 
 func (c *countingConfig) Open(_ context.Context, _ map[string]string, sealed []byte) ([]byte, error) {
 	c.mu.Lock()
@@ -76,8 +78,9 @@ func TestTargetCacheReadsEachItemOncePerBatch(t *testing.T) {
 		t.Fatalf("first batch: reads %v, %d decryptions; want %v and 5", cfg.reads, cfg.opens, want)
 	}
 
-	// Within the TTL a second batch reads nothing.
-	cache.DeliveryTargets(context.Background(), keys)
+	// Within the TTL a second batch of known webhooks reads nothing (what is
+	// missing is read again, see below).
+	cache.DeliveryTargets(context.Background(), []string{"c", "b", "a"})
 	if !sameCounts(cfg.reads, want) || cfg.opens != 5 {
 		t.Fatalf("second batch within TTL: reads %v, %d decryptions", cfg.reads, cfg.opens)
 	}
@@ -104,4 +107,30 @@ func sameCounts(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// A webhook created, or secrets set, after the cache was filled are read at
+// once: a request may already hold the new webhook in its snapshot.
+func TestTargetCacheRereadsWhatItMisses(t *testing.T) {
+	cfg := &countingConfig{reads: map[string]int{}, secrets: map[string][]byte{}}
+	cfg.set.Webhooks = []StoredWebhook{{Webhook: Webhook{Key: "a", ConnectionKey: "c1"}}}
+	now := time.Unix(1_800_000_000, 0)
+	cache := &TargetCache{Admin: &Admin{Store: cfg, Sealer: cfg}, TTL: time.Hour, Now: func() time.Time { return now }}
+	if err := cache.DeliveryTargets(context.Background(), []string{"a"})["a"].Err; err == nil {
+		t.Fatal("a target without secrets")
+	}
+	cfg.secrets["c1"], _ = json.Marshal(Secrets{URL: "https://c1.example", Authorization: "x"})
+	cfg.set.Webhooks = append(cfg.set.Webhooks, StoredWebhook{Webhook: Webhook{Key: "b", ConnectionKey: "c1"}})
+	got := cache.DeliveryTargets(context.Background(), []string{"a", "b"})
+	if got["a"].Err != nil || got["b"].Err != nil || got["b"].Target.URL != "https://c1.example" {
+		t.Fatalf("after the config changed: %+v", got)
+	}
+	if cfg.reads["set"] != 2 || cfg.reads["connection c1"] != 2 {
+		t.Fatalf("reads %v", cfg.reads)
+	}
+	// Now everything is there: served from the cache.
+	cache.DeliveryTargets(context.Background(), []string{"a", "b"})
+	if cfg.reads["set"] != 2 || cfg.reads["connection c1"] != 2 {
+		t.Fatalf("reads %v", cfg.reads)
+	}
 }
