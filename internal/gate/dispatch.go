@@ -168,87 +168,103 @@ func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Res
 		items[i] = &batchItem{Attempt: a, pos: i, log: u.Log.With("privacy_request_id", a.Delivery.PrivacyRequestID,
 			"webhook_key", a.Delivery.WebhookKey, "attempt", a.Number)}
 	}
-	byRequest := map[string][]int{}
-	var order []string
-	for i, a := range attempts {
-		id := a.Delivery.PrivacyRequestID
-		if _, ok := byRequest[id]; !ok {
-			order = append(order, id)
-		}
-		byRequest[id] = append(byRequest[id], i)
-	}
-
-	// 1. Read each request once.
-	reqs := make([]*PrivacyRequest, len(order))
-	errs := make([]error, len(order))
-	u.each(len(order), func(k int) { reqs[k], errs[k] = u.Store.Get(ctx, order[k]) })
-	var toCall []*batchItem
-	var keys []string
-	seen := map[string]bool{}
-	for k, id := range order {
-		for _, i := range byRequest[id] {
-			it := items[i]
-			if reason, err := u.skip(reqs[k], errs[k], it.Delivery, seen); err != nil || reason != "" {
-				res[i] = skipped(ctx, it, reason, err)
-				continue
-			}
-			it.req = reqs[k]
-			toCall = append(toCall, it)
-			keys = append(keys, it.Delivery.WebhookKey)
-		}
-	}
-
-	// 2. Open the config of every webhook to call, once for the batch.
-	var calls []*batchItem
-	if len(toCall) > 0 {
-		targets := u.Targets.DeliveryTargets(ctx, keys)
-		for _, it := range toCall {
-			t := targets[it.Delivery.WebhookKey]
-			var nf *NotFoundError
-			switch {
-			case errors.As(t.Err, &nf):
-				res[it.pos] = skipped(ctx, it, "webhook no longer configured", nil)
-			case t.Err != nil:
-				res[it.pos] = Result{Err: fmt.Errorf("load delivery target %q: %w", it.Delivery.WebhookKey, t.Err)}
-			default:
-				it.target = t.Target
-				calls = append(calls, it)
-			}
-		}
-	}
-
-	// 3. Call the validators.
-	callErrs := make([]error, len(calls))
-	u.each(len(calls), func(k int) { callErrs[k] = u.call(ctx, calls[k]) })
-	ended := map[string][]*batchItem{} // request id -> its delivered or failed-for-good items
-	for k, it := range calls {
-		if callErrs[k] != nil {
-			res[it.pos] = Result{Err: callErrs[k]}
-			continue
-		}
-		out := u.outcome(it)
-		res[it.pos] = Result{Outcome: out}
-		if out.Kind != OutcomeRetry {
-			ended[it.Delivery.PrivacyRequestID] = append(ended[it.Delivery.PrivacyRequestID], it)
-		}
-	}
-
-	// 4. Record each request's ends in one write.
-	var recordIDs []string
-	for _, id := range order {
-		if len(ended[id]) > 0 {
-			recordIDs = append(recordIDs, id)
-		}
-	}
-	u.each(len(recordIDs), func(k int) {
-		its := ended[recordIDs[k]]
-		if err := u.record(ctx, its[0].req, its); err != nil {
-			for _, it := range its {
+	toCall := u.readRequests(ctx, items, res)
+	calls := u.openTargets(ctx, toCall, res)
+	ended := u.callAll(ctx, calls, res)
+	u.each(len(ended), func(k int) {
+		if err := u.record(ctx, ended[k][0].req, ended[k]); err != nil {
+			for _, it := range ended[k] {
 				res[it.pos] = Result{Err: err}
 			}
 		}
 	})
 	return res
+}
+
+// readRequests reads each request of the batch once and returns the items
+// to call; the others get their Result.
+func (u *Dispatcher) readRequests(ctx context.Context, items []*batchItem, res []Result) []*batchItem {
+	byRequest := map[string][]*batchItem{}
+	var order []string
+	for _, it := range items {
+		id := it.Delivery.PrivacyRequestID
+		if _, ok := byRequest[id]; !ok {
+			order = append(order, id)
+		}
+		byRequest[id] = append(byRequest[id], it)
+	}
+	reqs := make([]*PrivacyRequest, len(order))
+	errs := make([]error, len(order))
+	u.each(len(order), func(k int) { reqs[k], errs[k] = u.Store.Get(ctx, order[k]) })
+	var toCall []*batchItem
+	seen := map[string]bool{}
+	for k, id := range order {
+		for _, it := range byRequest[id] {
+			if reason, err := u.skip(reqs[k], errs[k], it.Delivery, seen); err != nil || reason != "" {
+				res[it.pos] = skipped(ctx, it, reason, err)
+				continue
+			}
+			it.req = reqs[k]
+			toCall = append(toCall, it)
+		}
+	}
+	return toCall
+}
+
+// openTargets opens the config of every webhook to call with one lookup and
+// returns the items that have a target.
+func (u *Dispatcher) openTargets(ctx context.Context, toCall []*batchItem, res []Result) []*batchItem {
+	if len(toCall) == 0 {
+		return nil
+	}
+	keys := make([]string, len(toCall))
+	for i, it := range toCall {
+		keys[i] = it.Delivery.WebhookKey
+	}
+	targets := u.Targets.DeliveryTargets(ctx, keys)
+	var calls []*batchItem
+	for _, it := range toCall {
+		t := targets[it.Delivery.WebhookKey]
+		var nf *NotFoundError
+		switch {
+		case errors.As(t.Err, &nf):
+			res[it.pos] = skipped(ctx, it, "webhook no longer configured", nil)
+		case t.Err != nil:
+			res[it.pos] = Result{Err: fmt.Errorf("load delivery target %q: %w", it.Delivery.WebhookKey, t.Err)}
+		default:
+			it.target = t.Target
+			calls = append(calls, it)
+		}
+	}
+	return calls
+}
+
+// callAll calls the validators concurrently and returns, per request, the
+// items whose delivery ended (delivered or failed for good), to record.
+func (u *Dispatcher) callAll(ctx context.Context, calls []*batchItem, res []Result) [][]*batchItem {
+	errs := make([]error, len(calls))
+	u.each(len(calls), func(k int) { errs[k] = u.call(ctx, calls[k]) })
+	var ended [][]*batchItem
+	group := map[string]int{} // request id -> index in ended
+	for k, it := range calls {
+		if errs[k] != nil {
+			res[it.pos] = Result{Err: errs[k]}
+			continue
+		}
+		out := u.outcome(it)
+		res[it.pos] = Result{Outcome: out}
+		if out.Kind == OutcomeRetry {
+			continue
+		}
+		g, ok := group[it.Delivery.PrivacyRequestID]
+		if !ok {
+			g = len(ended)
+			group[it.Delivery.PrivacyRequestID] = g
+			ended = append(ended, nil)
+		}
+		ended[g] = append(ended[g], it)
+	}
+	return ended
 }
 
 func skipped(ctx context.Context, it *batchItem, reason string, err error) Result {
