@@ -399,7 +399,9 @@ func TestRecordingConflictKeepsTheCallEntry(t *testing.T) {
 
 type urlCaller func(url string) CallResult
 
-func (f urlCaller) Call(_ context.Context, url string, _ http.Header, _ []byte) CallResult { return f(url) }
+func (f urlCaller) Call(_ context.Context, url string, _ http.Header, _ []byte) CallResult {
+	return f(url)
+}
 
 func TestCallsOfABatchRunConcurrentlyWithABound(t *testing.T) {
 	u, _, _, as := threeHooks(CallResult{})
