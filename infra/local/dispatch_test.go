@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pregate/pregate/internal/keys"
-	"github.com/pregate/pregate/internal/webhook"
+	sdk "github.com/pregate/pregate/validator"
 )
 
 // validatorCall is one call a test validator received.
@@ -149,9 +149,12 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	if err != nil || claims.PrivacyRequestID != id || claims.WebhookKey != hook {
 		t.Fatalf("reply token: %+v %v", claims, err)
 	}
-	if err := webhook.VerifySignature([]string{secret}, h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature"),
-		call.body, time.Now(), 5*time.Minute); err != nil {
-		t.Fatalf("signature: %v", err)
+	verifier, err := sdk.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier.Verify(h, call.body); err != nil {
+		t.Fatalf("the validator SDK refuses the call: %v", err)
 	}
 
 	// The call is recorded once.
