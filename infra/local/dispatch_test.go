@@ -55,9 +55,16 @@ func (v *validator) received() []validatorCall {
 // a connection to v, and returns its signing secret.
 func (c *client) validatorWebhook(v *validator, key string) string {
 	c.t.Helper()
+	return c.webhookAt(v.srv.URL+"/hook", key)
+}
+
+// webhookAt makes the webhook set one webhook, named "Hook <key>", on a
+// connection to url, and returns its signing secret.
+func (c *client) webhookAt(url, key string) string {
+	c.t.Helper()
 	conn := unique("valconn")
 	c.must(200, "PATCH", "/connection", []map[string]any{{"key": conn, "name": "Conn " + conn, "connection_type": "https", "access": "read"}}, nil)
-	c.must(200, "PUT", "/connection/"+conn+"/secret", map[string]any{"url": v.srv.URL + "/hook", "authorization": "Bearer val-" + key,
+	c.must(200, "PUT", "/connection/"+conn+"/secret", map[string]any{"url": url, "authorization": "Bearer val-" + key,
 		"headers": map[string]string{"X-Api-Key": "hdr-" + key}}, nil)
 	var out []webhookOut
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{{"key": key, "name": "Hook " + key, "connection_config_key": conn}}, &out)
