@@ -73,13 +73,19 @@ func (c *client) webhooks(keys ...string) {
 // submit creates one privacy request through the public route and returns its id and status.
 func (c *client) submit() (string, string) {
 	c.t.Helper()
+	return c.submitAs("subject@example.com")
+}
+
+// submitAs is submit for the subject with this email.
+func (c *client) submitAs(email string) (string, string) {
+	c.t.Helper()
 	var out struct {
 		Succeeded []struct {
 			ID     string `json:"id"`
 			Status string `json:"status"`
 		} `json:"succeeded"`
 	}
-	c.must(200, "POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": "subject@example.com"}, "policy_key": "default_access_policy"}}, &out)
+	c.must(200, "POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": email}, "policy_key": "default_access_policy"}}, &out)
 	if len(out.Succeeded) != 1 {
 		c.t.Fatalf("submit: %+v", out)
 	}

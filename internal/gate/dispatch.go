@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -326,12 +327,17 @@ func (u *Dispatcher) buildCall(r *PrivacyRequest, d Delivery, t DeliveryTarget, 
 	h.Set("reply-to-base-url", u.BaseURL)
 	h.Set("webhook-id", d.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	// One signature per secret kept (the new and the previous one after a
+	// rotation), space-separated as Standard Webhooks says, so a validator
+	// still holding the previous secret verifies the call until it updates.
 	if len(t.SigningSecrets) > 0 && u.Sign != nil {
-		sig, err := u.Sign(t.SigningSecrets[0], d.ID, now, body)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+		sigs := make([]string, len(t.SigningSecrets))
+		for i, secret := range t.SigningSecrets {
+			if sigs[i], err = u.Sign(secret, d.ID, now, body); err != nil {
+				return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+			}
 		}
-		h.Set("webhook-signature", sig)
+		h.Set("webhook-signature", strings.Join(sigs, " "))
 	}
 	return h, body, nil
 }
