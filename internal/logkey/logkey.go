@@ -17,11 +17,8 @@ const (
 	AWSRequestID = "aws_request_id"
 )
 
-// Keys shared by several log calls.
+// Keys that would otherwise be confused with the stable ones.
 const (
-	StatusCode   = "status_code"    // an HTTP status (ours or a validator's)
+	StatusCode   = "status_code"    // an HTTP status (ours or a validator's), never "status"
 	APIRequestID = "api_request_id" // API Gateway's request id, distinct from the Lambda one
-	Route        = "route"
-	Reason       = "reason"
-	Error        = "error"
 )
