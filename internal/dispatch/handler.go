@@ -103,7 +103,7 @@ func (h *Handler) one(ctx context.Context, msg events.SQSMessage) bool {
 	start := time.Now()
 	out, err := h.Deliveries.Deliver(ctx, d, attempt)
 	if err != nil {
-		h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, "error", time.Since(start))
+		h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, metrics.DeliveryError, time.Since(start))
 		h.Log.ErrorContext(ctx, "delivery attempt failed on our side; message kept", logkey.PrivacyRequestID, d.PrivacyRequestID,
 			logkey.WebhookKey, d.WebhookKey, logkey.DeliveryID, d.ID, logkey.Attempt, attempt, "error", err.Error())
 		return false

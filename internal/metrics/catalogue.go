@@ -24,6 +24,10 @@ const (
 	DimDecision   = "decision"
 )
 
+// DeliveryError is the outcome of an attempt that failed on our side
+// (storage, keys); the other outcomes are gate.OutcomeKind's values.
+const DeliveryError = "error"
+
 // Reply outcomes.
 const (
 	ReplyAccepted = "accepted"
@@ -31,7 +35,7 @@ const (
 )
 
 // Delivery records one delivery attempt; outcome is gate.OutcomeKind's value
-// (delivered, retry, failed, skipped) or "error" for a fault of ours. The
+// (delivered, retry, failed, skipped) or DeliveryError for a fault of ours. The
 // outcome-only dimension set is what the failure-rate alarm reads; the one
 // with webhook_key shows which validator is failing.
 func (e *Emitter) Delivery(privacyRequestID, webhookKey, outcome string, latency time.Duration) {
