@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/keys"
 )
@@ -39,7 +40,12 @@ func mint(t *testing.T, tokens *keys.Tokens, webhookKey, id string) string {
 // given Authorization header (none when empty), as a validator would: body {}.
 func reply(t *testing.T, id, answer, authorization string) (int, []byte) {
 	t.Helper()
-	sys := system(t)
+	return replyOn(t, system(t), id, answer, authorization)
+}
+
+// replyOn is reply on a given local system.
+func replyOn(t *testing.T, sys *local.System, id, answer, authorization string) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest("POST", sys.URL+"/api/v1/privacy-request/"+id+"/pre-approve/"+answer, strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
