@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pregate/pregate/internal/keys"
-	"github.com/pregate/pregate/internal/webhook"
+	sdk "github.com/pregate/pregate/validator"
 )
 
 // validatorCall is one call a test validator received.
@@ -55,9 +55,16 @@ func (v *validator) received() []validatorCall {
 // a connection to v, and returns its signing secret.
 func (c *client) validatorWebhook(v *validator, key string) string {
 	c.t.Helper()
+	return c.webhookAt(v.srv.URL+"/hook", key)
+}
+
+// webhookAt makes the webhook set one webhook, named "Hook <key>", on a
+// connection to url, and returns its signing secret.
+func (c *client) webhookAt(url, key string) string {
+	c.t.Helper()
 	conn := unique("valconn")
 	c.must(200, "PATCH", "/connection", []map[string]any{{"key": conn, "name": "Conn " + conn, "connection_type": "https", "access": "read"}}, nil)
-	c.must(200, "PUT", "/connection/"+conn+"/secret", map[string]any{"url": v.srv.URL + "/hook", "authorization": "Bearer val-" + key,
+	c.must(200, "PUT", "/connection/"+conn+"/secret", map[string]any{"url": url, "authorization": "Bearer val-" + key,
 		"headers": map[string]string{"X-Api-Key": "hdr-" + key}}, nil)
 	var out []webhookOut
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{{"key": key, "name": "Hook " + key, "connection_config_key": conn}}, &out)
@@ -149,9 +156,12 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	if err != nil || claims.PrivacyRequestID != id || claims.WebhookKey != hook {
 		t.Fatalf("reply token: %+v %v", claims, err)
 	}
-	if err := webhook.VerifySignature([]string{secret}, h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature"),
-		call.body, time.Now(), 5*time.Minute); err != nil {
-		t.Fatalf("signature: %v", err)
+	verifier, err := sdk.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier.Verify(h, call.body); err != nil {
+		t.Fatalf("the validator SDK refuses the call: %v", err)
 	}
 
 	// The call is recorded once.

@@ -27,6 +27,7 @@ import (
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/localauth"
+	"github.com/pregate/pregate/internal/metrics"
 )
 
 // Options configure a local system.
@@ -38,6 +39,9 @@ type Options struct {
 	// Env overrides the local defaults (and the template's values) per variable.
 	Env map[string]string
 	Log *slog.Logger
+	// Metrics receives the functions' EMF metric lines (in Lambda they go to
+	// stdout with the logs); none are kept when nil.
+	Metrics io.Writer
 	// MotoLog receives the emulator's own output.
 	MotoLog io.Writer
 }
@@ -67,6 +71,9 @@ type System struct {
 func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = io.Discard
 	}
 	sys = &System{}
 	defer func() {
@@ -115,7 +122,8 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 			return app.Deps{}, fmt.Errorf("%s: %w", function, err)
 		}
 		sys.Config = cfg
-		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now}, nil
+		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now,
+			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now)}, nil
 	}
 
 	if err := sys.startDispatcher(ctx, deps, opts.Log); err != nil {
@@ -146,8 +154,8 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
-		"PublicApiFunction": public.Handle,
-		"AdminApiFunction":  admin.Handle,
+		"PublicApiFunction": invocation(public.Handle),
+		"AdminApiFunction":  invocation(admin.Handle),
 	}, sys.Auth, opts.Log)
 	if err != nil {
 		return nil, err
@@ -226,7 +234,7 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	}
 	p := &StreamPoller{
 		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
-		Handler: handler.Handle, BatchSize: 100, MaxRetries: 10, Filters: filters,
+		Handler: invocation(handler.Handle), BatchSize: 100, MaxRetries: 10, Filters: filters,
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
 		Log: log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}

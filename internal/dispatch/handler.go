@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/logkey"
+	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/queue"
 )
 
@@ -37,6 +39,7 @@ type Handler struct {
 	SQS        VisibilityChanger
 	QueueURL   string
 	Log        *slog.Logger
+	Metrics    *metrics.Emitter
 }
 
 // Handle hands the whole batch to the use case at once, so that it reads
@@ -45,7 +48,8 @@ type Handler struct {
 // delay and is reported as a batch item failure; every other outcome deletes
 // it. Only a fault of ours (storage, keys, a body that does not parse) keeps
 // a message without changing its visibility; a validator's failure never is
-// an error.
+// an error. Each attempt's delivery metric carries the batch's handling
+// time, its calls being made together.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	failed := make([]bool, len(ev.Records))
 	var attempts []gate.Attempt
@@ -60,14 +64,20 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		attempts, from = append(attempts, a), append(from, i)
 	}
 	if len(attempts) > 0 {
-		for k, r := range h.Deliveries.DeliverBatch(ctx, attempts) {
+		start := time.Now()
+		results := h.Deliveries.DeliverBatch(ctx, attempts)
+		took := time.Since(start)
+		for k, r := range results {
 			d, m := attempts[k].Delivery, ev.Records[from[k]]
-			switch {
-			case r.Err != nil:
-				h.Log.ErrorContext(ctx, "delivery attempt failed on our side; message kept", "privacy_request_id", d.PrivacyRequestID,
-					"webhook_key", d.WebhookKey, "attempt", attempts[k].Number, "error", r.Err.Error())
+			if r.Err != nil {
+				h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, metrics.DeliveryError, took)
+				h.Log.ErrorContext(ctx, "delivery attempt failed on our side; message kept", logkey.PrivacyRequestID, d.PrivacyRequestID,
+					logkey.WebhookKey, d.WebhookKey, logkey.DeliveryID, d.ID, logkey.Attempt, attempts[k].Number, "error", r.Err.Error())
 				failed[from[k]] = true
-			case r.Outcome.Kind == gate.OutcomeRetry:
+				continue
+			}
+			h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, string(r.Outcome.Kind), took)
+			if r.Outcome.Kind == gate.OutcomeRetry {
 				h.delay(ctx, m, d, r.Outcome.RetryAfter)
 				failed[from[k]] = true
 			}
@@ -105,6 +115,7 @@ func (h *Handler) delay(ctx context.Context, m events.SQSMessage, d gate.Deliver
 		QueueUrl: aws.String(h.QueueURL), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: secs,
 	}); err != nil {
 		// The message comes back after the queue's own visibility timeout instead.
-		h.Log.WarnContext(ctx, "change message visibility", "privacy_request_id", d.PrivacyRequestID, "webhook_key", d.WebhookKey, "error", err.Error())
+		h.Log.WarnContext(ctx, "change message visibility", logkey.PrivacyRequestID, d.PrivacyRequestID, logkey.WebhookKey, d.WebhookKey,
+			logkey.DeliveryID, d.ID, "error", err.Error())
 	}
 }

@@ -9,8 +9,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // CallResult is what one HTTP call to a validator came to. Reason is short
@@ -165,8 +168,8 @@ func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Res
 	res := make([]Result, len(attempts))
 	items := make([]*batchItem, len(attempts))
 	for i, a := range attempts {
-		items[i] = &batchItem{Attempt: a, pos: i, log: u.Log.With("privacy_request_id", a.Delivery.PrivacyRequestID,
-			"webhook_key", a.Delivery.WebhookKey, "attempt", a.Number)}
+		items[i] = &batchItem{Attempt: a, pos: i, log: u.Log.With(logkey.PrivacyRequestID, a.Delivery.PrivacyRequestID,
+			logkey.WebhookKey, a.Delivery.WebhookKey, logkey.DeliveryID, a.Delivery.ID, logkey.Attempt, a.Number)}
 	}
 	toCall := u.readRequests(ctx, items, res)
 	calls := u.openTargets(ctx, toCall, res)
@@ -353,7 +356,7 @@ func (u *Dispatcher) outcome(it *batchItem) Outcome {
 	res := it.call
 	switch {
 	case res.OK:
-		it.log.Info("pre-approval webhook called", "status_code", res.StatusCode)
+		it.log.Info("pre-approval webhook called", logkey.StatusCode, res.StatusCode)
 		return Outcome{Kind: OutcomeDelivered}
 	case res.Retryable && it.Number < u.MaxAttempts:
 		delay := u.retryDelay(it.Number)
@@ -523,12 +526,17 @@ func (u *Dispatcher) buildCall(r *PrivacyRequest, d Delivery, t DeliveryTarget, 
 	h.Set("reply-to-base-url", u.BaseURL)
 	h.Set("webhook-id", d.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	// One signature per secret kept (the new and the previous one after a
+	// rotation), space-separated as Standard Webhooks says, so a validator
+	// still holding the previous secret verifies the call until it updates.
 	if len(t.SigningSecrets) > 0 && u.Sign != nil {
-		sig, err := u.Sign(t.SigningSecrets[0], d.ID, now, body)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+		sigs := make([]string, len(t.SigningSecrets))
+		for i, secret := range t.SigningSecrets {
+			if sigs[i], err = u.Sign(secret, d.ID, now, body); err != nil {
+				return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+			}
 		}
-		h.Set("webhook-signature", sig)
+		h.Set("webhook-signature", strings.Join(sigs, " "))
 	}
 	return h, body, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // ReplyClaims is what a verified reply token says (SPEC §5).
@@ -121,8 +123,8 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if err != nil {
 			return err
 		}
-		u.Log.InfoContext(ctx, "pre-approval reply recorded", "privacy_request_id", r.ID, "webhook_key", claims.WebhookKey,
-			"answer", string(answer), "status", string(after.Status))
+		u.Log.InfoContext(ctx, "pre-approval reply recorded", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, claims.WebhookKey,
+			"answer", string(answer), logkey.Status, string(after.Status))
 		if w.To != "" {
 			return nil // this write decided the request
 		}
@@ -150,7 +152,7 @@ func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key 
 		var conflict *ConflictError
 		if !errors.As(err, &conflict) {
 			if err == nil {
-				u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", "privacy_request_id", r.ID, "webhook_key", key)
+				u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, key)
 			}
 			return err
 		}
