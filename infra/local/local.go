@@ -52,6 +52,9 @@ var LocalDefaults = map[string]string{
 	"ALLOW_INSECURE_WEBHOOK_URLS":     "true",
 	"WEBHOOK_BACKOFF":                 "1s",
 	"WEBHOOK_MAX_ATTEMPTS":            "3",
+	// Locally a config change (a rotated signing secret, new secrets) takes
+	// effect at the next batch; in AWS the dispatcher caches it for 30 s.
+	"DISPATCH_CONFIG_TTL": "0s",
 }
 
 // System is a running local stack.

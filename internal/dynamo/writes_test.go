@@ -103,10 +103,15 @@ func TestWritesPerAutoApprovedRequest(t *testing.T) {
 				for _, h := range hooks {
 					batch = append(batch, gate.Attempt{Delivery: gate.Delivery{ID: gate.DeliveryID(id, h.Key), PrivacyRequestID: id, WebhookKey: h.Key}, Number: 1})
 				}
+				before := counter.calls.Load()
 				for _, r := range dispatcher.DeliverBatch(ctx, batch) {
 					if r.Err != nil || r.Outcome.Kind != gate.OutcomeDelivered {
 						t.Fatalf("m=%d deliver: %+v", m, r)
 					}
+				}
+				// The batch of the request's M messages is one delivery write.
+				if n := counter.calls.Load() - before; !concurrent && n != 1 {
+					t.Fatalf("m=%d: the dispatcher's batch made %d writes, want 1", m, n)
 				}
 				if err := validator.errs(); err != nil {
 					t.Fatalf("m=%d replies inside the calls: %v", m, err)

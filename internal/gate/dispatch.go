@@ -254,7 +254,7 @@ func (u *Dispatcher) callAll(ctx context.Context, calls []*batchItem, res []Resu
 			res[it.pos] = Result{Err: errs[k]}
 			continue
 		}
-		out := u.outcome(it)
+		out := u.outcome(ctx, it)
 		res[it.pos] = Result{Outcome: out}
 		if out.Kind == OutcomeRetry {
 			continue
@@ -352,18 +352,18 @@ func (u *Dispatcher) call(ctx context.Context, it *batchItem) error {
 }
 
 // outcome classifies a made call.
-func (u *Dispatcher) outcome(it *batchItem) Outcome {
+func (u *Dispatcher) outcome(ctx context.Context, it *batchItem) Outcome {
 	res := it.call
 	switch {
 	case res.OK:
-		it.log.Info("pre-approval webhook called", logkey.StatusCode, res.StatusCode)
+		it.log.InfoContext(ctx, "pre-approval webhook called", logkey.StatusCode, res.StatusCode)
 		return Outcome{Kind: OutcomeDelivered}
 	case res.Retryable && it.Number < u.MaxAttempts:
 		delay := u.retryDelay(it.Number)
-		it.log.Info("pre-approval webhook attempt failed; will retry", "reason", res.Reason, "retry_after", delay.String())
+		it.log.InfoContext(ctx, "pre-approval webhook attempt failed; will retry", "reason", res.Reason, "retry_after", delay.String())
 		return Outcome{Kind: OutcomeRetry, RetryAfter: delay, Reason: res.Reason}
 	}
-	it.log.Warn("pre-approval webhook failed for good", "reason", res.Reason)
+	it.log.WarnContext(ctx, "pre-approval webhook failed for good", "reason", res.Reason)
 	return Outcome{Kind: OutcomeFailed, Reason: res.Reason}
 }
 
