@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -164,6 +165,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := sys.startStreamPoller(tmpl, deps, opts.Log); err != nil {
 		return nil, err
 	}
+	if err := sys.startReviewDeadlineSweep(deps); err != nil {
+		return nil, err
+	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := sys.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -239,6 +243,38 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 		Log: log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
 	s.runInBackground(p.Run)
+	return nil
+}
+
+// startReviewDeadlineSweep plays the ReviewDeadlineFunction's schedule. AWS
+// runs it every 5 minutes; locally it runs at a quarter of the deadline
+// (between 100ms and 1m), so that short deadlines can be tried out.
+func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) error {
+	d, err := deps("ReviewDeadlineFunction")
+	if err != nil {
+		return err
+	}
+	if d.Config.ReviewDeadline <= 0 {
+		return nil
+	}
+	h, err := app.NewReviewDeadlineSweep(context.Background(), d)
+	if err != nil {
+		return err
+	}
+	every := min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
+	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) { return struct{}{}, h.Handle(ctx, ev) })
+	s.runInBackground(func(ctx context.Context) {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_, _ = sweep(ctx, events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}) // the handler logs its failures
+			}
+		}
+	})
 	return nil
 }
 
