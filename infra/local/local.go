@@ -262,7 +262,9 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 		return err
 	}
 	every := min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
-	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) { return struct{}{}, h.Handle(ctx, ev) })
+	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+		return struct{}{}, h.Handle(ctx, ev)
+	})
 	s.runInBackground(func(ctx context.Context) {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
