@@ -6,6 +6,8 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,10 @@ type Options struct {
 	Addr string // listen address, e.g. 127.0.0.1:3000; port 0 picks one
 	// Endpoint, when set, is an AWS endpoint to use instead of starting moto.
 	Endpoint string
+	// Prefix names the provisioned resources: "pregate-local" on a moto of
+	// its own; on a shared Endpoint, by default a fresh one per system, so
+	// that several systems (tests run in parallel) never share a table.
+	Prefix string
 	// Env overrides the local defaults (and the template's values) per variable.
 	Env map[string]string
 	Log *slog.Logger
@@ -95,7 +101,17 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		endpoint = sys.moto.Endpoint
 	}
 	sys.AWS = awsenv.Emulator(endpoint)
-	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, "pregate-local")
+	prefix := opts.Prefix
+	switch {
+	case prefix != "":
+	case opts.Endpoint == "":
+		prefix = "pregate-local"
+	default:
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		prefix = "pregate-local-" + hex.EncodeToString(b)
+	}
+	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, prefix)
 	if err != nil {
 		return nil, err
 	}
