@@ -2,7 +2,6 @@ package local_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -42,21 +41,7 @@ func TestReviewDeadlineMovesSilentRequestsToPending(t *testing.T) {
 
 	id, _ := c.submit()
 	waitUntil(t, 30*time.Second, func() bool { return len(silent.received()) == 1 && len(answering.received()) == 1 })
-	reply := func(v *validator) {
-		t.Helper()
-		h := v.received()[0].header
-		req, _ := http.NewRequest("POST", h.Get("reply-to-base-url")+h.Get("reply-to-eligible"), strings.NewReader("{}"))
-		req.Header.Set("Authorization", "Bearer "+h.Get("reply-to-token"))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("reply: HTTP %d", resp.StatusCode)
-		}
-	}
-	reply(answering)
+	replyEligible(t, answering.received()[0].header)
 
 	var got dispatchedRequest
 	waitUntil(t, 30*time.Second, func() bool {
@@ -83,7 +68,7 @@ func TestReviewDeadlineMovesSilentRequestsToPending(t *testing.T) {
 	waitUntil(t, 10*time.Second, func() bool { return strings.Contains(metricLines.String(), `"decision":"pending_after_deadline"`) })
 
 	// The silent validator answers at last: every webhook said eligible.
-	reply(silent)
+	replyEligible(t, silent.received()[0].header)
 	c.must(200, "GET", "/privacy-request/"+id, nil, &got)
 	if got.Status != "approved" {
 		t.Fatalf("after the late reply: status %s, want approved", got.Status)
