@@ -179,19 +179,7 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 		t.Fatalf("no called entry in %+v", act)
 	}
 
-	// The validator replies as a validator would: base URL + path, the token.
-	req, _ := http.NewRequest("POST", h.Get("reply-to-base-url")+h.Get("reply-to-eligible"), strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+h.Get("reply-to-token"))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("reply: %d %s", resp.StatusCode, raw)
-	}
+	replyEligible(t, h)
 	c.must(200, "GET", "/privacy-request/"+id, nil, &got)
 	if got.Status != "approved" || got.Webhooks[0].State != "eligible" {
 		t.Fatalf("request after the reply: %+v", got)
@@ -250,6 +238,24 @@ func hasActivity(act activityOut, action, message string) bool {
 }
 
 // waitUntil polls cond until it holds or the deadline passes.
+// replyEligible answers a call as a validator would: the base URL plus the
+// eligible path, with the call's token.
+func replyEligible(t *testing.T, call http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", call.Get("reply-to-base-url")+call.Get("reply-to-eligible"), strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+call.Get("reply-to-token"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("reply: %d %s", resp.StatusCode, raw)
+	}
+}
+
 func waitUntil(t *testing.T, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)

@@ -6,6 +6,8 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -36,6 +39,10 @@ type Options struct {
 	Addr string // listen address, e.g. 127.0.0.1:3000; port 0 picks one
 	// Endpoint, when set, is an AWS endpoint to use instead of starting moto.
 	Endpoint string
+	// Prefix names the provisioned resources: "pregate-local" on a moto of
+	// its own; on a shared Endpoint, by default a fresh one per system, so
+	// that several systems (tests run in parallel) never share a table.
+	Prefix string
 	// Env overrides the local defaults (and the template's values) per variable.
 	Env map[string]string
 	Log *slog.Logger
@@ -97,7 +104,17 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		endpoint = sys.moto.Endpoint
 	}
 	sys.AWS = awsenv.Emulator(endpoint)
-	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, "pregate-local")
+	prefix := opts.Prefix
+	switch {
+	case prefix != "":
+	case opts.Endpoint == "":
+		prefix = "pregate-local"
+	default:
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		prefix = "pregate-local-" + hex.EncodeToString(b)
+	}
+	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +182,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
 	if err := sys.startStreamPoller(tmpl, deps, opts.Log); err != nil {
+		return nil, err
+	}
+	if err := sys.startReviewDeadlineSweep(deps); err != nil {
 		return nil, err
 	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
@@ -242,6 +262,40 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 		Log: log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
 	s.runInBackground(p.Run)
+	return nil
+}
+
+// startReviewDeadlineSweep plays the ReviewDeadlineFunction's schedule. AWS
+// runs it every 5 minutes; locally it runs at a quarter of the deadline
+// (between 100ms and 1m), so that short deadlines can be tried out.
+func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) error {
+	d, err := deps("ReviewDeadlineFunction")
+	if err != nil {
+		return err
+	}
+	if d.Config.ReviewDeadline <= 0 {
+		return nil
+	}
+	h, err := app.NewReviewDeadlineSweep(context.Background(), d)
+	if err != nil {
+		return err
+	}
+	every := min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
+	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+		return struct{}{}, h.Handle(ctx, ev)
+	})
+	s.runInBackground(func(ctx context.Context) {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_, _ = sweep(ctx, events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}) // the handler logs its failures
+			}
+		}
+	})
 	return nil
 }
 

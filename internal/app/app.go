@@ -26,6 +26,7 @@ import (
 	"github.com/pregate/pregate/internal/keys"
 	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/queue"
+	"github.com/pregate/pregate/internal/schedule"
 	"github.com/pregate/pregate/internal/secrets"
 	"github.com/pregate/pregate/internal/stream"
 	"github.com/pregate/pregate/internal/webhook"
@@ -166,4 +167,13 @@ func NewStreamHandler(_ context.Context, d Deps) (*stream.Handler, error) {
 		&stream.Approved{Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Log: d.Log},
 		&stream.Decisions{Metrics: d.Metrics},
 	}}, nil
+}
+
+// NewReviewDeadlineSweep is the scheduled function that moves requests left
+// awaiting pre-approval past REVIEW_DEADLINE to pending (off when unset).
+func NewReviewDeadlineSweep(_ context.Context, d Deps) (*schedule.Handler, error) {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+		return nil, err
+	}
+	return &schedule.Handler{Log: d.Log, Deadlines: &gate.ReviewDeadlines{Store: newRequestStore(d), Deadline: d.Config.ReviewDeadline, Now: d.Now, Log: d.Log}}, nil
 }

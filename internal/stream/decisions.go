@@ -11,11 +11,12 @@ import (
 
 // The decisions counted by the Decisions metric.
 const (
-	DecisionApproved            = "approved"              // by an admin
-	DecisionAutoApproved        = "auto_approved"         // every webhook eligible, or no manual approval required
-	DecisionNotEligible         = "not_eligible"          // a webhook replied not eligible: manual review
-	DecisionPendingAfterFailure = "pending_after_failure" // a webhook failed for good: back to pending
-	DecisionDenied              = "denied"
+	DecisionApproved             = "approved"               // by an admin
+	DecisionAutoApproved         = "auto_approved"          // every webhook eligible, or no manual approval required
+	DecisionNotEligible          = "not_eligible"           // a webhook replied not eligible: manual review
+	DecisionPendingAfterFailure  = "pending_after_failure"  // a webhook failed for good: back to pending
+	DecisionPendingAfterDeadline = "pending_after_deadline" // REVIEW_DEADLINE passed with webhooks silent
+	DecisionDenied               = "denied"
 )
 
 // Decisions counts each request reaching a decision. The stream is where
@@ -29,7 +30,7 @@ type Decisions struct {
 // Handle looks at one stream record.
 func (d *Decisions) Handle(_ context.Context, rec events.DynamoDBEventRecord) error {
 	img := rec.Change.NewImage
-	if dec := decision(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(img, "status")), str(img, "approved_by")); dec != "" {
+	if dec := decision(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(img, "status")), str(img, "approved_by"), lastAction(img)); dec != "" {
 		d.Metrics.Decision(str(img, "id"), dec)
 	}
 	return nil
@@ -37,7 +38,7 @@ func (d *Decisions) Handle(_ context.Context, rec events.DynamoDBEventRecord) er
 
 // decision names the change from one status to another, "" when it is not
 // a decision (or no change at all: a reply or an attempt recorded).
-func decision(from, to gate.Status, approvedBy string) string {
+func decision(from, to gate.Status, approvedBy, lastAction string) string {
 	if from == to {
 		return ""
 	}
@@ -52,9 +53,26 @@ func decision(from, to gate.Status, approvedBy string) string {
 	case gate.StatusDenied:
 		return DecisionDenied
 	case gate.StatusPending:
-		if from == gate.StatusAwaitingPreApproval {
-			return DecisionPendingAfterFailure
+		if from != gate.StatusAwaitingPreApproval {
+			return ""
 		}
+		if lastAction == gate.ActionStatusChanged {
+			return DecisionPendingAfterDeadline
+		}
+		return DecisionPendingAfterFailure
 	}
 	return ""
+}
+
+// lastAction is the action of the image's newest timeline entry, "" if none.
+func lastAction(img map[string]events.DynamoDBAttributeValue) string {
+	act, ok := img["activity"]
+	if !ok || act.DataType() != events.DataTypeList || len(act.List()) == 0 {
+		return ""
+	}
+	last := act.List()[len(act.List())-1]
+	if last.DataType() != events.DataTypeMap {
+		return ""
+	}
+	return str(last.Map(), "action")
 }

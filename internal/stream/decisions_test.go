@@ -16,7 +16,7 @@ import (
 
 // Each status change yields the decision it is, or none.
 func TestDecisionsCountsEachTransition(t *testing.T) {
-	img := func(status, approvedBy string) map[string]events.DynamoDBAttributeValue {
+	img := func(status, approvedBy, action string) map[string]events.DynamoDBAttributeValue {
 		if status == "" {
 			return nil
 		}
@@ -24,32 +24,40 @@ func TestDecisionsCountsEachTransition(t *testing.T) {
 		if approvedBy != "" {
 			m["approved_by"] = events.NewStringAttribute(approvedBy)
 		}
+		if action != "" {
+			m["activity"] = events.NewListAttribute([]events.DynamoDBAttributeValue{
+				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute("pre_approval_webhook_triggered")}),
+				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute(action)}),
+			})
+		}
 		return m
 	}
 	cases := []struct {
 		from, to, by string
 		want         string
+		action       string // the newest timeline entry's action
 	}{
-		{"pending", "approved", "admin-1", stream.DecisionApproved},
-		{"pre_approval_not_eligible", "approved", "admin-1", stream.DecisionApproved},
-		{"awaiting_pre_approval", "approved", "", stream.DecisionAutoApproved},
-		{"", "approved", "", stream.DecisionAutoApproved}, // submitted with manual approval off
-		{"awaiting_pre_approval", "pre_approval_not_eligible", "", stream.DecisionNotEligible},
-		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure},
-		{"pending", "denied", "", stream.DecisionDenied},
-		{"", "pending", "", ""},
-		{"", "awaiting_pre_approval", "", ""},
-		{"identity_unverified", "pending", "", ""},
-		{"awaiting_pre_approval", "awaiting_pre_approval", "", ""}, // a reply recorded
-		{"approved", "approved", "admin-1", ""},
-		{"approved", "in_processing", "admin-1", ""},
-		{"approved", "", "", ""}, // removed
+		{"pending", "approved", "admin-1", stream.DecisionApproved, ""},
+		{"pre_approval_not_eligible", "approved", "admin-1", stream.DecisionApproved, ""},
+		{"awaiting_pre_approval", "approved", "", stream.DecisionAutoApproved, ""},
+		{"", "approved", "", stream.DecisionAutoApproved, ""}, // submitted with manual approval off
+		{"awaiting_pre_approval", "pre_approval_not_eligible", "", stream.DecisionNotEligible, ""},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "pre_approval_webhook_failed"},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, "status_changed"},
+		{"pending", "denied", "", stream.DecisionDenied, ""},
+		{"", "pending", "", "", ""},
+		{"", "awaiting_pre_approval", "", "", ""},
+		{"identity_unverified", "pending", "", "", ""},
+		{"awaiting_pre_approval", "awaiting_pre_approval", "", "", ""}, // a reply recorded
+		{"approved", "approved", "admin-1", "", ""},
+		{"approved", "in_processing", "admin-1", "", ""},
+		{"approved", "", "", "", ""}, // removed
 	}
 	for _, c := range cases {
-		t.Run(c.from+"->"+c.to, func(t *testing.T) {
+		t.Run(c.from+"->"+c.to+"/"+c.action, func(t *testing.T) {
 			var buf bytes.Buffer
 			h := &stream.Decisions{Metrics: metrics.New(&buf, "Pregate", time.Now)}
-			rec := events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: img(c.from, c.by), NewImage: img(c.to, c.by)}}
+			rec := events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: img(c.from, c.by, ""), NewImage: img(c.to, c.by, c.action)}}
 			if err := h.Handle(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
