@@ -75,7 +75,7 @@ func (u *ReviewDeadlines) expire(ctx context.Context, r *PrivacyRequest, cutoff,
 	}
 	var silent []string
 	for _, w := range r.Webhooks {
-		if w.State != WebhookEligible && w.State != WebhookNotEligible {
+		if w.Reply == "" {
 			silent = append(silent, w.Name)
 		}
 	}

@@ -55,7 +55,7 @@ func TestReviewDeadlineSweep(t *testing.T) {
 	hooks := func(states ...WebhookState) []SnapshotWebhook {
 		var out []SnapshotWebhook
 		for i, s := range states {
-			out = append(out, SnapshotWebhook{Key: string(rune('a' + i)), Name: "Hook " + string(rune('A'+i)), State: s})
+			out = append(out, withState(string(rune('a'+i)), "Hook "+string(rune('A'+i)), s))
 		}
 		return out
 	}
@@ -117,7 +117,7 @@ func TestReviewDeadlineSweep(t *testing.T) {
 func TestReviewDeadlineLosesToADecision(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-72 * time.Hour),
-		Webhooks: []SnapshotWebhook{{Key: "a", Name: "A", State: WebhookCalled}}}
+		Webhooks: []SnapshotWebhook{{Key: "a", Name: "A", Delivery: WebhookCalled}}}
 	store := &memDeadlineStore{reqs: map[string]*PrivacyRequest{"r": r}}
 	store.onApply = func(id string) { store.reqs[id].Status = StatusApproved }
 	sweep := &ReviewDeadlines{Store: store, Deadline: time.Hour, Now: func() time.Time { return now },
