@@ -22,8 +22,8 @@ type Document struct {
 
 // Operation is one method of one path.
 type Operation struct {
-	Method string // upper case, e.g. GET
-	Path   string // with the server's base path, e.g. /api/v1/connection/{key}
+	Method                   string // upper case, e.g. GET
+	Path                     string // with the server's base path, e.g. /api/v1/connection/{key}
 	ID, Summary, Description string
 	Tags                     []string
 	// Security lists the alternative requirements: scheme -> scopes.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/keys"
 	"github.com/pregate/pregate/internal/webhook"
 )
@@ -173,7 +174,7 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	req, _ := http.NewRequest("POST", h.Get("reply-to-base-url")+h.Get("reply-to-eligible"), strings.NewReader("{}"))
 	req.Header.Set("Authorization", "Bearer "+h.Get("reply-to-token"))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

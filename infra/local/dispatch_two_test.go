@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pregate/pregate/infra/openapitest"
 )
 
 // One of two validators failing never stops the other: it is still called,
@@ -45,7 +47,7 @@ func TestOneFailingValidatorDoesNotStopTheOther(t *testing.T) {
 	h := healthy.received()[0].header
 	req, _ := http.NewRequest("POST", h.Get("reply-to-base-url")+h.Get("reply-to-eligible"), strings.NewReader("{}"))
 	req.Header.Set("Authorization", "Bearer "+h.Get("reply-to-token"))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

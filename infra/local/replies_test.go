@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/keys"
 )
@@ -48,7 +49,7 @@ func reply(t *testing.T, id, answer, authorization string) (int, []byte) {
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
