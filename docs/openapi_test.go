@@ -118,6 +118,12 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 		if len(want) > 0 && !(hasCode(op, "401") && hasCode(op, "403")) {
 			t.Errorf("%s: a route with security must declare 401 and 403", r.Key())
 		}
+		// Any deployed route can meet a body over 1 MiB or not base64 (httpapi.API.serve) and the stage's throttling.
+		for _, code := range []string{"400", "413", "429"} {
+			if !hasCode(op, code) {
+				t.Errorf("%s: does not declare %s", r.Key(), code)
+			}
+		}
 	}
 	for key, op := range documented {
 		if !declared[key] && !op.LocalOnly {
