@@ -25,7 +25,6 @@ type Operation struct {
 	Method                   string // upper case, e.g. GET
 	Path                     string // with the server's base path, e.g. /api/v1/connection/{key}
 	ID, Summary, Description string
-	Tags                     []string
 	// Security lists the alternative requirements: scheme -> scopes.
 	Security  []map[string][]string
 	LocalOnly bool
@@ -47,7 +46,6 @@ type rawOperation struct {
 	OperationID string                `yaml:"operationId"`
 	Summary     string                `yaml:"summary"`
 	Description string                `yaml:"description"`
-	Tags        []string              `yaml:"tags"`
 	Security    []map[string][]string `yaml:"security"`
 	LocalOnly   bool                  `yaml:"x-local-only"`
 	RequestBody map[string]any        `yaml:"requestBody"`
@@ -96,7 +94,7 @@ func Parse(raw []byte) (*Document, error) {
 			}
 			out := Operation{
 				Method: strings.ToUpper(m), Path: base + path, ID: op.OperationID, Summary: op.Summary,
-				Description: op.Description, Tags: op.Tags, Security: op.Security, LocalOnly: op.LocalOnly,
+				Description: op.Description, Security: op.Security, LocalOnly: op.LocalOnly,
 			}
 			if op.RequestBody != nil {
 				out.Request = jsonSchema(resolve(root, op.RequestBody))

@@ -153,7 +153,7 @@ section.op { border-top: 1px solid #ccc; margin-top: 1.5rem; }
 <h2>Operations</h2>
 {{range .Doc.Operations}}<section class="op" id="{{anchor .}}">
 <h3><span class="method {{lower .Method}}">{{.Method}}</span><code>{{.Path}}</code></h3>
-<p>{{.Summary}}. <strong>Access:</strong> {{access .}}.</p>
+<p>{{.Summary}}. <strong>Access:</strong> {{access .}}. <strong>Operation id:</strong> <code>{{.ID}}</code>.</p>
 {{if .Description}}<p class="desc">{{.Description}}</p>{{end}}
 {{if .Request}}<h4>Request body</h4><pre>{{schema .Request}}</pre>{{end}}
 <h4>Responses</h4>
