@@ -33,6 +33,7 @@ func TestCheck(t *testing.T) {
 		{"health with an undocumented field", "GET", "/api/v1/health", 200, `{"status":"ok","versions":{"go":"x"},"extra":1}`, nil, "does not match"},
 		{"undeclared status", "GET", "/api/v1/health", 418, `{"detail":"teapot"}`, nil, "does not match"},
 		{"error body of the wrong shape", "GET", "/api/v1/connection/k", 404, `{"error":"nope"}`, nil, "does not match"},
+		{"timestamp that is no date", "GET", "/api/v1/privacy-request/pri_x/activity", 200, `{"items":[{"at":"2026-13-45T00:00:00.000000Z","action":"approved","message":null,"webhook_key":null,"actor":null}]}`, nil, "does not match"},
 		{"not found", "GET", "/api/v1/connection/k", 404, `{"detail":"No connection config found with key k"}`, nil, ""},
 		{"401 with its header", "GET", "/api/v1/connection", 401, `{"detail":"Failed to authenticate"}`, bearer, ""},
 		{"401 without WWW-Authenticate", "GET", "/api/v1/connection", 401, `{"detail":"Failed to authenticate"}`, nil, "does not match"},
