@@ -75,10 +75,10 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 	}
 	// Handlers are only listed, never called: their use cases can be nil.
 	api := httpapi.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "",
-		httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(nil), httpapi.ReplyRoutes(nil),
+		httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(nil), httpapi.ReplyRoutes(nil, nil),
 		httpapi.ConfigRoutes(nil), httpapi.AdminRequestRoutes(nil))
 	replies := map[string]bool{}
-	for _, r := range httpapi.ReplyRoutes(nil) {
+	for _, r := range httpapi.ReplyRoutes(nil, nil) {
 		replies[r.Key] = true
 	}
 

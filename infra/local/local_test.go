@@ -9,6 +9,7 @@ import (
 
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/openapitest"
+	"github.com/pregate/pregate/infra/stack"
 )
 
 func TestLocalSystemServesHealth(t *testing.T) {
@@ -49,4 +50,41 @@ func TestLocalSystemServesHealth(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", path, r.StatusCode, want)
 		}
 	}
+}
+
+// Two systems on one shared endpoint (as two test packages on LocalStack or
+// a real account) provision under different names and never see each
+// other's requests.
+func TestSystemsOnASharedEndpointDoNotCollide(t *testing.T) {
+	root, err := local.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	if endpoint == "" {
+		m, err := stack.StartMoto(ctx, root, stack.MotoOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Stop)
+		endpoint = m.Endpoint
+	}
+	var systems [2]*local.System
+	for i := range systems {
+		systems[i], err = local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Endpoint: endpoint,
+			Env: map[string]string{"REQUIRE_MANUAL_REQUEST_APPROVAL": "false"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(systems[i].Stop)
+	}
+	a, b := systems[0].Stack.Resources["RequestsTable"].Ref, systems[1].Stack.Resources["RequestsTable"].Ref
+	if a == b {
+		t.Fatalf("both systems use table %s", a)
+	}
+	id, _ := adminOf(t, systems[0]).submit()
+	adminOf(t, systems[0]).must(200, "GET", "/privacy-request/"+id, nil, nil)
+	adminOf(t, systems[1]).must(404, "GET", "/privacy-request/"+id, nil, nil)
 }

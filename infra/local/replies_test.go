@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/keys"
@@ -40,7 +41,12 @@ func mint(t *testing.T, tokens *keys.Tokens, webhookKey, id string) string {
 // given Authorization header (none when empty), as a validator would: body {}.
 func reply(t *testing.T, id, answer, authorization string) (int, []byte) {
 	t.Helper()
-	sys := system(t)
+	return replyOn(t, system(t), id, answer, authorization)
+}
+
+// replyOn is reply on a given local system.
+func replyOn(t *testing.T, sys *local.System, id, answer, authorization string) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest("POST", sys.URL+"/api/v1/privacy-request/"+id+"/pre-approve/"+answer, strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
@@ -74,13 +80,19 @@ func (c *client) webhooks(keys ...string) {
 // submit creates one privacy request through the public route and returns its id and status.
 func (c *client) submit() (string, string) {
 	c.t.Helper()
+	return c.submitAs("subject@example.com")
+}
+
+// submitAs is submit for the subject with this email.
+func (c *client) submitAs(email string) (string, string) {
+	c.t.Helper()
 	var out struct {
 		Succeeded []struct {
 			ID     string `json:"id"`
 			Status string `json:"status"`
 		} `json:"succeeded"`
 	}
-	c.must(200, "POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": "subject@example.com"}, "policy_key": "default_access_policy"}}, &out)
+	c.must(200, "POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": email}, "policy_key": "default_access_policy"}}, &out)
 	if len(out.Succeeded) != 1 {
 		c.t.Fatalf("submit: %+v", out)
 	}

@@ -118,7 +118,7 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 		return err
 	}
 	q := s.Stack.Resources["DispatchQueue"]
-	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: h.Handle, Log: log}
+	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: invocation(h.Handle), Log: log}
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); p.Run(pctx) }()

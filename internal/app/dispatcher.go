@@ -35,5 +35,5 @@ func NewDispatcher(ctx context.Context, d Deps) (*dispatch.Handler, error) {
 		Now:         d.Now,
 		Log:         d.Log,
 	}
-	return &dispatch.Handler{Deliveries: u, SQS: sqs.NewFromConfig(d.AWS), QueueURL: d.Config.DispatchQueueURL, Log: d.Log}, nil
+	return &dispatch.Handler{Deliveries: u, SQS: sqs.NewFromConfig(d.AWS), QueueURL: d.Config.DispatchQueueURL, Log: d.Log, Metrics: d.Metrics}, nil
 }

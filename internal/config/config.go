@@ -35,6 +35,9 @@ type Config struct {
 	// ScopePrefix is stripped from token scopes: Cognito names them
 	// "<resource server>/<scope>".
 	ScopePrefix string
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics; one
+	// per stack, so a dev and a prod stack in one account do not mix.
+	MetricsNamespace string
 }
 
 // Getenv is os.Getenv's shape, so tests can pass a map.
@@ -61,6 +64,7 @@ func Load(getenv Getenv) (Config, error) {
 		ReplyTokenSecretID:           getenv("REPLY_TOKEN_SECRET_ID"),
 		VerificationSenderEmail:      getenv("VERIFICATION_SENDER_EMAIL"),
 		ScopePrefix:                  getenv("SCOPE_PREFIX"),
+		MetricsNamespace:             p.text("METRICS_NAMESPACE", "Pregate"),
 	}
 	if c.WebhookTimeout > 15*time.Minute {
 		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), "must be at most 15m")
@@ -152,4 +156,11 @@ func (p *parser) baseURL(name string) string {
 		return ""
 	}
 	return v
+}
+
+func (p *parser) text(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
 }

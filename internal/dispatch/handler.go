@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/logkey"
+	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/queue"
 )
 
@@ -42,6 +44,7 @@ type Handler struct {
 	QueueURL    string
 	Concurrency int
 	Log         *slog.Logger
+	Metrics     *metrics.Emitter
 }
 
 // Handle delivers every message of the batch, at most Concurrency at once.
@@ -97,12 +100,15 @@ func (h *Handler) one(ctx context.Context, msg events.SQSMessage) bool {
 	if err != nil || attempt < 1 {
 		attempt = 1
 	}
+	start := time.Now()
 	out, err := h.Deliveries.Deliver(ctx, d, attempt)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "delivery attempt failed on our side; message kept", "privacy_request_id", d.PrivacyRequestID,
-			"webhook_key", d.WebhookKey, "attempt", attempt, "error", err.Error())
+		h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, metrics.DeliveryError, time.Since(start))
+		h.Log.ErrorContext(ctx, "delivery attempt failed on our side; message kept", logkey.PrivacyRequestID, d.PrivacyRequestID,
+			logkey.WebhookKey, d.WebhookKey, logkey.DeliveryID, d.ID, logkey.Attempt, attempt, "error", err.Error())
 		return false
 	}
+	h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, string(out.Kind), time.Since(start))
 	if out.Kind != gate.OutcomeRetry {
 		return true
 	}
@@ -111,7 +117,8 @@ func (h *Handler) one(ctx context.Context, msg events.SQSMessage) bool {
 		QueueUrl: aws.String(h.QueueURL), ReceiptHandle: aws.String(msg.ReceiptHandle), VisibilityTimeout: secs,
 	}); err != nil {
 		// The message comes back after the queue's own visibility timeout instead.
-		h.Log.WarnContext(ctx, "change message visibility", "privacy_request_id", d.PrivacyRequestID, "webhook_key", d.WebhookKey, "error", err.Error())
+		h.Log.WarnContext(ctx, "change message visibility", logkey.PrivacyRequestID, d.PrivacyRequestID, logkey.WebhookKey, d.WebhookKey,
+			logkey.DeliveryID, d.ID, "error", err.Error())
 	}
 	return false
 }

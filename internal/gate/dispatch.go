@@ -9,7 +9,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // CallResult is what one HTTP call to a validator came to. Reason is short
@@ -108,7 +111,7 @@ const maxDeliveryRetries = 20
 // Deliver makes attempt number attempt (1-based) of delivery d. An error is
 // a fault of ours (storage, keys): the attempt should be retried as is.
 func (u *Dispatcher) Deliver(ctx context.Context, d Delivery, attempt int) (Outcome, error) {
-	log := u.Log.With("privacy_request_id", d.PrivacyRequestID, "webhook_key", d.WebhookKey, "attempt", attempt)
+	log := u.Log.With(logkey.PrivacyRequestID, d.PrivacyRequestID, logkey.WebhookKey, d.WebhookKey, logkey.DeliveryID, d.ID, logkey.Attempt, attempt)
 	r, err := u.Store.Get(ctx, d.PrivacyRequestID)
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
@@ -137,7 +140,7 @@ func (u *Dispatcher) Deliver(ctx context.Context, d Delivery, attempt int) (Outc
 	}
 	res := u.Caller.Call(ctx, target.URL, header, body)
 	if res.OK {
-		log.InfoContext(ctx, "pre-approval webhook called", "status_code", res.StatusCode)
+		log.InfoContext(ctx, "pre-approval webhook called", logkey.StatusCode, res.StatusCode)
 		return Outcome{Kind: OutcomeDelivered}, u.record(ctx, d, func(r *PrivacyRequest, i int, at time.Time) *DeliveryWrite {
 			w := &DeliveryWrite{State: r.Webhooks[i].State, To: r.Status, Attempts: max(r.Webhooks[i].Attempts+1, attempt)}
 			if w.State == WebhookPending || w.State == WebhookFailed {
@@ -326,12 +329,17 @@ func (u *Dispatcher) buildCall(r *PrivacyRequest, d Delivery, t DeliveryTarget, 
 	h.Set("reply-to-base-url", u.BaseURL)
 	h.Set("webhook-id", d.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	// One signature per secret kept (the new and the previous one after a
+	// rotation), space-separated as Standard Webhooks says, so a validator
+	// still holding the previous secret verifies the call until it updates.
 	if len(t.SigningSecrets) > 0 && u.Sign != nil {
-		sig, err := u.Sign(t.SigningSecrets[0], d.ID, now, body)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+		sigs := make([]string, len(t.SigningSecrets))
+		for i, secret := range t.SigningSecrets {
+			if sigs[i], err = u.Sign(secret, d.ID, now, body); err != nil {
+				return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+			}
 		}
-		h.Set("webhook-signature", sig)
+		h.Set("webhook-signature", strings.Join(sigs, " "))
 	}
 	return h, body, nil
 }

@@ -194,7 +194,7 @@ func TestDeliverBuildsTheCall(t *testing.T) {
 		"reply-to-eligible": "/privacy-request/pri_1/pre-approve/eligible", "reply-to-not-eligible": "/privacy-request/pri_1/pre-approve/not-eligible",
 		"reply-to-approve": "/privacy-request/pri_1/pre-approve/eligible", "reply-to-deny": "/privacy-request/pri_1/pre-approve/not-eligible",
 		"reply-to-token": "tok.hook.pri_1", "reply-to-base-url": "https://gate.example/api/v1",
-		"webhook-id": "pri_1:hook", "webhook-timestamp": "1795694400", "webhook-signature": "v1,new.pri_1:hook",
+		"webhook-id": "pri_1:hook", "webhook-timestamp": "1795694400", "webhook-signature": "v1,new.pri_1:hook v1,old.pri_1:hook",
 	}
 	for k, v := range want {
 		if got := caller.header.Get(k); got != v {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // ReplyClaims is what a verified reply token says (SPEC §5).
@@ -104,8 +106,8 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if err != nil {
 			return err
 		}
-		u.Log.InfoContext(ctx, "pre-approval reply recorded", "privacy_request_id", r.ID, "webhook_key", claims.WebhookKey,
-			"answer", string(answer), "status", string(w.To))
+		u.Log.InfoContext(ctx, "pre-approval reply recorded", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, claims.WebhookKey,
+			"answer", string(answer), logkey.Status, string(w.To))
 		return nil
 	}
 	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
