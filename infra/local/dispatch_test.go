@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/keys"
 	sdk "github.com/pregate/pregate/validator"
 )
@@ -245,7 +246,7 @@ func replyEligible(t *testing.T, call http.Header) {
 	req, _ := http.NewRequest("POST", call.Get("reply-to-base-url")+call.Get("reply-to-eligible"), strings.NewReader("{}"))
 	req.Header.Set("Authorization", "Bearer "+call.Get("reply-to-token"))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pregate/pregate/infra/apidocs"
 	"github.com/pregate/pregate/infra/gateway"
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/app"
@@ -181,6 +182,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
+	if err := apidocs.Register(gw.HandleLocal); err != nil {
+		return nil, err
+	}
 	if err := sys.startStreamPoller(tmpl, deps, opts.Log); err != nil {
 		return nil, err
 	}

@@ -3,12 +3,12 @@ package local_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/infra/stack"
 )
 
@@ -25,7 +25,7 @@ func TestLocalSystemServesHealth(t *testing.T) {
 	}
 	t.Cleanup(sys.Stop)
 
-	resp, err := http.Get(sys.URL + "/api/v1/health")
+	resp, err := openapitest.Client(t).Get(sys.URL + "/api/v1/health")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestLocalSystemServesHealth(t *testing.T) {
 		t.Fatalf("health: %d %+v", resp.StatusCode, body)
 	}
 	for path, want := range map[string]int{"/api/v1/nothing-here": 404, "/api/v1/connection": 401} {
-		r, err := http.Get(sys.URL + path)
+		r, err := openapitest.Client(t).Get(sys.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	sdk "github.com/pregate/pregate/validator"
 )
 
@@ -29,7 +30,8 @@ func TestValidatorSDKEndToEnd(t *testing.T) {
 			}
 			return sdk.Eligible, nil
 		},
-		Log: slog.New(slog.NewJSONHandler(&validatorLogs, nil)),
+		Log:     slog.New(slog.NewJSONHandler(&validatorLogs, nil)),
+		Replier: &sdk.Replier{Client: openapitest.Client(t)},
 	}
 	// The webhook needs the validator's URL, and the validator the
 	// webhook's secret: listen first, serve once the secret is known.
