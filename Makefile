@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
-FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher
+FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
 .PHONY: run test vet unit lint build venv clean fuzz-seed bench
 

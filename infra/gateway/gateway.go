@@ -21,6 +21,7 @@ import (
 
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // LambdaHandler is an HTTP API function's handler.
@@ -119,7 +120,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(out.StatusCode)
 	_, _ = w.Write(payload)
-	g.log.Debug("served", "route", route.Key(), "status", out.StatusCode, "ms", time.Since(start).Milliseconds())
+	g.log.Debug("served", "route", route.Key(), logkey.StatusCode, out.StatusCode, "ms", time.Since(start).Milliseconds())
 }
 
 // match finds the route for method and path. Literal segments win over

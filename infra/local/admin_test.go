@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/awstest"
 )
 
@@ -97,7 +98,7 @@ func admin(t *testing.T) *client {
 // adminOf is an admin client of sys holding a root token.
 func adminOf(t *testing.T, sys *local.System) *client {
 	t.Helper()
-	resp, err := http.Post(sys.URL+"/api/v1/oauth/token", "application/x-www-form-urlencoded",
+	resp, err := openapitest.Client(t).Post(sys.URL+"/api/v1/oauth/token", "application/x-www-form-urlencoded",
 		strings.NewReader("grant_type=client_credentials&client_id=local-admin&client_secret=local-admin-secret"))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func (c *client) do(method, path string, body any) (int, []byte) {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(c.t).Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}

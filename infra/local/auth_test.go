@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/localauth"
 )
 
@@ -100,7 +101,7 @@ func call(t *testing.T, method, url, authorization string) (int, []byte, http.He
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"wrong secret", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=local-admin&client_secret=wrong", 401},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			resp, err := http.Post(sys.URL+"/api/v1/oauth/token", c.contentType, strings.NewReader(c.body))
+			resp, err := openapitest.Client(t).Post(sys.URL+"/api/v1/oauth/token", c.contentType, strings.NewReader(c.body))
 			if err != nil {
 				t.Fatal(err)
 			}

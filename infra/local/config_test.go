@@ -91,16 +91,22 @@ func deliveryTargetFor(t *testing.T, c *client, conn string) gate.DeliveryTarget
 	t.Helper()
 	wh := unique("dt")
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{{"key": wh, "name": wh, "connection_config_key": conn}}, nil)
-	a := app.NewConfigAdmin(app.Deps{Config: c.sys.Config, AWS: c.sys.AWS, Now: time.Now})
-	target, err := a.DeliveryTarget(context.Background(), wh)
-	if err != nil {
-		t.Fatal(err)
+	targets := uncachedTargets(c)
+	target := targets.DeliveryTargets(context.Background(), []string{wh})[wh]
+	if target.Err != nil {
+		t.Fatal(target.Err)
 	}
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
-	if _, err := a.DeliveryTarget(context.Background(), wh); err == nil {
+	if gone := targets.DeliveryTargets(context.Background(), []string{wh})[wh]; gone.Err == nil {
 		t.Fatal("delivery target of a deleted webhook")
 	}
-	return target
+	return target.Target
+}
+
+// uncachedTargets loads delivery targets as the dispatcher does, with no
+// cache between lookups.
+func uncachedTargets(c *client) *gate.TargetCache {
+	return &gate.TargetCache{Admin: app.NewConfigAdmin(app.Deps{Config: c.sys.Config, AWS: c.sys.AWS, Now: time.Now}), Now: time.Now}
 }
 
 // rawContains scans the config table for plain anywhere in any attribute.
@@ -239,10 +245,9 @@ func TestWebhookSet(t *testing.T) {
 	if !strings.HasPrefix(rotated.SigningSecret, "whsec_") {
 		t.Fatalf("rotate: %+v", rotated)
 	}
-	ad := app.NewConfigAdmin(app.Deps{Config: c.sys.Config, AWS: c.sys.AWS, Now: time.Now})
-	target, err := ad.DeliveryTarget(context.Background(), "second")
-	if err != nil || len(target.SigningSecrets) != 2 || target.SigningSecrets[0] != rotated.SigningSecret {
-		t.Fatalf("after rotation: %d secrets, %v", len(target.SigningSecrets), err)
+	got := uncachedTargets(c).DeliveryTargets(context.Background(), []string{"second"})["second"]
+	if got.Err != nil || len(got.Target.SigningSecrets) != 2 || got.Target.SigningSecrets[0] != rotated.SigningSecret {
+		t.Fatalf("after rotation: %d secrets, %v", len(got.Target.SigningSecrets), got.Err)
 	}
 
 	// DELETE one webhook; deleting a connection deletes its webhooks.

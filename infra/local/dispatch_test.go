@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/keys"
-	"github.com/pregate/pregate/internal/webhook"
+	sdk "github.com/pregate/pregate/validator"
 )
 
 // validatorCall is one call a test validator received.
@@ -55,9 +56,16 @@ func (v *validator) received() []validatorCall {
 // a connection to v, and returns its signing secret.
 func (c *client) validatorWebhook(v *validator, key string) string {
 	c.t.Helper()
+	return c.webhookAt(v.srv.URL+"/hook", key)
+}
+
+// webhookAt makes the webhook set one webhook, named "Hook <key>", on a
+// connection to url, and returns its signing secret.
+func (c *client) webhookAt(url, key string) string {
+	c.t.Helper()
 	conn := unique("valconn")
 	c.must(200, "PATCH", "/connection", []map[string]any{{"key": conn, "name": "Conn " + conn, "connection_type": "https", "access": "read"}}, nil)
-	c.must(200, "PUT", "/connection/"+conn+"/secret", map[string]any{"url": v.srv.URL + "/hook", "authorization": "Bearer val-" + key,
+	c.must(200, "PUT", "/connection/"+conn+"/secret", map[string]any{"url": url, "authorization": "Bearer val-" + key,
 		"headers": map[string]string{"X-Api-Key": "hdr-" + key}}, nil)
 	var out []webhookOut
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{{"key": key, "name": "Hook " + key, "connection_config_key": conn}}, &out)
@@ -149,9 +157,12 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	if err != nil || claims.PrivacyRequestID != id || claims.WebhookKey != hook {
 		t.Fatalf("reply token: %+v %v", claims, err)
 	}
-	if err := webhook.VerifySignature([]string{secret}, h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature"),
-		call.body, time.Now(), 5*time.Minute); err != nil {
-		t.Fatalf("signature: %v", err)
+	verifier, err := sdk.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier.Verify(h, call.body); err != nil {
+		t.Fatalf("the validator SDK refuses the call: %v", err)
 	}
 
 	// The call is recorded once.
@@ -169,19 +180,7 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 		t.Fatalf("no called entry in %+v", act)
 	}
 
-	// The validator replies as a validator would: base URL + path, the token.
-	req, _ := http.NewRequest("POST", h.Get("reply-to-base-url")+h.Get("reply-to-eligible"), strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+h.Get("reply-to-token"))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("reply: %d %s", resp.StatusCode, raw)
-	}
+	replyEligible(t, h)
 	c.must(200, "GET", "/privacy-request/"+id, nil, &got)
 	if got.Status != "approved" || got.Webhooks[0].State != "eligible" {
 		t.Fatalf("request after the reply: %+v", got)
@@ -240,6 +239,24 @@ func hasActivity(act activityOut, action, message string) bool {
 }
 
 // waitUntil polls cond until it holds or the deadline passes.
+// replyEligible answers a call as a validator would: the base URL plus the
+// eligible path, with the call's token.
+func replyEligible(t *testing.T, call http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", call.Get("reply-to-base-url")+call.Get("reply-to-eligible"), strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+call.Get("reply-to-token"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := openapitest.Client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("reply: %d %s", resp.StatusCode, raw)
+	}
+}
+
 func waitUntil(t *testing.T, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)

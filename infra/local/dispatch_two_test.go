@@ -1,8 +1,6 @@
 package local_test
 
 import (
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -42,17 +40,7 @@ func TestOneFailingValidatorDoesNotStopTheOther(t *testing.T) {
 		t.Fatalf("after one failed delivery: %+v", got)
 	}
 
-	h := healthy.received()[0].header
-	req, _ := http.NewRequest("POST", h.Get("reply-to-base-url")+h.Get("reply-to-eligible"), strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+h.Get("reply-to-token"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("reply of the healthy validator: %d", resp.StatusCode)
-	}
+	replyEligible(t, healthy.received()[0].header)
 	if s := states(); s[keys[healthy]] != "eligible" || got.Status != "pending" {
 		t.Fatalf("after the healthy reply: status %s states %v (the failed webhook never said eligible)", got.Status, s)
 	}

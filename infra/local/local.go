@@ -6,6 +6,8 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,16 +19,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pregate/pregate/infra/apidocs"
 	"github.com/pregate/pregate/infra/gateway"
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/localauth"
+	"github.com/pregate/pregate/internal/metrics"
 )
 
 // Options configure a local system.
@@ -35,9 +40,16 @@ type Options struct {
 	Addr string // listen address, e.g. 127.0.0.1:3000; port 0 picks one
 	// Endpoint, when set, is an AWS endpoint to use instead of starting moto.
 	Endpoint string
+	// Prefix names the provisioned resources: "pregate-local" on a moto of
+	// its own; on a shared Endpoint, by default a fresh one per system, so
+	// that several systems (tests run in parallel) never share a table.
+	Prefix string
 	// Env overrides the local defaults (and the template's values) per variable.
 	Env map[string]string
 	Log *slog.Logger
+	// Metrics receives the functions' EMF metric lines (in Lambda they go to
+	// stdout with the logs); none are kept when nil.
+	Metrics io.Writer
 	// MotoLog receives the emulator's own output.
 	MotoLog io.Writer
 	// AWSOptions change the system's aws.Config after the stack is
@@ -54,6 +66,9 @@ var LocalDefaults = map[string]string{
 	"ALLOW_INSECURE_WEBHOOK_URLS":     "true",
 	"WEBHOOK_BACKOFF":                 "1s",
 	"WEBHOOK_MAX_ATTEMPTS":            "3",
+	// Locally a config change (a rotated signing secret, new secrets) takes
+	// effect at the next batch; in AWS the dispatcher caches it for 30 s.
+	"DISPATCH_CONFIG_TTL": "0s",
 }
 
 // System is a running local stack.
@@ -74,6 +89,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = io.Discard
+	}
 	sys = &System{}
 	defer func() {
 		if err != nil {
@@ -93,7 +111,17 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		endpoint = sys.moto.Endpoint
 	}
 	sys.AWS = awsenv.Emulator(endpoint)
-	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, "pregate-local")
+	prefix := opts.Prefix
+	switch {
+	case prefix != "":
+	case opts.Endpoint == "":
+		prefix = "pregate-local"
+	default:
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		prefix = "pregate-local-" + hex.EncodeToString(b)
+	}
+	sys.Stack, err = stack.Provision(ctx, sys.AWS, tmpl, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +152,8 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 			return app.Deps{}, fmt.Errorf("%s: %w", function, err)
 		}
 		sys.Config = cfg
-		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now}, nil
+		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now,
+			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now)}, nil
 	}
 
 	if err := sys.startDispatcher(ctx, deps, opts); err != nil {
@@ -155,14 +184,20 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
-		"PublicApiFunction": timed(opts, "PublicApiFunction", public.Handle),
-		"AdminApiFunction":  timed(opts, "AdminApiFunction", admin.Handle),
+		"PublicApiFunction": timed(opts, "PublicApiFunction", invocation(public.Handle)),
+		"AdminApiFunction":  timed(opts, "AdminApiFunction", invocation(admin.Handle)),
 	}, sys.Auth, opts.Log)
 	if err != nil {
 		return nil, err
 	}
 	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
+	if err := apidocs.Register(gw.HandleLocal); err != nil {
+		return nil, err
+	}
 	if err := sys.startStreamPoller(tmpl, deps, opts); err != nil {
+		return nil, err
+	}
+	if err := sys.startReviewDeadlineSweep(deps); err != nil {
 		return nil, err
 	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
@@ -235,11 +270,45 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	}
 	p := &StreamPoller{
 		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
-		Handler: timed(opts, "StreamFunction", handler.Handle), BatchSize: 100, MaxRetries: 10, Filters: filters,
+		Handler: timed(opts, "StreamFunction", invocation(handler.Handle)), BatchSize: 100, MaxRetries: 10, Filters: filters,
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
 		Log: opts.Log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
 	s.runInBackground(p.Run)
+	return nil
+}
+
+// startReviewDeadlineSweep plays the ReviewDeadlineFunction's schedule. AWS
+// runs it every 5 minutes; locally it runs at a quarter of the deadline
+// (between 100ms and 1m), so that short deadlines can be tried out.
+func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) error {
+	d, err := deps("ReviewDeadlineFunction")
+	if err != nil {
+		return err
+	}
+	if d.Config.ReviewDeadline <= 0 {
+		return nil
+	}
+	h, err := app.NewReviewDeadlineSweep(context.Background(), d)
+	if err != nil {
+		return err
+	}
+	every := min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
+	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+		return struct{}{}, h.Handle(ctx, ev)
+	})
+	s.runInBackground(func(ctx context.Context) {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_, _ = sweep(ctx, events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}) // the handler logs its failures
+			}
+		}
+	})
 	return nil
 }
 

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/queue"
 )
 
@@ -19,7 +19,7 @@ import (
 func TestApprovalReachesTheApprovedQueueThroughTheStream(t *testing.T) {
 	sys := system(t)
 	body := `[{"identity":{"email":"consent@example.com"},"policy_key":"default_consent_policy"}]`
-	resp, err := http.Post(sys.URL+"/api/v1/privacy-request", "application/json", bytes.NewBufferString(body))
+	resp, err := openapitest.Client(t).Post(sys.URL+"/api/v1/privacy-request", "application/json", bytes.NewBufferString(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 		return err
 	}
 	q := s.Stack.Resources["DispatchQueue"]
-	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", h.Handle), Log: opts.Log}
+	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", invocation(h.Handle)), Log: opts.Log}
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); p.Run(pctx) }()

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/logkey"
 	"github.com/pregate/pregate/internal/stream"
 )
 
@@ -127,7 +128,7 @@ func (p *StreamPoller) deliver(ctx context.Context, batch []events.DynamoDBEvent
 		failedFrom := len(batch)
 		if err != nil {
 			failedFrom = 0
-			p.Log.Error("stream handler error", "error", err.Error(), "attempt", attempt+1)
+			p.Log.Error("stream handler error", "error", err.Error(), logkey.Attempt, attempt+1)
 		}
 		for _, f := range resp.BatchItemFailures {
 			for i, r := range batch {

@@ -16,7 +16,7 @@ func record(t *testing.T, raw string) map[string]any {
 }
 
 // The stream function must see every record where a request may have entered
-// awaiting_pre_approval or approved, and nothing else.
+// awaiting_pre_approval or approved, or reached a decision, and nothing else.
 func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 	raw, err := os.ReadFile("../../template.yaml")
 	if err != nil {
@@ -40,8 +40,11 @@ func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 		{"modify to approved", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"pending"}},"NewImage":{"status":{"S":"approved"}}}}`, true},
 		{"modify while awaiting (a reply)", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"awaiting_pre_approval"}}}}`, true},
 		{"insert pending", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"pending"}}}}`, false},
-		{"modify to denied", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"denied"}}}}`, false},
-		{"modify to not eligible", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"pre_approval_not_eligible"}}}}`, false},
+		{"modify to denied", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"denied"}}}}`, true},
+		{"modify to not eligible", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"pre_approval_not_eligible"}}}}`, true},
+		{"modify to pending (failure, deadline)", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"pending"}}}}`, true},
+		{"insert in_processing", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"in_processing"}}}}`, false},
+		{"modify to complete (downstream)", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"complete"}}}}`, false},
 		{"remove", `{"eventName":"REMOVE","dynamodb":{"OldImage":{"status":{"S":"approved"}}}}`, false},
 		{"identity unverified", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"identity_unverified"}}}}`, false},
 	}

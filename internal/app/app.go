@@ -24,7 +24,9 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 	"github.com/pregate/pregate/internal/keys"
+	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/queue"
+	"github.com/pregate/pregate/internal/schedule"
 	"github.com/pregate/pregate/internal/secrets"
 	"github.com/pregate/pregate/internal/stream"
 	"github.com/pregate/pregate/internal/webhook"
@@ -36,6 +38,8 @@ type Deps struct {
 	AWS    aws.Config
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Metrics writes EMF lines; in Lambda to stdout, beside the logs.
+	Metrics *metrics.Emitter
 }
 
 // FromEnvironment reads the Lambda environment once per cold start.
@@ -48,12 +52,14 @@ func FromEnvironment(ctx context.Context) (Deps, error) {
 	if err != nil {
 		return Deps{}, err
 	}
-	return Deps{Config: cfg, AWS: awsCfg, Log: NewLogger(os.Stdout, slog.LevelInfo), Now: time.Now}, nil
+	return Deps{Config: cfg, AWS: awsCfg, Log: NewLogger(os.Stdout, slog.LevelInfo), Now: time.Now,
+		Metrics: metrics.New(os.Stdout, cfg.MetricsNamespace, time.Now)}, nil
 }
 
-// NewLogger is the JSON logger every function uses.
+// NewLogger is the JSON logger every function uses; each line logged with
+// an invocation's context carries its Lambda request id (aws_request_id).
 func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(withLambdaRequestID{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
 }
 
 // NewPublicAPI serves the public routes: health, submission, verification, replies.
@@ -75,7 +81,7 @@ func NewPublicAPI(ctx context.Context, d Deps) (*httpapi.API, error) {
 		return nil, err
 	}
 	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies)), nil
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, d.Metrics)), nil
 }
 
 // NewReplyTokens loads the reply-token key set once per cold start; the
@@ -159,5 +165,15 @@ func NewStreamHandler(_ context.Context, d Deps) (*stream.Handler, error) {
 	return &stream.Handler{Log: d.Log, Steps: []stream.RecordHandler{
 		&stream.Deliveries{Queue: queue.NewDispatchQueue(q, d.Config.DispatchQueueURL), Log: d.Log},
 		&stream.Approved{Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Log: d.Log},
+		&stream.Decisions{Metrics: d.Metrics},
 	}}, nil
+}
+
+// NewReviewDeadlineSweep is the scheduled function that moves requests left
+// awaiting pre-approval past REVIEW_DEADLINE to pending (off when unset).
+func NewReviewDeadlineSweep(_ context.Context, d Deps) (*schedule.Handler, error) {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+		return nil, err
+	}
+	return &schedule.Handler{Log: d.Log, Deadlines: &gate.ReviewDeadlines{Store: newRequestStore(d), Deadline: d.Config.ReviewDeadline, Now: d.Now, Log: d.Log}}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 // NewDispatcher builds the dispatcher function's SQS handler: it calls the
 // validators (SPEC §4) and retries through the dispatch queue (SPEC §6).
+// Its config cache lives as long as the warm function instance.
 func NewDispatcher(ctx context.Context, d Deps) (*dispatch.Handler, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable,
 		"SECRETS_KEY_ID", d.Config.SecretsKeyID, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID,
@@ -25,7 +26,7 @@ func NewDispatcher(ctx context.Context, d Deps) (*dispatch.Handler, error) {
 	}
 	u := &gate.Dispatcher{
 		Store:       newRequestStore(d),
-		Targets:     NewConfigAdmin(d),
+		Targets:     &gate.TargetCache{Admin: NewConfigAdmin(d), TTL: d.Config.DispatchConfigTTL, Now: d.Now},
 		Tokens:      tokens,
 		Caller:      webhook.NewClient(webhook.Options{Timeout: d.Config.WebhookTimeout, AllowInsecure: d.Config.AllowInsecureWebhookURLs}),
 		Sign:        webhook.Sign,
@@ -35,5 +36,5 @@ func NewDispatcher(ctx context.Context, d Deps) (*dispatch.Handler, error) {
 		Now:         d.Now,
 		Log:         d.Log,
 	}
-	return &dispatch.Handler{Deliveries: u, SQS: sqs.NewFromConfig(d.AWS), QueueURL: d.Config.DispatchQueueURL, Log: d.Log}, nil
+	return &dispatch.Handler{Deliveries: u, SQS: sqs.NewFromConfig(d.AWS), QueueURL: d.Config.DispatchQueueURL, Log: d.Log, Metrics: d.Metrics}, nil
 }

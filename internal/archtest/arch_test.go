@@ -79,3 +79,36 @@ func TestOnlyFunctionMainsStartLambda(t *testing.T) {
 		}
 	}
 }
+
+// The validator SDK is imported by customers, who cannot import our internal
+// packages nor want our dependencies: it uses the standard library only. The
+// example validator is written as a customer would: nothing internal.
+func TestValidatorSDKImportsOnlyTheStandardLibrary(t *testing.T) {
+	root, files := goFiles(t)
+	seen := 0
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		sdk, example := strings.HasPrefix(rel, "validator/"), strings.HasPrefix(rel, "examples/")
+		if !sdk && !example || strings.HasSuffix(rel, "_test.go") {
+			continue
+		}
+		seen++
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			stdlib := !strings.Contains(strings.Split(path, "/")[0], ".")
+			switch {
+			case sdk && !stdlib:
+				t.Errorf("%s imports %s: the validator SDK may import only the standard library", rel, path)
+			case example && strings.Contains(path, "/internal/"):
+				t.Errorf("%s imports %s: examples use public packages only", rel, path)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no file of validator/ or examples/ found")
+	}
+}

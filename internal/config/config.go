@@ -20,9 +20,12 @@ type Config struct {
 	WebhookTimeout               time.Duration
 	WebhookMaxAttempts           int
 	WebhookBackoff               time.Duration
-	ReviewDeadline               time.Duration // 0 = off
-	AllowInsecureWebhookURLs     bool
-	PublicBaseURL                string // ends in /api/v1; empty where unused
+	// DispatchConfigTTL is how long the dispatcher keeps the webhook set,
+	// connection secrets and signing secrets it read (0: one batch only).
+	DispatchConfigTTL        time.Duration
+	ReviewDeadline           time.Duration // 0 = off
+	AllowInsecureWebhookURLs bool
+	PublicBaseURL            string // ends in /api/v1; empty where unused
 
 	RequestsTable      string
 	ConfigTable        string
@@ -35,6 +38,9 @@ type Config struct {
 	// ScopePrefix is stripped from token scopes: Cognito names them
 	// "<resource server>/<scope>".
 	ScopePrefix string
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics; one
+	// per stack, so a dev and a prod stack in one account do not mix.
+	MetricsNamespace string
 }
 
 // Getenv is os.Getenv's shape, so tests can pass a map.
@@ -50,6 +56,7 @@ func Load(getenv Getenv) (Config, error) {
 		WebhookTimeout:               p.duration("WEBHOOK_TIMEOUT", 10*time.Second, 100*time.Millisecond),
 		WebhookMaxAttempts:           p.integer("WEBHOOK_MAX_ATTEMPTS", 5, 1, 20),
 		WebhookBackoff:               p.duration("WEBHOOK_BACKOFF", 5*time.Second, 0),
+		DispatchConfigTTL:            p.duration("DISPATCH_CONFIG_TTL", 30*time.Second, 0),
 		ReviewDeadline:               p.optionalDuration("REVIEW_DEADLINE"),
 		AllowInsecureWebhookURLs:     p.boolean("ALLOW_INSECURE_WEBHOOK_URLS", false),
 		PublicBaseURL:                p.baseURL("PUBLIC_BASE_URL"),
@@ -61,6 +68,7 @@ func Load(getenv Getenv) (Config, error) {
 		ReplyTokenSecretID:           getenv("REPLY_TOKEN_SECRET_ID"),
 		VerificationSenderEmail:      getenv("VERIFICATION_SENDER_EMAIL"),
 		ScopePrefix:                  getenv("SCOPE_PREFIX"),
+		MetricsNamespace:             p.text("METRICS_NAMESPACE", "Pregate"),
 	}
 	if c.WebhookTimeout > 15*time.Minute {
 		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), "must be at most 15m")
@@ -152,4 +160,11 @@ func (p *parser) baseURL(name string) string {
 		return ""
 	}
 	return v
+}
+
+func (p *parser) text(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
 }

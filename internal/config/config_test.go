@@ -16,7 +16,8 @@ func TestDefaults(t *testing.T) {
 	if !c.RequireManualApproval || c.IdentityVerificationRequired || c.AllowInsecureWebhookURLs {
 		t.Errorf("bool defaults wrong: %+v", c)
 	}
-	if c.ReplyTokenTTL != 60*time.Hour || c.WebhookTimeout != 10*time.Second || c.WebhookMaxAttempts != 5 || c.WebhookBackoff != 5*time.Second || c.ReviewDeadline != 0 {
+	if c.ReplyTokenTTL != 60*time.Hour || c.WebhookTimeout != 10*time.Second || c.WebhookMaxAttempts != 5 || c.WebhookBackoff != 5*time.Second || c.ReviewDeadline != 0 ||
+		c.MetricsNamespace != "Pregate" || c.DispatchConfigTTL != 30*time.Second {
 		t.Errorf("defaults wrong: %+v", c)
 	}
 }
@@ -25,12 +26,14 @@ func TestOverrides(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"REQUIRE_MANUAL_REQUEST_APPROVAL": "false", "WEBHOOK_MAX_ATTEMPTS": "3", "WEBHOOK_BACKOFF": "1s",
 		"REVIEW_DEADLINE": "48h", "PUBLIC_BASE_URL": "http://127.0.0.1:3000/api/v1/", "ALLOW_INSECURE_WEBHOOK_URLS": "true",
+		"METRICS_NAMESPACE": "Pregate/dev", "DISPATCH_CONFIG_TTL": "0s",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.RequireManualApproval || c.WebhookMaxAttempts != 3 || c.WebhookBackoff != time.Second || c.ReviewDeadline != 48*time.Hour ||
-		c.PublicBaseURL != "http://127.0.0.1:3000/api/v1" || !c.AllowInsecureWebhookURLs {
+		c.PublicBaseURL != "http://127.0.0.1:3000/api/v1" || !c.AllowInsecureWebhookURLs ||
+		c.MetricsNamespace != "Pregate/dev" || c.DispatchConfigTTL != 0 {
 		t.Errorf("overrides not applied: %+v", c)
 	}
 }
@@ -43,6 +46,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"WEBHOOK_TIMEOUT":                        "1h",
 		"WEBHOOK_MAX_ATTEMPTS":                   "0",
 		"WEBHOOK_BACKOFF":                        "-1s",
+		"DISPATCH_CONFIG_TTL":                    "-5s",
 		"REVIEW_DEADLINE":                        "soon",
 		"ALLOW_INSECURE_WEBHOOK_URLS":            "yes please",
 		"PUBLIC_BASE_URL":                        "ftp://x/api/v1",

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,38 +16,32 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// fakeDeliverer answers by webhook key and tracks the calls in flight.
+// fakeDeliverer answers by webhook key and records the batches it got.
 type fakeDeliverer struct {
-	mu       sync.Mutex
-	got      map[string]int // webhook key -> attempt
-	inFlight atomic.Int32
-	maxSeen  atomic.Int32
+	got     map[string]int // webhook key -> attempt
+	batches int
 }
 
-func (f *fakeDeliverer) Deliver(_ context.Context, d gate.Delivery, attempt int) (gate.Outcome, error) {
-	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
-	for {
-		m := f.maxSeen.Load()
-		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
-			break
+func (f *fakeDeliverer) DeliverBatch(_ context.Context, as []gate.Attempt) []gate.Result {
+	f.batches++
+	time.Sleep(10 * time.Millisecond) // a batch takes time: its metrics carry it
+	out := make([]gate.Result, len(as))
+	for i, a := range as {
+		f.got[a.Delivery.WebhookKey] = a.Number
+		switch a.Delivery.WebhookKey {
+		case "retry":
+			out[i].Outcome = gate.Outcome{Kind: gate.OutcomeRetry, RetryAfter: 1500 * time.Millisecond}
+		case "boom":
+			out[i].Err = errors.New("storage down")
+		case "failed":
+			out[i].Outcome = gate.Outcome{Kind: gate.OutcomeFailed}
+		case "skipped":
+			out[i].Outcome = gate.Outcome{Kind: gate.OutcomeSkipped}
+		default:
+			out[i].Outcome = gate.Outcome{Kind: gate.OutcomeDelivered}
 		}
 	}
-	time.Sleep(10 * time.Millisecond) // lets concurrent calls overlap
-	f.mu.Lock()
-	f.got[d.WebhookKey] = attempt
-	f.mu.Unlock()
-	switch d.WebhookKey {
-	case "retry":
-		return gate.Outcome{Kind: gate.OutcomeRetry, RetryAfter: 1500 * time.Millisecond}, nil
-	case "boom":
-		return gate.Outcome{}, errors.New("storage down")
-	case "failed":
-		return gate.Outcome{Kind: gate.OutcomeFailed}, nil
-	case "skipped":
-		return gate.Outcome{Kind: gate.OutcomeSkipped}, nil
-	}
-	return gate.Outcome{Kind: gate.OutcomeDelivered}, nil
+	return out
 }
 
 type fakeSQS struct {
@@ -72,7 +65,7 @@ func msg(id, key, receives string) events.SQSMessage {
 func TestHandleBatch(t *testing.T) {
 	deliv := &fakeDeliverer{got: map[string]int{}}
 	q := &fakeSQS{got: map[string]int32{}}
-	h := &Handler{Deliveries: deliv, SQS: q, QueueURL: "u", Concurrency: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := &Handler{Deliveries: deliv, SQS: q, QueueURL: "u", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		msg("1", "ok", "1"), msg("2", "retry", "2"), msg("3", "boom", "1"), msg("4", "failed", "3"), msg("5", "skipped", "1"),
 		{MessageId: "6", Body: "not json"},
@@ -94,7 +87,7 @@ func TestHandleBatch(t *testing.T) {
 	if deliv.got["retry"] != 2 || deliv.got["failed"] != 3 {
 		t.Fatalf("attempts %v", deliv.got)
 	}
-	if m := deliv.maxSeen.Load(); m > 2 || m < 2 {
-		t.Fatalf("at most %d at once, want 2", m)
+	if deliv.batches != 1 {
+		t.Fatalf("%d calls of the use case, want the whole batch in one", deliv.batches)
 	}
 }

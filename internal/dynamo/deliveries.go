@@ -11,17 +11,40 @@ import (
 
 var _ gate.DeliveryStore = (*RequestStore)(nil)
 
-// RecordDelivery is one conditional UpdateItem: the webhook's state and
-// attempts, the status (changed or not) and the timeline entries, only while
-// the item still has the version the decision was made on.
-func (s *RequestStore) RecordDelivery(ctx context.Context, w gate.DeliveryWrite) error {
-	return s.updateWebhook(ctx, webhookUpdate{
-		id: w.ID, key: w.WebhookKey, version: w.Version, index: w.WebhookIndex, to: w.To, at: w.At, activity: w.Activity,
-		set: []string{"{w}.#state = :state", "{w}.attempts = :attempts"},
-		values: map[string]types.AttributeValue{
-			":state":    &types.AttributeValueMemberS{Value: string(w.State)},
-			":attempts": &types.AttributeValueMemberN{Value: strconv.Itoa(w.Attempts)},
-		},
-		what: "record delivery",
-	})
+// RecordDeliveries is one conditional UpdateItem for all the marks of one
+// request's batch (docs/dispatch.md):
+//
+//	SET updated_at, activity = list_append(...),
+//	    webhooks[i].delivery = :d<n>, webhooks[i].attempts = :n<n>, webhooks[i].delivered_at = :at ...
+//	    [, #status = :pending]
+//	CONDITION attribute_exists(id)
+//	    AND webhooks[i].#key = :k<n> AND attribute_not_exists(webhooks[i].delivery) ...   (each mark)
+//	    AND attribute_not_exists(webhooks[i].reply) ...                                    (each failed mark)
+//	    [AND #status = :awaiting]                                                          (ToPending)
+//
+// A called mark never looks at the status nor at replies.
+func (s *RequestStore) RecordDeliveries(ctx context.Context, w gate.DeliveryWrite) error {
+	u := webhookUpdate{id: w.ID, at: w.At, activity: w.Activity, what: "record deliveries", values: map[string]types.AttributeValue{}}
+	for n, m := range w.Marks {
+		p := webhookPath(m.Index)
+		d, a, k := markValue("d", n), markValue("n", n), markValue("k", n)
+		u.set = append(u.set, p+".delivery = "+d, p+".attempts = "+a, p+".delivered_at = :at")
+		u.cond = append(u.cond, p+".#key = "+k, "attribute_not_exists("+p+".delivery)")
+		if m.State == gate.WebhookFailed {
+			u.cond = append(u.cond, "attribute_not_exists("+p+".reply)")
+		}
+		u.values[d], u.values[k] = stringValue(string(m.State)), stringValue(m.Key)
+		u.values[a] = &types.AttributeValueMemberN{Value: strconv.Itoa(m.Attempts)}
+	}
+	if w.ToPending {
+		u.set = append(u.set, "#status = :pending")
+		u.cond = append(u.cond, "#status = :awaiting")
+		u.values[":pending"] = stringValue(string(gate.StatusPending))
+		u.values[":awaiting"] = stringValue(string(gate.StatusAwaitingPreApproval))
+	}
+	_, err := s.updateWebhooks(ctx, u)
+	return err
 }
+
+// markValue names the :<prefix><n> placeholder of mark n.
+func markValue(prefix string, n int) string { return ":" + prefix + strconv.Itoa(n) }

@@ -13,52 +13,90 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-func TestRecordDeliveryAgainstEmulator(t *testing.T) {
+// TestRecordDeliveriesAgainstEmulator holds the conditions of docs/dispatch.md
+// on the emulator: several marks in one write, each recorded once, a failure
+// never over a reply, the move to pending only from awaiting, and replies and
+// deliveries of one webhook landing in either order without refusing each other.
+func TestRecordDeliveriesAgainstEmulator(t *testing.T) {
 	s, cfg := awstest.Stack(t)
 	ctx := context.Background()
 	store := dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg), s.Resources["RequestsTable"].Ref)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusAwaitingPreApproval, PolicyKey: "default_access_policy",
 		PolicyAction: "access", Identity: gate.Identity{Email: "a@example.com"}, CreatedAt: now, UpdatedAt: now,
-		Webhooks: []gate.SnapshotWebhook{{Key: "a", Name: "A", State: gate.WebhookPending}, {Key: "b", Name: "B", State: gate.WebhookPending}}}
+		Webhooks: []gate.SnapshotWebhook{{Key: "a", Name: "A"}, {Key: "b", Name: "B"}, {Key: "c", Name: "C"}}}
 	if err := store.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	called := gate.DeliveryWrite{ID: r.ID, Version: 0, WebhookKey: "b", WebhookIndex: 1, State: gate.WebhookCalled, Attempts: 2,
-		To: gate.StatusAwaitingPreApproval, At: now, Activity: []gate.ActivityEntry{{At: now, Action: gate.ActionWebhookCalled, Message: "m", WebhookKey: "b"}}}
-	if err := store.RecordDelivery(ctx, called); err != nil {
+	entry := func(action, key string) []gate.ActivityEntry {
+		return []gate.ActivityEntry{{At: now, Action: action, Message: "m", WebhookKey: key}}
+	}
+	var conflict *gate.ConflictError
+
+	// The validator of c replies inside the call, before the delivery is recorded.
+	if _, err := store.RecordReply(ctx, gate.ReplyWrite{ID: r.ID, Reply: &gate.WebhookReply{Index: 2, Key: "c", Answer: gate.WebhookEligible},
+		At: now, Activity: entry(gate.ActionEligible, "c")}); err != nil {
 		t.Fatal(err)
 	}
-	// The same write again is on a stale version: refused.
-	var conflict *gate.ConflictError
-	if err := store.RecordDelivery(ctx, called); !errors.As(err, &conflict) {
-		t.Fatalf("stale version: %v, want a conflict", err)
+	called := gate.DeliveryWrite{ID: r.ID, At: now, Marks: []gate.DeliveryMark{
+		{Index: 1, Key: "b", State: gate.WebhookCalled, Attempts: 2}, {Index: 2, Key: "c", State: gate.WebhookCalled, Attempts: 1}},
+		Activity: append(entry(gate.ActionWebhookCalled, "b"), entry(gate.ActionWebhookCalled, "c")...)}
+	if err := store.RecordDeliveries(ctx, called); err != nil {
+		t.Fatalf("two called marks in one write: %v", err)
 	}
-	// The wrong key at the index is refused too.
-	wrongKey := called
-	wrongKey.Version, wrongKey.WebhookKey = 1, "a"
-	if err := store.RecordDelivery(ctx, wrongKey); !errors.As(err, &conflict) {
+	// The same marks again (a redelivered message) are refused.
+	if err := store.RecordDeliveries(ctx, called); !errors.As(err, &conflict) {
+		t.Fatalf("marks recorded twice: %v, want a conflict", err)
+	}
+	// A mark whose key is not at its index is refused.
+	wrongKey := gate.DeliveryWrite{ID: r.ID, At: now, Marks: []gate.DeliveryMark{{Index: 0, Key: "b", State: gate.WebhookCalled, Attempts: 1}},
+		Activity: entry(gate.ActionWebhookCalled, "b")}
+	if err := store.RecordDeliveries(ctx, wrongKey); !errors.As(err, &conflict) {
 		t.Fatalf("wrong key: %v, want a conflict", err)
 	}
-	failed := gate.DeliveryWrite{ID: r.ID, Version: 1, WebhookKey: "a", WebhookIndex: 0, State: gate.WebhookFailed, Attempts: 3,
-		To: gate.StatusPending, At: now, Activity: []gate.ActivityEntry{{At: now, Action: gate.ActionWebhookFailed, Message: "f", WebhookKey: "a"}}}
-	if err := store.RecordDelivery(ctx, failed); err != nil {
+	// A reply after its delivery is recorded is not refused by it.
+	if _, err := store.RecordReply(ctx, gate.ReplyWrite{ID: r.ID, Reply: &gate.WebhookReply{Index: 1, Key: "b", Answer: gate.WebhookEligible},
+		At: now, Activity: entry(gate.ActionEligible, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	// A failure for good of a webhook that has replied is refused; of one that has not, it moves the request to pending.
+	failed := func(i int, key string) gate.DeliveryWrite {
+		return gate.DeliveryWrite{ID: r.ID, At: now, ToPending: true, Marks: []gate.DeliveryMark{{Index: i, Key: key, State: gate.WebhookFailed, Attempts: 3}},
+			Activity: append(entry(gate.ActionWebhookFailed, key), entry(gate.ActionStatusChanged, key)...)}
+	}
+	if err := store.RecordDeliveries(ctx, failed(1, "b")); !errors.As(err, &conflict) {
+		t.Fatalf("failure over a reply: %v, want a conflict", err)
+	}
+	if err := store.RecordDeliveries(ctx, failed(0, "a")); err != nil {
+		t.Fatal(err)
+	}
+	// The activity alone (a duplicate call whose delivery another invocation recorded).
+	if err := store.RecordDeliveries(ctx, gate.DeliveryWrite{ID: r.ID, At: now, Activity: entry(gate.ActionWebhookCalled, "b")}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Get(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Version != 2 || got.Status != gate.StatusPending {
-		t.Fatalf("version %d status %s", got.Version, got.Status)
+	want := []gate.SnapshotWebhook{
+		{Key: "a", Name: "A", Delivery: gate.WebhookFailed, Attempts: 3},
+		{Key: "b", Name: "B", Delivery: gate.WebhookCalled, Attempts: 2, Reply: gate.WebhookEligible},
+		{Key: "c", Name: "C", Delivery: gate.WebhookCalled, Attempts: 1, Reply: gate.WebhookEligible},
 	}
-	if w := got.Webhooks[1]; w.State != gate.WebhookCalled || w.Attempts != 2 {
-		t.Fatalf("webhook b: %+v", w)
+	for i, w := range want {
+		if got.Webhooks[i] != w {
+			t.Fatalf("webhook %d: %+v, want %+v", i, got.Webhooks[i], w)
+		}
 	}
-	if w := got.Webhooks[0]; w.State != gate.WebhookFailed || w.Attempts != 3 {
-		t.Fatalf("webhook a: %+v", w)
+	if got.Status != gate.StatusPending || len(got.Activity) != 7 {
+		t.Fatalf("status %s, %d entries: %+v", got.Status, len(got.Activity), got.Activity)
 	}
-	if len(got.Activity) != 2 || got.Activity[0].Action != gate.ActionWebhookCalled || got.Activity[1].Action != gate.ActionWebhookFailed {
-		t.Fatalf("activity %+v", got.Activity)
+	// The move to pending happens from awaiting only.
+	if err := store.RecordDeliveries(ctx, failed(0, "a")); !errors.As(err, &conflict) {
+		t.Fatalf("second move to pending: %v, want a conflict", err)
+	}
+	// A missing request is refused, not created.
+	if err := store.RecordDeliveries(ctx, gate.DeliveryWrite{ID: gate.NewRequestID(), At: now, Activity: entry(gate.ActionWebhookCalled, "a")}); !errors.As(err, &conflict) {
+		t.Fatalf("missing request: %v, want a conflict", err)
 	}
 }

@@ -10,26 +10,45 @@ import (
 
 var _ gate.ReplyStore = (*RequestStore)(nil)
 
-// RecordReply is one conditional UpdateItem: the webhook's state, the status
-// (changed or not) and the timeline entries, only while the item still has
-// the version the decision was made on. Recording the last eligible reply and
-// approving is therefore one write; a lost race costs one re-read and retry.
-// The version alone pins the whole item; the status and key checks are belt
-// and braces against a writer that forgot to bump it.
-func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) error {
-	set := []string{"{w}.#state = :state", "{w}.replied_at = :at"}
-	if w.To == gate.StatusApproved {
-		set = append(set, "approved_at = :at")
-	}
-	return s.updateWebhook(ctx, webhookUpdate{
-		id: w.ID, key: w.WebhookKey, version: w.Version, index: w.WebhookIndex, to: w.To, at: w.At, activity: w.Activity,
-		set: set,
+// RecordReply is one conditional UpdateItem (docs/storage.md):
+//
+//	SET updated_at, activity = list_append(...)
+//	    [, webhooks[i].reply = :answer, webhooks[i].replied_at = :at]
+//	    [, #status = :to [, approved_at = :at]]
+//	CONDITION attribute_exists(id) AND #status IN (:pending, :awaiting)
+//	    [AND webhooks[i].#key = :key AND attribute_not_exists(webhooks[i].reply)]
+//	    [AND webhooks[j].reply = :eligible ...]
+//
+// It never looks at the delivery fields nor at other webhooks' replies except
+// those an approval rests on, so a delivery being recorded or another reply
+// landing never refuses it. It returns the item after the write.
+func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gate.PrivacyRequest, error) {
+	u := webhookUpdate{id: w.ID, at: w.At, activity: w.Activity, what: "record reply", returnNew: true,
+		cond: []string{"#status IN (:pending, :awaiting)"},
 		values: map[string]types.AttributeValue{
-			":state":    &types.AttributeValueMemberS{Value: string(w.State)},
-			":pending":  &types.AttributeValueMemberS{Value: string(gate.StatusPending)},
-			":awaiting": &types.AttributeValueMemberS{Value: string(gate.StatusAwaitingPreApproval)},
-		},
-		cond: "#status IN (:pending, :awaiting)",
-		what: "record reply",
-	})
+			":pending":  stringValue(string(gate.StatusPending)),
+			":awaiting": stringValue(string(gate.StatusAwaitingPreApproval)),
+		}}
+	if r := w.Reply; r != nil {
+		p := webhookPath(r.Index)
+		u.set = append(u.set, p+".reply = :answer", p+".replied_at = :at")
+		u.cond = append(u.cond, p+".#key = :key", "attribute_not_exists("+p+".reply)")
+		u.values[":answer"], u.values[":key"] = stringValue(string(r.Answer)), stringValue(r.Key)
+	}
+	if w.To != "" {
+		u.set = append(u.set, "#status = :to")
+		u.values[":to"] = stringValue(string(w.To))
+	}
+	if w.To == gate.StatusApproved {
+		u.set = append(u.set, "approved_at = :at")
+		for _, j := range w.Eligible {
+			u.cond = append(u.cond, webhookPath(j)+".reply = :eligible")
+			u.values[":eligible"] = stringValue(string(gate.WebhookEligible))
+		}
+	}
+	av, err := s.updateWebhooks(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return unmarshalRequest(av)
 }

@@ -157,7 +157,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 				decidedTwice++
 			}
 			for _, w := range r.Webhooks {
-				if a, ok := o.acked[w.Key]; ok && w.State != a {
+				if a, ok := o.acked[w.Key]; ok && w.Reply != a {
 					lost++
 				}
 			}

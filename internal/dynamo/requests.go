@@ -54,16 +54,27 @@ type requestItem struct {
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
 	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
 	CodeAttempts       *int           `dynamodbav:"code_attempts,omitempty"`
-	// Version counts writes; every update bumps it (replies condition on it).
-	Version int64 `dynamodbav:"version"`
 }
 
+// snapshotItem is one webhook of the snapshot. The dispatcher writes only
+// delivery/attempts/delivered_at, replies only reply/replied_at, each
+// conditioned on its own fields (docs/storage.md).
 type snapshotItem struct {
-	Key       string `dynamodbav:"key"`
-	Name      string `dynamodbav:"name"`
-	State     string `dynamodbav:"state"`
-	Attempts  int    `dynamodbav:"attempts"`
-	RepliedAt string `dynamodbav:"replied_at,omitempty"`
+	Key         string `dynamodbav:"key"`
+	Name        string `dynamodbav:"name"`
+	Delivery    string `dynamodbav:"delivery,omitempty"`
+	Attempts    int    `dynamodbav:"attempts"`
+	DeliveredAt string `dynamodbav:"delivered_at,omitempty"`
+	Reply       string `dynamodbav:"reply,omitempty"`
+	RepliedAt   string `dynamodbav:"replied_at,omitempty"`
+}
+
+func toSnapshotItems(ws []gate.SnapshotWebhook) []snapshotItem {
+	out := make([]snapshotItem, len(ws))
+	for i, w := range ws {
+		out[i] = snapshotItem{Key: w.Key, Name: w.Name, Delivery: string(w.Delivery), Attempts: w.Attempts, Reply: string(w.Reply)}
+	}
+	return out
 }
 
 type activityItem struct {
@@ -97,10 +108,7 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: make([]snapshotItem, len(r.Webhooks)), Activity: toActivityItems(r.Activity), Version: r.Version,
-	}
-	for i, w := range r.Webhooks {
-		it.Webhooks[i] = snapshotItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
+		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity),
 	}
 	if c := r.Code; c != nil {
 		it.CodeHash, it.CodeExpiresAt, it.CodeAttempts = c.Hash, gate.FormatTime(c.ExpiresAt), &c.Attempts
@@ -135,10 +143,11 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		CreatedAt: p.at(it.CreatedAt), UpdatedAt: p.at(it.UpdatedAt),
 		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
 		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
-		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)), Version: it.Version,
+		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)),
 	}
 	for i, w := range it.Webhooks {
-		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, State: gate.WebhookState(w.State), Attempts: w.Attempts}
+		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
+			Reply: gate.WebhookState(w.Reply)}
 	}
 	for i, a := range it.Activity {
 		r.Activity[i] = gate.ActivityEntry{At: p.at(a.At), Action: a.Action, Message: a.Message, WebhookKey: a.WebhookKey, Actor: a.Actor}
@@ -215,9 +224,8 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
-	set := "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity), version = version + :one"
+	set := "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity)"
 	values := map[string]types.AttributeValue{
-		":one":      &types.AttributeValueMemberN{Value: "1"},
 		":to":       &types.AttributeValueMemberS{Value: string(c.To)},
 		":from":     &types.AttributeValueMemberS{Value: string(c.From)},
 		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(c.At)},
@@ -239,11 +247,7 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		values[":reason"] = &types.AttributeValueMemberS{Value: c.DenyReason}
 	}
 	if c.Webhooks != nil {
-		hooks := make([]snapshotItem, len(c.Webhooks))
-		for i, w := range c.Webhooks {
-			hooks[i] = snapshotItem{Key: w.Key, Name: w.Name, State: string(w.State), Attempts: w.Attempts}
-		}
-		av, err := attributevalue.Marshal(hooks)
+		av, err := attributevalue.Marshal(toSnapshotItems(c.Webhooks))
 		if err != nil {
 			return nil, fmt.Errorf("marshal webhooks: %w", err)
 		}
@@ -283,14 +287,13 @@ func (s *RequestStore) CountWrongCode(ctx context.Context, id string, seen int) 
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		UpdateExpression:         aws.String("SET code_attempts = :next, version = version + :one"),
+		UpdateExpression:         aws.String("SET code_attempts = :next"),
 		ConditionExpression:      aws.String("#status = :unverified AND code_attempts = :seen"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":unverified": &types.AttributeValueMemberS{Value: string(gate.StatusIdentityUnverified)},
 			":seen":       &types.AttributeValueMemberN{Value: fmt.Sprint(seen)},
 			":next":       &types.AttributeValueMemberN{Value: fmt.Sprint(seen + 1)},
-			":one":        &types.AttributeValueMemberN{Value: "1"},
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException

@@ -16,65 +16,68 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// webhookUpdate is the write replies and deliveries share: one snapshot
-// webhook's fields, the status (changed or not) and timeline entries, as one
-// UpdateItem conditioned on the version the decision was made on.
+// webhookUpdate is the shape replies and deliveries share: timeline entries
+// appended, updated_at set, plus the caller's clauses, as one UpdateItem
+// whose condition is the caller's clauses ANDed (docs/storage.md).
 type webhookUpdate struct {
-	id, key  string
-	version  int64
-	index    int
-	to       gate.Status
+	id       string
 	at       time.Time
 	activity []gate.ActivityEntry
-	// set adds "webhooks[i].<field> = <value>" clauses (the caller's own fields);
-	// "{w}" in them stands for "webhooks[i]".
-	set    []string
-	values map[string]types.AttributeValue
-	// cond is ANDed to the version and key condition ("" for none).
-	cond string
-	what string // for error messages, e.g. "record reply"
+	set      []string // extra SET clauses
+	cond     []string // ANDed; attribute_exists(id) is always among them
+	values   map[string]types.AttributeValue
+	what     string // for error messages, e.g. "record reply"
+	// returnNew asks for the item after the write (replies decide on it).
+	returnNew bool
 }
 
-func (s *RequestStore) updateWebhook(ctx context.Context, u webhookUpdate) error {
+// webhookPath is "webhooks[i]" for a list index taken from the read snapshot.
+func webhookPath(i int) string { return "webhooks[" + strconv.Itoa(i) + "]" }
+
+// updateWebhooks makes u and returns the item after it (when u.returnNew); a refused condition
+// is a *gate.ConflictError.
+func (s *RequestStore) updateWebhooks(ctx context.Context, u webhookUpdate) (map[string]types.AttributeValue, error) {
 	activity, err := attributevalue.Marshal(toActivityItems(u.activity))
 	if err != nil {
-		return fmt.Errorf("marshal activity: %w", err)
+		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
-	w := "webhooks[" + strconv.Itoa(u.index) + "]"
-	set := "SET #status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity), version = version + :one"
-	for _, clause := range u.set {
-		set += ", " + strings.ReplaceAll(clause, "{w}", w)
-	}
-	cond := "version = :version AND " + w + ".#key = :key"
-	if u.cond != "" {
-		cond += " AND " + u.cond
-	}
+	set := append([]string{"updated_at = :at", "activity = list_append(if_not_exists(activity, :none), :activity)"}, u.set...)
+	cond := append([]string{"attribute_exists(id)"}, u.cond...)
 	values := map[string]types.AttributeValue{
-		":to":       &types.AttributeValueMemberS{Value: string(u.to)},
 		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(u.at)},
 		":activity": activity,
 		":none":     &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
-		":one":      &types.AttributeValueMemberN{Value: "1"},
-		":version":  &types.AttributeValueMemberN{Value: strconv.FormatInt(u.version, 10)},
-		":key":      &types.AttributeValueMemberS{Value: u.key},
 	}
 	for k, v := range u.values {
 		values[k] = v
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	names := map[string]string{}
+	expr := strings.Join(set, ", ") + " " + strings.Join(cond, " ")
+	for name, attr := range map[string]string{"#status": "status", "#key": "key"} {
+		if strings.Contains(expr, name) {
+			names[name] = attr
+		}
+	}
+	in := &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: u.id}},
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#status": "status", "#state": "state", "#key": "key"},
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-	})
+	}
+	if u.returnNew {
+		in.ReturnValues = types.ReturnValueAllNew
+	}
+	out, err := s.db.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s changed since it was read", u.id)}
+		return nil, &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s changed since it was read", u.id)}
 	}
 	if err != nil {
-		return fmt.Errorf("%s on %s: %w", u.what, u.id, err)
+		return nil, fmt.Errorf("%s on %s: %w", u.what, u.id, err)
 	}
-	return nil
+	return out.Attributes, nil
 }
+
+func stringValue(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }

@@ -9,7 +9,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // CallResult is what one HTTP call to a validator came to. Reason is short
@@ -31,37 +35,60 @@ type ReplyTokenMinter interface {
 	Mint(webhookKey, privacyRequestID string) (string, error)
 }
 
-// DeliveryTargets opens what a call needs (implemented by *Admin).
+// DeliveryTargets opens what the calls of one batch need (implemented by
+// *TargetCache): each config item is read at most once per call.
 type DeliveryTargets interface {
-	DeliveryTarget(ctx context.Context, webhookKey string) (DeliveryTarget, error)
+	DeliveryTargets(ctx context.Context, webhookKeys []string) map[string]TargetResult
 }
 
-// DeliveryWrite records the end of a delivery (called or failed for good) as
-// one conditional write: it applies only while the stored request still has
-// Version (every write to a request bumps it).
+// TargetResult is one webhook's delivery target, or why there is none: a
+// *NotFoundError for a webhook no longer configured or a connection without
+// secrets, any other error for a fault of ours.
+type TargetResult struct {
+	Target DeliveryTarget
+	Err    error
+}
+
+// DeliveryMark records how one webhook's delivery ended (called or failed
+// for good), at its place in the snapshot.
+type DeliveryMark struct {
+	Index    int
+	Key      string
+	State    WebhookState // called or failed
+	Attempts int
+}
+
+// DeliveryWrite records the ends of one request's deliveries of a batch as
+// one conditional write (docs/dispatch.md). It never conditions on the
+// status for a called mark, so replies and decisions never refuse it:
+//   - each mark applies only while its webhook has no delivery recorded
+//     (a redelivered message cannot record twice);
+//   - a failed mark also only while its webhook has no reply (a reply that
+//     came in spite of the failure stands);
+//   - ToPending moves awaiting_pre_approval to pending, only while the
+//     status is still awaiting_pre_approval.
+//
+// Activity is appended in any case, so a write without marks only adds the
+// timeline entries of calls whose delivery another invocation recorded.
 type DeliveryWrite struct {
-	ID           string
-	Version      int64
-	WebhookKey   string
-	WebhookIndex int // the webhook's place in the snapshot as read
-	State        WebhookState
-	Attempts     int
-	To           Status // the request's status after the write (may be unchanged)
-	At           time.Time
-	Activity     []ActivityEntry
+	ID        string
+	Marks     []DeliveryMark
+	ToPending bool
+	At        time.Time
+	Activity  []ActivityEntry
 }
 
 // DeliveryStore is what the dispatcher needs from storage.
 type DeliveryStore interface {
 	Get(ctx context.Context, id string) (*PrivacyRequest, error)
-	// RecordDelivery writes w; a request whose version moved on is a *ConflictError.
-	RecordDelivery(ctx context.Context, w DeliveryWrite) error
+	// RecordDeliveries makes w; a refused condition is a *ConflictError.
+	RecordDeliveries(ctx context.Context, w DeliveryWrite) error
 }
 
 // OutcomeKind is what became of one delivery attempt.
 type OutcomeKind string
 
-// The outcomes of Dispatcher.Deliver.
+// The outcomes of Dispatcher.DeliverBatch.
 const (
 	OutcomeDelivered OutcomeKind = "delivered" // 2xx, recorded
 	OutcomeSkipped   OutcomeKind = "skipped"   // nothing to call (decided, deleted, already called...)
@@ -76,8 +103,24 @@ type Outcome struct {
 	Reason     string
 }
 
+// Attempt is one received message: attempt number Number (1-based) of a delivery.
+type Attempt struct {
+	Delivery Delivery
+	Number   int
+}
+
+// Result is what became of one Attempt. Err is a fault of ours (storage,
+// keys): the attempt should be retried as is.
+type Result struct {
+	Outcome Outcome
+	Err     error
+}
+
 // MaxRetryDelay caps the backoff (SQS's visibility limit is far above; SPEC §6 says 15 min).
 const MaxRetryDelay = 15 * time.Minute
+
+// DefaultConcurrency bounds the calls made at once within one batch.
+const DefaultConcurrency = 10
 
 // PolicyNames are the display names of the default policies (SPEC §4 body).
 var PolicyNames = map[string]string{
@@ -87,7 +130,7 @@ var PolicyNames = map[string]string{
 	"default_update_policy":  "Default Update Policy",
 }
 
-// Dispatcher calls one webhook's validator for one request (SPEC §4, §6).
+// Dispatcher calls the validators of one batch of deliveries (SPEC §4, §6).
 type Dispatcher struct {
 	Store       DeliveryStore
 	Targets     DeliveryTargets
@@ -97,6 +140,7 @@ type Dispatcher struct {
 	BaseURL     string // PUBLIC_BASE_URL, ending in /api/v1
 	MaxAttempts int
 	Backoff     time.Duration
+	Concurrency int // calls in flight at once; DefaultConcurrency when 0
 	Now         func() time.Time
 	Rand        func() float64 // [0,1); math/rand/v2 when nil
 	Log         *slog.Logger
@@ -105,89 +149,187 @@ type Dispatcher struct {
 // maxDeliveryRetries bounds re-decisions of the recording write under contention.
 const maxDeliveryRetries = 20
 
-// Deliver makes attempt number attempt (1-based) of delivery d. An error is
-// a fault of ours (storage, keys): the attempt should be retried as is.
-func (u *Dispatcher) Deliver(ctx context.Context, d Delivery, attempt int) (Outcome, error) {
-	log := u.Log.With("privacy_request_id", d.PrivacyRequestID, "webhook_key", d.WebhookKey, "attempt", attempt)
-	r, err := u.Store.Get(ctx, d.PrivacyRequestID)
-	var nf *NotFoundError
-	if errors.As(err, &nf) {
-		log.WarnContext(ctx, "delivery dropped: privacy request not found")
-		return Outcome{Kind: OutcomeSkipped, Reason: "privacy request not found"}, nil
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	if reason := skipReason(r, d.WebhookKey); reason != "" {
-		log.InfoContext(ctx, "delivery skipped", "reason", reason)
-		return Outcome{Kind: OutcomeSkipped, Reason: reason}, nil
-	}
-	target, err := u.Targets.DeliveryTarget(ctx, d.WebhookKey)
-	if errors.As(err, &nf) {
-		log.InfoContext(ctx, "delivery skipped", "reason", "webhook no longer configured")
-		return Outcome{Kind: OutcomeSkipped, Reason: "webhook no longer configured"}, nil
-	}
-	if err != nil {
-		return Outcome{}, fmt.Errorf("load delivery target %q: %w", d.WebhookKey, err)
-	}
-	now := u.Now().UTC()
-	header, body, err := u.buildCall(r, d, target, now)
-	if err != nil {
-		return Outcome{}, err
-	}
-	res := u.Caller.Call(ctx, target.URL, header, body)
-	if res.OK {
-		log.InfoContext(ctx, "pre-approval webhook called", "status_code", res.StatusCode)
-		return Outcome{Kind: OutcomeDelivered}, u.record(ctx, d, func(r *PrivacyRequest, i int, at time.Time) *DeliveryWrite {
-			w := &DeliveryWrite{State: r.Webhooks[i].State, To: r.Status, Attempts: max(r.Webhooks[i].Attempts+1, attempt)}
-			if w.State == WebhookPending || w.State == WebhookFailed {
-				w.State = WebhookCalled
-			}
-			w.Activity = []ActivityEntry{{At: at, Action: ActionWebhookCalled, WebhookKey: d.WebhookKey,
-				Message: fmt.Sprintf("Called pre-approval webhook '%s': HTTP %d", r.Webhooks[i].Name, res.StatusCode)}}
-			return w
-		})
-	}
-	if res.Retryable && attempt < u.MaxAttempts {
-		delay := u.retryDelay(attempt)
-		log.InfoContext(ctx, "pre-approval webhook attempt failed; will retry", "reason", res.Reason, "retry_after", delay.String())
-		return Outcome{Kind: OutcomeRetry, RetryAfter: delay, Reason: res.Reason}, nil
-	}
-	log.WarnContext(ctx, "pre-approval webhook failed for good", "reason", res.Reason)
-	return Outcome{Kind: OutcomeFailed, Reason: res.Reason}, u.record(ctx, d, func(r *PrivacyRequest, i int, at time.Time) *DeliveryWrite {
-		if s := r.Webhooks[i].State; s != WebhookPending {
-			return nil // called or replied meanwhile (a duplicate): nothing to fail
-		}
-		w := &DeliveryWrite{State: WebhookFailed, To: r.Status, Attempts: max(r.Webhooks[i].Attempts+1, attempt)}
-		w.Activity = []ActivityEntry{{At: at, Action: ActionWebhookFailed, WebhookKey: d.WebhookKey,
-			Message: fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", r.Webhooks[i].Name, w.Attempts, res.Reason)}}
-		if r.Status == StatusAwaitingPreApproval {
-			w.To, _ = Next(r.Status, EventDeliveryFailed)
-			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionStatusChanged, WebhookKey: d.WebhookKey,
-				Message: fmt.Sprintf("Status changed from %s to %s", r.Status, w.To)})
-		}
-		return w
-	})
+// batchItem is one attempt on its way through DeliverBatch.
+type batchItem struct {
+	Attempt
+	pos    int // in the batch, for its Result
+	req    *PrivacyRequest
+	target DeliveryTarget
+	call   CallResult
+	log    *slog.Logger
 }
 
-// skipReason says why no call should be made, or "" to call.
-func skipReason(r *PrivacyRequest, key string) string {
+// DeliverBatch makes every attempt of a batch, results in the same order.
+// Each request is read once, the config through Targets once, the calls run
+// concurrently (at most Concurrency at once), and the ends of one request's
+// deliveries are recorded by one write: a batch holding all M webhooks of a
+// request (the stream sends them in one SendMessageBatch) costs one write.
+func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Result {
+	res := make([]Result, len(attempts))
+	items := make([]*batchItem, len(attempts))
+	for i, a := range attempts {
+		items[i] = &batchItem{Attempt: a, pos: i, log: u.Log.With(logkey.PrivacyRequestID, a.Delivery.PrivacyRequestID,
+			logkey.WebhookKey, a.Delivery.WebhookKey, logkey.DeliveryID, a.Delivery.ID, logkey.Attempt, a.Number)}
+	}
+	toCall := u.readRequests(ctx, items, res)
+	calls := u.openTargets(ctx, toCall, res)
+	ended := u.callAll(ctx, calls, res)
+	u.each(len(ended), func(k int) {
+		if err := u.record(ctx, ended[k][0].req, ended[k]); err != nil {
+			for _, it := range ended[k] {
+				res[it.pos] = Result{Err: err}
+			}
+		}
+	})
+	return res
+}
+
+// readRequests reads each request of the batch once and returns the items
+// to call; the others get their Result.
+func (u *Dispatcher) readRequests(ctx context.Context, items []*batchItem, res []Result) []*batchItem {
+	byRequest := map[string][]*batchItem{}
+	var order []string
+	for _, it := range items {
+		id := it.Delivery.PrivacyRequestID
+		if _, ok := byRequest[id]; !ok {
+			order = append(order, id)
+		}
+		byRequest[id] = append(byRequest[id], it)
+	}
+	reqs := make([]*PrivacyRequest, len(order))
+	errs := make([]error, len(order))
+	u.each(len(order), func(k int) { reqs[k], errs[k] = u.Store.Get(ctx, order[k]) })
+	var toCall []*batchItem
+	seen := map[string]bool{}
+	for k, id := range order {
+		for _, it := range byRequest[id] {
+			if reason, err := u.skip(reqs[k], errs[k], it.Delivery, seen); err != nil || reason != "" {
+				res[it.pos] = skipped(ctx, it, reason, err)
+				continue
+			}
+			it.req = reqs[k]
+			toCall = append(toCall, it)
+		}
+	}
+	return toCall
+}
+
+// openTargets opens the config of every webhook to call with one lookup and
+// returns the items that have a target.
+func (u *Dispatcher) openTargets(ctx context.Context, toCall []*batchItem, res []Result) []*batchItem {
+	if len(toCall) == 0 {
+		return nil
+	}
+	keys := make([]string, len(toCall))
+	for i, it := range toCall {
+		keys[i] = it.Delivery.WebhookKey
+	}
+	targets := u.Targets.DeliveryTargets(ctx, keys)
+	var calls []*batchItem
+	for _, it := range toCall {
+		t := targets[it.Delivery.WebhookKey]
+		var nf *NotFoundError
+		switch {
+		case errors.As(t.Err, &nf):
+			res[it.pos] = skipped(ctx, it, "webhook no longer configured", nil)
+		case t.Err != nil:
+			res[it.pos] = Result{Err: fmt.Errorf("load delivery target %q: %w", it.Delivery.WebhookKey, t.Err)}
+		default:
+			it.target = t.Target
+			calls = append(calls, it)
+		}
+	}
+	return calls
+}
+
+// callAll calls the validators concurrently and returns, per request, the
+// items whose delivery ended (delivered or failed for good), to record.
+func (u *Dispatcher) callAll(ctx context.Context, calls []*batchItem, res []Result) [][]*batchItem {
+	errs := make([]error, len(calls))
+	u.each(len(calls), func(k int) { errs[k] = u.call(ctx, calls[k]) })
+	var ended [][]*batchItem
+	group := map[string]int{} // request id -> index in ended
+	for k, it := range calls {
+		if errs[k] != nil {
+			res[it.pos] = Result{Err: errs[k]}
+			continue
+		}
+		out := u.outcome(ctx, it)
+		res[it.pos] = Result{Outcome: out}
+		if out.Kind == OutcomeRetry {
+			continue
+		}
+		g, ok := group[it.Delivery.PrivacyRequestID]
+		if !ok {
+			g = len(ended)
+			group[it.Delivery.PrivacyRequestID] = g
+			ended = append(ended, nil)
+		}
+		ended[g] = append(ended[g], it)
+	}
+	return ended
+}
+
+func skipped(ctx context.Context, it *batchItem, reason string, err error) Result {
+	if err != nil {
+		return Result{Err: err}
+	}
+	it.log.InfoContext(ctx, "delivery skipped", "reason", reason)
+	return Result{Outcome: Outcome{Kind: OutcomeSkipped, Reason: reason}}
+}
+
+// each runs f(0..n-1), at most Concurrency at once.
+func (u *Dispatcher) each(n int, f func(int)) {
+	limit := u.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for k := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(k)
+		})
+	}
+	wg.Wait()
+}
+
+// skip says why no call should be made ("" to call), or the fault that
+// stops this attempt. seen holds the deliveries of the batch already taken,
+// so that a message received twice in one batch calls once.
+func (u *Dispatcher) skip(r *PrivacyRequest, readErr error, d Delivery, seen map[string]bool) (string, error) {
+	var nf *NotFoundError
+	switch {
+	case errors.As(readErr, &nf):
+		return "privacy request not found", nil
+	case readErr != nil:
+		return "", readErr
+	}
 	switch r.Status {
 	case StatusAwaitingPreApproval, StatusPending, StatusPreApprovalNotEligible:
 	default:
-		return "privacy request is " + string(r.Status)
+		return "privacy request is " + string(r.Status), nil
 	}
-	i := webhookIndex(r, key)
+	i := webhookIndex(r, d.WebhookKey)
 	if i < 0 {
-		return "webhook not in the request's snapshot"
+		return "webhook not in the request's snapshot", nil
 	}
-	switch r.Webhooks[i].State {
-	case WebhookCalled, WebhookEligible, WebhookNotEligible:
-		return "webhook already " + string(r.Webhooks[i].State)
-	case WebhookFailed:
-		return "webhook delivery already failed"
+	switch w := r.Webhooks[i]; {
+	case w.Reply != "":
+		return "webhook already replied " + string(w.Reply), nil
+	case w.Delivery == WebhookCalled:
+		return "webhook already called", nil
+	case w.Delivery == WebhookFailed:
+		return "webhook delivery already failed", nil
 	}
-	return ""
+	k := DeliveryID(d.PrivacyRequestID, d.WebhookKey)
+	if seen[k] {
+		return "the same delivery twice in one batch", nil
+	}
+	seen[k] = true
+	return "", nil
 }
 
 func webhookIndex(r *PrivacyRequest, key string) int {
@@ -199,32 +341,90 @@ func webhookIndex(r *PrivacyRequest, key string) int {
 	return -1
 }
 
-// record re-reads the request and writes what decide returns (nil: nothing),
-// re-deciding when another write won the race.
-func (u *Dispatcher) record(ctx context.Context, d Delivery, decide func(r *PrivacyRequest, i int, at time.Time) *DeliveryWrite) error {
-	for range maxDeliveryRetries {
-		r, err := u.Store.Get(ctx, d.PrivacyRequestID)
-		if err != nil {
-			return err
-		}
-		i := webhookIndex(r, d.WebhookKey)
-		if i < 0 {
-			return nil
-		}
-		at := u.Now().UTC().Truncate(time.Microsecond)
-		w := decide(r, i, at)
-		if w == nil {
-			return nil
-		}
-		w.ID, w.Version, w.WebhookKey, w.WebhookIndex, w.At = r.ID, r.Version, d.WebhookKey, i, at
-		err = u.Store.RecordDelivery(ctx, *w)
-		var conflict *ConflictError
-		if errors.As(err, &conflict) {
-			continue
-		}
+// call builds and posts one call; an error is a fault of ours (keys, encoding).
+func (u *Dispatcher) call(ctx context.Context, it *batchItem) error {
+	header, body, err := u.buildCall(it.req, it.Delivery, it.target, u.Now().UTC())
+	if err != nil {
 		return err
 	}
-	return &ConflictError{Msg: "too many concurrent changes to privacy request " + d.PrivacyRequestID}
+	it.call = u.Caller.Call(ctx, it.target.URL, header, body)
+	return nil
+}
+
+// outcome classifies a made call.
+func (u *Dispatcher) outcome(ctx context.Context, it *batchItem) Outcome {
+	res := it.call
+	switch {
+	case res.OK:
+		it.log.InfoContext(ctx, "pre-approval webhook called", logkey.StatusCode, res.StatusCode)
+		return Outcome{Kind: OutcomeDelivered}
+	case res.Retryable && it.Number < u.MaxAttempts:
+		delay := u.retryDelay(it.Number)
+		it.log.InfoContext(ctx, "pre-approval webhook attempt failed; will retry", "reason", res.Reason, "retry_after", delay.String())
+		return Outcome{Kind: OutcomeRetry, RetryAfter: delay, Reason: res.Reason}
+	}
+	it.log.WarnContext(ctx, "pre-approval webhook failed for good", "reason", res.Reason)
+	return Outcome{Kind: OutcomeFailed, Reason: res.Reason}
+}
+
+// record writes the ends of one request's deliveries, deciding on r (the
+// request as read for the batch) and, after a refused write, on a fresh read.
+func (u *Dispatcher) record(ctx context.Context, r *PrivacyRequest, its []*batchItem) error {
+	for range maxDeliveryRetries {
+		w := deliveryWrite(r, its, u.Now().UTC().Truncate(time.Microsecond))
+		if len(w.Activity) == 0 {
+			return nil
+		}
+		err := u.Store.RecordDeliveries(ctx, w)
+		var conflict *ConflictError
+		if !errors.As(err, &conflict) {
+			return err
+		}
+		if r, err = u.Store.Get(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+	return &ConflictError{Msg: "too many concurrent changes to privacy request " + r.ID}
+}
+
+// deliveryWrite decides the write that records its on r. A successful call
+// always gets its timeline entry (the call was made), and marks the webhook
+// called unless a delivery is already recorded. A failure for good marks the
+// webhook failed and moves an awaiting request to pending, unless the
+// webhook was called or has replied meanwhile: then there is nothing to fail.
+func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWrite {
+	w := DeliveryWrite{ID: r.ID, At: at}
+	for _, it := range its {
+		i := webhookIndex(r, it.Delivery.WebhookKey)
+		if i < 0 {
+			continue // the snapshot cannot change while calls are made; belt and braces
+		}
+		h := r.Webhooks[i]
+		mark := DeliveryMark{Index: i, Key: h.Key, Attempts: it.Number}
+		if it.call.OK {
+			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookCalled, WebhookKey: h.Key,
+				Message: fmt.Sprintf("Called pre-approval webhook '%s': HTTP %d", h.Name, it.call.StatusCode)})
+			if h.Delivery == "" {
+				mark.State = WebhookCalled
+				w.Marks = append(w.Marks, mark)
+			}
+			continue
+		}
+		if h.Delivery != "" || h.Reply != "" {
+			continue
+		}
+		mark.State = WebhookFailed
+		w.Marks = append(w.Marks, mark)
+		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key,
+			Message: fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", h.Name, it.Number, it.call.Reason)})
+		if r.Status == StatusAwaitingPreApproval && !w.ToPending {
+			w.ToPending = true
+			to, _ := Next(r.Status, EventDeliveryFailed)
+			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionStatusChanged, WebhookKey: h.Key,
+				Message: fmt.Sprintf("Status changed from %s to %s", r.Status, to)})
+		}
+	}
+	return w
 }
 
 // retryDelay is backoff·2^(attempt-1), between half and all of it (jitter), capped.
@@ -326,12 +526,17 @@ func (u *Dispatcher) buildCall(r *PrivacyRequest, d Delivery, t DeliveryTarget, 
 	h.Set("reply-to-base-url", u.BaseURL)
 	h.Set("webhook-id", d.ID)
 	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	// One signature per secret kept (the new and the previous one after a
+	// rotation), space-separated as Standard Webhooks says, so a validator
+	// still holding the previous secret verifies the call until it updates.
 	if len(t.SigningSecrets) > 0 && u.Sign != nil {
-		sig, err := u.Sign(t.SigningSecrets[0], d.ID, now, body)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+		sigs := make([]string, len(t.SigningSecrets))
+		for i, secret := range t.SigningSecrets {
+			if sigs[i], err = u.Sign(secret, d.ID, now, body); err != nil {
+				return nil, nil, fmt.Errorf("sign call of webhook %q: %w", d.WebhookKey, err)
+			}
 		}
-		h.Set("webhook-signature", sig)
+		h.Set("webhook-signature", strings.Join(sigs, " "))
 	}
 	return h, body, nil
 }

@@ -7,28 +7,38 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// memDeliveryStore is an in-memory DeliveryStore.
+// memDeliveryStore is an in-memory DeliveryStore with the conditions of
+// docs/dispatch.md.
 type memDeliveryStore struct {
 	memReplyStore
-	writes int
 }
 
-func (m *memDeliveryStore) RecordDelivery(_ context.Context, w DeliveryWrite) error {
+func (m *memReplyStore) RecordDeliveries(_ context.Context, w DeliveryWrite) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r := m.reqs[w.ID]
-	if r.Version != w.Version || r.Webhooks[w.WebhookIndex].Key != w.WebhookKey {
-		return &ConflictError{Msg: "version moved"}
+	r, ok := m.reqs[w.ID]
+	refused := &ConflictError{Msg: "condition failed"}
+	if !ok || w.ToPending && r.Status != StatusAwaitingPreApproval {
+		return refused
 	}
-	r.Webhooks[w.WebhookIndex].State = w.State
-	r.Webhooks[w.WebhookIndex].Attempts = w.Attempts
-	r.Status = w.To
+	for _, mk := range w.Marks {
+		h := r.Webhooks[mk.Index]
+		if h.Key != mk.Key || h.Delivery != "" || mk.State == WebhookFailed && h.Reply != "" {
+			return refused
+		}
+	}
+	for _, mk := range w.Marks {
+		r.Webhooks[mk.Index].Delivery, r.Webhooks[mk.Index].Attempts = mk.State, mk.Attempts
+	}
+	if w.ToPending {
+		r.Status = StatusPending
+	}
 	r.Activity = append(r.Activity, w.Activity...)
-	r.Version++
 	m.writes++
 	return nil
 }
@@ -52,12 +62,35 @@ func (f *fakeCaller) Call(_ context.Context, url string, header http.Header, bod
 
 type fakeTargets map[string]DeliveryTarget
 
-func (f fakeTargets) DeliveryTarget(_ context.Context, key string) (DeliveryTarget, error) {
-	t, ok := f[key]
-	if !ok {
-		return DeliveryTarget{}, &NotFoundError{Msg: "gone"}
+func (f fakeTargets) DeliveryTargets(_ context.Context, keys []string) map[string]TargetResult {
+	out := map[string]TargetResult{}
+	for _, k := range keys {
+		t, ok := f[k]
+		if !ok {
+			out[k] = TargetResult{Err: &NotFoundError{Msg: "gone"}}
+			continue
+		}
+		out[k] = TargetResult{Target: t}
 	}
-	return t, nil
+	return out
+}
+
+// deliver makes one attempt alone in its batch.
+func deliver(u *Dispatcher, d Delivery, attempt int) (Outcome, error) {
+	r := u.DeliverBatch(context.Background(), []Attempt{{Delivery: d, Number: attempt}})[0]
+	return r.Outcome, r.Err
+}
+
+// withState is a snapshot webhook showing state st.
+func withState(key, name string, st WebhookState) SnapshotWebhook {
+	w := SnapshotWebhook{Key: key, Name: name}
+	switch st {
+	case WebhookCalled, WebhookFailed:
+		w.Delivery = st
+	case WebhookEligible, WebhookNotEligible:
+		w.Delivery, w.Reply = WebhookCalled, st
+	}
+	return w
 }
 
 type fakeMinter struct{}
@@ -69,8 +102,8 @@ var dispatchNow = time.Date(2026, 11, 26, 12, 0, 0, 123456000, time.UTC)
 func newDispatchFixture(status Status, state WebhookState, res CallResult) (*Dispatcher, *memDeliveryStore, *fakeCaller) {
 	store := &memDeliveryStore{memReplyStore: memReplyStore{reqs: map[string]*PrivacyRequest{
 		"pri_1": {ID: "pri_1", Status: status, PolicyKey: "default_access_policy", PolicyAction: "access",
-			Identity: Identity{Email: "a@example.com"}, CreatedAt: dispatchNow.Add(-time.Hour), Version: 3,
-			Webhooks: []SnapshotWebhook{{Key: "other", Name: "Other", State: WebhookPending}, {Key: "hook", Name: "Hook", State: state}}},
+			Identity: Identity{Email: "a@example.com"}, CreatedAt: dispatchNow.Add(-time.Hour),
+			Webhooks: []SnapshotWebhook{{Key: "other", Name: "Other"}, withState("hook", "Hook", state)}},
 	}}}
 	caller := &fakeCaller{res: res}
 	u := &Dispatcher{
@@ -124,7 +157,7 @@ func TestDeliverOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			u, store, caller := newDispatchFixture(tc.status, tc.state, tc.res)
-			out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, tc.attempt)
+			out, err := deliver(u, Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, tc.attempt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,8 +165,8 @@ func TestDeliverOutcomes(t *testing.T) {
 				t.Fatalf("outcome %+v, %d calls; want %s, %d calls", out, caller.calls, tc.wantKind, tc.wantCalls)
 			}
 			r := store.reqs["pri_1"]
-			if r.Webhooks[1].State != tc.wantState || r.Status != tc.wantStatus || r.Webhooks[0].State != WebhookPending {
-				t.Fatalf("state %s status %s; want %s %s", r.Webhooks[1].State, r.Status, tc.wantState, tc.wantStatus)
+			if r.Webhooks[1].State() != tc.wantState || r.Status != tc.wantStatus || r.Webhooks[0].State() != WebhookPending {
+				t.Fatalf("state %s status %s; want %s %s", r.Webhooks[1].State(), r.Status, tc.wantState, tc.wantStatus)
 			}
 			wantWrites := 0
 			if tc.wantAction != "" {
@@ -159,7 +192,7 @@ func TestDeliverTwiceCallsOnce(t *testing.T) {
 	u, _, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 200})
 	d := Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}
 	for range 2 {
-		if _, err := u.Deliver(context.Background(), d, 1); err != nil {
+		if _, err := deliver(u, d, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,11 +204,11 @@ func TestDeliverTwiceCallsOnce(t *testing.T) {
 func TestDeliverDropsDeletedWebhookAndMissingRequest(t *testing.T) {
 	u, store, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 200})
 	u.Targets = fakeTargets{}
-	out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1)
+	out, err := deliver(u, Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1)
 	if err != nil || out.Kind != OutcomeSkipped || caller.calls != 0 || store.writes != 0 {
 		t.Fatalf("deleted webhook: %+v %v, %d calls", out, err, caller.calls)
 	}
-	out, err = u.Deliver(context.Background(), Delivery{ID: "pri_x:hook", PrivacyRequestID: "pri_x", WebhookKey: "hook"}, 1)
+	out, err = deliver(u, Delivery{ID: "pri_x:hook", PrivacyRequestID: "pri_x", WebhookKey: "hook"}, 1)
 	if err != nil || out.Kind != OutcomeSkipped || caller.calls != 0 {
 		t.Fatalf("missing request: %+v %v", out, err)
 	}
@@ -183,7 +216,7 @@ func TestDeliverDropsDeletedWebhookAndMissingRequest(t *testing.T) {
 
 func TestDeliverBuildsTheCall(t *testing.T) {
 	u, _, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 200})
-	if _, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1); err != nil {
+	if _, err := deliver(u, Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if caller.url != "https://v.example/x" {
@@ -194,7 +227,7 @@ func TestDeliverBuildsTheCall(t *testing.T) {
 		"reply-to-eligible": "/privacy-request/pri_1/pre-approve/eligible", "reply-to-not-eligible": "/privacy-request/pri_1/pre-approve/not-eligible",
 		"reply-to-approve": "/privacy-request/pri_1/pre-approve/eligible", "reply-to-deny": "/privacy-request/pri_1/pre-approve/not-eligible",
 		"reply-to-token": "tok.hook.pri_1", "reply-to-base-url": "https://gate.example/api/v1",
-		"webhook-id": "pri_1:hook", "webhook-timestamp": "1795694400", "webhook-signature": "v1,new.pri_1:hook",
+		"webhook-id": "pri_1:hook", "webhook-timestamp": "1795694400", "webhook-signature": "v1,new.pri_1:hook v1,old.pri_1:hook",
 	}
 	for k, v := range want {
 		if got := caller.header.Get(k); got != v {
@@ -234,17 +267,16 @@ func TestDeliverFailureAfterReplyLeavesStateAlone(t *testing.T) {
 	// failure must not overwrite the reply.
 	u, store, _ := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{Reason: "timeout", Retryable: true})
 	u.Caller = callerFunc(func() CallResult {
-		store.reqs["pri_1"].Webhooks[1].State = WebhookEligible
-		store.reqs["pri_1"].Version++
+		store.reqs["pri_1"].Webhooks[1].Reply = WebhookEligible
 		return CallResult{Reason: "timeout", Retryable: true}
 	})
-	out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 3)
+	out, err := deliver(u, Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 3)
 	if err != nil || out.Kind != OutcomeFailed {
 		t.Fatalf("%+v %v", out, err)
 	}
 	r := store.reqs["pri_1"]
-	if r.Webhooks[1].State != WebhookEligible || r.Status != StatusAwaitingPreApproval || store.writes != 0 {
-		t.Fatalf("state %s status %s writes %d", r.Webhooks[1].State, r.Status, store.writes)
+	if r.Webhooks[1].State() != WebhookEligible || r.Status != StatusAwaitingPreApproval || store.writes != 0 {
+		t.Fatalf("state %s status %s writes %d", r.Webhooks[1].State(), r.Status, store.writes)
 	}
 }
 
@@ -256,17 +288,135 @@ func TestDeliverSuccessAfterReplyKeepsTheReply(t *testing.T) {
 	// The validator replied eligible before its 200 reached us.
 	u, store, _ := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{})
 	u.Caller = callerFunc(func() CallResult {
-		store.reqs["pri_1"].Webhooks[1].State = WebhookEligible
-		store.reqs["pri_1"].Version++
+		store.reqs["pri_1"].Webhooks[1].Reply = WebhookEligible
 		return CallResult{OK: true, StatusCode: 200}
 	})
-	out, err := u.Deliver(context.Background(), Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1)
+	out, err := deliver(u, Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1)
 	if err != nil || out.Kind != OutcomeDelivered {
 		t.Fatalf("%+v %v", out, err)
 	}
 	r := store.reqs["pri_1"]
-	if r.Webhooks[1].State != WebhookEligible || r.Webhooks[1].Attempts != 1 || store.writes != 1 ||
+	if r.Webhooks[1].State() != WebhookEligible || r.Webhooks[1].Attempts != 1 || store.writes != 1 ||
 		r.Activity[len(r.Activity)-1].Action != ActionWebhookCalled {
 		t.Fatalf("webhook %+v, %d writes, activity %+v", r.Webhooks[1], store.writes, r.Activity)
+	}
+}
+
+// threeHooks is a request awaiting three validators, none called yet.
+func threeHooks(res CallResult) (*Dispatcher, *memDeliveryStore, *fakeCaller, []Attempt) {
+	u, store, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, res)
+	r := store.reqs["pri_1"]
+	r.Webhooks = []SnapshotWebhook{{Key: "a", Name: "A"}, {Key: "b", Name: "B"}, {Key: "c", Name: "C"}}
+	targets := fakeTargets{}
+	var as []Attempt
+	for _, w := range r.Webhooks {
+		targets[w.Key] = DeliveryTarget{Webhook: Webhook{Key: w.Key, Name: w.Name}, URL: "https://v.example/" + w.Key}
+		as = append(as, Attempt{Delivery: Delivery{ID: "pri_1:" + w.Key, PrivacyRequestID: "pri_1", WebhookKey: w.Key}, Number: 1})
+	}
+	u.Targets = targets
+	return u, store, caller, as
+}
+
+func TestBatchOfOneRequestIsOneReadAndOneWrite(t *testing.T) {
+	u, store, caller, as := threeHooks(CallResult{OK: true, StatusCode: 200})
+	for _, res := range u.DeliverBatch(context.Background(), as) {
+		if res.Err != nil || res.Outcome.Kind != OutcomeDelivered {
+			t.Fatalf("%+v", res)
+		}
+	}
+	r := store.reqs["pri_1"]
+	if caller.calls != 3 || store.gets != 1 || store.writes != 1 || len(r.Activity) != 3 {
+		t.Fatalf("%d calls, %d reads, %d writes, activity %+v; want 3 calls, 1 read, 1 write, 3 entries", caller.calls, store.gets, store.writes, r.Activity)
+	}
+	for _, w := range r.Webhooks {
+		if w.Delivery != WebhookCalled || w.Attempts != 1 {
+			t.Fatalf("webhook %+v", w)
+		}
+	}
+}
+
+func TestBatchMixesCalledAndFailedInOneWrite(t *testing.T) {
+	u, store, _, as := threeHooks(CallResult{})
+	u.Caller = urlCaller(func(url string) CallResult {
+		if url == "https://v.example/b" {
+			return CallResult{StatusCode: 410, Reason: "HTTP 410"}
+		}
+		return CallResult{OK: true, StatusCode: 200}
+	})
+	res := u.DeliverBatch(context.Background(), as)
+	if res[0].Outcome.Kind != OutcomeDelivered || res[1].Outcome.Kind != OutcomeFailed || res[2].Outcome.Kind != OutcomeDelivered {
+		t.Fatalf("%+v", res)
+	}
+	r := store.reqs["pri_1"]
+	if store.writes != 1 || r.Status != StatusPending || r.Webhooks[1].Delivery != WebhookFailed || r.Webhooks[2].Delivery != WebhookCalled {
+		t.Fatalf("%d writes, status %s, webhooks %+v", store.writes, r.Status, r.Webhooks)
+	}
+	if len(r.Activity) != 4 || r.Activity[2].Action != ActionStatusChanged || r.Activity[2].Message != "Status changed from awaiting_pre_approval to pending" {
+		t.Fatalf("activity %+v", r.Activity)
+	}
+}
+
+func TestSameMessageTwiceInOneBatchCallsOnce(t *testing.T) {
+	u, store, caller, as := threeHooks(CallResult{OK: true, StatusCode: 200})
+	res := u.DeliverBatch(context.Background(), []Attempt{as[0], as[0]})
+	if caller.calls != 1 || store.writes != 1 || res[1].Outcome.Kind != OutcomeSkipped {
+		t.Fatalf("%d calls, %d writes, %+v", caller.calls, store.writes, res)
+	}
+}
+
+// A duplicate message handled by another invocation recorded the delivery
+// while our call was in flight: our write is refused, and the retry keeps
+// our call's timeline entry without marking the webhook twice.
+func TestRecordingConflictKeepsTheCallEntry(t *testing.T) {
+	u, store, _, as := threeHooks(CallResult{})
+	u.Caller = callerFunc(func() CallResult {
+		store.mu.Lock()
+		if store.reqs["pri_1"].Webhooks[0].Delivery == "" {
+			store.reqs["pri_1"].Webhooks[0].Delivery, store.reqs["pri_1"].Webhooks[0].Attempts = WebhookCalled, 1
+			store.reqs["pri_1"].Activity = append(store.reqs["pri_1"].Activity, ActivityEntry{Action: ActionWebhookCalled, WebhookKey: "a"})
+		}
+		store.mu.Unlock()
+		return CallResult{OK: true, StatusCode: 200}
+	})
+	as[0].Number = 2
+	res := u.DeliverBatch(context.Background(), as)
+	for _, x := range res {
+		if x.Err != nil || x.Outcome.Kind != OutcomeDelivered {
+			t.Fatalf("%+v", res)
+		}
+	}
+	r := store.reqs["pri_1"]
+	called := 0
+	for _, e := range r.Activity {
+		if e.Action == ActionWebhookCalled {
+			called++
+		}
+	}
+	if called != 4 || r.Webhooks[0].Attempts != 1 || r.Webhooks[1].Delivery != WebhookCalled || store.writes != 1 {
+		t.Fatalf("%d called entries, webhook a %+v, %d writes", called, r.Webhooks[0], store.writes)
+	}
+}
+
+type urlCaller func(url string) CallResult
+
+func (f urlCaller) Call(_ context.Context, url string, _ http.Header, _ []byte) CallResult {
+	return f(url)
+}
+
+func TestCallsOfABatchRunConcurrentlyWithABound(t *testing.T) {
+	u, _, _, as := threeHooks(CallResult{})
+	var inFlight, most atomic.Int32
+	u.Concurrency = 2
+	u.Caller = callerFunc(func() CallResult {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		return CallResult{OK: true, StatusCode: 200}
+	})
+	u.DeliverBatch(context.Background(), as)
+	if most.Load() != 2 {
+		t.Fatalf("%d calls at once, want 2", most.Load())
 	}
 }

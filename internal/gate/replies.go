@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // ReplyClaims is what a verified reply token says (SPEC §5).
@@ -26,28 +28,40 @@ type ReplyTokenVerifier interface {
 	VerifyReply(token string) (ReplyClaims, error)
 }
 
-// ReplyWrite records one validator reply, and the decision it brings, as one
-// conditional write: it applies only while the stored request still has
-// Version (every write to a request bumps it), so a reply decided on a stale
-// view is refused and re-decided instead of lost.
+// ReplyWrite is one conditional write of the reply path (docs/storage.md).
+// It conditions on fields, never on the whole item, so that a delivery being
+// recorded or another webhook's reply never refuses it:
+//   - the status must still be pending or awaiting_pre_approval;
+//   - Reply, when set, applies only while that webhook has no reply yet;
+//   - To approved applies only while each webhook of Eligible still says eligible.
 type ReplyWrite struct {
-	ID         string
-	Version    int64
-	WebhookKey string
-	// WebhookIndex is the webhook's place in the snapshot as read; the
-	// version condition guarantees the snapshot has not changed since.
-	WebhookIndex int
-	State        WebhookState // eligible or not_eligible
-	To           Status       // the request's status after the write (may be unchanged)
-	At           time.Time
-	Activity     []ActivityEntry
+	ID string
+	// Reply records one webhook's answer; nil for the approval that follows
+	// two last replies racing (each recorded without seeing the other).
+	Reply *WebhookReply
+	// To is the status after the write; "" leaves it unchanged.
+	To Status
+	// Eligible are the indexes of the other webhooks whose eligible replies an
+	// approval rests on (the webhooks deleted from config since do not count).
+	Eligible []int
+	At       time.Time
+	Activity []ActivityEntry
+}
+
+// WebhookReply is one validator's answer, at its webhook's place in the
+// snapshot (fixed once the request awaits replies).
+type WebhookReply struct {
+	Index  int
+	Key    string
+	Answer WebhookState // eligible or not_eligible
 }
 
 // ReplyStore is what replies need from storage.
 type ReplyStore interface {
 	Get(ctx context.Context, id string) (*PrivacyRequest, error)
-	// RecordReply writes w; a request whose version moved on is a *ConflictError.
-	RecordReply(ctx context.Context, w ReplyWrite) error
+	// RecordReply makes w and returns the request as it is right after it;
+	// a refused condition is a *ConflictError.
+	RecordReply(ctx context.Context, w ReplyWrite) (*PrivacyRequest, error)
 }
 
 // Replies is the use case behind the reply routes and the aggregator.
@@ -92,23 +106,81 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if err != nil {
 			return err
 		}
-		w, err := decideReply(r, claims.WebhookKey, answer, configured, u.Now().UTC().Truncate(time.Microsecond))
-		if err != nil || w == nil {
+		w, err := decideReply(r, claims.WebhookKey, answer, configured, u.now())
+		if err != nil {
 			return err
 		}
-		err = u.Store.RecordReply(ctx, *w)
+		if w == nil {
+			// A repeat: its first delivery may have recorded the last reply and
+			// then failed before approving (two last replies racing); finish that.
+			return u.approveIfComplete(ctx, r, claims.WebhookKey, configured)
+		}
+		after, err := u.Store.RecordReply(ctx, *w)
 		var conflict *ConflictError
 		if errors.As(err, &conflict) {
-			continue // another write won; decide again on the fresh item
+			continue // replied meanwhile, or the status moved: decide again on the fresh item
 		}
 		if err != nil {
 			return err
 		}
-		u.Log.InfoContext(ctx, "pre-approval reply recorded", "privacy_request_id", r.ID, "webhook_key", claims.WebhookKey,
-			"answer", string(answer), "status", string(w.To))
-		return nil
+		u.Log.InfoContext(ctx, "pre-approval reply recorded", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, claims.WebhookKey,
+			"answer", string(answer), logkey.Status, string(after.Status))
+		if w.To != "" {
+			return nil // this write decided the request
+		}
+		return u.approveIfComplete(ctx, after, claims.WebhookKey, configured)
 	}
 	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
+}
+
+func (u *Replies) now() time.Time { return u.Now().UTC().Truncate(time.Microsecond) }
+
+// approveIfComplete approves r when every webhook still configured has
+// replied eligible while r is undecided. It is needed when the last two
+// replies were recorded at once, each write seeing the other missing: the
+// later one's result (r) shows both. Of two such approvals only one passes
+// its condition; the loser re-reads and sees the request decided.
+func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string, configured map[string]bool) error {
+	for range maxReplyRetries {
+		eligible, ok := allEligible(r, configured, -1)
+		if !ok || (r.Status != StatusPending && r.Status != StatusAwaitingPreApproval) {
+			return nil
+		}
+		now := u.now()
+		_, err := u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, To: StatusApproved, Eligible: eligible, At: now,
+			Activity: []ActivityEntry{approvedEntry(now, key)}})
+		var conflict *ConflictError
+		if !errors.As(err, &conflict) {
+			if err == nil {
+				u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, key)
+			}
+			return err
+		}
+		if r, err = u.Store.Get(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
+}
+
+// allEligible returns the indexes of r's configured webhooks other than
+// skip, and whether each of them has replied eligible.
+func allEligible(r *PrivacyRequest, configured map[string]bool, skip int) ([]int, bool) {
+	var idx []int
+	for i, h := range r.Webhooks {
+		if i == skip || !configured[h.Key] {
+			continue
+		}
+		if h.Reply != WebhookEligible {
+			return nil, false
+		}
+		idx = append(idx, i)
+	}
+	return idx, true
+}
+
+func approvedEntry(at time.Time, key string) ActivityEntry {
+	return ActivityEntry{At: at, Action: ActionApproved, WebhookKey: key, Message: "Request auto-approved by pre-approval webhooks"}
 }
 
 func (u *Replies) configured(ctx context.Context) (map[string]bool, error) {
@@ -130,25 +202,19 @@ func decideReply(r *PrivacyRequest, key string, answer WebhookState, configured 
 	if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Privacy request with id '%s' is not in pending or awaiting pre-approval status.", r.ID)}
 	}
-	idx := -1
-	for i, w := range r.Webhooks {
-		if w.Key == key {
-			idx = i
-		}
-	}
+	idx := webhookIndex(r, key)
 	if idx < 0 {
 		// Configured, but added after this request took its snapshot: it was never called for it.
 		return nil, &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", key)}
 	}
-	switch cur := r.Webhooks[idx].State; cur {
-	case WebhookEligible, WebhookNotEligible:
+	if cur := r.Webhooks[idx].Reply; cur != "" {
 		if cur == answer {
 			return nil, nil
 		}
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", key, r.ID)}
 	}
 	name := r.Webhooks[idx].Name
-	w := &ReplyWrite{ID: r.ID, Version: r.Version, WebhookKey: key, WebhookIndex: idx, State: answer, To: r.Status, At: now}
+	w := &ReplyWrite{ID: r.ID, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now}
 	if answer == WebhookNotEligible {
 		w.To, _ = Next(r.Status, EventNotEligible) // allowed from pending and awaiting, checked above
 		w.Activity = []ActivityEntry{{At: now, Action: ActionNotEligible, WebhookKey: key,
@@ -157,13 +223,12 @@ func decideReply(r *PrivacyRequest, key string, answer WebhookState, configured 
 	}
 	w.Activity = []ActivityEntry{{At: now, Action: ActionEligible, WebhookKey: key,
 		Message: fmt.Sprintf("Pre-approval webhook '%s' responded: eligible", name)}}
-	for i, h := range r.Webhooks {
-		if i != idx && configured[h.Key] && h.State != WebhookEligible {
-			return w, nil // still waiting for another webhook
-		}
+	eligible, ok := allEligible(r, configured, idx)
+	if !ok {
+		return w, nil // still waiting for another webhook, as far as this read shows
 	}
 	w.To, _ = Next(r.Status, EventAllEligible)
-	w.Activity = append(w.Activity, ActivityEntry{At: now, Action: ActionApproved, WebhookKey: key,
-		Message: "Request auto-approved by pre-approval webhooks"})
+	w.Eligible = eligible
+	w.Activity = append(w.Activity, approvedEntry(now, key))
 	return w, nil
 }

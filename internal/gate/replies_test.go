@@ -12,41 +12,60 @@ import (
 	"time"
 )
 
-// memReplyStore is the in-memory request store the domain tests run on.
+// memReplyStore is the in-memory request store the domain tests run on. Its
+// writes hold the conditions docs/storage.md gives the DynamoDB ones.
 type memReplyStore struct {
-	mu   sync.Mutex
-	reqs map[string]*PrivacyRequest
+	mu     sync.Mutex
+	reqs   map[string]*PrivacyRequest
+	gets   int
+	writes int // successful writes
+}
+
+func copyRequest(r *PrivacyRequest) *PrivacyRequest {
+	cp := *r
+	cp.Webhooks = append([]SnapshotWebhook(nil), r.Webhooks...)
+	cp.Activity = append([]ActivityEntry(nil), r.Activity...)
+	return &cp
 }
 
 func (m *memReplyStore) Get(_ context.Context, id string) (*PrivacyRequest, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.gets++
 	r, ok := m.reqs[id]
 	if !ok {
 		return nil, NotFound(id)
 	}
-	cp := *r
-	cp.Webhooks = append([]SnapshotWebhook(nil), r.Webhooks...)
-	cp.Activity = append([]ActivityEntry(nil), r.Activity...)
-	return &cp, nil
+	return copyRequest(r), nil
 }
 
-func (m *memReplyStore) RecordReply(_ context.Context, w ReplyWrite) error {
+func (m *memReplyStore) RecordReply(_ context.Context, w ReplyWrite) (*PrivacyRequest, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r := m.reqs[w.ID]
-	if r.Version != w.Version {
-		return &ConflictError{Msg: "version moved"}
+	r, ok := m.reqs[w.ID]
+	refused := &ConflictError{Msg: "condition failed"}
+	if !ok || r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
+		return nil, refused
 	}
-	for i := range r.Webhooks {
-		if r.Webhooks[i].Key == w.WebhookKey {
-			r.Webhooks[i].State = w.State
+	if p := w.Reply; p != nil && (r.Webhooks[p.Index].Key != p.Key || r.Webhooks[p.Index].Reply != "") {
+		return nil, refused
+	}
+	if w.To == StatusApproved {
+		for _, j := range w.Eligible {
+			if r.Webhooks[j].Reply != WebhookEligible {
+				return nil, refused
+			}
 		}
 	}
-	r.Status = w.To
+	if p := w.Reply; p != nil {
+		r.Webhooks[p.Index].Reply = p.Answer
+	}
+	if w.To != "" {
+		r.Status = w.To
+	}
 	r.Activity = append(r.Activity, w.Activity...)
-	r.Version++
-	return nil
+	m.writes++
+	return copyRequest(r), nil
 }
 
 // decide plays an admin decision: conditioned on the status, bumping the version.
@@ -60,7 +79,6 @@ func (m *memReplyStore) decide(id string, ev Event) bool {
 	}
 	r.Status = to
 	r.Activity = append(r.Activity, ActivityEntry{Action: string(to)})
-	r.Version++
 	return true
 }
 
@@ -114,7 +132,7 @@ func newReplies(keys ...string) (*Replies, *memReplyStore, *fakeLister, fakeToke
 func addRequest(store *memReplyStore, tokens fakeTokens, id string, status Status, keys ...string) {
 	r := &PrivacyRequest{ID: id, Status: status}
 	for _, k := range keys {
-		r.Webhooks = append(r.Webhooks, SnapshotWebhook{Key: k, Name: "Hook " + k, State: WebhookCalled})
+		r.Webhooks = append(r.Webhooks, SnapshotWebhook{Key: k, Name: "Hook " + k, Delivery: WebhookCalled})
 		tokens[id+"/"+k] = ReplyClaims{WebhookKey: k, PrivacyRequestID: id}
 	}
 	store.reqs[id] = r
@@ -151,7 +169,7 @@ func TestReplyChecksInOrder(t *testing.T) {
 		})
 	}
 	r, _ := store.Get(ctx, "pri_1")
-	if r.Status != StatusAwaitingPreApproval || r.Webhooks[0].State != WebhookEligible || r.Version != 1 {
+	if r.Status != StatusAwaitingPreApproval || r.Webhooks[0].State() != WebhookEligible || store.writes != 1 {
 		t.Fatalf("after one eligible of two: %+v", r)
 	}
 	if err := u.Reply(ctx, "pri_1/b", "pri_1", WebhookEligible); err != nil {
@@ -185,33 +203,57 @@ func TestNotEligibleFlagsForReviewAndDeletedWebhooksDoNotCount(t *testing.T) {
 	}
 }
 
-// model is the reference the property test holds the aggregator to: the
-// rules of SPEC §2/§3.7 written as plainly as possible.
+// model is the reference the property test holds the aggregator and the
+// dispatcher's recording to: the rules of SPEC §2/§3.7/§6 written as plainly
+// as possible.
 type model struct {
 	status     Status
-	states     map[string]WebhookState
+	delivery   map[string]WebhookState
+	reply      map[string]WebhookState
 	configured map[string]bool
 }
 
-func (m *model) reply(key string, a WebhookState) bool {
+func (m *model) state(key string) WebhookState {
+	return SnapshotWebhook{Delivery: m.delivery[key], Reply: m.reply[key]}.State()
+}
+
+func (m *model) replyTo(key string, a WebhookState) bool {
 	if !m.configured[key] || (m.status != StatusPending && m.status != StatusAwaitingPreApproval) {
 		return false
 	}
-	if s := m.states[key]; s == WebhookEligible || s == WebhookNotEligible {
-		return s == a
+	if s := m.reply[key]; s != "" && s != a {
+		return false
 	}
-	m.states[key] = a
+	m.reply[key] = a
 	if a == WebhookNotEligible {
 		m.status = StatusPreApprovalNotEligible
 		return true
 	}
-	for k, s := range m.states {
-		if m.configured[k] && s != WebhookEligible {
+	// A repeated eligible reply also completes the set: it finishes an
+	// approval that its first delivery recorded but could not make.
+	for k, c := range m.configured {
+		if c && m.reply[k] != WebhookEligible {
 			return true
 		}
 	}
 	m.status = StatusApproved
 	return true
+}
+
+// deliver is one delivery of key ending called (ok) or failed for good.
+func (m *model) deliver(key string, ok bool) {
+	switch {
+	case m.status != StatusAwaitingPreApproval && m.status != StatusPending && m.status != StatusPreApprovalNotEligible,
+		!m.configured[key], m.delivery[key] != "", m.reply[key] != "":
+		return // skipped, no call
+	case ok:
+		m.delivery[key] = WebhookCalled
+	default:
+		m.delivery[key] = WebhookFailed
+		if m.status == StatusAwaitingPreApproval {
+			m.status = StatusPending
+		}
+	}
 }
 
 func TestAggregatorMatchesReferenceModel(t *testing.T) {
@@ -225,33 +267,51 @@ func TestAggregatorMatchesReferenceModel(t *testing.T) {
 			start = StatusPending
 		}
 		addRequest(store, tokens, "pri_p", start, keys[:n]...)
-		m := &model{status: start, states: map[string]WebhookState{}, configured: map[string]bool{}}
-		for _, k := range keys[:n] {
-			m.states[k] = WebhookCalled
+		m := &model{status: start, delivery: map[string]WebhookState{}, reply: map[string]WebhookState{}, configured: map[string]bool{}}
+		for i, k := range keys[:n] {
 			m.configured[k] = true
+			if rng.IntN(2) == 0 { // not delivered yet
+				store.reqs["pri_p"].Webhooks[i].Delivery = ""
+			} else {
+				m.delivery[k] = WebhookCalled
+			}
 		}
+		caller := &fakeCaller{}
+		d := &Dispatcher{Store: store, Caller: caller, Tokens: fakeMinter{}, Targets: listerTargets{lister}, MaxAttempts: 1,
+			Now: u.Now, Log: u.Log}
 		var trace []string
 		for step := range 12 {
 			k := keys[rng.IntN(n)]
-			switch op := rng.IntN(10); {
+			switch op := rng.IntN(12); {
 			case op < 7:
 				a := WebhookEligible
 				if rng.IntN(4) == 0 {
 					a = WebhookNotEligible
 				}
 				trace = append(trace, fmt.Sprintf("reply %s %s", k, a))
-				wantOK := m.reply(k, a)
+				wantOK := m.replyTo(k, a)
 				err := u.Reply(context.Background(), "pri_p/"+k, "pri_p", a)
 				if (err == nil) != wantOK {
 					t.Fatalf("round %d step %d: %v: got err %v, model says ok=%v", round, step, trace, err, wantOK)
 				}
-			case op < 8:
+			case op < 9:
+				ok := op == 7
+				trace = append(trace, fmt.Sprintf("deliver %s ok=%v", k, ok))
+				caller.res = CallResult{OK: ok, StatusCode: 200}
+				if !ok {
+					caller.res = CallResult{StatusCode: 410, Reason: "HTTP 410"}
+				}
+				m.deliver(k, ok)
+				if _, err := deliver(d, Delivery{ID: "pri_p:" + k, PrivacyRequestID: "pri_p", WebhookKey: k}, 1); err != nil {
+					t.Fatalf("round %d: %v: %v", round, trace, err)
+				}
+			case op < 10:
 				trace = append(trace, "delete "+k)
 				lister.remove(k)
 				m.configured[k] = false
 			default:
 				ev := EventApprove
-				if op == 9 {
+				if op == 11 {
 					ev = EventDeny
 				}
 				trace = append(trace, "admin "+string(ev))
@@ -265,12 +325,29 @@ func TestAggregatorMatchesReferenceModel(t *testing.T) {
 				t.Fatalf("round %d: %v: status %s, model %s", round, trace, r.Status, m.status)
 			}
 			for _, w := range r.Webhooks {
-				if w.State != m.states[w.Key] {
-					t.Fatalf("round %d: %v: webhook %s state %s, model %s", round, trace, w.Key, w.State, m.states[w.Key])
+				if w.State() != m.state(w.Key) || w.Delivery != m.delivery[w.Key] {
+					t.Fatalf("round %d: %v: webhook %s %+v, model %s", round, trace, w.Key, w, m.state(w.Key))
 				}
 			}
 		}
 	}
+}
+
+// listerTargets gives every configured webhook a target.
+type listerTargets struct{ l *fakeLister }
+
+func (f listerTargets) DeliveryTargets(ctx context.Context, keys []string) map[string]TargetResult {
+	hooks, _ := f.l.ListWebhooks(ctx)
+	out := map[string]TargetResult{}
+	for _, k := range keys {
+		out[k] = TargetResult{Err: &NotFoundError{Msg: "gone"}}
+		for _, h := range hooks {
+			if h.Key == k {
+				out[k] = TargetResult{Target: DeliveryTarget{Webhook: h, URL: "https://v.example"}}
+			}
+		}
+	}
+	return out
 }
 
 // Concurrent replies and admin decisions on one request: decided once, no
@@ -310,12 +387,18 @@ func TestConcurrentRepliesDecideOnce(t *testing.T) {
 			t.Fatalf("round %d: %d decisions in %+v", round, decisions, r.Activity)
 		}
 		for i, k := range keys {
-			if acked[i].Load() && r.Webhooks[i].State != WebhookEligible {
+			if acked[i].Load() && r.Webhooks[i].State() != WebhookEligible {
 				t.Fatalf("round %d: reply of %s acknowledged but lost", round, k)
 			}
 		}
 		if !adminDecided && r.Status != StatusApproved {
 			t.Fatalf("round %d: all eligible but status %s", round, r.Status)
+		}
+		// One write per webhook, plus at most one approval after the last
+		// replies raced (the admin decision is not counted here); repeats and
+		// losers write nothing.
+		if limit := len(keys) + 1; store.writes > limit {
+			t.Fatalf("round %d: %d successful writes, want at most %d", round, store.writes, limit)
 		}
 	}
 }

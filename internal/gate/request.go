@@ -16,7 +16,8 @@ type Identity struct {
 // WebhookState is how far one webhook of a request's snapshot has got.
 type WebhookState string
 
-// The webhook states of SPEC §3.4.
+// The webhook states of SPEC §3.4. Called and failed are delivery states,
+// eligible and not eligible reply states; pending is shown while neither is set.
 const (
 	WebhookPending     WebhookState = "pending"
 	WebhookCalled      WebhookState = "called"
@@ -26,12 +27,28 @@ const (
 )
 
 // SnapshotWebhook is one webhook recorded on a request when it entered
-// awaiting_pre_approval.
+// awaiting_pre_approval. Its delivery (written by the dispatcher) and its
+// reply (written by the validator's reply) are separate fields, so that the
+// two writers never condition on each other (docs/storage.md).
 type SnapshotWebhook struct {
-	Key      string
-	Name     string
-	State    WebhookState
+	Key  string
+	Name string
+	// Delivery is how the call ended: "" (not yet), WebhookCalled or WebhookFailed.
+	Delivery WebhookState
 	Attempts int
+	// Reply is the validator's answer: "" (none yet), WebhookEligible or WebhookNotEligible.
+	Reply WebhookState
+}
+
+// State is the state SPEC §3.4 shows: the reply if any, else the delivery, else pending.
+func (w SnapshotWebhook) State() WebhookState {
+	switch {
+	case w.Reply != "":
+		return w.Reply
+	case w.Delivery != "":
+		return w.Delivery
+	}
+	return WebhookPending
 }
 
 // The timeline actions of SPEC §3.5.
@@ -76,9 +93,6 @@ type PrivacyRequest struct {
 	Activity           []ActivityEntry
 	// Code is the pending identity verification, while identity_unverified.
 	Code *VerificationCode
-	// Version counts the writes to the stored request; every write bumps it,
-	// and replies are conditioned on it (optimistic concurrency).
-	Version int64
 }
 
 // VerificationCode is the stored trace of a 6-digit code: its hash, never the code.

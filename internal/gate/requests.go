@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // MaxBulk is the most items one bulk call takes (SPEC §3.4).
@@ -129,7 +131,7 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 				return res, fmt.Errorf("send verification code for %s: %w", r.ID, err)
 			}
 		}
-		u.Log.InfoContext(ctx, "privacy request submitted", "privacy_request_id", r.ID, "status", string(r.Status))
+		u.Log.InfoContext(ctx, "privacy request submitted", logkey.PrivacyRequestID, r.ID, logkey.Status, string(r.Status))
 		res.Succeeded = append(res.Succeeded, r)
 	}
 	return res, nil
@@ -197,7 +199,7 @@ func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Eve
 	snapshot := make([]SnapshotWebhook, len(hooks))
 	for i, h := range hooks {
 		names[i] = h.Name
-		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name, State: WebhookPending}
+		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name}
 	}
 	return EventAwaitWebhooks, snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
 		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")}}
@@ -341,7 +343,7 @@ func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult
 			res.Failed = append(res.Failed, Failure{Message: msg, Data: map[string]any{"privacy_request_id": id}})
 			continue
 		}
-		u.Log.InfoContext(ctx, "privacy request decided", "privacy_request_id", id, "status", string(r.Status), "actor", d.Actor)
+		u.Log.InfoContext(ctx, "privacy request decided", logkey.PrivacyRequestID, id, logkey.Status, string(r.Status), "actor", d.Actor)
 		res.Succeeded = append(res.Succeeded, r)
 	}
 	return res, nil

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math/big"
 	"time"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // CodeSender delivers a 6-digit identity verification code.
@@ -68,7 +70,7 @@ func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest
 			if err != nil {
 				return nil, err
 			}
-			u.Log.InfoContext(ctx, "wrong verification code", "privacy_request_id", id, "attempt", r.Code.Attempts+1)
+			u.Log.InfoContext(ctx, "wrong verification code", logkey.PrivacyRequestID, id, logkey.Attempt, r.Code.Attempts+1)
 			if r.Code.Attempts+1 >= MaxCodeAttempts {
 				return nil, &ForbiddenError{Msg: msgCodeSpent}
 			}
@@ -93,7 +95,7 @@ func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest
 		if err != nil {
 			return nil, err
 		}
-		u.Log.InfoContext(ctx, "identity verified", "privacy_request_id", id, "status", string(out.Status))
+		u.Log.InfoContext(ctx, "identity verified", logkey.PrivacyRequestID, id, logkey.Status, string(out.Status))
 		return out, nil
 	}
 	return nil, fmt.Errorf("request %s: status kept changing after %d attempts", id, maxRetries)

@@ -304,35 +304,3 @@ func (a *Admin) DeleteWebhook(ctx context.Context, key string) error {
 	}
 	return &ConflictError{Msg: "Pre-approval webhooks changed concurrently; try again."}
 }
-
-// DeliveryTarget loads what the dispatcher needs to call a webhook's
-// validator, secrets opened. A webhook no longer configured, or whose
-// connection has no secrets, is a *NotFoundError.
-func (a *Admin) DeliveryTarget(ctx context.Context, webhookKey string) (DeliveryTarget, error) {
-	set, err := a.Store.LoadWebhookSet(ctx)
-	if err != nil {
-		return DeliveryTarget{}, err
-	}
-	i := findWebhook(set, webhookKey)
-	if i < 0 {
-		return DeliveryTarget{}, &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", webhookKey)}
-	}
-	w := set.Webhooks[i]
-	s, err := a.openSecrets(ctx, w.ConnectionKey)
-	var nf *NotFoundError
-	if errors.As(err, &nf) || err == nil && s == nil {
-		return DeliveryTarget{}, &NotFoundError{Msg: fmt.Sprintf("Connection '%s' of webhook '%s' has no secrets.", w.ConnectionKey, webhookKey)}
-	}
-	if err != nil {
-		return DeliveryTarget{}, err
-	}
-	t := DeliveryTarget{Webhook: w.Webhook, URL: s.URL, Authorization: s.Authorization, Headers: s.Headers}
-	for _, sealed := range w.SealedSigningSecrets {
-		plain, err := a.Sealer.Open(ctx, webhookContext(webhookKey), sealed)
-		if err != nil {
-			return DeliveryTarget{}, fmt.Errorf("open signing secret of webhook %q: %w", webhookKey, err)
-		}
-		t.SigningSecrets = append(t.SigningSecrets, string(plain))
-	}
-	return t, nil
-}

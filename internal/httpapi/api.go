@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // MaxBodyBytes is the largest request body accepted (SPEC §3: over 1 MiB is 413).
@@ -103,8 +105,8 @@ func (a *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (ev
 	resp := a.serve(ctx, &ev)
 	out := encode(resp)
 	a.log.InfoContext(ctx, "request",
-		"route", ev.RouteKey, "status", out.StatusCode,
-		"aws_request_id", ev.RequestContext.RequestID,
+		"route", ev.RouteKey, logkey.StatusCode, out.StatusCode,
+		logkey.APIRequestID, ev.RequestContext.RequestID,
 		"duration_ms", float64(a.now().Sub(start).Microseconds())/1000)
 	return out, nil
 }

@@ -71,7 +71,7 @@ func toRequestJSON(r *gate.PrivacyRequest) requestJSON {
 		Webhooks: make([]webhookStateJSON, len(r.Webhooks)),
 	}
 	for i, w := range r.Webhooks {
-		out.Webhooks[i] = webhookStateJSON{Key: w.Key, State: string(w.State), Attempts: w.Attempts}
+		out.Webhooks[i] = webhookStateJSON{Key: w.Key, State: string(w.State()), Attempts: w.Attempts}
 	}
 	return out
 }

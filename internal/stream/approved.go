@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // Approved publishes one approved-queue message for each request that
@@ -36,7 +37,7 @@ func (a *Approved) Handle(ctx context.Context, rec events.DynamoDBEventRecord) e
 	if err := a.Queue.PublishApproved(ctx, m); err != nil {
 		return err
 	}
-	a.Log.InfoContext(ctx, "approved request queued", "privacy_request_id", id, "policy_action", m.PolicyAction)
+	a.Log.InfoContext(ctx, "approved request queued", logkey.PrivacyRequestID, id, "policy_action", m.PolicyAction)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/logkey"
 )
 
 // Deliveries enqueues one delivery per webhook of the snapshot when a
@@ -40,6 +41,6 @@ func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord)
 	if err := d.Queue.EnqueueDeliveries(ctx, ds); err != nil {
 		return err
 	}
-	d.Log.InfoContext(ctx, "deliveries enqueued", "privacy_request_id", id, "deliveries", len(ds))
+	d.Log.InfoContext(ctx, "deliveries enqueued", logkey.PrivacyRequestID, id, "deliveries", len(ds))
 	return nil
 }

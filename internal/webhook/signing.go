@@ -15,14 +15,6 @@ import (
 // SigningSecretPrefix starts every Standard Webhooks signing secret.
 const SigningSecretPrefix = "whsec_"
 
-var (
-	// ErrSignatureTimestamp: the webhook-timestamp header is malformed or
-	// outside the tolerance.
-	ErrSignatureTimestamp = errors.New("webhook signature: timestamp missing, malformed or outside tolerance")
-	// ErrSignatureMismatch: no v1 signature in the header matches any secret.
-	ErrSignatureMismatch = errors.New("webhook signature: no matching signature")
-)
-
 // NewSigningSecret returns "whsec_" followed by 32 random bytes in standard
 // base64.
 func NewSigningSecret() (string, error) {
@@ -59,46 +51,4 @@ func Sign(secret, msgID string, ts time.Time, body []byte) (string, error) {
 		return "", err
 	}
 	return "v1," + base64.StdEncoding.EncodeToString(mac(key, msgID, ts.Unix(), body)), nil
-}
-
-// VerifySignature checks Standard Webhooks headers against any of secrets (to
-// allow rotation). sigHeader may hold several space-separated signatures;
-// entries other than v1 are ignored. The timestamp must be within tolerance of
-// now in either direction.
-func VerifySignature(secrets []string, msgID, tsHeader, sigHeader string, body []byte, now time.Time, tolerance time.Duration) error {
-	if len(secrets) == 0 {
-		return errors.New("webhook signature: no secrets configured")
-	}
-	if len(tsHeader) == 0 || len(tsHeader) > 18 || strings.Trim(tsHeader, "0123456789") != "" {
-		return ErrSignatureTimestamp
-	}
-	ts, err := strconv.ParseInt(tsHeader, 10, 64)
-	if err != nil {
-		return ErrSignatureTimestamp
-	}
-	if d := now.Unix() - ts; d > int64(tolerance/time.Second) || -d > int64(tolerance/time.Second) {
-		return ErrSignatureTimestamp
-	}
-	keys := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		if keys[i], err = signingKey(s); err != nil {
-			return err
-		}
-	}
-	for _, entry := range strings.Fields(sigHeader) {
-		version, sig, ok := strings.Cut(entry, ",")
-		if !ok || version != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err != nil {
-			continue
-		}
-		for _, key := range keys {
-			if hmac.Equal(got, mac(key, msgID, ts, body)) {
-				return nil
-			}
-		}
-	}
-	return ErrSignatureMismatch
 }

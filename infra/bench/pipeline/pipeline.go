@@ -25,6 +25,7 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 	"github.com/pregate/pregate/internal/keys"
+	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/queue"
 	"github.com/pregate/pregate/internal/stream"
 	"github.com/pregate/pregate/internal/webhook"
@@ -63,10 +64,12 @@ func New(m int) (*Pipeline, error) {
 	}
 	reqs := &gate.Requests{Store: p.store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
 	replies := &gate.Replies{Store: p.store, Webhooks: hooks, Tokens: tokens, Now: time.Now, Log: log}
-	p.public = httpapi.New(log, "", httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies))
+	emf := metrics.New(io.Discard, "Pregate/bench", time.Now)
+	p.public = httpapi.New(log, "", httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, emf))
 	p.stream = &stream.Handler{Log: log, Steps: []stream.RecordHandler{
 		&stream.Deliveries{Queue: p.queue, Log: log},
 		&stream.Approved{Queue: approvedCounter{&p.approved}, Log: log},
+		&stream.Decisions{Metrics: emf},
 	}}
 	signing, err := webhook.NewSigningSecret()
 	if err != nil {
@@ -78,7 +81,7 @@ func New(m int) (*Pipeline, error) {
 			Sign: webhook.Sign, BaseURL: "https://gate.example.com/api/v1", MaxAttempts: 5, Backoff: 5 * time.Second,
 			Now: time.Now, Log: log,
 		},
-		SQS: visibility{}, QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/dispatch", Log: log,
+		SQS: visibility{}, QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/dispatch", Log: log, Metrics: emf,
 	}
 	return p, nil
 }
@@ -198,14 +201,18 @@ type targets struct {
 	secret string
 }
 
-func (t targets) DeliveryTarget(_ context.Context, key string) (gate.DeliveryTarget, error) {
-	for _, h := range t.hooks {
-		if h.Key == key {
-			return gate.DeliveryTarget{Webhook: h, URL: "https://validator.example.com/" + key, Authorization: "Bearer bench",
-				SigningSecrets: []string{t.secret}}, nil
+func (t targets) DeliveryTargets(_ context.Context, keys []string) map[string]gate.TargetResult {
+	out := make(map[string]gate.TargetResult, len(keys))
+	for _, key := range keys {
+		out[key] = gate.TargetResult{Err: &gate.NotFoundError{Msg: "no webhook " + key}}
+		for _, h := range t.hooks {
+			if h.Key == key {
+				out[key] = gate.TargetResult{Target: gate.DeliveryTarget{Webhook: h, URL: "https://validator.example.com/" + key,
+					Authorization: "Bearer bench", SigningSecrets: []string{t.secret}}}
+			}
 		}
 	}
-	return gate.DeliveryTarget{}, &gate.NotFoundError{Msg: "no webhook " + key}
+	return out
 }
 
 // memQueue is the dispatch queue: deliveries become SQS messages as the

@@ -15,8 +15,8 @@ import (
 )
 
 // memStore keeps requests in memory with the stored semantics the domain
-// relies on (create once, status- and version-conditioned writes, each write
-// bumps the version) and, like the table's stream, keeps each change for a
+// relies on (create once, the conditional writes of the DynamoDB adapter)
+// and, like the table's stream, keeps each change for a
 // stream record with old and new images.
 type memStore struct {
 	mu      sync.Mutex
@@ -113,7 +113,7 @@ func (s *memStore) Apply(_ context.Context, c gate.Change) (*gate.PrivacyRequest
 		return nil, conflict(c.ID)
 	}
 	r := clone(old)
-	r.Status, r.UpdatedAt, r.Version = c.To, c.At, r.Version+1
+	r.Status, r.UpdatedAt = c.To, c.At
 	if c.ReviewedBy != "" {
 		at := c.At
 		r.ReviewedAt, r.ReviewedBy = &at, c.ReviewedBy
@@ -144,46 +144,66 @@ func (s *memStore) List(context.Context, gate.ListQuery) ([]*gate.PrivacyRequest
 
 func (s *memStore) CountWrongCode(context.Context, string, int) error { return errUnused }
 
-// update applies a version-conditioned change to one snapshot webhook.
-func (s *memStore) update(id string, version int64, index int, key string, change func(*gate.PrivacyRequest, *gate.SnapshotWebhook) error) error {
+// RecordReply applies w under the adapter's conditions (docs/storage.md):
+// the status is pending or awaiting; the webhook is at its index and has
+// no reply yet; an approval needs the other webhooks' eligible replies.
+func (s *memStore) RecordReply(_ context.Context, w gate.ReplyWrite) (*gate.PrivacyRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.items[id]
-	if !ok || old.Version != version || index >= len(old.Webhooks) || old.Webhooks[index].Key != key {
-		return conflict(id)
+	old, ok := s.items[w.ID]
+	if !ok || old.Status != gate.StatusPending && old.Status != gate.StatusAwaitingPreApproval {
+		return nil, conflict(w.ID)
 	}
 	r := clone(old)
-	if err := change(r, &r.Webhooks[index]); err != nil {
-		return err
+	if rep := w.Reply; rep != nil {
+		if rep.Index >= len(r.Webhooks) || r.Webhooks[rep.Index].Key != rep.Key || r.Webhooks[rep.Index].Reply != "" {
+			return nil, conflict(w.ID)
+		}
+		r.Webhooks[rep.Index].Reply = rep.Answer
 	}
-	r.Version++
+	if w.To == gate.StatusApproved {
+		for _, j := range w.Eligible {
+			if j >= len(r.Webhooks) || r.Webhooks[j].Reply != gate.WebhookEligible {
+				return nil, conflict(w.ID)
+			}
+		}
+		at := w.At
+		r.ApprovedAt = &at
+	}
+	if w.To != "" {
+		r.Status = w.To
+	}
+	r.UpdatedAt = w.At
+	r.Activity = append(r.Activity, w.Activity...)
+	s.write(old, r)
+	return clone(r), nil
+}
+
+// RecordDeliveries applies w under the adapter's conditions: each mark only
+// while its webhook has no delivery (and, failed, no reply); ToPending only
+// from awaiting_pre_approval.
+func (s *memStore) RecordDeliveries(_ context.Context, w gate.DeliveryWrite) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.items[w.ID]
+	if !ok || w.ToPending && old.Status != gate.StatusAwaitingPreApproval {
+		return conflict(w.ID)
+	}
+	r := clone(old)
+	for _, m := range w.Marks {
+		if m.Index >= len(r.Webhooks) || r.Webhooks[m.Index].Key != m.Key || r.Webhooks[m.Index].Delivery != "" ||
+			m.State == gate.WebhookFailed && r.Webhooks[m.Index].Reply != "" {
+			return conflict(w.ID)
+		}
+		r.Webhooks[m.Index].Delivery, r.Webhooks[m.Index].Attempts = m.State, m.Attempts
+	}
+	if w.ToPending {
+		r.Status = gate.StatusPending
+	}
+	r.UpdatedAt = w.At
+	r.Activity = append(r.Activity, w.Activity...)
 	s.write(old, r)
 	return nil
-}
-
-func (s *memStore) RecordReply(_ context.Context, w gate.ReplyWrite) error {
-	return s.update(w.ID, w.Version, w.WebhookIndex, w.WebhookKey, func(r *gate.PrivacyRequest, h *gate.SnapshotWebhook) error {
-		if r.Status != gate.StatusPending && r.Status != gate.StatusAwaitingPreApproval {
-			return conflict(r.ID)
-		}
-		h.State = w.State
-		r.Status, r.UpdatedAt = w.To, w.At
-		if w.To == gate.StatusApproved {
-			at := w.At
-			r.ApprovedAt = &at
-		}
-		r.Activity = append(r.Activity, w.Activity...)
-		return nil
-	})
-}
-
-func (s *memStore) RecordDelivery(_ context.Context, w gate.DeliveryWrite) error {
-	return s.update(w.ID, w.Version, w.WebhookIndex, w.WebhookKey, func(r *gate.PrivacyRequest, h *gate.SnapshotWebhook) error {
-		h.State, h.Attempts = w.State, w.Attempts
-		r.Status, r.UpdatedAt = w.To, w.At
-		r.Activity = append(r.Activity, w.Activity...)
-		return nil
-	})
 }
 
 // image is r as the stream shows it: the table's item in the event's form.

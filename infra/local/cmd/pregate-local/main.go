@@ -46,7 +46,8 @@ func main() {
 	defer stop()
 	start := time.Now()
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	sys, err := local.Start(startCtx, local.Options{Root: root, Addr: *addr, Env: env, Log: logger, Endpoint: os.Getenv("AWS_ENDPOINT_URL")})
+	sys, err := local.Start(startCtx, local.Options{Root: root, Addr: *addr, Env: env, Log: logger, Metrics: os.Stderr,
+		Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Prefix: "pregate-local"})
 	cancel()
 	if err != nil {
 		fail(err)

@@ -1,0 +1,172 @@
+package local_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pregate/pregate/infra/local"
+)
+
+// readmeBlock is a shell block of README.md marked `<!-- readme-test: NAME -->`.
+type readmeBlock struct {
+	name string
+	code string
+	// want are the block's expected-output comments, in order: comment lines
+	// right after a command (an explanatory comment follows a blank line or
+	// opens the block).
+	want []string
+}
+
+var readmeMarker = regexp.MustCompile(`^<!-- readme-test: ([a-z0-9-]+) -->$`)
+
+func readmeBlocks(text string) ([]readmeBlock, error) {
+	var blocks []readmeBlock
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		m := readmeMarker.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		if i+1 >= len(lines) || lines[i+1] != "```sh" {
+			return nil, fmt.Errorf("README line %d: marker %q not followed by a ```sh block", i+1, m[1])
+		}
+		b := readmeBlock{name: m[1]}
+		prev := "" // the previous line of the block
+		for i += 2; i < len(lines) && lines[i] != "```"; i++ {
+			line := lines[i]
+			if strings.HasPrefix(line, "# ") && prev != "" && (!strings.HasPrefix(prev, "#") || len(b.want) > 0 && prev == "# "+b.want[len(b.want)-1]) {
+				b.want = append(b.want, strings.TrimPrefix(line, "# "))
+			}
+			b.code += line + "\n"
+			prev = line
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks, nil
+}
+
+func TestReadmeBlockParsing(t *testing.T) {
+	blocks, err := readmeBlocks("<!-- readme-test: a -->\n```sh\n# explains\nX=1\n# 1\n# 2\n\n# explains more\necho $X\n# 1\n```\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 1 || blocks[0].name != "a" || strings.Join(blocks[0].want, "|") != "1|2|1" {
+		t.Fatalf("parsed %+v", blocks)
+	}
+	if _, err := readmeBlocks("<!-- readme-test: a -->\n```go\n```\n"); err == nil {
+		t.Fatal("a marker before a non-shell block must be refused")
+	}
+}
+
+// TestReadmeCommands runs the README's marked shell blocks, in order and in
+// one shell, against a local system (as `make run` would serve it), and checks
+// each block's expected-output comments appear in its output, in order.
+func TestReadmeCommands(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's commands need %s, which is not installed", tool)
+		}
+	}
+	root, err := local.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := readmeBlocks(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) < 5 {
+		t.Fatalf("found %d marked README blocks; the admin and journey blocks are missing their markers", len(blocks))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Endpoint: os.Getenv("AWS_ENDPOINT_URL"),
+		// A validator that is not listening yet fails its first attempt; a long
+		// backoff keeps such requests awaiting while the blocks read them.
+		Env: map[string]string{"WEBHOOK_BACKOFF": "1m"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Stop)
+	validatorAddr := freeAddr(t)
+
+	const sep = "@@readme-block@@"
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\n")
+	for _, b := range blocks {
+		fmt.Fprintf(&script, "echo %s%s\n%s", sep, b.name, b.code)
+	}
+	here := strings.NewReplacer("http://127.0.0.1:3000", sys.URL, "127.0.0.1:8099", validatorAddr)
+	src := here.Replace(script.String())
+
+	cmd := exec.CommandContext(ctx, "bash", "-c", src)
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the validator runs in the background
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// The background validator (a child of `go run`) outlives the shell and
+	// holds its output open: stop waiting for it shortly after the shell ends.
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if errors.Is(runErr, exec.ErrWaitDelay) {
+		runErr = nil // the shell itself exited 0
+	}
+
+	outputs := map[string][]string{}
+	current := ""
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		if name, ok := strings.CutPrefix(sc.Text(), sep); ok {
+			current = name
+			continue
+		}
+		outputs[current] = append(outputs[current], strings.TrimSpace(sc.Text()))
+	}
+	if runErr != nil {
+		t.Fatalf("README commands failed: %v\nlast block: %s\noutput:\n%s\nstderr:\n%s", runErr, current, strings.Join(outputs[current], "\n"), stderr.String())
+	}
+	for _, b := range blocks {
+		out := outputs[b.name]
+		next := 0
+		for _, want := range b.want {
+			want = here.Replace(want)
+			for next < len(out) && out[next] != want {
+				next++
+			}
+			if next == len(out) {
+				t.Errorf("block %s: expected output %q not found (in order) in:\n%s", b.name, want, strings.Join(out, "\n"))
+				break
+			}
+			next++
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

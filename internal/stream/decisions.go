@@ -1,0 +1,78 @@
+package stream
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/metrics"
+)
+
+// The decisions counted by the Decisions metric.
+const (
+	DecisionApproved             = "approved"               // by an admin
+	DecisionAutoApproved         = "auto_approved"          // every webhook eligible, or no manual approval required
+	DecisionNotEligible          = "not_eligible"           // a webhook replied not eligible: manual review
+	DecisionPendingAfterFailure  = "pending_after_failure"  // a webhook failed for good: back to pending
+	DecisionPendingAfterDeadline = "pending_after_deadline" // REVIEW_DEADLINE passed with webhooks silent
+	DecisionDenied               = "denied"
+)
+
+// Decisions counts each request reaching a decision. The stream is where
+// every status change is seen once per record, whichever function wrote it;
+// but a record may be delivered again (and a failed batch is retried from
+// its first failed record), so the counts are at least once, not exact.
+type Decisions struct {
+	Metrics *metrics.Emitter
+}
+
+// Handle looks at one stream record.
+func (d *Decisions) Handle(_ context.Context, rec events.DynamoDBEventRecord) error {
+	img := rec.Change.NewImage
+	if dec := decision(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(img, "status")), str(img, "approved_by"), lastAction(img)); dec != "" {
+		d.Metrics.Decision(str(img, "id"), dec)
+	}
+	return nil
+}
+
+// decision names the change from one status to another, "" when it is not
+// a decision (or no change at all: a reply or an attempt recorded).
+func decision(from, to gate.Status, approvedBy, lastAction string) string {
+	if from == to {
+		return ""
+	}
+	switch to {
+	case gate.StatusApproved:
+		if approvedBy != "" {
+			return DecisionApproved
+		}
+		return DecisionAutoApproved
+	case gate.StatusPreApprovalNotEligible:
+		return DecisionNotEligible
+	case gate.StatusDenied:
+		return DecisionDenied
+	case gate.StatusPending:
+		if from != gate.StatusAwaitingPreApproval {
+			return ""
+		}
+		if lastAction == gate.ActionStatusChanged {
+			return DecisionPendingAfterDeadline
+		}
+		return DecisionPendingAfterFailure
+	}
+	return ""
+}
+
+// lastAction is the action of the image's newest timeline entry, "" if none.
+func lastAction(img map[string]events.DynamoDBAttributeValue) string {
+	act, ok := img["activity"]
+	if !ok || act.DataType() != events.DataTypeList || len(act.List()) == 0 {
+		return ""
+	}
+	last := act.List()[len(act.List())-1]
+	if last.DataType() != events.DataTypeMap {
+		return ""
+	}
+	return str(last.Map(), "action")
+}

@@ -1,0 +1,79 @@
+package stream_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pregate/pregate/internal/metrics"
+	"github.com/pregate/pregate/internal/stream"
+)
+
+// Each status change yields the decision it is, or none.
+func TestDecisionsCountsEachTransition(t *testing.T) {
+	img := func(status, approvedBy, action string) map[string]events.DynamoDBAttributeValue {
+		if status == "" {
+			return nil
+		}
+		m := map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute("pri_1"), "status": events.NewStringAttribute(status)}
+		if approvedBy != "" {
+			m["approved_by"] = events.NewStringAttribute(approvedBy)
+		}
+		if action != "" {
+			m["activity"] = events.NewListAttribute([]events.DynamoDBAttributeValue{
+				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute("pre_approval_webhook_triggered")}),
+				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute(action)}),
+			})
+		}
+		return m
+	}
+	cases := []struct {
+		from, to, by string
+		want         string
+		action       string // the newest timeline entry's action
+	}{
+		{"pending", "approved", "admin-1", stream.DecisionApproved, ""},
+		{"pre_approval_not_eligible", "approved", "admin-1", stream.DecisionApproved, ""},
+		{"awaiting_pre_approval", "approved", "", stream.DecisionAutoApproved, ""},
+		{"", "approved", "", stream.DecisionAutoApproved, ""}, // submitted with manual approval off
+		{"awaiting_pre_approval", "pre_approval_not_eligible", "", stream.DecisionNotEligible, ""},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "pre_approval_webhook_failed"},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, "status_changed"},
+		{"pending", "denied", "", stream.DecisionDenied, ""},
+		{"", "pending", "", "", ""},
+		{"", "awaiting_pre_approval", "", "", ""},
+		{"identity_unverified", "pending", "", "", ""},
+		{"awaiting_pre_approval", "awaiting_pre_approval", "", "", ""}, // a reply recorded
+		{"approved", "approved", "admin-1", "", ""},
+		{"approved", "in_processing", "admin-1", "", ""},
+		{"approved", "", "", "", ""}, // removed
+	}
+	for _, c := range cases {
+		t.Run(c.from+"->"+c.to+"/"+c.action, func(t *testing.T) {
+			var buf bytes.Buffer
+			h := &stream.Decisions{Metrics: metrics.New(&buf, "Pregate", time.Now)}
+			rec := events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: img(c.from, c.by, ""), NewImage: img(c.to, c.by, c.action)}}
+			if err := h.Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if c.want == "" {
+				if buf.Len() != 0 {
+					t.Fatalf("emitted %s for a change that is not a decision", buf.String())
+				}
+				return
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(buf.String())), &line); err != nil {
+				t.Fatalf("%q: %v", buf.String(), err)
+			}
+			if line["decision"] != c.want || line["Decisions"] != 1.0 || line["privacy_request_id"] != "pri_1" {
+				t.Fatalf("line %v, want decision %s", line, c.want)
+			}
+		})
+	}
+}
