@@ -27,13 +27,15 @@ const helloID = "Hello"
 // effect that could fail: the public API's health route, the admin API's
 // connection list without a token (refused with 401 before any AWS call,
 // the admin API has no health route), an empty batch for the stream and the
-// dispatcher.
+// dispatcher, a scheduled event for the review-deadline sweep (off unless
+// REVIEW_DEADLINE is set, as by default).
 var firstEvents = map[string]string{
-	"PublicApiFunction":  `{"version":"2.0","routeKey":"GET /api/v1/health","rawPath":"/api/v1/health","requestContext":{"http":{"method":"GET","path":"/api/v1/health"}}}`,
-	"AdminApiFunction":   `{"version":"2.0","routeKey":"GET /api/v1/connection","rawPath":"/api/v1/connection","requestContext":{"http":{"method":"GET","path":"/api/v1/connection"}}}`,
-	"StreamFunction":     `{"Records":[]}`,
-	"DispatcherFunction": `{"Records":[]}`,
-	helloID:              `{}`,
+	"PublicApiFunction":      `{"version":"2.0","routeKey":"GET /api/v1/health","rawPath":"/api/v1/health","requestContext":{"http":{"method":"GET","path":"/api/v1/health"}}}`,
+	"AdminApiFunction":       `{"version":"2.0","routeKey":"GET /api/v1/connection","rawPath":"/api/v1/connection","requestContext":{"http":{"method":"GET","path":"/api/v1/connection"}}}`,
+	"StreamFunction":         `{"Records":[]}`,
+	"DispatcherFunction":     `{"Records":[]}`,
+	"ReviewDeadlineFunction": `{"version":"0","id":"bench","detail-type":"Scheduled Event","source":"aws.events","time":"2026-11-27T00:00:00Z","detail":{}}`,
+	helloID:                  `{}`,
 }
 
 // initFigures times each function's cold start under the Runtime Interface
@@ -41,6 +43,10 @@ var firstEvents = map[string]string{
 // interleaved, against moto with the template's resources, and prints the
 // largest ratio of a function's median to the hello world's.
 func initFigures(ctx context.Context, root, rie, hostDir string, runs int) error {
+	rie, err := filepath.Abs(rie) // the emulator runs in each bootstrap's directory
+	if err != nil {
+		return err
+	}
 	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		return err
