@@ -72,10 +72,11 @@ type System struct {
 	AWS    aws.Config
 	Config config.Config
 	// Auth issues and verifies the local admin tokens (SPEC §3.1).
-	Auth     *localauth.Server
-	moto     *stack.Moto
-	server   *http.Server
-	stopping []func()
+	Auth       *localauth.Server
+	moto       *stack.Moto
+	server     *http.Server
+	dispatcher *restartable
+	stopping   []func()
 }
 
 // Start brings everything up; Stop tears it down.
@@ -154,6 +155,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := verifySender(ctx, sys.AWS, publicDeps.Config.VerificationSenderEmail); err != nil {
+		return nil, err
+	}
 	public, err := app.NewPublicAPI(ctx, publicDeps)
 	if err != nil {
 		return nil, err
@@ -185,6 +189,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := apidocs.Register(gw.HandleLocal); err != nil {
 		return nil, err
 	}
+	gw.HandleLocal(http.MethodGet, "/api/v1/local/outbox", sys.outboxHandler())
 	if err := sys.startStreamPoller(tmpl, deps, opts.Log); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -119,9 +120,47 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 	}
 	q := s.Stack.Resources["DispatchQueue"]
 	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: invocation(h.Handle), Log: log}
-	pctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); p.Run(pctx) }()
-	s.stopping = append(s.stopping, func() { cancel(); <-done })
+	s.dispatcher = &restartable{run: p.Run}
+	s.dispatcher.start()
+	s.stopping = append(s.stopping, s.dispatcher.stop)
 	return nil
+}
+
+// StopDispatcher kills the dispatcher's poller as a Lambda outage would: the
+// batch in flight is cancelled and its messages come back when their
+// visibility times out. StartDispatcher brings it back. The soak run uses both.
+func (s *System) StopDispatcher() { s.dispatcher.stop() }
+
+// StartDispatcher restarts a poller that StopDispatcher ended.
+func (s *System) StartDispatcher() { s.dispatcher.start() }
+
+// restartable runs a poller in the background until stopped, any number of times.
+type restartable struct {
+	run    func(context.Context)
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *restartable) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(ctx) }()
+	r.cancel, r.done = cancel, done
+}
+
+func (r *restartable) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	r.cancel, r.done = nil, nil
 }
