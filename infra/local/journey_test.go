@@ -120,6 +120,7 @@ func (v *fakeValidator) calls(id string) []validatorCall {
 // journeySystem is one local system, its admin token and what its approved
 // queue delivered (the test owns the system, so it may consume the queue).
 type journeySystem struct {
+	name     string
 	sys      *local.System
 	auth     string
 	secrets  map[string]string // webhook key -> signing secret
@@ -145,9 +146,9 @@ func startJourney(env map[string]string) (*local.System, error) {
 }
 
 // newJourneySystem takes an admin token from the local issuer.
-func newJourneySystem(t *testing.T, sys *local.System) *journeySystem {
+func newJourneySystem(t *testing.T, name string, sys *local.System) *journeySystem {
 	t.Helper()
-	js := &journeySystem{sys: sys, secrets: map[string]string{}, approved: map[string][]queue.ApprovedBody{}}
+	js := &journeySystem{name: name, sys: sys, secrets: map[string]string{}, approved: map[string][]queue.ApprovedBody{}}
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -327,7 +328,9 @@ func TestJourney(t *testing.T) {
 			t.Fatal(errs[i])
 		}
 	}
-	manual, verifying, automatic := newJourneySystem(t, systems[0]), newJourneySystem(t, systems[1]), newJourneySystem(t, systems[2])
+	manual := newJourneySystem(t, "manual_approval", systems[0])
+	verifying := newJourneySystem(t, "identity_verification", systems[1])
+	automatic := newJourneySystem(t, "no_manual_approval", systems[2])
 	for _, s := range []*journeySystem{manual, verifying, automatic} {
 		s.connect(t, vals)
 	}
@@ -360,7 +363,6 @@ func TestJourney(t *testing.T) {
 		return journeyReply{hook, answer, 400, "Privacy request with id '{id}' is not in pending or awaiting pre-approval status."}
 	}
 
-	var done []journeyCase
 	cases := []journeyCase{
 		{name: "auto_approved", sys: manual, hooks: all, admit: "awaiting_pre_approval",
 			replies: []journeyReply{ok("val_a", "eligible"), ok("val_b", "eligible"), ok("val_b", "eligible"), ok("val_c", "eligible")},
@@ -429,33 +431,39 @@ func TestJourney(t *testing.T) {
 			head: []entry{{"status_changed", "Request submitted: identity verification code sent", "", ""}, {"identity_verified", "Identity verified", "", ""},
 				{"status_changed", "Request submitted: awaiting manual review", "", ""}, adminDenied}},
 	}
-	// Cases that share a system and a webhook set run in parallel; the
-	// groups run one after another, each setting the webhook set it needs.
+	// The systems run side by side. On each, the cases that share a webhook
+	// set run at once, the sets one after another. Goroutines, not
+	// t.Parallel: -parallel would cap them at GOMAXPROCS, yet they mostly wait.
 	var ids sync.Map // case name -> request id
-	for len(cases) > 0 {
-		group := slices.DeleteFunc(slices.Clone(cases), func(c journeyCase) bool {
-			return c.sys != cases[0].sys || !slices.Equal(c.hooks, cases[0].hooks)
-		})
-		cases = slices.DeleteFunc(cases, func(c journeyCase) bool {
-			return slices.ContainsFunc(group, func(g journeyCase) bool { return g.name == c.name })
-		})
-		done = append(done, group...)
-		group[0].sys.configure(t, vals, group[0].hooks)
-		t.Run(group[0].name+"_group", func(t *testing.T) {
-			for _, tc := range group {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					ids.Store(tc.name, runJourney(t, tc, vals))
-				})
-			}
+	for _, s := range []*journeySystem{manual, verifying, automatic} {
+		mine := slices.DeleteFunc(slices.Clone(cases), func(c journeyCase) bool { return c.sys != s })
+		wg.Go(func() {
+			t.Run(s.name, func(t *testing.T) {
+				for len(mine) > 0 {
+					hooks := mine[0].hooks
+					group := slices.DeleteFunc(slices.Clone(mine), func(c journeyCase) bool { return !slices.Equal(c.hooks, hooks) })
+					mine = slices.DeleteFunc(mine, func(c journeyCase) bool { return slices.Equal(c.hooks, hooks) })
+					s.configure(t, vals, hooks)
+					set := "no_webhooks"
+					if len(hooks) > 0 {
+						set = "webhooks=" + strings.Join(hooks, ",")
+					}
+					t.Run(set, func(t *testing.T) {
+						var g sync.WaitGroup
+						for _, tc := range group {
+							g.Go(func() { t.Run(tc.name, func(t *testing.T) { ids.Store(tc.name, runJourney(t, tc, vals)) }) })
+						}
+						g.Wait()
+					})
+				}
+				s.drainApproved(t)
+			})
 		})
 	}
+	wg.Wait()
 
 	// Every approval put exactly one message on the approved queue; nothing else did.
-	for _, s := range []*journeySystem{manual, verifying, automatic} {
-		s.drainApproved(t)
-	}
-	for _, tc := range done {
+	for _, tc := range cases {
 		v, ok := ids.Load(tc.name)
 		if !ok {
 			continue // its subtest failed already
