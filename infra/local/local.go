@@ -52,6 +52,8 @@ type Options struct {
 	Metrics io.Writer
 	// MotoLog receives the emulator's own output.
 	MotoLog io.Writer
+	// DispatchPollers is how many batches the dispatcher handles at once (1 when 0).
+	DispatchPollers int
 }
 
 // LocalDefaults are SPEC §8's settings for `make run`.
@@ -148,7 +150,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now)}, nil
 	}
 
-	if err := sys.startDispatcher(ctx, deps, opts.Log); err != nil {
+	if err := sys.startDispatcher(ctx, deps, opts.Log, opts.DispatchPollers); err != nil {
 		return nil, err
 	}
 	publicDeps, err := deps("PublicApiFunction")

@@ -108,8 +108,8 @@ func (p *SQSPoller) deliver(ctx context.Context, msgs []types.Message) {
 }
 
 // startDispatcher builds the dispatcher as DispatcherFunction and polls the
-// dispatch queue with it, as its SQS event source does; Stop ends the poller.
-func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), log *slog.Logger) error {
+// dispatch queue with it, as its SQS event source does; Stop ends the pollers.
+func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), log *slog.Logger, pollers int) error {
 	d, err := deps("DispatcherFunction")
 	if err != nil {
 		return err
@@ -120,7 +120,15 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 	}
 	q := s.Stack.Resources["DispatchQueue"]
 	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: invocation(h.Handle), Log: log}
-	s.dispatcher = &restartable{run: p.Run}
+	// Lambda's SQS event source runs several batches at once; one poller
+	// each plays that concurrency.
+	s.dispatcher = &restartable{run: func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for range max(pollers, 1) {
+			wg.Go(func() { p.Run(ctx) })
+		}
+		wg.Wait()
+	}}
 	s.dispatcher.start()
 	s.stopping = append(s.stopping, s.dispatcher.stop)
 	return nil
