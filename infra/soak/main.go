@@ -167,7 +167,7 @@ func run(cfg settings) (lost, double int, err error) {
 	// Settle: no dispatch message left (visible, in flight or delayed) and
 	// every validator idle for 5 s.
 	deadline := time.Now().Add(cfg.settle)
-	for {
+	for tick := 1; ; tick++ {
 		n, err := queueDepth(q, dispatchURL)
 		if err != nil {
 			return 0, 0, err
@@ -182,6 +182,9 @@ func run(cfg settings) (lost, double int, err error) {
 		if time.Now().After(deadline) {
 			logf("not settled after %s (%d dispatch messages left); checking anyway", cfg.settle, n)
 			break
+		}
+		if tick%30 == 0 {
+			logf("settling: %d dispatch messages left", n)
 		}
 		time.Sleep(time.Second)
 	}
