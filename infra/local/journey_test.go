@@ -529,7 +529,7 @@ func runJourney(t *testing.T, tc journeyCase, vals map[string]*fakeValidator) st
 	// WEBHOOK_MAX_ATTEMPTS times; the request records each outcome.
 	calls := map[string][]validatorCall{}
 	if tc.admit == "awaiting_pre_approval" {
-		waitUntil(t, 20*time.Second, func() bool {
+		waitUntil(t, 30*time.Second, func() bool {
 			r := s.request(t, id)
 			for _, w := range r.Webhooks {
 				if w.State == "pending" {
@@ -620,7 +620,7 @@ func runJourney(t *testing.T, tc journeyCase, vals map[string]*fakeValidator) st
 		t.Fatalf("timeline:\n got %+v\nwant %+v", got, want)
 	}
 	if tc.final == "approved" {
-		waitUntil(t, 10*time.Second, func() bool { s.drainApproved(t); return len(s.approvedMessages(id)) > 0 })
+		waitUntil(t, 20*time.Second, func() bool { s.drainApproved(t); return len(s.approvedMessages(id)) > 0 })
 	}
 	return id
 }
