@@ -23,7 +23,7 @@ import (
 
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/internal/queue"
-	"github.com/pregate/pregate/internal/webhook"
+	sdk "github.com/pregate/pregate/validator"
 )
 
 // journeyTransport carries every HTTP call of the journey test (see journeyCall).
@@ -686,9 +686,12 @@ func (s *journeySystem) checkValidatorInput(t *testing.T, c validatorCall, id, h
 	if c.header.Get("reply-to-token") == "" {
 		t.Errorf("%s: no reply-to-token", hook)
 	}
-	if err := webhook.VerifySignature([]string{s.secrets[hook]}, c.header.Get("webhook-id"), c.header.Get("webhook-timestamp"),
-		c.header.Get("webhook-signature"), c.body, time.Now(), 5*time.Minute); err != nil {
-		t.Errorf("%s: signature: %v", hook, err)
+	verifier, err := sdk.NewVerifier(s.secrets[hook])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier.Verify(c.header, c.body); err != nil {
+		t.Errorf("%s: the validator SDK refuses the call: %v", hook, err)
 	}
 	var body struct {
 		PrivacyRequestID     string            `json:"privacy_request_id"`
