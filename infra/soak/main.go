@@ -15,9 +15,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,6 +38,7 @@ type settings struct {
 	settle      time.Duration // SOAK_SETTLE: longest wait for the system to go quiet
 	outage      time.Duration // SOAK_OUTAGE: how long the dispatcher stays dead
 	pollers     int           // SOAK_DISPATCH_POLLERS: dispatcher batches at once
+	backlog     int           // SOAK_MAX_BACKLOG: dispatch messages before submissions pause
 }
 
 func main() {
@@ -58,8 +61,8 @@ func fail(err error) {
 }
 
 func load(getenv func(string) string) (settings, error) {
-	s := settings{requests: 5000, concurrency: 16, seed: 1, settle: 10 * time.Minute, outage: 5 * time.Second, pollers: 5}
-	ints := map[string]*int{"SOAK_REQUESTS": &s.requests, "SOAK_CONCURRENCY": &s.concurrency, "SOAK_DISPATCH_POLLERS": &s.pollers}
+	s := settings{requests: 5000, concurrency: 16, seed: 1, settle: 10 * time.Minute, outage: 5 * time.Second, pollers: 5, backlog: 150}
+	ints := map[string]*int{"SOAK_REQUESTS": &s.requests, "SOAK_CONCURRENCY": &s.concurrency, "SOAK_DISPATCH_POLLERS": &s.pollers, "SOAK_MAX_BACKLOG": &s.backlog}
 	for k, dst := range ints {
 		if v := getenv(k); v != "" {
 			n, err := strconv.Atoi(v)
@@ -116,6 +119,14 @@ func run(cfg settings) (lost, double int, err error) {
 		return 0, 0, err
 	}
 	defer sys.Stop()
+	// Ctrl-C still stops the emulator it started.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-interrupted
+		sys.Stop()
+		os.Exit(130)
+	}()
 	q := sqs.NewFromConfig(sys.AWS)
 	dispatchURL := sys.Stack.Resources["DispatchQueue"].Ref
 	if _, err := q.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &dispatchURL,
@@ -146,8 +157,26 @@ func run(cfg settings) (lost, double int, err error) {
 	logf("system up at %s; submitting %d requests, %d at a time", sys.URL, cfg.requests, cfg.concurrency)
 
 	// Submit, killing the dispatcher when 40% are in and restarting it after the outage.
+	// moto's SQS walks every message of a queue on each call, so a deep
+	// dispatch queue slows every call down and deepens itself: submissions
+	// wait while the backlog is over SOAK_MAX_BACKLOG.
+	var depth atomic.Int64
+	sampling, stopSampling := context.WithCancel(context.Background())
+	defer stopSampling()
+	go func() {
+		for sampling.Err() == nil {
+			if n, err := queueDepth(q, dispatchURL); err == nil {
+				depth.Store(int64(n))
+			}
+			time.Sleep(time.Second)
+		}
+	}()
 	var kill sync.Once
-	ids, refused := api.submitAll(cfg, func(done int) {
+	var decile atomic.Int64
+	ids, refused := api.submitAll(cfg, func() int { return int(depth.Load()) }, func(done int) {
+		if d := int64(done * 10 / cfg.requests); d > decile.Load() && decile.CompareAndSwap(d-1, d) {
+			logf("%d submitted (dispatch backlog %d)", done, depth.Load())
+		}
 		if done < cfg.requests*2/5 {
 			return
 		}
@@ -161,6 +190,7 @@ func run(cfg settings) (lost, double int, err error) {
 			}()
 		})
 	})
+	stopSampling()
 	logf("submitted: %d accepted, %d refused", len(ids), refused)
 	logf("emulator restart skipped: moto cannot keep its state across a restart (docs/emulator.md)")
 
@@ -183,10 +213,10 @@ func run(cfg settings) (lost, double int, err error) {
 			logf("not settled after %s (%d dispatch messages left); checking anyway", cfg.settle, n)
 			break
 		}
-		if tick%30 == 0 {
+		if tick%15 == 0 {
 			logf("settling: %d dispatch messages left", n)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(2 * time.Second)
 	}
 	var calls int64
 	for _, v := range vals {
@@ -322,9 +352,10 @@ func (c *apiClient) configure(key, url string) error {
 }
 
 // submitAll submits cfg.requests requests, one per call, cfg.concurrency at
-// a time; progress is told each accepted count. It returns the accepted ids
-// and how many submissions were refused (never accepted, so never lost).
-func (c *apiClient) submitAll(cfg settings, progress func(done int)) ([]string, int) {
+// a time, pausing while backlog() is over cfg.backlog; progress is told each
+// accepted count. It returns the accepted ids and how many submissions were
+// refused (never accepted, so never lost).
+func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(done int)) ([]string, int) {
 	var (
 		mu      sync.Mutex
 		ids     []string
@@ -335,6 +366,9 @@ func (c *apiClient) submitAll(cfg settings, progress func(done int)) ([]string, 
 	for range cfg.concurrency {
 		wg.Go(func() {
 			for n := next.Add(1); n <= int64(cfg.requests); n = next.Add(1) {
+				for backlog() > cfg.backlog {
+					time.Sleep(200 * time.Millisecond)
+				}
 				var out struct {
 					Succeeded []struct {
 						ID string `json:"id"`
