@@ -311,9 +311,9 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 }
 
 // runInBackground runs fn until Stop, which waits for it to return.
-func (s *System) runInBackground(fn func(context.Context)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); fn(ctx) }()
-	s.stopping = append(s.stopping, func() { cancel(); <-done })
+func (s *System) runInBackground(fn func(context.Context)) *restartable {
+	r := &restartable{run: fn}
+	r.start()
+	s.stopping = append(s.stopping, r.stop)
+	return r
 }

@@ -122,15 +122,13 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: invocation(h.Handle), Log: log}
 	// Lambda's SQS event source runs several batches at once; one poller
 	// each plays that concurrency.
-	s.dispatcher = &restartable{run: func(ctx context.Context) {
+	s.dispatcher = s.runInBackground(func(ctx context.Context) {
 		var wg sync.WaitGroup
 		for range max(pollers, 1) {
 			wg.Go(func() { p.Run(ctx) })
 		}
 		wg.Wait()
-	}}
-	s.dispatcher.start()
-	s.stopping = append(s.stopping, s.dispatcher.stop)
+	})
 	return nil
 }
 
@@ -142,7 +140,8 @@ func (s *System) StopDispatcher() { s.dispatcher.stop() }
 // StartDispatcher restarts a poller that StopDispatcher ended.
 func (s *System) StartDispatcher() { s.dispatcher.start() }
 
-// restartable runs a poller in the background until stopped, any number of times.
+// restartable runs a poller in the background until stopped, and again
+// when started again.
 type restartable struct {
 	run    func(context.Context)
 	mu     sync.Mutex
