@@ -22,16 +22,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/queue"
 	sdk "github.com/pregate/pregate/validator"
 )
 
-// journeyTransport carries every HTTP call of the journey test (see journeyCall).
-var journeyTransport http.RoundTripper = http.DefaultTransport
-
-// journeyCall is the journey test's one door to HTTP: admin, subject and validator
-// calls all go through it. body is JSON-encoded, except url.Values (a form)
-// and nil; authorization is the whole header value, none when empty.
+// journeyCall is the journey test's one door to HTTP: admin, subject and
+// validator calls all go through it, and every API answer is held to
+// docs/openapi.yaml. body is JSON-encoded, except url.Values (a form) and
+// nil; authorization is the whole header value, none when empty.
 func journeyCall(t *testing.T, method, target, authorization string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
@@ -57,7 +56,7 @@ func journeyCall(t *testing.T, method, target, authorization string, body any) (
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
-	resp, err := (&http.Client{Transport: journeyTransport, Timeout: 30 * time.Second}).Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
