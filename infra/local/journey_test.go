@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -124,6 +125,7 @@ type journeySystem struct {
 	auth     string
 	secrets  map[string]string // webhook key -> signing secret
 	mu       sync.Mutex
+	codes    []string // verification codes read from the outbox
 	approved map[string][]queue.ApprovedBody
 }
 
@@ -141,8 +143,12 @@ func startJourney(env map[string]string) (*local.System, error) {
 	for k, v := range env {
 		full[k] = v
 	}
-	return local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Env: full})
+	return local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Env: full,
+		Log: slog.New(slog.NewJSONHandler(&journeyLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 }
+
+// journeyLogs holds every log line of the journey's systems, at debug level.
+var journeyLogs lockedBuffer
 
 // newJourneySystem takes an admin token from the local issuer.
 func newJourneySystem(t *testing.T, name string, sys *local.System) *journeySystem {
@@ -460,6 +466,7 @@ func TestJourney(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	checkJourneyLogs(t, vals, manual, verifying, automatic)
 
 	// Every approval put exactly one message on the approved queue; nothing else did.
 	for _, tc := range cases {
@@ -485,6 +492,56 @@ func TestJourney(t *testing.T) {
 		}
 		if len(msgs) != 1 || msgs[0].PolicyAction != policy || aws.ToString(msgs[0].ApprovedBy) != wantBy || msgs[0].ApprovedAt == "" {
 			t.Errorf("%s: approved-queue messages %+v, want one for %s by %q", tc.name, msgs, policy, wantBy)
+		}
+	}
+}
+
+// checkJourneyLogs fails for any log line of the journey holding a secret:
+// a connection's authorization or header value, a signing secret, an admin
+// token, a reply token or signature a validator received, a verification code.
+func checkJourneyLogs(t *testing.T, vals map[string]*fakeValidator, systems ...*journeySystem) {
+	t.Helper()
+	secrets := map[string]string{}
+	for k, v := range vals {
+		secrets["Bearer val-"+k] = "connection authorization of " + k
+		secrets["hdr-"+k] = "connection header of " + k
+		v.mu.Lock()
+		for _, calls := range v.got {
+			for _, c := range calls {
+				secrets[c.header.Get("reply-to-token")] = "reply token"
+				secrets[c.header.Get("webhook-signature")] = "webhook signature"
+			}
+		}
+		v.mu.Unlock()
+	}
+	var codes []string
+	for _, s := range systems {
+		secrets[strings.TrimPrefix(s.auth, "Bearer ")] = "admin token"
+		for _, sec := range s.secrets {
+			secrets[sec] = "signing secret"
+			secrets[strings.TrimPrefix(sec, "whsec_")] = "signing key"
+		}
+		codes = append(codes, s.codes...)
+	}
+	delete(secrets, "")
+	if len(codes) == 0 {
+		t.Error("no verification code was read: the log check would not cover codes")
+	}
+	logs := journeyLogs.String()
+	if strings.Count(logs, "\n") < 100 {
+		t.Fatalf("only %d log lines captured", strings.Count(logs, "\n"))
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		for sec, what := range secrets {
+			if strings.Contains(line, sec) {
+				t.Errorf("a %s reached a log line: %.200s", what, line)
+			}
+		}
+		for _, code := range codes {
+			// Not a timestamp's microseconds, not part of an id.
+			if regexp.MustCompile(`(^|[^.\w])` + code + `($|\W)`).MatchString(line) {
+				t.Errorf("a verification code reached a log line: %.200s", line)
+			}
 		}
 	}
 }
@@ -642,6 +699,9 @@ func (s *journeySystem) code(t *testing.T, email string) string {
 	if code == "" {
 		t.Fatalf("no code for %s in the outbox %+v", email, out.Items)
 	}
+	s.mu.Lock()
+	s.codes = append(s.codes, code)
+	s.mu.Unlock()
 	return code
 }
 
