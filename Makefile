@@ -8,7 +8,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test vet unit lint build venv clean fuzz-seed bench
+.PHONY: run test vet unit lint build venv clean fuzz-seed bench soak
 
 run: $(VENV_STAMP)
 	go run ./infra/local/cmd/pregate-local $(ARGS)
@@ -18,6 +18,10 @@ test: $(VENV_STAMP) vet lint
 
 vet:
 	go vet ./...
+
+# Load and fault run (docs/soak.md), not part of `make test`: SOAK_REQUESTS=5000 by default.
+soak: $(VENV_STAMP)
+	go run ./infra/soak
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

@@ -52,6 +52,8 @@ type Options struct {
 	Metrics io.Writer
 	// MotoLog receives the emulator's own output.
 	MotoLog io.Writer
+	// DispatchPollers is how many batches the dispatcher handles at once (1 when 0).
+	DispatchPollers int
 	// AWSOptions change the system's aws.Config after the stack is
 	// provisioned (make bench adds an SDK middleware that counts calls).
 	AWSOptions []func(*aws.Config)
@@ -78,10 +80,11 @@ type System struct {
 	AWS    aws.Config
 	Config config.Config
 	// Auth issues and verifies the local admin tokens (SPEC §3.1).
-	Auth     *localauth.Server
-	moto     *stack.Moto
-	server   *http.Server
-	stopping []func()
+	Auth       *localauth.Server
+	moto       *stack.Moto
+	server     *http.Server
+	dispatcher *restartable
+	stopping   []func()
 }
 
 // Start brings everything up; Stop tears it down.
@@ -163,6 +166,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := verifySender(ctx, sys.AWS, publicDeps.Config.VerificationSenderEmail); err != nil {
+		return nil, err
+	}
 	public, err := app.NewPublicAPI(ctx, publicDeps)
 	if err != nil {
 		return nil, err
@@ -194,6 +200,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := apidocs.Register(gw.HandleLocal); err != nil {
 		return nil, err
 	}
+	gw.HandleLocal(http.MethodGet, "/api/v1/local/outbox", sys.outboxHandler())
 	if err := sys.startStreamPoller(tmpl, deps, opts); err != nil {
 		return nil, err
 	}
@@ -313,11 +320,11 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 }
 
 // runInBackground runs fn until Stop, which waits for it to return.
-func (s *System) runInBackground(fn func(context.Context)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); fn(ctx) }()
-	s.stopping = append(s.stopping, func() { cancel(); <-done })
+func (s *System) runInBackground(fn func(context.Context)) *restartable {
+	r := &restartable{run: fn}
+	r.start()
+	s.stopping = append(s.stopping, r.stop)
+	return r
 }
 
 // timed reports each call of a handler to opts.Invoked, when set.

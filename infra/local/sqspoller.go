@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -107,7 +108,7 @@ func (p *SQSPoller) deliver(ctx context.Context, msgs []types.Message) {
 }
 
 // startDispatcher builds the dispatcher as DispatcherFunction and polls the
-// dispatch queue with it, as its SQS event source does; Stop ends the poller.
+// dispatch queue with it, as its SQS event source does; Stop ends the pollers.
 func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), opts Options) error {
 	d, err := deps("DispatcherFunction")
 	if err != nil {
@@ -119,9 +120,54 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 	}
 	q := s.Stack.Resources["DispatchQueue"]
 	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", invocation(h.Handle)), Log: opts.Log}
-	pctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); p.Run(pctx) }()
-	s.stopping = append(s.stopping, func() { cancel(); <-done })
+	// Lambda's SQS event source runs several batches at once; one poller
+	// each plays that concurrency.
+	s.dispatcher = s.runInBackground(func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for range max(opts.DispatchPollers, 1) {
+			wg.Go(func() { p.Run(ctx) })
+		}
+		wg.Wait()
+	})
 	return nil
+}
+
+// StopDispatcher kills the dispatcher's poller as a Lambda outage would: the
+// batch in flight is cancelled and its messages come back when their
+// visibility times out. StartDispatcher brings it back. The soak run uses both.
+func (s *System) StopDispatcher() { s.dispatcher.stop() }
+
+// StartDispatcher restarts a poller that StopDispatcher ended.
+func (s *System) StartDispatcher() { s.dispatcher.start() }
+
+// restartable runs a poller in the background until stopped, and again
+// when started again.
+type restartable struct {
+	run    func(context.Context)
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *restartable) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(ctx) }()
+	r.cancel, r.done = cancel, done
+}
+
+func (r *restartable) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	r.cancel, r.done = nil, nil
 }
