@@ -46,6 +46,9 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		AWSOptions: []func(*aws.Config){counter.install},
 		Invoked:    invoked.record,
 		Log:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// As deployed (the template's default): `make run` reads config at
+		// every batch so that edits show at once, which AWS does not.
+		Env: map[string]string{"DISPATCH_CONFIG_TTL": "30s"},
 	})
 	if err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ func (p *StreamPoller) Run(ctx context.Context) {
 					records[i] = stream.FromStreamsRecord(r)
 					records[i].EventSourceArn = p.StreamARN
 				}
-				if batch := p.filter(records); len(batch) > 0 {
+				if batch := stack.KeepMatching(p.Filters, records); len(batch) > 0 {
 					p.deliver(ctx, batch)
 				}
 			}
@@ -100,25 +100,6 @@ func (p *StreamPoller) discoverShards(ctx context.Context, iterators map[string]
 		iterators[id] = it.ShardIterator
 	}
 	return nil
-}
-
-func (p *StreamPoller) filter(records []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
-	if len(p.Filters) == 0 {
-		return records
-	}
-	kept := records[:0]
-	for _, r := range records {
-		raw, _ := json.Marshal(r)
-		var ev map[string]any
-		_ = json.Unmarshal(raw, &ev)
-		for _, f := range p.Filters {
-			if f.Matches(ev) {
-				kept = append(kept, r)
-				break
-			}
-		}
-	}
-	return kept
 }
 
 // deliver invokes the handler until the batch is processed or retries run out.

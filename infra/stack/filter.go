@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // FilterPattern is one Lambda event filter pattern (the EventBridge pattern
@@ -32,10 +33,8 @@ func checkPattern(p map[string]any) error {
 			}
 		case []any:
 			for _, e := range x {
-				switch e.(type) {
-				case string, float64, bool, nil:
-				default:
-					return fmt.Errorf("filter pattern: %s: only lists of scalar values are supported locally, got %v", k, e)
+				if !scalar(e) && anythingBut(e) == nil {
+					return fmt.Errorf("filter pattern: %s: only scalar values and {\"anything-but\": [scalars]} are supported locally, got %v", k, e)
 				}
 			}
 		default:
@@ -68,6 +67,12 @@ func matchPattern(p map[string]any, ev map[string]any) bool {
 
 func anyEqual(allowed []any, got any) bool {
 	for _, a := range allowed {
+		if but := anythingBut(a); but != nil {
+			if scalar(got) && !anyEqual(but, got) {
+				return true
+			}
+			continue
+		}
 		if a == got {
 			return true
 		}
@@ -89,4 +94,53 @@ func (t *Template) StreamFilters(function, event string) ([]FilterPattern, error
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+func scalar(v any) bool {
+	switch v.(type) {
+	case string, float64, bool, nil:
+		return true
+	}
+	return false
+}
+
+// anythingBut returns the values of an {"anything-but": [...]} matcher (which
+// matches a present value not among them), or nil for anything else.
+func anythingBut(v any) []any {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return nil
+	}
+	but, ok := m["anything-but"].([]any)
+	if !ok || len(but) == 0 {
+		return nil
+	}
+	for _, b := range but {
+		if !scalar(b) {
+			return nil
+		}
+	}
+	return but
+}
+
+// KeepMatching returns the records that pass any of the filters (all of them
+// when there are none), as Lambda's event source mapping does before it
+// invokes the function. Records are matched in their JSON form.
+func KeepMatching(filters []FilterPattern, records []events.DynamoDBEventRecord) []events.DynamoDBEventRecord {
+	if len(filters) == 0 {
+		return records
+	}
+	kept := make([]events.DynamoDBEventRecord, 0, len(records))
+	for _, r := range records {
+		raw, _ := json.Marshal(r)
+		var ev map[string]any
+		_ = json.Unmarshal(raw, &ev)
+		for _, f := range filters {
+			if f.Matches(ev) {
+				kept = append(kept, r)
+				break
+			}
+		}
+	}
+	return kept
 }

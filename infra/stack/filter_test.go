@@ -15,8 +15,8 @@ func record(t *testing.T, raw string) map[string]any {
 	return m
 }
 
-// The stream function must see every record where a request may have entered
-// awaiting_pre_approval or approved, or reached a decision, and nothing else.
+// The stream function must see every record where a request's status moved
+// into awaiting_pre_approval or approved, or to a decision, and nothing else.
 func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 	raw, err := os.ReadFile("../../template.yaml")
 	if err != nil {
@@ -37,14 +37,19 @@ func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 	}{
 		{"insert awaiting", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"awaiting_pre_approval"}}}}`, true},
 		{"insert approved (consent, no review)", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"approved"}}}}`, true},
+		{"verified into awaiting", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"identity_unverified"}},"NewImage":{"status":{"S":"awaiting_pre_approval"}}}}`, true},
 		{"modify to approved", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"pending"}},"NewImage":{"status":{"S":"approved"}}}}`, true},
-		{"modify while awaiting (a reply)", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"awaiting_pre_approval"}}}}`, true},
+		{"auto-approved", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"approved"}}}}`, true},
+		{"to pending after a failure or the deadline", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"pending"}}}}`, true},
+		{"flagged not eligible", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"pre_approval_not_eligible"}}}}`, true},
+		{"flagged from pending", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"pending"}},"NewImage":{"status":{"S":"pre_approval_not_eligible"}}}}`, true},
+		{"denied after review", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"pre_approval_not_eligible"}},"NewImage":{"status":{"S":"denied"}}}}`, true},
+		{"a reply or delivery while awaiting", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"awaiting_pre_approval"}}}}`, false},
+		{"a write on an approved request", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"approved"}},"NewImage":{"status":{"S":"approved"}}}}`, false},
+		{"a wrong code counted", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"identity_unverified"}},"NewImage":{"status":{"S":"identity_unverified"}}}}`, false},
 		{"insert pending", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"pending"}}}}`, false},
-		{"modify to denied", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"denied"}}}}`, true},
-		{"modify to not eligible", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"pre_approval_not_eligible"}}}}`, true},
-		{"modify to pending (failure, deadline)", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"awaiting_pre_approval"}},"NewImage":{"status":{"S":"pending"}}}}`, true},
-		{"insert in_processing", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"in_processing"}}}}`, false},
-		{"modify to complete (downstream)", `{"eventName":"MODIFY","dynamodb":{"NewImage":{"status":{"S":"complete"}}}}`, false},
+		{"verified into pending (no webhooks)", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"identity_unverified"}},"NewImage":{"status":{"S":"pending"}}}}`, false},
+		{"downstream: approved to in_processing", `{"eventName":"MODIFY","dynamodb":{"OldImage":{"status":{"S":"approved"}},"NewImage":{"status":{"S":"in_processing"}}}}`, false},
 		{"remove", `{"eventName":"REMOVE","dynamodb":{"OldImage":{"status":{"S":"approved"}}}}`, false},
 		{"identity unverified", `{"eventName":"INSERT","dynamodb":{"NewImage":{"status":{"S":"identity_unverified"}}}}`, false},
 	}
@@ -63,9 +68,23 @@ func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 }
 
 func TestParseFilterPatternRefusesUnsupportedOperators(t *testing.T) {
-	for _, raw := range []string{`{"a":[{"prefix":"x"}]}`, `{"a":"x"}`, `not json`} {
+	for _, raw := range []string{`{"a":[{"prefix":"x"}]}`, `{"a":"x"}`, `not json`, `{"a":[{"anything-but":[]}]}`,
+		`{"a":[{"anything-but":[{"prefix":"x"}]}]}`, `{"a":[{"anything-but":["x"],"prefix":"y"}]}`} {
 		if _, err := ParseFilterPattern(raw); err == nil {
 			t.Errorf("%s: want an error", raw)
+		}
+	}
+}
+
+// anything-but matches a present value outside its list, as Lambda's does.
+func TestAnythingBut(t *testing.T) {
+	p, err := ParseFilterPattern(`{"s":[{"anything-but":["a","b"]}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ev, want := range map[string]bool{`{"s":"c"}`: true, `{"s":"a"}`: false, `{"s":"b"}`: false, `{}`: false, `{"s":{"x":1}}`: false} {
+		if got := p.Matches(record(t, ev)); got != want {
+			t.Errorf("%s: matches=%v, want %v", ev, got, want)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/dispatch"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
@@ -41,6 +44,9 @@ type Pipeline struct {
 	caller     *instantCaller
 	approved   int
 	cpu        time.Duration // user+system CPU time spent in invocations
+	// filters are the template's FilterCriteria of the stream function:
+	// records they drop never invoke it in AWS, so they cost us nothing.
+	filters []stack.FilterPattern
 }
 
 // New builds a pipeline with m webhooks, every handler logging as in Lambda
@@ -57,6 +63,21 @@ func New(m int) (*Pipeline, error) {
 	}
 	tokens := keys.NewTokens(ks, 60*time.Hour, time.Now)
 	p := &Pipeline{store: newMemStore(), queue: &memQueue{}, caller: &instantCaller{}}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root, err := stack.FindRoot(wd)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if p.filters, err = tmpl.StreamFilters("StreamFunction", "RequestsStream"); err != nil {
+		return nil, err
+	}
 	hooks := make(webhooks, m)
 	for i := range hooks {
 		key := "bench" + strconv.Itoa(i)
@@ -125,6 +146,10 @@ func (p *Pipeline) streamBatch(ctx context.Context) error {
 	records, err := p.store.drain()
 	if err != nil {
 		return err
+	}
+	records = stack.KeepMatching(p.filters, records)
+	if len(records) == 0 {
+		return nil
 	}
 	resp, err := invoke(ctx, p, p.stream.Handle, events.DynamoDBEvent{Records: records})
 	if err == nil && len(resp.BatchItemFailures) > 0 {
