@@ -54,6 +54,9 @@ type Options struct {
 	MotoLog io.Writer
 	// DispatchPollers is how many batches the dispatcher handles at once (1 when 0).
 	DispatchPollers int
+	// Resolver, when set, looks up validator hosts instead of the system's
+	// DNS (tests: DNS rebinding through the SSRF guard).
+	Resolver *net.Resolver
 }
 
 // LocalDefaults are SPEC §8's settings for `make run`.
@@ -147,7 +150,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		}
 		sys.Config = cfg
 		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now,
-			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now)}, nil
+			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now), Resolver: opts.Resolver}, nil
 	}
 
 	if err := sys.startDispatcher(ctx, deps, opts.Log, opts.DispatchPollers); err != nil {
