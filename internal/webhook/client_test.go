@@ -263,8 +263,7 @@ func TestPostFailures(t *testing.T) {
 }
 
 func TestPostDNSFailure(t *testing.T) {
-	c := NewClient(Options{Timeout: 5 * time.Second})
-	c.dialer.Resolver = dnstest.New(nil).Resolver()
+	c := NewClient(Options{Timeout: 5 * time.Second, Resolver: dnstest.New(nil).Resolver()})
 	_, err := c.Post(context.Background(), "https://nxdomain.test/hook", secretHeader(), nil)
 	var de *DeliveryError
 	if !errors.As(err, &de) || de.Reason != "dns lookup of nxdomain.test failed: no such host" || !de.Retryable {
@@ -275,7 +274,7 @@ func TestPostDNSFailure(t *testing.T) {
 		t.Fatal("cause is not a *net.DNSError")
 	}
 
-	c.dialer.Resolver = offlineResolver()
+	c = NewClient(Options{Timeout: 5 * time.Second, Resolver: offlineResolver()})
 	_, err = c.Post(context.Background(), "https://unreachable-dns.test/hook", secretHeader(), nil)
 	if !errors.As(err, &de) || de.Reason != "dns lookup of unreachable-dns.test failed" {
 		t.Fatalf("err = %v", err)
@@ -312,8 +311,7 @@ func TestPostRefusesNonPublicAddresses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewClient(Options{Timeout: 5 * time.Second})
-			c.dialer.Resolver = dns.Resolver()
+			c := NewClient(Options{Timeout: 5 * time.Second, Resolver: dns.Resolver()})
 			_, err := c.Post(context.Background(), tt.url, secretHeader(), nil)
 			if !errors.Is(err, ErrForbiddenAddress) {
 				t.Fatalf("err = %v, want ErrForbiddenAddress", err)
