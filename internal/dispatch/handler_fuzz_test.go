@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/queue"
 )
 
@@ -47,11 +48,12 @@ func FuzzDispatchMessage(f *testing.F) {
 		f.Add(s.body, s.receives, s.retryMS)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	emitter := metrics.New(io.Discard, "Pregate", time.Now)
 	f.Fuzz(func(t *testing.T, body, receives string, retryMS uint32) {
 		retryAfter := time.Duration(retryMS) * time.Millisecond
 		deliv := &recordingDeliverer{out: gate.Outcome{Kind: gate.OutcomeRetry, RetryAfter: retryAfter}}
 		q := &fakeSQS{got: map[string]int32{}}
-		h := &Handler{Deliveries: deliv, SQS: q, QueueURL: "u", Log: log}
+		h := &Handler{Deliveries: deliv, SQS: q, QueueURL: "u", Log: log, Metrics: emitter}
 		msg := events.SQSMessage{MessageId: "m", ReceiptHandle: "rh", Body: body, Attributes: map[string]string{"ApproximateReceiveCount": receives}}
 		resp, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{msg}})
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/keys"
+	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/webhook"
 )
 
@@ -80,6 +81,7 @@ func fuzzAPI(f *testing.F) *API {
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var store emptyStore
+	emitter := metrics.New(io.Discard, "Pregate", time.Now) // fuzzed ids reach the EMF lines too
 	// DNS fails at once: a fuzzed host name is refused without a network.
 	offline := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("dns disabled in fuzzing")
@@ -88,7 +90,7 @@ func fuzzAPI(f *testing.F) *API {
 	replies := &gate.Replies{Store: store, Webhooks: store, Tokens: keys.NewTokens(ks, time.Hour, nil), Now: time.Now, Log: log}
 	admin := &gate.Admin{Store: store, Sealer: plainSealer{}, Now: time.Now, NewSigningSecret: webhook.NewSigningSecret,
 		CheckURL: func(ctx context.Context, u string) error { return webhook.CheckURL(ctx, u, false, offline) }}
-	return New(log, "", HealthRoutes(), PublicRequestRoutes(reqs), ReplyRoutes(replies), ConfigRoutes(admin), AdminRequestRoutes(reqs))
+	return New(log, "", HealthRoutes(), PublicRequestRoutes(reqs), ReplyRoutes(replies, emitter), ConfigRoutes(admin), AdminRequestRoutes(reqs))
 }
 
 // FuzzRoutes: whatever the path parameter, query string, body and

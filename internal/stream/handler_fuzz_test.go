@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/metrics"
 )
 
 type recordingQueue struct{ batches [][]gate.Delivery }
@@ -29,10 +30,11 @@ func (p *recordingPublisher) PublishApproved(_ context.Context, m gate.ApprovedM
 }
 
 // FuzzStreamEvent: any DynamoDB stream event the Lambda runtime can decode
-// is handled without a panic or an error; deliveries are enqueued only for
-// an entry into awaiting_pre_approval, one per webhook map of the snapshot;
-// an approval is published only for an entry into approved, with the
-// image's approved_at; a record failing stops the batch at that record.
+// is handled, by every step the function runs, without a panic or an error;
+// deliveries are enqueued only for an entry into awaiting_pre_approval, one
+// per webhook map of the snapshot; an approval is published only for an
+// entry into approved, with the image's approved_at; a record failing stops
+// the batch at that record.
 func FuzzStreamEvent(f *testing.F) {
 	img := func(status, extra string) string {
 		return `{"id":{"S":"pri_1"},"status":{"S":"` + status + `"},"policy_action":{"S":"access"}` + extra + `}`
@@ -53,13 +55,14 @@ func FuzzStreamEvent(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	emitter := metrics.New(io.Discard, "Pregate", time.Now)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var ev events.DynamoDBEvent
 		if json.Unmarshal(raw, &ev) != nil {
 			return // the Lambda runtime refuses it before our handler runs
 		}
 		q, pub := &recordingQueue{}, &recordingPublisher{}
-		h := &Handler{Log: log, Steps: []RecordHandler{&Deliveries{Queue: q, Log: log}, &Approved{Queue: pub, Log: log}}}
+		h := &Handler{Log: log, Steps: []RecordHandler{&Deliveries{Queue: q, Log: log}, &Approved{Queue: pub, Log: log}, &Decisions{Metrics: emitter}}}
 		resp, err := h.Handle(context.Background(), ev)
 		if err != nil {
 			t.Fatalf("handler error %v", err)
