@@ -39,7 +39,8 @@ func FuzzLoad(f *testing.F) {
 		}
 		if c.PublicBaseURL != "" {
 			u, err := url.Parse(c.PublicBaseURL)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(c.PublicBaseURL, "/api/v1") {
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+				!strings.HasSuffix(c.PublicBaseURL, "/api/v1") || u.RawQuery != "" || u.Fragment != "" {
 				t.Fatalf("accepted base URL %q", c.PublicBaseURL)
 			}
 		}
