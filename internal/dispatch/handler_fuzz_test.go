@@ -16,17 +16,21 @@ import (
 	"github.com/pregate/pregate/internal/queue"
 )
 
-// recordingDeliverer remembers its calls and answers with a fixed outcome.
+// recordingDeliverer remembers its attempts and answers each with a fixed outcome.
 type recordingDeliverer struct {
 	calls    []gate.Delivery
 	attempts []int
 	out      gate.Outcome
 }
 
-func (r *recordingDeliverer) Deliver(_ context.Context, d gate.Delivery, attempt int) (gate.Outcome, error) {
-	r.calls = append(r.calls, d)
-	r.attempts = append(r.attempts, attempt)
-	return r.out, nil
+func (r *recordingDeliverer) DeliverBatch(_ context.Context, as []gate.Attempt) []gate.Result {
+	out := make([]gate.Result, len(as))
+	for i, a := range as {
+		r.calls = append(r.calls, a.Delivery)
+		r.attempts = append(r.attempts, a.Number)
+		out[i].Outcome = r.out
+	}
+	return out
 }
 
 // FuzzDispatchMessage: any SQS message body and receive count is either
