@@ -63,3 +63,13 @@ bench: $(VENV_STAMP) build
 
 clean:
 	rm -rf bin .aws-sam
+
+# Every fuzz target, one at a time on one worker: `make fuzz FUZZTIME=5m`.
+# `make test` runs their seed corpora (testdata/fuzz and f.Add) as unit tests.
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz:
+	@for pkg in $$(go list ./...); do \
+	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$t $$pkg"; go test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg || exit 1; \
+	  done; done

@@ -60,6 +60,9 @@ type Options struct {
 	// Invoked, when set, is told the duration of each handler invocation,
 	// as Lambda would bill it (make bench prices Lambda time with it).
 	Invoked func(function string, took time.Duration)
+	// Resolver, when set, looks up validator hosts instead of the system's
+	// DNS (tests: DNS rebinding through the SSRF guard).
+	Resolver *net.Resolver
 }
 
 // LocalDefaults are SPEC §8's settings for `make run`.
@@ -156,7 +159,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		}
 		sys.Config = cfg
 		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now,
-			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now)}, nil
+			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now), Resolver: opts.Resolver}, nil
 	}
 
 	if err := sys.startDispatcher(ctx, deps, opts); err != nil {

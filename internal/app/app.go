@@ -7,6 +7,7 @@ import (
 	"context"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -40,6 +41,9 @@ type Deps struct {
 	Now    func() time.Time
 	// Metrics writes EMF lines; in Lambda to stdout, beside the logs.
 	Metrics *metrics.Emitter
+	// Resolver looks up validator hosts, both when an admin saves a URL and
+	// when the dispatcher connects; nil is the system's DNS (only tests set it).
+	Resolver *net.Resolver
 }
 
 // FromEnvironment reads the Lambda environment once per cold start.
@@ -122,7 +126,7 @@ func NewConfigAdmin(d Deps) *gate.Admin {
 		Now:              d.Now,
 		NewSigningSecret: webhook.NewSigningSecret,
 		CheckURL: func(ctx context.Context, url string) error {
-			return webhook.CheckURL(ctx, url, allowInsecure, nil)
+			return webhook.CheckURL(ctx, url, allowInsecure, d.Resolver)
 		},
 	}
 }

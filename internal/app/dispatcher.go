@@ -28,7 +28,7 @@ func NewDispatcher(ctx context.Context, d Deps) (*dispatch.Handler, error) {
 		Store:       newRequestStore(d),
 		Targets:     &gate.TargetCache{Admin: NewConfigAdmin(d), TTL: d.Config.DispatchConfigTTL, Now: d.Now},
 		Tokens:      tokens,
-		Caller:      webhook.NewClient(webhook.Options{Timeout: d.Config.WebhookTimeout, AllowInsecure: d.Config.AllowInsecureWebhookURLs}),
+		Caller:      webhook.NewClient(webhook.Options{Timeout: d.Config.WebhookTimeout, AllowInsecure: d.Config.AllowInsecureWebhookURLs, Resolver: d.Resolver}),
 		Sign:        webhook.Sign,
 		BaseURL:     d.Config.PublicBaseURL,
 		MaxAttempts: d.Config.WebhookMaxAttempts,

@@ -155,7 +155,10 @@ func (p *parser) baseURL(name string) string {
 		return ""
 	}
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/api/v1") {
+	// The string itself must end in /api/v1: reply paths are appended to it,
+	// so a query or fragment (even an empty "#") would swallow them.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(v, "/api/v1") ||
+		u.RawQuery != "" || u.Fragment != "" {
 		p.fail(name, v, "must be an absolute http(s) URL ending in /api/v1")
 		return ""
 	}

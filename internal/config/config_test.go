@@ -61,6 +61,19 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
+// Reply paths are appended to PUBLIC_BASE_URL, so nothing may follow /api/v1
+// (FuzzLoad found "http://0/api/v1#" accepted).
+func TestBaseURLEndsInAPIV1(t *testing.T) {
+	for _, v := range []string{"https://x/api/v1#", "https://x/api/v1?", "https://x/api/v1?a=/api/v1", "https://x/api/v1#/api/v1"} {
+		if _, err := Load(env(map[string]string{"PUBLIC_BASE_URL": v})); err == nil {
+			t.Errorf("PUBLIC_BASE_URL=%q accepted", v)
+		}
+	}
+	if c, err := Load(env(map[string]string{"PUBLIC_BASE_URL": "https://x:8443/stage/api/v1/"})); err != nil || c.PublicBaseURL != "https://x:8443/stage/api/v1" {
+		t.Fatalf("got %q, %v", c.PublicBaseURL, err)
+	}
+}
+
 func TestRequire(t *testing.T) {
 	err := Require("REQUESTS_TABLE", "t", "CONFIG_TABLE", " ")
 	if err == nil || !strings.Contains(err.Error(), "CONFIG_TABLE") || strings.Contains(err.Error(), "REQUESTS_TABLE") {

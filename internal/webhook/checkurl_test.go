@@ -8,10 +8,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/pregate/pregate/internal/dnstest"
 )
 
 func TestCheckURL(t *testing.T) {
-	dns := newFakeDNS(map[string][][]netip.Addr{
+	dns := dnstest.New(map[string][][]netip.Addr{
 		"public.test.":  {{netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("2606:2800:220:1::1")}},
 		"mixed.test.":   {{netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("10.0.0.1")}},
 		"private.test.": {{netip.MustParseAddr("192.168.0.10")}},
@@ -29,13 +31,13 @@ func TestCheckURL(t *testing.T) {
 		{name: "public IPv4 literal", url: "https://93.184.216.34/hook"},
 		{name: "public IPv6 literal", url: "https://[2606:4700::1111]:8443/hook?x=1#f"},
 		{name: "upper-case scheme", url: "HTTPS://93.184.216.34/"},
-		{name: "name resolving to public addresses", url: "https://public.test/validate", resolver: dns.resolver()},
-		{name: "name resolving to one private address", url: "https://mixed.test/", resolver: dns.resolver(), wantMsg: "url host resolves to a non-public address"},
-		{name: "name resolving to private", url: "https://private.test/", resolver: dns.resolver(), wantMsg: "url host resolves to a non-public address"},
-		{name: "name resolving to mapped loopback", url: "https://mapped6.test/", resolver: dns.resolver(), wantMsg: "url host resolves to a non-public address"},
-		{name: "name resolving to metadata", url: "https://meta.test/", resolver: dns.resolver(), wantMsg: "url host resolves to a non-public address"},
-		{name: "name resolving to ULA", url: "https://ula.test/", resolver: dns.resolver(), wantMsg: "url host resolves to a non-public address"},
-		{name: "unknown name", url: "https://nxdomain.test/", resolver: dns.resolver(), wantMsg: "url host could not be resolved"},
+		{name: "name resolving to public addresses", url: "https://public.test/validate", resolver: dns.Resolver()},
+		{name: "name resolving to one private address", url: "https://mixed.test/", resolver: dns.Resolver(), wantMsg: "url host resolves to a non-public address"},
+		{name: "name resolving to private", url: "https://private.test/", resolver: dns.Resolver(), wantMsg: "url host resolves to a non-public address"},
+		{name: "name resolving to mapped loopback", url: "https://mapped6.test/", resolver: dns.Resolver(), wantMsg: "url host resolves to a non-public address"},
+		{name: "name resolving to metadata", url: "https://meta.test/", resolver: dns.Resolver(), wantMsg: "url host resolves to a non-public address"},
+		{name: "name resolving to ULA", url: "https://ula.test/", resolver: dns.Resolver(), wantMsg: "url host resolves to a non-public address"},
+		{name: "unknown name", url: "https://nxdomain.test/", resolver: dns.Resolver(), wantMsg: "url host could not be resolved"},
 		{name: "dns unreachable", url: "https://example.com/", resolver: offlineResolver(), wantMsg: "url host could not be resolved"},
 		{name: "localhost", url: "https://localhost:8443/", resolver: offlineResolver(), wantMsg: "url host resolves to a non-public address"},
 		{name: "loopback literal", url: "https://127.0.0.1/", wantMsg: "url host is not a public address"},

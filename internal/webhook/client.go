@@ -35,6 +35,9 @@ func (e *forbiddenAddrError) Is(target error) bool { return target == ErrForbidd
 type Options struct {
 	Timeout       time.Duration // whole request, connect to end of body; DefaultTimeout if <= 0
 	AllowInsecure bool          // disables the SSRF guard (local stacks only)
+	// Resolver looks up validator hosts; nil is the system's DNS. Tests set
+	// it to a fake DNS to make a name rebind to a private address.
+	Resolver *net.Resolver
 }
 
 // Outcome describes a call that got a response.
@@ -75,7 +78,7 @@ func NewClient(opts Options) *Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Resolver: opts.Resolver}
 	if !opts.AllowInsecure {
 		dialer.Control = refuseNonPublic
 	}

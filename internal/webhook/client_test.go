@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pregate/pregate/internal/dnstest"
 )
 
 const authSecret = "Bearer sk_live_do-not-leak-4242"
@@ -261,8 +263,7 @@ func TestPostFailures(t *testing.T) {
 }
 
 func TestPostDNSFailure(t *testing.T) {
-	c := NewClient(Options{Timeout: 5 * time.Second})
-	c.dialer.Resolver = newFakeDNS(nil).resolver()
+	c := NewClient(Options{Timeout: 5 * time.Second, Resolver: dnstest.New(nil).Resolver()})
 	_, err := c.Post(context.Background(), "https://nxdomain.test/hook", secretHeader(), nil)
 	var de *DeliveryError
 	if !errors.As(err, &de) || de.Reason != "dns lookup of nxdomain.test failed: no such host" || !de.Retryable {
@@ -273,7 +274,7 @@ func TestPostDNSFailure(t *testing.T) {
 		t.Fatal("cause is not a *net.DNSError")
 	}
 
-	c.dialer.Resolver = offlineResolver()
+	c = NewClient(Options{Timeout: 5 * time.Second, Resolver: offlineResolver()})
 	_, err = c.Post(context.Background(), "https://unreachable-dns.test/hook", secretHeader(), nil)
 	if !errors.As(err, &de) || de.Reason != "dns lookup of unreachable-dns.test failed" {
 		t.Fatalf("err = %v", err)
@@ -285,13 +286,13 @@ func TestPostRefusesNonPublicAddresses(t *testing.T) {
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	portStr := ":" + strconv.Itoa(port)
 
-	dns := newFakeDNS(map[string][][]netip.Addr{
+	dns := dnstest.New(map[string][][]netip.Addr{
 		// Public when the URL is checked, loopback when the dialer resolves.
 		"rebind.test.":  {{netip.MustParseAddr("93.184.216.34")}, {netip.MustParseAddr("127.0.0.1")}},
 		"private.test.": {{netip.MustParseAddr("10.0.0.1")}},
 		"meta.test.":    {{netip.MustParseAddr("169.254.169.254")}},
 	})
-	if err := CheckURL(context.Background(), "https://rebind.test"+portStr+"/", false, dns.resolver()); err != nil {
+	if err := CheckURL(context.Background(), "https://rebind.test"+portStr+"/", false, dns.Resolver()); err != nil {
 		t.Fatalf("first resolution should look public: %v", err)
 	}
 
@@ -310,8 +311,7 @@ func TestPostRefusesNonPublicAddresses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewClient(Options{Timeout: 5 * time.Second})
-			c.dialer.Resolver = dns.resolver()
+			c := NewClient(Options{Timeout: 5 * time.Second, Resolver: dns.Resolver()})
 			_, err := c.Post(context.Background(), tt.url, secretHeader(), nil)
 			if !errors.Is(err, ErrForbiddenAddress) {
 				t.Fatalf("err = %v, want ErrForbiddenAddress", err)

@@ -1,0 +1,119 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/metrics"
+)
+
+type recordingQueue struct{ batches [][]gate.Delivery }
+
+func (q *recordingQueue) EnqueueDeliveries(_ context.Context, ds []gate.Delivery) error {
+	q.batches = append(q.batches, ds)
+	return nil
+}
+
+type recordingPublisher struct{ msgs []gate.ApprovedMessage }
+
+func (p *recordingPublisher) PublishApproved(_ context.Context, m gate.ApprovedMessage) error {
+	p.msgs = append(p.msgs, m)
+	return nil
+}
+
+// FuzzStreamEvent: any DynamoDB stream event the Lambda runtime can decode
+// is handled, by every step the function runs, without a panic or an error;
+// deliveries are enqueued only for an entry into awaiting_pre_approval, one
+// per webhook map of the snapshot; an approval is published only for an
+// entry into approved, with the image's approved_at; a record failing stops
+// the batch at that record.
+func FuzzStreamEvent(f *testing.F) {
+	img := func(status, extra string) string {
+		return `{"id":{"S":"pri_1"},"status":{"S":"` + status + `"},"policy_action":{"S":"access"}` + extra + `}`
+	}
+	hooks := `,"webhooks":{"L":[{"M":{"key":{"S":"a"}}},{"M":{"key":{"S":"b"}}},{"S":"junk"}]}`
+	rec := func(seq, old, new string) string {
+		return `{"eventID":"e` + seq + `","eventName":"MODIFY","dynamodb":{"SequenceNumber":"` + seq + `","OldImage":` + old + `,"NewImage":` + new + `}}`
+	}
+	for _, s := range []string{
+		`{"Records":[` + rec("1", img("pending", ""), img("awaiting_pre_approval", hooks)) + `]}`,
+		`{"Records":[` + rec("1", img("awaiting_pre_approval", hooks), img("awaiting_pre_approval", hooks)) + `]}`,
+		`{"Records":[` + rec("1", img("awaiting_pre_approval", ""), img("approved", `,"approved_at":{"S":"2026-01-02T03:04:05.123456Z"},"approved_by":{"S":"admin"}`)) + `]}`,
+		`{"Records":[` + rec("1", img("pending", ""), img("approved", `,"approved_at":{"S":"yesterday"}`)) + `,` + rec("2", img("pending", ""), img("awaiting_pre_approval", hooks)) + `]}`,
+		`{"Records":[{"dynamodb":{"NewImage":{"status":{"N":"1"},"webhooks":{"M":{}}}}}]}`,
+		`{"Records":[{"dynamodb":{"NewImage":{"status":{"S":"awaiting_pre_approval"},"webhooks":{"L":[{"M":{"key":{"NULL":true}}}]}}}}]}`,
+		`{}`, `{"Records":null}`, `{"Records":[{}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	emitter := metrics.New(io.Discard, "Pregate", time.Now)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var ev events.DynamoDBEvent
+		if json.Unmarshal(raw, &ev) != nil {
+			return // the Lambda runtime refuses it before our handler runs
+		}
+		q, pub := &recordingQueue{}, &recordingPublisher{}
+		h := &Handler{Log: log, Steps: []RecordHandler{&Deliveries{Queue: q, Log: log}, &Approved{Queue: pub, Log: log}, &Decisions{Metrics: emitter}}}
+		resp, err := h.Handle(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("handler error %v", err)
+		}
+		var wantBatches [][]gate.Delivery
+		var wantMsgs []gate.ApprovedMessage
+		var failed bool // at the record wantFailure (a sequence number, possibly "")
+		var wantFailure string
+		for _, r := range ev.Records {
+			c := r.Change
+			if str(c.NewImage, "status") == "awaiting_pre_approval" && str(c.OldImage, "status") != "awaiting_pre_approval" {
+				var ds []gate.Delivery
+				id := str(c.NewImage, "id")
+				if hs, ok := c.NewImage["webhooks"]; ok && hs.DataType() == events.DataTypeList {
+					for _, hook := range hs.List() {
+						if hook.DataType() == events.DataTypeMap {
+							k := str(hook.Map(), "key")
+							ds = append(ds, gate.Delivery{ID: gate.DeliveryID(id, k), PrivacyRequestID: id, WebhookKey: k})
+						}
+					}
+				}
+				if len(ds) > 0 {
+					wantBatches = append(wantBatches, ds)
+				}
+			}
+			if str(c.NewImage, "status") == "approved" && str(c.OldImage, "status") != "approved" {
+				at, err := time.Parse(time.RFC3339Nano, str(c.NewImage, "approved_at"))
+				if err != nil {
+					failed, wantFailure = true, c.SequenceNumber
+					break
+				}
+				wantMsgs = append(wantMsgs, gate.ApprovedMessage{PrivacyRequestID: str(c.NewImage, "id"), PolicyAction: str(c.NewImage, "policy_action"),
+					ApprovedAt: at, ApprovedBy: str(c.NewImage, "approved_by")})
+			}
+		}
+		if !slices.EqualFunc(q.batches, wantBatches, slices.Equal[[]gate.Delivery]) {
+			t.Fatalf("enqueued %+v, want %+v", q.batches, wantBatches)
+		}
+		if len(pub.msgs) != len(wantMsgs) {
+			t.Fatalf("published %+v, want %+v", pub.msgs, wantMsgs)
+		}
+		for i := range wantMsgs {
+			if got, want := pub.msgs[i], wantMsgs[i]; got.PrivacyRequestID != want.PrivacyRequestID || got.PolicyAction != want.PolicyAction ||
+				!got.ApprovedAt.Equal(want.ApprovedAt) || got.ApprovedBy != want.ApprovedBy {
+				t.Fatalf("published %+v, want %+v", got, want)
+			}
+		}
+		switch {
+		case !failed && len(resp.BatchItemFailures) != 0,
+			failed && (len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != wantFailure):
+			t.Fatalf("batch item failures %+v, want the record %q", resp.BatchItemFailures, wantFailure)
+		}
+	})
+}
