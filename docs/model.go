@@ -3,6 +3,7 @@ package docs
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/pregate/pregate/infra/stack"
 	"sort"
 	"strings"
 
@@ -76,8 +77,8 @@ func Parse(raw []byte) (*Document, error) {
 		base = strings.TrimSuffix(head.Servers[0].URL, "/")
 	}
 	doc := &Document{Title: head.Info.Title, Version: head.Info.Version, Description: head.Info.Description, Scopes: map[string]string{}}
-	doc.Schemas, _ = dig(root, "components", "schemas").(map[string]any)
-	if scopes, ok := dig(root, "components", "securitySchemes", "adminToken", "flows", "clientCredentials", "scopes").(map[string]any); ok {
+	doc.Schemas, _ = stack.Dig(root, "components", "schemas").(map[string]any)
+	if scopes, ok := stack.Dig(root, "components", "securitySchemes", "adminToken", "flows", "clientCredentials", "scopes").(map[string]any); ok {
 		for k, v := range scopes {
 			doc.Scopes[k] = fmt.Sprint(v)
 		}
@@ -130,32 +131,21 @@ func JSON() ([]byte, error) {
 // jsonSchema picks the application/json (or first) media type's schema of a
 // response or request body.
 func jsonSchema(body any) any {
-	content, _ := dig(body, "content").(map[string]any)
+	content, _ := stack.Dig(body, "content").(map[string]any)
 	if mt, ok := content["application/json"]; ok {
-		return dig(mt, "schema")
+		return stack.Dig(mt, "schema")
 	}
 	for _, mt := range content {
-		return dig(mt, "schema")
+		return stack.Dig(mt, "schema")
 	}
 	return nil
 }
 
 // resolve follows a local "#/a/b" $ref.
 func resolve(root map[string]any, v any) any {
-	ref, ok := dig(v, "$ref").(string)
+	ref, ok := stack.Dig(v, "$ref").(string)
 	if !ok || !strings.HasPrefix(ref, "#/") {
 		return v
 	}
-	return dig(root, strings.Split(strings.TrimPrefix(ref, "#/"), "/")...)
-}
-
-func dig(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
+	return stack.Dig(root, strings.Split(strings.TrimPrefix(ref, "#/"), "/")...)
 }

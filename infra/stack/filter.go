@@ -83,10 +83,10 @@ func anyEqual(allowed []any, got any) bool {
 // StreamFilters returns the parsed FilterCriteria patterns of a function's
 // DynamoDB event; a record passes when any pattern matches (Lambda's rule).
 func (t *Template) StreamFilters(function, event string) ([]FilterPattern, error) {
-	filters := dig(t.Resources[function].Properties, "Events", event, "Properties", "FilterCriteria", "Filters")
+	filters := Dig(t.Resources[function].Properties, "Events", event, "Properties", "FilterCriteria", "Filters")
 	var out []FilterPattern
 	for _, f := range list(filters) {
-		raw, _ := dig(f, "Pattern").(string)
+		raw, _ := Dig(f, "Pattern").(string)
 		p, err := ParseFilterPattern(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", function, event, err)

@@ -86,8 +86,8 @@ func (s *Stack) createTable(ctx context.Context, c *dynamodb.Client, id, name st
 	for _, g := range list(p["GlobalSecondaryIndexes"]) {
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
 			IndexName:  aws.String(str(g, "IndexName")),
-			KeySchema:  keySchema(dig(g, "KeySchema")),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(str(dig(g, "Projection"), "ProjectionType"))},
+			KeySchema:  keySchema(Dig(g, "KeySchema")),
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(str(Dig(g, "Projection"), "ProjectionType"))},
 		})
 	}
 	if view := str(p["StreamSpecification"], "StreamViewType"); view != "" {
@@ -142,7 +142,7 @@ func (s *Stack) createQueue(ctx context.Context, c *sqs.Client, id, name string,
 }
 
 func (s *Stack) setRedrive(ctx context.Context, c *sqs.Client, id string, policy any) error {
-	target, err := s.Resolve(dig(policy, "deadLetterTargetArn"))
+	target, err := s.Resolve(Dig(policy, "deadLetterTargetArn"))
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (s *Stack) createKey(ctx context.Context, c *kms.Client, id string, p map[s
 }
 
 func (s *Stack) createSecret(ctx context.Context, c *secretsmanager.Client, id, name string, p map[string]any) error {
-	value, err := generateSecretString(dig(p, "GenerateSecretString"))
+	value, err := generateSecretString(Dig(p, "GenerateSecretString"))
 	if err != nil {
 		return err
 	}

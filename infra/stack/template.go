@@ -75,7 +75,7 @@ func ParseTemplate(raw []byte) (*Template, error) {
 		}
 		t.Resources[id] = Resource{Type: typ, Properties: props}
 	}
-	if g, ok := dig(doc, "Globals", "Function", "Environment", "Variables").(map[string]any); ok {
+	if g, ok := Dig(doc, "Globals", "Function", "Environment", "Variables").(map[string]any); ok {
 		t.GlobalEnv = g
 	}
 	params, _ := doc["Parameters"].(map[string]any)
@@ -91,7 +91,7 @@ func (t *Template) Routes() ([]Route, error) {
 	defaultAuth := ""
 	for _, r := range t.Resources {
 		if r.Type == "AWS::Serverless::HttpApi" {
-			defaultAuth, _ = dig(r.Properties, "Auth", "DefaultAuthorizer").(string)
+			defaultAuth, _ = Dig(r.Properties, "Auth", "DefaultAuthorizer").(string)
 		}
 	}
 	var routes []Route
@@ -113,7 +113,7 @@ func (t *Template) Routes() ([]Route, error) {
 				return nil, fmt.Errorf("function %s event %s: HttpApi event needs Method and Path", id, name)
 			}
 			auth := defaultAuth
-			if a, ok := dig(p, "Auth", "Authorizer").(string); ok {
+			if a, ok := Dig(p, "Auth", "Authorizer").(string); ok {
 				auth = a
 			}
 			route := Route{Method: strings.ToUpper(method), Path: path, Function: id, Authorized: auth != "" && auth != "NONE"}
@@ -139,7 +139,7 @@ func (t *Template) FunctionEnv(function string) map[string]any {
 	for k, v := range t.GlobalEnv {
 		env[k] = v
 	}
-	if own, ok := dig(t.Resources[function].Properties, "Environment", "Variables").(map[string]any); ok {
+	if own, ok := Dig(t.Resources[function].Properties, "Environment", "Variables").(map[string]any); ok {
 		for k, v := range own {
 			env[k] = v
 		}
@@ -213,7 +213,8 @@ func nodeValue(n *yaml.Node) any {
 	}
 }
 
-func dig(v any, path ...string) any {
+// Dig follows path through nested maps (decoded YAML or JSON), nil where it breaks off.
+func Dig(v any, path ...string) any {
 	for _, p := range path {
 		m, ok := v.(map[string]any)
 		if !ok {
