@@ -3,11 +3,12 @@ package docs
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/pregate/pregate/infra/stack"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pregate/pregate/infra/stack"
 )
 
 // Document is the part of the OpenAPI document that the route test and the
