@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -22,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/pregate/pregate/infra/apiclient"
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/internal/awsenv"
 )
@@ -54,9 +53,9 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		return nil, err
 	}
 	defer sys.Stop()
-	api := &apiClient{base: sys.URL + "/api/v1", http: &http.Client{Timeout: 30 * time.Second}}
+	api := &apiClient{apiclient.Client{Base: sys.URL + "/api/v1", HTTP: &http.Client{Timeout: 30 * time.Second}}}
 	rootClient := sys.Auth.Root()
-	if err := api.login(rootClient.ID, rootClient.Secret); err != nil {
+	if err := api.Login(rootClient.ID, rootClient.Secret); err != nil {
 		return nil, err
 	}
 	replies := newReplyTracker()
@@ -240,7 +239,7 @@ func instantValidator(api *apiClient, t *replyTracker) http.Handler {
 		go func() {
 			var last error
 			for attempt := 0; attempt < 5; attempt++ {
-				if last = reply(api.http, base+path, token); last == nil {
+				if last = reply(api.HTTP, base+path, token); last == nil {
 					break
 				}
 				time.Sleep(100 * time.Millisecond)
@@ -280,63 +279,7 @@ func requestIDOf(path string) string {
 }
 
 // apiClient speaks to the local API as a subject and as an admin.
-type apiClient struct {
-	base  string
-	http  *http.Client
-	token string
-}
-
-func (c *apiClient) do(method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
-
-func (c *apiClient) login(id, secret string) error {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
-	resp, err := c.http.PostForm(c.base+"/oauth/token", form)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		return fmt.Errorf("admin token: status %d, %v", resp.StatusCode, err)
-	}
-	c.token = out.AccessToken
-	return nil
-}
+type apiClient struct{ apiclient.Client }
 
 // configure makes one connection and one pre-approval webhook per validator.
 func (c *apiClient) configure(validators []*httptest.Server) error {
@@ -346,16 +289,16 @@ func (c *apiClient) configure(validators []*httptest.Server) error {
 		conns = append(conns, map[string]any{"key": key, "name": "Bench " + key, "connection_type": "https", "access": "read"})
 		hooks = append(hooks, map[string]any{"key": key, "name": "Bench " + key, "connection_config_key": key})
 	}
-	if err := c.do(http.MethodPatch, "/connection", conns, nil); err != nil {
+	if err := c.Do(http.MethodPatch, "/connection", conns, nil); err != nil {
 		return err
 	}
 	for i, v := range validators {
 		secret := map[string]any{"url": v.URL + "/validate", "authorization": "Bearer bench"}
-		if err := c.do(http.MethodPut, "/connection/bench"+strconv.Itoa(i)+"/secret", secret, nil); err != nil {
+		if err := c.Do(http.MethodPut, "/connection/bench"+strconv.Itoa(i)+"/secret", secret, nil); err != nil {
 			return err
 		}
 	}
-	return c.do(http.MethodPut, "/dsr/webhook/pre_approval", hooks, nil)
+	return c.Do(http.MethodPut, "/dsr/webhook/pre_approval", hooks, nil)
 }
 
 type submitted struct {
@@ -364,13 +307,12 @@ type submitted struct {
 }
 
 func (c *apiClient) submit(i int) (submitted, error) {
-	public := &apiClient{base: c.base, http: c.http}
 	var out struct {
 		Succeeded []submitted `json:"succeeded"`
 		Failed    []any       `json:"failed"`
 	}
 	body := []map[string]any{{"identity": map[string]string{"email": fmt.Sprintf("bench%d@example.com", i)}, "policy_key": "default_access_policy"}}
-	if err := public.do(http.MethodPost, "/privacy-request", body, &out); err != nil {
+	if err := c.Anonymous().Do(http.MethodPost, "/privacy-request", body, &out); err != nil {
 		return submitted{}, err
 	}
 	if len(out.Succeeded) != 1 {
@@ -418,7 +360,7 @@ func (c *apiClient) latency(r submitted) (time.Duration, error) {
 			Action string `json:"action"`
 		} `json:"items"`
 	}
-	if err := c.do(http.MethodGet, "/privacy-request/"+r.ID+"/activity?size=100", nil, &page); err != nil {
+	if err := c.Do(http.MethodGet, "/privacy-request/"+r.ID+"/activity?size=100", nil, &page); err != nil {
 		return 0, err
 	}
 	for _, e := range page.Items {

@@ -7,13 +7,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -26,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/pregate/pregate/infra/apiclient"
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/internal/queue"
 )
@@ -134,8 +132,8 @@ func run(cfg settings) (lost, double int, err error) {
 		return 0, 0, err
 	}
 
-	api := &apiClient{base: sys.URL + "/api/v1", http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
-	if err := api.login(); err != nil {
+	api := &apiClient{apiclient.Client{Base: sys.URL + "/api/v1", HTTP: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
+	if err := api.Login("local-admin", "local-admin-secret"); err != nil {
 		return 0, 0, err
 	}
 	timeout, _ := time.ParseDuration(gateEnv["WEBHOOK_TIMEOUT"])
@@ -151,7 +149,7 @@ func run(cfg settings) (lost, double int, err error) {
 	for _, k := range hooks {
 		set = append(set, map[string]any{"key": k, "name": "Soak " + k, "connection_config_key": "conn_" + k})
 	}
-	if err := api.call("PUT", "/dsr/webhook/pre_approval", api.auth, set, 200, nil); err != nil {
+	if err := api.Do("PUT", "/dsr/webhook/pre_approval", set, nil); err != nil {
 		return 0, 0, err
 	}
 	logf("system up at %s; submitting %d requests, %d at a time", sys.URL, cfg.requests, cfg.concurrency)
@@ -285,70 +283,15 @@ func drainApproved(q *sqs.Client, url string) (map[string]int, error) {
 }
 
 // apiClient talks to the gate's API as admins and subjects do.
-type apiClient struct {
-	base string
-	http *http.Client
-	auth string
-}
-
-// call sends body (JSON, or a form when url.Values) and decodes a want answer into out.
-func (c *apiClient) call(method, path, authorization string, body any, want int, out any) error {
-	var rd io.Reader
-	contentType := "application/json"
-	switch b := body.(type) {
-	case nil:
-	case url.Values:
-		rd, contentType = bytes.NewBufferString(b.Encode()), "application/x-www-form-urlencoded"
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", contentType)
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: HTTP %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
-
-func (c *apiClient) login() error {
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err := c.call("POST", "/oauth/token", "", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {"local-admin"}, "client_secret": {"local-admin-secret"}}, 200, &tok)
-	c.auth = "Bearer " + tok.AccessToken
-	return err
-}
+type apiClient struct{ apiclient.Client }
 
 // configure creates connection conn_<key> with its secrets pointing at url.
 func (c *apiClient) configure(key, url string) error {
-	if err := c.call("PATCH", "/connection", c.auth, []map[string]any{{"key": "conn_" + key, "name": "Soak " + key,
-		"connection_type": "https", "access": "read"}}, 200, nil); err != nil {
+	if err := c.Do("PATCH", "/connection", []map[string]any{{"key": "conn_" + key, "name": "Soak " + key,
+		"connection_type": "https", "access": "read"}}, nil); err != nil {
 		return err
 	}
-	return c.call("PUT", "/connection/conn_"+key+"/secret", c.auth, map[string]any{"url": url, "authorization": "Bearer soak"}, 200, nil)
+	return c.Do("PUT", "/connection/conn_"+key+"/secret", map[string]any{"url": url, "authorization": "Bearer soak"}, nil)
 }
 
 // submitAll submits cfg.requests requests, one per call, cfg.concurrency at
@@ -374,8 +317,8 @@ func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(do
 						ID string `json:"id"`
 					} `json:"succeeded"`
 				}
-				err := c.call("POST", "/privacy-request", "", []map[string]any{{"identity": map[string]string{"email": fmt.Sprintf("soak%d@example.com", n)},
-					"policy_key": "default_access_policy", "external_id": fmt.Sprintf("soak-%d", n)}}, 200, &out)
+				err := c.Anonymous().Do("POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": fmt.Sprintf("soak%d@example.com", n)},
+					"policy_key": "default_access_policy", "external_id": fmt.Sprintf("soak-%d", n)}}, &out)
 				mu.Lock()
 				if err != nil || len(out.Succeeded) != 1 {
 					refused++
@@ -456,8 +399,8 @@ func (c *apiClient) observe(id string, vals map[string]*unruly, messages map[str
 			Action string `json:"action"`
 		} `json:"items"`
 	}
-	if c.retry(func() error { return c.call("GET", "/privacy-request/"+id, c.auth, nil, 200, &r) }) != nil ||
-		c.retry(func() error { return c.call("GET", "/privacy-request/"+id+"/activity", c.auth, nil, 200, &act) }) != nil {
+	if c.retry(func() error { return c.Do("GET", "/privacy-request/"+id, nil, &r) }) != nil ||
+		c.retry(func() error { return c.Do("GET", "/privacy-request/"+id+"/activity", nil, &act) }) != nil {
 		return o // not found, or unreadable: lost either way
 	}
 	o.Found, o.Status = true, r.Status
