@@ -22,6 +22,71 @@ type validatorCall struct {
 	body   []byte
 }
 
+// wantCall is what one pre-approval call must say beyond what every call
+// of these tests shares (policy default_access_policy, action access).
+type wantCall struct {
+	id, hook, email string
+	externalID      string // "" when the request has none: external_id must then be null
+	verified        bool   // identity_verified_at is set
+}
+
+// check holds the call to SPEC §4 as a validator sees it: the headers, the
+// signature under secret and the body, read with the public validator SDK
+// so that the SDK's types are tested along with what the gate sends.
+func (c validatorCall) check(t *testing.T, apiURL, secret string, want wantCall) {
+	t.Helper()
+	id, hook := want.id, want.hook
+	headers := map[string]string{
+		"Content-Type": "application/json", "Authorization": "Bearer val-" + hook, "X-Api-Key": "hdr-" + hook,
+		"reply-to-eligible":     "/privacy-request/" + id + "/pre-approve/eligible",
+		"reply-to-not-eligible": "/privacy-request/" + id + "/pre-approve/not-eligible",
+		"reply-to-approve":      "/privacy-request/" + id + "/pre-approve/eligible",
+		"reply-to-deny":         "/privacy-request/" + id + "/pre-approve/not-eligible",
+		"reply-to-base-url":     apiURL + "/api/v1",
+		"webhook-id":            id + ":" + hook,
+	}
+	for k, w := range headers {
+		if got := c.header.Get(k); got != w {
+			t.Errorf("%s: header %s = %q, want %q", hook, k, got, w)
+		}
+	}
+	if c.header.Get("reply-to-token") == "" {
+		t.Errorf("%s: no reply-to-token", hook)
+	}
+	verifier, err := sdk.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := verifier.Verify(c.header, c.body)
+	if err != nil {
+		t.Errorf("%s: the validator SDK refuses the call: %v", hook, err)
+		return
+	}
+	pr := call.PrivacyRequest
+	externalOK := pr.ExternalID == nil && want.externalID == "" || pr.ExternalID != nil && *pr.ExternalID == want.externalID
+	if call.PrivacyRequestID != id || call.PrivacyRequestStatus != "awaiting_pre_approval" || call.Direction != "two_way" ||
+		call.CallbackType != "pre_approval" || call.PolicyAction != "access" || call.Identity.Email != want.email ||
+		pr.ID != id || pr.Status != "awaiting_pre_approval" || !externalOK || (pr.IdentityVerifiedAt != nil) != want.verified ||
+		pr.Policy.Key != "default_access_policy" || pr.Policy.Name == "" || len(pr.Policy.Rules) != 1 || pr.Policy.Rules[0].ActionType != "access" {
+		t.Errorf("%s: body %s", hook, c.body)
+	}
+	// The SDK parses the times; SPEC §4 also fixes how they are written.
+	var times struct {
+		Timestamp      string `json:"timestamp"`
+		PrivacyRequest struct {
+			RequestedAt string `json:"requested_at"`
+		} `json:"privacy_request"`
+	}
+	if err := json.Unmarshal(c.body, &times); err != nil {
+		t.Fatalf("%s: body %s: %v", hook, c.body, err)
+	}
+	for _, ts := range []string{times.Timestamp, times.PrivacyRequest.RequestedAt} {
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || len(ts) != len("2026-11-26T12:00:00.123456Z") {
+			t.Errorf("%s: time %q is not RFC 3339 with microseconds", hook, ts)
+		}
+	}
+}
+
 // validator is a customer's service on 127.0.0.1 (the local defaults allow
 // insecure URLs); it answers every call with status.
 type validator struct {
@@ -100,69 +165,13 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	waitUntil(t, 20*time.Second, func() bool { return len(v.received()) > 0 })
 	call := v.received()[0]
 	h := call.header
-
-	want := map[string]string{
-		"Content-Type": "application/json", "Authorization": "Bearer val-" + hook, "X-Api-Key": "hdr-" + hook,
-		"reply-to-eligible":     "/privacy-request/" + id + "/pre-approve/eligible",
-		"reply-to-not-eligible": "/privacy-request/" + id + "/pre-approve/not-eligible",
-		"reply-to-approve":      "/privacy-request/" + id + "/pre-approve/eligible",
-		"reply-to-deny":         "/privacy-request/" + id + "/pre-approve/not-eligible",
-		"reply-to-base-url":     c.sys.URL + "/api/v1",
-		"webhook-id":            id + ":" + hook,
-	}
-	for k, w := range want {
-		if got := h.Get(k); got != w {
-			t.Errorf("header %s = %q, want %q", k, got, w)
-		}
-	}
-	var body struct {
-		PrivacyRequestID     string             `json:"privacy_request_id"`
-		PrivacyRequestStatus string             `json:"privacy_request_status"`
-		Direction            string             `json:"direction"`
-		CallbackType         string             `json:"callback_type"`
-		Identity             map[string]*string `json:"identity"`
-		PolicyAction         string             `json:"policy_action"`
-		PrivacyRequest       struct {
-			ID                 string  `json:"id"`
-			Status             string  `json:"status"`
-			ExternalID         *string `json:"external_id"`
-			RequestedAt        string  `json:"requested_at"`
-			IdentityVerifiedAt *string `json:"identity_verified_at"`
-			Policy             struct {
-				Key   string `json:"key"`
-				Name  string `json:"name"`
-				Rules []struct {
-					ActionType string `json:"action_type"`
-				} `json:"rules"`
-			} `json:"policy"`
-		} `json:"privacy_request"`
-		Timestamp string `json:"timestamp"`
-	}
-	if err := json.Unmarshal(call.body, &body); err != nil {
-		t.Fatalf("body %s: %v", call.body, err)
-	}
-	pr := body.PrivacyRequest
-	if body.PrivacyRequestID != id || body.PrivacyRequestStatus != "awaiting_pre_approval" || body.Direction != "two_way" ||
-		body.CallbackType != "pre_approval" || body.PolicyAction != "access" || deref(body.Identity["email"]) != "subject@example.com" ||
-		pr.ID != id || pr.Status != "awaiting_pre_approval" || pr.ExternalID != nil || pr.IdentityVerifiedAt != nil ||
-		pr.Policy.Key != "default_access_policy" || pr.Policy.Name == "" || len(pr.Policy.Rules) != 1 || pr.Policy.Rules[0].ActionType != "access" {
-		t.Fatalf("body: %s", call.body)
-	}
-	for _, ts := range []string{body.Timestamp, pr.RequestedAt} {
-		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || len(ts) != len("2026-11-26T12:00:00.123456Z") {
-			t.Fatalf("time %q is not RFC 3339 with microseconds", ts)
-		}
+	call.check(t, c.sys.URL, secret, wantCall{id: id, hook: hook, email: "subject@example.com"})
+	if t.Failed() {
+		t.FailNow()
 	}
 	claims, err := keys.NewTokens(replyKeys(t), time.Hour, nil).Verify(h.Get("reply-to-token"))
 	if err != nil || claims.PrivacyRequestID != id || claims.WebhookKey != hook {
 		t.Fatalf("reply token: %+v %v", claims, err)
-	}
-	verifier, err := sdk.NewVerifier(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := verifier.Verify(h, call.body); err != nil {
-		t.Fatalf("the validator SDK refuses the call: %v", err)
 	}
 
 	// The call is recorded once.

@@ -25,7 +25,6 @@ import (
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/queue"
-	sdk "github.com/pregate/pregate/validator"
 )
 
 // journeyCall is the journey test's one door to HTTP: admin, subject and
@@ -728,67 +727,6 @@ func (s *journeySystem) reply(t *testing.T, id string, calls map[string][]valida
 // checkValidatorInput holds one call to SPEC §4: headers and body.
 func (s *journeySystem) checkValidatorInput(t *testing.T, c validatorCall, id, hook string, tc journeyCase) {
 	t.Helper()
-	want := map[string]string{
-		"Content-Type": "application/json", "Authorization": "Bearer val-" + hook, "X-Api-Key": "hdr-" + hook,
-		"reply-to-eligible":     "/privacy-request/" + id + "/pre-approve/eligible",
-		"reply-to-not-eligible": "/privacy-request/" + id + "/pre-approve/not-eligible",
-		"reply-to-approve":      "/privacy-request/" + id + "/pre-approve/eligible",
-		"reply-to-deny":         "/privacy-request/" + id + "/pre-approve/not-eligible",
-		"reply-to-base-url":     s.sys.URL + "/api/v1",
-		"webhook-id":            id + ":" + hook,
-	}
-	for k, w := range want {
-		if got := c.header.Get(k); got != w {
-			t.Errorf("%s: header %s = %q, want %q", hook, k, got, w)
-		}
-	}
-	if c.header.Get("reply-to-token") == "" {
-		t.Errorf("%s: no reply-to-token", hook)
-	}
-	verifier, err := sdk.NewVerifier(s.secrets[hook])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := verifier.Verify(c.header, c.body); err != nil {
-		t.Errorf("%s: the validator SDK refuses the call: %v", hook, err)
-	}
-	var body struct {
-		PrivacyRequestID     string            `json:"privacy_request_id"`
-		PrivacyRequestStatus string            `json:"privacy_request_status"`
-		Direction            string            `json:"direction"`
-		CallbackType         string            `json:"callback_type"`
-		Identity             map[string]string `json:"identity"`
-		PolicyAction         string            `json:"policy_action"`
-		PrivacyRequest       struct {
-			ID                 string  `json:"id"`
-			Status             string  `json:"status"`
-			ExternalID         *string `json:"external_id"`
-			RequestedAt        string  `json:"requested_at"`
-			IdentityVerifiedAt *string `json:"identity_verified_at"`
-			Policy             struct {
-				Key   string `json:"key"`
-				Name  string `json:"name"`
-				Rules []struct {
-					ActionType string `json:"action_type"`
-				} `json:"rules"`
-			} `json:"policy"`
-		} `json:"privacy_request"`
-		Timestamp string `json:"timestamp"`
-	}
-	if err := json.Unmarshal(c.body, &body); err != nil {
-		t.Fatalf("%s: body %s: %v", hook, c.body, err)
-	}
-	pr := body.PrivacyRequest
-	email := strings.ReplaceAll(tc.name, "_", "-") + "@example.com"
-	if body.PrivacyRequestID != id || body.PrivacyRequestStatus != "awaiting_pre_approval" || body.Direction != "two_way" ||
-		body.CallbackType != "pre_approval" || body.PolicyAction != "access" || body.Identity["email"] != email ||
-		pr.ID != id || pr.Status != "awaiting_pre_approval" || aws.ToString(pr.ExternalID) != tc.name || (pr.IdentityVerifiedAt != nil) != tc.verify ||
-		pr.Policy.Key != "default_access_policy" || pr.Policy.Name == "" || len(pr.Policy.Rules) != 1 || pr.Policy.Rules[0].ActionType != "access" {
-		t.Errorf("%s: body %s", hook, c.body)
-	}
-	for _, ts := range []string{body.Timestamp, pr.RequestedAt} {
-		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || len(ts) != len("2026-11-26T12:00:00.123456Z") {
-			t.Errorf("%s: time %q is not RFC 3339 with microseconds", hook, ts)
-		}
-	}
+	c.check(t, s.sys.URL, s.secrets[hook], wantCall{id: id, hook: hook,
+		email: strings.ReplaceAll(tc.name, "_", "-") + "@example.com", externalID: tc.name, verified: tc.verify})
 }
