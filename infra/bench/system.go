@@ -107,7 +107,7 @@ func submitAll(ctx context.Context, api *apiClient, replies *replyTracker, first
 		for {
 			select {
 			case <-progress.C:
-				fmt.Fprintf(os.Stderr, "bench: M=%d: %d of %d requests approved\n", m, done.Load(), n)
+				fmt.Fprintf(os.Stderr, "# M=%d: %d of %d requests approved so far\n", m, done.Load(), n)
 			case <-stop:
 				return
 			}
