@@ -83,19 +83,28 @@ func (a *Admin) WebhookViews(ctx context.Context) ([]WebhookView, error) {
 
 // GetWebhook returns one webhook or 404.
 func (a *Admin) GetWebhook(ctx context.Context, key string) (WebhookView, error) {
-	set, err := a.Store.LoadWebhookSet(ctx)
+	set, i, err := a.loadWebhook(ctx, key)
 	if err != nil {
 		return WebhookView{}, err
-	}
-	i := findWebhook(set, key)
-	if i < 0 {
-		return WebhookView{}, webhookNotFound(key)
 	}
 	vs, err := a.views(ctx, set.Webhooks[i:i+1], nil)
 	if err != nil {
 		return WebhookView{}, err
 	}
 	return vs[0], nil
+}
+
+// loadWebhook reads the set and finds key in it, or says 404.
+func (a *Admin) loadWebhook(ctx context.Context, key string) (WebhookSet, int, error) {
+	set, err := a.Store.LoadWebhookSet(ctx)
+	if err != nil {
+		return WebhookSet{}, -1, err
+	}
+	i := findWebhook(set, key)
+	if i < 0 {
+		return WebhookSet{}, -1, webhookNotFound(key)
+	}
+	return set, i, nil
 }
 
 func findWebhook(set WebhookSet, key string) int {
@@ -251,13 +260,9 @@ func (a *Admin) RotateSigningSecret(ctx context.Context, key string) (WebhookVie
 
 func (a *Admin) updateWebhook(ctx context.Context, key string, change func(WebhookSet, *StoredWebhook) (string, error)) (WebhookView, error) {
 	for range conflictRetries {
-		set, err := a.Store.LoadWebhookSet(ctx)
+		set, i, err := a.loadWebhook(ctx, key)
 		if err != nil {
 			return WebhookView{}, err
-		}
-		i := findWebhook(set, key)
-		if i < 0 {
-			return WebhookView{}, webhookNotFound(key)
 		}
 		next := WebhookSet{Version: set.Version, Webhooks: slices.Clone(set.Webhooks)}
 		w := &next.Webhooks[i]
@@ -287,13 +292,9 @@ func (a *Admin) updateWebhook(ctx context.Context, key string, change func(Webho
 // DeleteWebhook removes one webhook from the set.
 func (a *Admin) DeleteWebhook(ctx context.Context, key string) error {
 	for range conflictRetries {
-		set, err := a.Store.LoadWebhookSet(ctx)
+		set, i, err := a.loadWebhook(ctx, key)
 		if err != nil {
 			return err
-		}
-		i := findWebhook(set, key)
-		if i < 0 {
-			return webhookNotFound(key)
 		}
 		next := WebhookSet{Version: set.Version, Webhooks: slices.Delete(slices.Clone(set.Webhooks), i, i+1)}
 		err = a.Store.SaveWebhookSet(ctx, next, nil)
