@@ -33,11 +33,11 @@ func TestConfigStoreConditionalWrites(t *testing.T) {
 	if err := store.SaveConnection(ctx, gate.ConnectionPatch{Connection: gate.Connection{Key: "ghost"}}); !errors.As(err, &cf) {
 		t.Fatalf("update of a missing connection: %v", err)
 	}
-	if err := store.SaveSecrets(ctx, "ghost", gate.SealedSecrets{Sealed: []byte{1}}, now); !errors.As(err, &nf) {
+	if err := store.SaveSecrets(ctx, "ghost", gate.SealedSecrets{Sealed: []byte{1}}, nil, now); !errors.As(err, &nf) {
 		t.Fatalf("secrets of a missing connection: %v", err)
 	}
 
-	wh := gate.StoredWebhook{Webhook: gate.Webhook{Key: "w", Name: "W", ConnectionKey: "c", CreatedAt: now, UpdatedAt: now}, SealedSigningSecrets: [][]byte{{9}}}
+	wh := gate.StoredWebhook{Webhook: gate.Webhook{Key: "w", Name: "W", ConnectionKey: "c", CreatedAt: now, UpdatedAt: now}, SigningSecrets: []gate.SealedSigningSecret{{Sealed: []byte{9}}}}
 	steps := []struct {
 		name    string
 		write   func() error
