@@ -56,7 +56,9 @@ func TestConcurrentConnectionChangesAreNotLost(t *testing.T) {
 		auth, header := fmt.Sprintf("a-%d", round), fmt.Sprintf("h-%d", round)
 		both(round,
 			func() error { return a.SetSecrets(ctx, "c", gate.SecretsInput{Authorization: &auth}, true) },
-			func() error { return a.SetSecrets(ctx, "c", gate.SecretsInput{Headers: map[string]string{"X-Round": header}}, true) })
+			func() error {
+				return a.SetSecrets(ctx, "c", gate.SecretsInput{Headers: map[string]string{"X-Round": header}}, true)
+			})
 		stored, err := store.GetSealedSecrets(ctx, "c")
 		if err != nil {
 			t.Fatal(err)
