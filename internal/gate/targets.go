@@ -113,7 +113,7 @@ func (c *TargetCache) target(ctx context.Context, webhookKey string, now time.Ti
 	t := DeliveryTarget{Webhook: w.Webhook, URL: s.URL, Authorization: s.Authorization, Headers: s.Headers}
 	for _, s := range w.SigningSecrets {
 		if !s.validAt(now) {
-			continue // retired by a rotation more than a day ago
+			continue // replaced by a rotation at least retiredSigningSecretTTL ago
 		}
 		plain, err := c.openSigning(ctx, webhookKey, s.Sealed, now)
 		if err != nil {
