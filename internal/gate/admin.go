@@ -28,7 +28,7 @@ const maxSecretsBytes = 4096
 const maxConfigBatch = 50
 
 // retiredSigningSecretTTL is how long a signing secret replaced by a
-// rotation still signs calls (SPEC issue 3: 24 h), so validators can switch
+// rotation still signs calls (the Admin API issue says 24 h), so validators can switch
 // over at their own pace.
 const retiredSigningSecretTTL = 24 * time.Hour
 
