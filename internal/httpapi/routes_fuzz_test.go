@@ -52,7 +52,7 @@ func (emptyStore) SaveConnection(context.Context, gate.ConnectionPatch) error { 
 func (emptyStore) GetSealedSecrets(context.Context, string) (*gate.SealedSecrets, error) {
 	return nil, nil
 }
-func (emptyStore) SaveSecrets(context.Context, string, gate.SealedSecrets, time.Time) error {
+func (emptyStore) SaveSecrets(context.Context, string, gate.SealedSecrets, []byte, time.Time) error {
 	return nil
 }
 func (emptyStore) DeleteConnection(context.Context, string, gate.WebhookSet) error { return nil }
