@@ -357,7 +357,7 @@ func TestWebhookSet(t *testing.T) {
 		t.Fatalf("patch key: %d", status)
 	}
 
-	// Rotation: a new secret, the previous one still held for deliveries in flight.
+	// Rotation: a new secret; the previous one still signs for 24 h, so validators can switch over.
 	var rotated webhookOut
 	c.must(200, "POST", "/dsr/webhook/pre_approval/second/rotate-secret", nil, &rotated)
 	if !strings.HasPrefix(rotated.SigningSecret, "whsec_") {
