@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -14,14 +15,18 @@ import (
 // mailbox keeps the codes "mailed" by the use case; the SES adapter itself is
 // tested against the emulator in internal/email, which cannot read mail back.
 type mailbox struct {
-	mu    sync.Mutex
-	codes map[string]string // email -> last code
+	mu     sync.Mutex
+	codes  map[string]string // email -> last code
+	refuse string            // an address the "mail server" refuses
 }
 
-func (m *mailbox) SendVerificationCode(_ context.Context, to, code string) error {
+func (m *mailbox) SendVerificationCode(_ context.Context, v gate.VerificationMail) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.codes[to] = code
+	if v.To == m.refuse {
+		return errors.New("mail server refused the message")
+	}
+	m.codes[v.To] = v.Code
 	return nil
 }
 
