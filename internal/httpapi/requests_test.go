@@ -15,12 +15,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pregate/pregate/infra/stack"
 
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/queue"
+	"github.com/pregate/pregate/internal/stream"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -31,8 +37,10 @@ type staticWebhooks []gate.Webhook
 func (s staticWebhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return s, nil }
 
 type env struct {
-	t   *testing.T
-	api *httpapi.API
+	t     *testing.T
+	api   *httpapi.API
+	stack *stack.Stack
+	aws   aws.Config
 }
 
 func newEnv(t *testing.T, manual bool, hooks gate.WebhookLister) *env {
@@ -52,7 +60,7 @@ func newEnvWith(t *testing.T, adjust func(*gate.Requests)) *env {
 		Log:   log,
 	}
 	adjust(u)
-	return &env{t: t, api: httpapi.New(log, "", httpapi.PublicRequestRoutes(u), httpapi.AdminRequestRoutes(u))}
+	return &env{t: t, api: httpapi.New(log, "", httpapi.PublicRequestRoutes(u), httpapi.AdminRequestRoutes(u)), stack: s, aws: cfg}
 }
 
 var allScopes = "privacy-request:read privacy-request:review"
@@ -497,10 +505,12 @@ func TestBadVerifyChangesNothing(t *testing.T) {
 }
 
 // TestApproveDenyRace fires an approval and a denial at the same instant for
-// each of many requests: each request takes exactly one decision.
+// each of many requests: each request takes exactly one decision, and the
+// approved queue gets exactly one message per approval.
 func TestApproveDenyRace(t *testing.T) {
 	const requests, rounds = 50, 10
 	e := newEnv(t, true, nil)
+	decided := map[string]any{} // request id -> the status it ended in
 	for round := range rounds {
 		ids := make([]string, requests)
 		for i := range ids {
@@ -543,6 +553,45 @@ func TestApproveDenyRace(t *testing.T) {
 			if want == nil || status != want || decisions != 1 {
 				t.Errorf("round %d request %s: wins %v, status %v, %d decision entries", round, id, w, status, decisions)
 			}
+			decided[id] = status
 		}
+	}
+
+	// Every change of the table, through the approved-queue handler twice,
+	// as an at-least-once stream may deliver it.
+	records := awstest.ReadStream(t, e.aws, e.stack, 2*requests*rounds) // a create and a decision each
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(e.aws), e.stack.Resources["ApprovedQueue"].Ref), Log: log}
+	for range 2 {
+		for _, r := range records {
+			if err := h.Handle(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	messages := map[string]int{}
+	for _, m := range awstest.Drain(t, e.aws, e.stack.Resources["ApprovedQueue"].Ref) {
+		var b queue.ApprovedBody
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(b.ApprovedBy) != "admin-1" || b.PolicyAction != "access" {
+			t.Errorf("message %+v", b)
+		}
+		messages[b.PrivacyRequestID]++
+	}
+	approvals := 0
+	for id, status := range decided {
+		want := 0
+		if status == "approved" {
+			want = 1
+			approvals++
+		}
+		if messages[id] != want {
+			t.Errorf("request %s (%v): %d approved-queue messages, want %d", id, status, messages[id], want)
+		}
+	}
+	if len(messages) != approvals || approvals == 0 {
+		t.Errorf("%d requests have messages, %d were approved", len(messages), approvals)
 	}
 }
