@@ -2,6 +2,7 @@ package awstest
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -80,11 +81,17 @@ func Drain(t testing.TB, cfg aws.Config, url string) []sqstypes.Message {
 			continue
 		}
 		empty = 0
-		for _, m := range out.Messages {
-			all = append(all, m)
-			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatal(err)
-			}
+		all = append(all, out.Messages...)
+		del := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+		for i, m := range out.Messages {
+			del[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+		}
+		res, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: del})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Failed) > 0 {
+			t.Fatalf("delete: %+v", res.Failed)
 		}
 	}
 	return all

@@ -558,17 +558,22 @@ func TestApproveDenyRace(t *testing.T) {
 	}
 
 	// Every change of the table, through the approved-queue handler twice,
-	// as an at-least-once stream may deliver it.
+	// as an at-least-once stream may deliver it: the two deliveries of a
+	// record run at the same time.
 	records := awstest.ReadStream(t, e.aws, e.stack, 2*requests*rounds) // a create and a decision each
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(e.aws), e.stack.Resources["ApprovedQueue"].Ref), Log: log}
-	for range 2 {
-		for _, r := range records {
-			if err := h.Handle(context.Background(), r); err != nil {
-				t.Fatal(err)
+	var feed sync.WaitGroup
+	for w := range 2 * requests {
+		feed.Go(func() {
+			for i := w / 2; i < len(records); i += requests {
+				if err := h.Handle(context.Background(), records[i]); err != nil {
+					t.Error(err)
+				}
 			}
-		}
+		})
 	}
+	feed.Wait()
 	messages := map[string]int{}
 	for _, m := range awstest.Drain(t, e.aws, e.stack.Resources["ApprovedQueue"].Ref) {
 		var b queue.ApprovedBody
