@@ -151,10 +151,10 @@ func (u *Requests) sendCode(ctx context.Context, r *PrivacyRequest, code string)
 	if sendErr == nil {
 		return true, nil
 	}
-	u.Log.ErrorContext(ctx, "verification code not sent; request removed", logkey.PrivacyRequestID, r.ID, "error", sendErr.Error())
 	if err := u.Store.Discard(ctx, r); err != nil {
 		return false, fmt.Errorf("remove request %s after its code was not sent (%w): %w", r.ID, sendErr, err)
 	}
+	u.Log.ErrorContext(ctx, "verification code not sent; request removed", logkey.PrivacyRequestID, r.ID, "error", sendErr.Error())
 	return false, nil
 }
 
