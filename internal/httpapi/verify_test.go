@@ -124,7 +124,8 @@ func TestVerifyIdentityAdmitsTheRequest(t *testing.T) {
 	if fmt.Sprint(actions) != "[status_changed identity_verified pre_approval_webhook_triggered]" {
 		t.Errorf("timeline %v", actions)
 	}
-	if status, body := verify(id, code); status != 400 {
+	if status, body := verify(id, code); status != 400 ||
+		body["detail"] != "Invalid identity verification request. Privacy request '"+id+"' status = awaiting_pre_approval." {
 		t.Errorf("second verify: %d %v", status, body)
 	}
 	get("/api/v1/privacy-request/{id}", id)
