@@ -72,7 +72,8 @@ type snapshotItem struct {
 func toSnapshotItems(ws []gate.SnapshotWebhook) []snapshotItem {
 	out := make([]snapshotItem, len(ws))
 	for i, w := range ws {
-		out[i] = snapshotItem{Key: w.Key, Name: w.Name, Delivery: string(w.Delivery), Attempts: w.Attempts, Reply: string(w.Reply)}
+		out[i] = snapshotItem{Key: w.Key, Name: w.Name, Delivery: string(w.Delivery), Attempts: w.Attempts, Reply: string(w.Reply),
+			RepliedAt: optTime(w.RepliedAt)}
 	}
 	return out
 }
@@ -147,7 +148,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 	}
 	for i, w := range it.Webhooks {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
-			Reply: gate.WebhookState(w.Reply)}
+			Reply: gate.WebhookState(w.Reply), RepliedAt: p.opt(w.RepliedAt)}
 	}
 	for i, a := range it.Activity {
 		r.Activity[i] = gate.ActivityEntry{At: p.at(a.At), Action: a.Action, Message: a.Message, WebhookKey: a.WebhookKey, Actor: a.Actor}

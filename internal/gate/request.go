@@ -38,6 +38,9 @@ type SnapshotWebhook struct {
 	Attempts int
 	// Reply is the validator's answer: "" (none yet), WebhookEligible or WebhookNotEligible.
 	Reply WebhookState
+	// RepliedAt is when Reply was recorded (nil while there is none). SPEC
+	// §3.4 shows only the state, so it serves the logs and investigations.
+	RepliedAt *time.Time
 }
 
 // State is the state SPEC §3.4 shows: the reply if any, else the delivery, else pending.
