@@ -2,13 +2,17 @@ package local_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/openapitest"
@@ -191,6 +195,13 @@ func TestReplyChecks(t *testing.T) {
 		"unknown kid":    mint(t, keys.NewTokens(otherKidSet, time.Hour, nil), hookA, id),
 		"over 4 KiB":     strings.Repeat("a", 5000),
 		"tampered token": valid[:len(valid)-2] + "AA",
+		// These decrypt with the system's own key: only the payload is wrong.
+		"admin scope": sealClaims(t, map[string]any{"webhook_id": hookA, "privacy_request_id": id,
+			"scopes": []string{"privacy-request:read"}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}),
+		"no exp": sealClaims(t, map[string]any{"webhook_id": hookA, "privacy_request_id": id,
+			"scopes": []string{keys.ReviewScope}, "iat": time.Now().Unix()}),
+		"extra claim": sealClaims(t, map[string]any{"webhook_id": hookA, "privacy_request_id": id,
+			"scopes": []string{keys.ReviewScope}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "admin": true}),
 	} {
 		st, raw := reply(t, id, "eligible", "Bearer "+tok)
 		expectReply(t, name, st, raw, 403, "Not Authorized for this action")
@@ -206,11 +217,22 @@ func TestReplyChecks(t *testing.T) {
 	otherID, _ := c.submit()
 	st, raw = reply(t, id, "eligible", "Bearer "+mint(t, tokens, hookA, otherID))
 	expectReply(t, "other request's token", st, raw, 403, "Not Authorized for this action")
+	// The sealed tokens of check 2 are refused for their payload alone: the
+	// same sealing with a minted token's claims is accepted.
+	st, raw = reply(t, otherID, "eligible", "Bearer "+sealClaims(t, map[string]any{"webhook_id": hookA, "privacy_request_id": otherID,
+		"scopes": []string{keys.ReviewScope}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}))
+	expectReply(t, "sealed like a minted token", st, raw, 200, "")
+	// 3 before 4: expired and for another request → expired.
+	st, raw = reply(t, id, "eligible", "Bearer "+mint(t, keys.NewTokens(ks, time.Minute, past), hookA, otherID))
+	expectReply(t, "expired, other request's token", st, raw, 403, "Webhook token expired")
 
 	// 6. request missing → 404 (checked before 5 so hookB is still configured).
 	missing := gate.NewRequestID() // well-formed pri_<uuid4>, never stored
 	st, raw = reply(t, missing, "eligible", "Bearer "+mint(t, tokens, hookA, missing))
 	expectReply(t, "missing request", st, raw, 404, "No privacy request found with id: '"+missing+"'.")
+	// 4 before 6: an existing request's token on a missing request's path → 403.
+	st, raw = reply(t, missing, "eligible", "Bearer "+valid)
+	expectReply(t, "existing request's token, missing path id", st, raw, 403, "Not Authorized for this action")
 
 	// 7. request already decided (admin approval) → 400.
 	decided, _ := c.submit()
@@ -256,6 +278,51 @@ func TestReplyChecks(t *testing.T) {
 	// The webhook's 404 also comes after the token checks.
 	st, raw = reply(t, id, "eligible", "Bearer "+mint(t, keys.NewTokens(ks, time.Minute, past), hookB, id))
 	expectReply(t, "deleted webhook, expired token", st, raw, 403, "Webhook token expired")
+	// 4 before 5: another request's token of the deleted webhook → 403.
+	st, raw = reply(t, id, "eligible", "Bearer "+mint(t, tokens, hookB, otherID))
+	expectReply(t, "deleted webhook, other request's token", st, raw, 403, "Not Authorized for this action")
+	// 5 before 7: the deleted webhook replying on a decided request → 404.
+	st, raw = reply(t, decided, "eligible", "Bearer "+mint(t, tokens, hookB, decided))
+	expectReply(t, "deleted webhook, decided request", st, raw, 404, "No Pre-Approval Webhook found with id '"+hookB+"'.")
+}
+
+// sealClaims encrypts any payload as the system's reply tokens are
+// encrypted (internal/keys: the current key of the key-set secret, alg dir,
+// A256GCM), so a test can send a token that decrypts but does not say what a
+// minted one says.
+func sealClaims(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	sys := system(t)
+	out, err := secretsmanager.NewFromConfig(sys.AWS).GetSecretValue(context.Background(),
+		&secretsmanager.GetSecretValueInput{SecretId: aws.String(sys.Stack.Resources["ReplyTokenKeySet"].Ref)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		KID    string `json:"current_kid"`
+		Secret string `json:"current_secret"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &set); err != nil {
+		t.Fatal(err)
+	}
+	key := sha256.Sum256([]byte(set.Secret)) // keys.ParseKeySet: each AES-256 key is SHA-256 of its secret
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.DIRECT, Key: key[:], KeyID: set.KID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := enc.Encrypt(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // TestReplyHappyPaths: two webhooks both eligible approve the request; one
