@@ -289,21 +289,22 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 }
 
 // startReviewDeadlineSweep plays the ReviewDeadlineFunction's schedule. AWS
-// runs it every 5 minutes; locally it runs at a quarter of the deadline
-// (between 100ms and 1m), so that short deadlines can be tried out.
+// runs it every 5 minutes; locally it runs every second, or at a quarter of
+// the deadline (between 100ms and 1m) when one is set, so that short
+// deadlines and the approval of complete requests can be tried out.
 func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) error {
 	d, err := deps("ReviewDeadlineFunction")
 	if err != nil {
 		return err
 	}
-	if d.Config.ReviewDeadline <= 0 {
-		return nil
-	}
 	h, err := app.NewReviewDeadlineSweep(context.Background(), d)
 	if err != nil {
 		return err
 	}
-	every := min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
+	every := time.Second
+	if d.Config.ReviewDeadline > 0 {
+		every = min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
+	}
 	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
 		return struct{}{}, h.Handle(ctx, ev)
 	})

@@ -173,11 +173,15 @@ func NewStreamHandler(_ context.Context, d Deps) (*stream.Handler, error) {
 	}}, nil
 }
 
-// NewReviewDeadlineSweep is the scheduled function that moves requests left
-// awaiting pre-approval past REVIEW_DEADLINE to pending (off when unset).
+// NewReviewDeadlineSweep is the scheduled function that approves waiting
+// requests whose still-configured webhooks have all replied eligible, and
+// moves requests left awaiting pre-approval past REVIEW_DEADLINE to pending
+// (that part off when unset).
 func NewReviewDeadlineSweep(_ context.Context, d Deps) (*schedule.Handler, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable); err != nil {
 		return nil, err
 	}
-	return &schedule.Handler{Log: d.Log, Deadlines: &gate.ReviewDeadlines{Store: newRequestStore(d), Deadline: d.Config.ReviewDeadline, Now: d.Now, Log: d.Log}}, nil
+	store := newRequestStore(d)
+	replies := &gate.Replies{Store: store, Webhooks: NewConfigStore(d), Now: d.Now, Log: d.Log}
+	return &schedule.Handler{Log: d.Log, Deadlines: &gate.ReviewDeadlines{Store: store, Replies: replies, Deadline: d.Config.ReviewDeadline, Now: d.Now, Log: d.Log}}, nil
 }

@@ -11,58 +11,87 @@ import (
 	"github.com/pregate/pregate/internal/logkey"
 )
 
-// DeadlineStore is what the review-deadline sweep needs from storage.
+// DeadlineStore is what the waiting-requests sweep needs from storage.
 type DeadlineStore interface {
 	List(ctx context.Context, q ListQuery) ([]*PrivacyRequest, string, error)
 	Apply(ctx context.Context, c Change) (*PrivacyRequest, error)
 }
 
-// ReviewDeadlines moves a request still awaiting_pre_approval Deadline after
-// its webhooks were triggered to pending, naming the silent webhooks (SPEC §2,
-// beyond), so that an admin sees it instead of it waiting for ever.
+// ReviewDeadlines is the scheduled sweep of the requests still waiting for
+// their webhooks (awaiting_pre_approval, or pending after a failed delivery).
+// It does two things no reply triggers:
+//   - it approves a request every webhook of whose snapshot still configured
+//     has replied eligible (SPEC §2): the silent webhook was deleted after
+//     the others replied, or the approval after two last replies racing
+//     failed (a crash) and no repeat reply came to finish it;
+//   - with a Deadline, it moves a request still awaiting_pre_approval
+//     Deadline after its webhooks were triggered to pending, naming the
+//     silent webhooks (SPEC §2, beyond), so that an admin sees it instead of
+//     it waiting for ever.
 type ReviewDeadlines struct {
-	Store    DeadlineStore
-	Deadline time.Duration // 0: the sweep does nothing
+	Store DeadlineStore
+	// Replies makes the approval, with the same conditional write as a last reply.
+	Replies  *Replies
+	Deadline time.Duration // 0: no request is moved for lateness
 	Now      func() time.Time
 	Log      *slog.Logger
+}
+
+// SweepResult counts what one sweep changed.
+type SweepResult struct {
+	Approved int // every still-configured webhook had replied eligible
+	Moved    int // to pending, past the deadline
 }
 
 // sweepPageSize is how many candidates one query reads.
 const sweepPageSize = 100
 
-// Sweep moves every overdue request and says how many moved. A request that
-// moved meanwhile (an admin's decision, a not-eligible or last eligible reply)
-// is left alone: the move is conditional on the status it was read in.
-func (u *ReviewDeadlines) Sweep(ctx context.Context) (int, error) {
-	if u.Deadline <= 0 {
-		return 0, nil
+// Sweep approves every complete waiting request, then moves every overdue
+// one. A request that moved meanwhile (an admin's decision, a reply) is left
+// alone: each write is conditional on the status it was read in, and the
+// approval also on the eligible replies it rests on.
+func (u *ReviewDeadlines) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	configured, err := u.Replies.configured(ctx)
+	if err != nil {
+		return res, err
 	}
 	now := u.Now().UTC().Truncate(time.Microsecond)
 	cutoff := now.Add(-u.Deadline)
-	// Entering awaiting_pre_approval comes after creation, so every overdue
-	// request was created before the cutoff: list those (sort keys are
-	// "<created_at>#<id>", "#" sorts before any id) and check each.
-	q := ListQuery{Status: StatusAwaitingPreApproval, Size: sweepPageSize, After: FormatTime(cutoff) + "#"}
-	moved := 0
-	for {
-		page, after, err := u.Store.List(ctx, q)
-		if err != nil {
-			return moved, err
-		}
-		for _, r := range page {
-			ok, err := u.expire(ctx, r, cutoff, now)
+	for _, st := range []Status{StatusAwaitingPreApproval, StatusPending} {
+		q := ListQuery{Status: st, Size: sweepPageSize}
+		for {
+			page, after, err := u.Store.List(ctx, q)
 			if err != nil {
-				return moved, err
+				return res, err
 			}
-			if ok {
-				moved++
+			for _, r := range page {
+				approved, err := u.Replies.approveIfComplete(ctx, r, lastEligible(r, configured), configured)
+				if err != nil {
+					return res, err
+				}
+				if approved {
+					res.Approved++
+					continue
+				}
+				if st != StatusAwaitingPreApproval || u.Deadline <= 0 {
+					continue
+				}
+				moved, err := u.expire(ctx, r, cutoff, now)
+				if err != nil {
+					return res, err
+				}
+				if moved {
+					res.Moved++
+				}
 			}
+			if after == "" {
+				break
+			}
+			q.After = after
 		}
-		if after == "" {
-			return moved, nil
-		}
-		q.After = after
 	}
+	return res, nil
 }
 
 func (u *ReviewDeadlines) expire(ctx context.Context, r *PrivacyRequest, cutoff, now time.Time) (bool, error) {

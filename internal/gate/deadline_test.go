@@ -11,14 +11,37 @@ import (
 )
 
 // memDeadlineStore lists by (status, sort key) newest first, as the by_status
-// index does, and applies changes conditionally on the status.
+// index does, and applies changes conditionally on the status; the reply
+// writes of the sweep's approvals are memReplyStore's.
 type memDeadlineStore struct {
-	reqs    map[string]*PrivacyRequest
+	memReplyStore
 	pages   int
 	onApply func(id string) // runs before the condition is checked (a racing writer)
 }
 
+func newDeadlineStore(reqs ...*PrivacyRequest) *memDeadlineStore {
+	m := &memDeadlineStore{memReplyStore: memReplyStore{reqs: map[string]*PrivacyRequest{}}}
+	for _, r := range reqs {
+		m.reqs[r.ID] = r
+	}
+	return m
+}
+
+// newSweep is a sweep over store with these webhooks configured.
+func newSweep(store *memDeadlineStore, deadline time.Duration, now time.Time, configured ...string) *ReviewDeadlines {
+	lister := &fakeLister{}
+	for _, k := range configured {
+		lister.hooks = append(lister.hooks, Webhook{Key: k, Name: "Hook " + k})
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clock := func() time.Time { return now }
+	return &ReviewDeadlines{Store: store, Replies: &Replies{Store: store, Webhooks: lister, Now: clock, Log: log},
+		Deadline: deadline, Now: clock, Log: log}
+}
+
 func (m *memDeadlineStore) List(_ context.Context, q ListQuery) ([]*PrivacyRequest, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.pages++
 	var hits []*PrivacyRequest
 	for _, r := range m.reqs {
@@ -38,6 +61,8 @@ func (m *memDeadlineStore) Apply(_ context.Context, c Change) (*PrivacyRequest, 
 	if m.onApply != nil {
 		m.onApply(c.ID)
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	r, ok := m.reqs[c.ID]
 	if !ok {
 		return nil, NotFound(c.ID)
@@ -66,7 +91,7 @@ func TestReviewDeadlineSweep(t *testing.T) {
 		}
 		return r
 	}
-	store := &memDeadlineStore{reqs: map[string]*PrivacyRequest{}}
+	store := newDeadlineStore()
 	for _, r := range []*PrivacyRequest{
 		req("overdue", StatusAwaitingPreApproval, 50*time.Hour, 49*time.Hour, hooks(WebhookEligible, WebhookCalled, WebhookFailed)),
 		req("fresh", StatusAwaitingPreApproval, 2*time.Hour, 2*time.Hour, hooks(WebhookCalled)),
@@ -83,17 +108,16 @@ func TestReviewDeadlineSweep(t *testing.T) {
 		id := "bulk-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String()
 		store.reqs[id] = req(id, StatusAwaitingPreApproval, 100*time.Hour+time.Duration(i)*time.Second, 99*time.Hour, hooks(WebhookCalled))
 	}
-	sweep := &ReviewDeadlines{Store: store, Deadline: 48 * time.Hour, Now: func() time.Time { return now },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	moved, err := sweep.Sweep(context.Background())
+	sweep := newSweep(store, 48*time.Hour, now, "a", "b", "c")
+	res, err := sweep.Sweep(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 2 + 2*sweepPageSize + 5; moved != want {
-		t.Fatalf("moved %d, want %d", moved, want)
+	if want := (SweepResult{Moved: 2 + 2*sweepPageSize + 5}); res != want {
+		t.Fatalf("swept %+v, want %+v", res, want)
 	}
 	if store.pages < 3 {
-		t.Fatalf("%d list pages for %d candidates: paging not followed", store.pages, moved)
+		t.Fatalf("%d list pages for %d candidates: paging not followed", store.pages, res.Moved)
 	}
 	for id, want := range map[string]Status{"overdue": StatusPending, "no-trigger-entry": StatusPending, "fresh": StatusAwaitingPreApproval,
 		"verified-late": StatusAwaitingPreApproval, "decided": StatusApproved, "flagged": StatusPreApprovalNotEligible} {
@@ -108,8 +132,8 @@ func TestReviewDeadlineSweep(t *testing.T) {
 	}
 
 	// A second sweep finds nothing more to move.
-	if again, err := sweep.Sweep(context.Background()); err != nil || again != 0 {
-		t.Fatalf("second sweep moved %d (%v), want 0", again, err)
+	if again, err := sweep.Sweep(context.Background()); err != nil || again != (SweepResult{}) {
+		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
 	}
 }
 
@@ -118,20 +142,74 @@ func TestReviewDeadlineLosesToADecision(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-72 * time.Hour),
 		Webhooks: []SnapshotWebhook{{Key: "a", Name: "A", Delivery: WebhookCalled}}}
-	store := &memDeadlineStore{reqs: map[string]*PrivacyRequest{"r": r}}
+	store := newDeadlineStore(r)
 	store.onApply = func(id string) { store.reqs[id].Status = StatusApproved }
-	sweep := &ReviewDeadlines{Store: store, Deadline: time.Hour, Now: func() time.Time { return now },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	moved, err := sweep.Sweep(context.Background())
-	if err != nil || moved != 0 || r.Status != StatusApproved || len(r.Activity) != 0 {
-		t.Fatalf("moved %d (%v), status %s, activity %v: want the decision kept", moved, err, r.Status, r.Activity)
+	res, err := newSweep(store, time.Hour, now, "a").Sweep(context.Background())
+	if err != nil || res != (SweepResult{}) || r.Status != StatusApproved || len(r.Activity) != 0 {
+		t.Fatalf("swept %+v (%v), status %s, activity %v: want the decision kept", res, err, r.Status, r.Activity)
 	}
 }
 
+// Without a deadline nothing is moved for lateness, however old.
 func TestReviewDeadlineOff(t *testing.T) {
-	store := &memDeadlineStore{reqs: map[string]*PrivacyRequest{}}
-	sweep := &ReviewDeadlines{Store: store, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if moved, err := sweep.Sweep(context.Background()); moved != 0 || err != nil || store.pages != 0 {
-		t.Fatalf("deadline off: moved %d, %v, %d queries", moved, err, store.pages)
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	r := &PrivacyRequest{ID: "old", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-1000 * time.Hour),
+		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookCalled)}}
+	res, err := newSweep(newDeadlineStore(r), 0, now, "a").Sweep(context.Background())
+	if err != nil || res != (SweepResult{}) || r.Status != StatusAwaitingPreApproval {
+		t.Fatalf("deadline off: swept %+v (%v), status %s", res, err, r.Status)
+	}
+}
+
+// The sweep approves, as a last reply would, the waiting requests every
+// still-configured webhook of which has replied eligible, with or without a
+// deadline, naming the webhook whose reply came last; it leaves the others.
+func TestSweepApprovesCompleteRequests(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	eligibleAt := func(key string, ago time.Duration) SnapshotWebhook {
+		w := withState(key, "Hook "+key, WebhookEligible)
+		at := now.Add(-ago)
+		w.RepliedAt = &at
+		return w
+	}
+	req := func(id string, st Status, w ...SnapshotWebhook) *PrivacyRequest {
+		return &PrivacyRequest{ID: id, Status: st, CreatedAt: now.Add(-time.Hour), Webhooks: w}
+	}
+	store := newDeadlineStore(
+		// c was silent, then deleted: a and b are all that count.
+		req("silent-deleted", StatusAwaitingPreApproval, eligibleAt("a", 3*time.Minute), eligibleAt("b", 2*time.Minute), withState("c", "Hook c", WebhookCalled)),
+		// both replies recorded, the approval after them lost (a crash).
+		req("crashed", StatusAwaitingPreApproval, eligibleAt("b", time.Minute), eligibleAt("a", 2*time.Minute)),
+		// pending after c's delivery failed; c deleted since.
+		req("failed-deleted", StatusPending, eligibleAt("a", time.Minute), withState("c", "Hook c", WebhookFailed)),
+		req("waiting", StatusAwaitingPreApproval, eligibleAt("a", time.Minute), withState("b", "Hook b", WebhookCalled)),
+		req("failed-waiting", StatusPending, eligibleAt("a", time.Minute), withState("b", "Hook b", WebhookFailed)),
+		// its only eligible webhook is gone: no reply counts any more, an admin decides.
+		req("all-deleted", StatusAwaitingPreApproval, eligibleAt("d", time.Minute)),
+		req("no-webhooks", StatusPending),
+		req("flagged", StatusPreApprovalNotEligible, eligibleAt("a", time.Minute), withState("b", "Hook b", WebhookNotEligible)),
+	)
+	sweep := newSweep(store, 0, now, "a", "b")
+	res, err := sweep.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (SweepResult{Approved: 3}) {
+		t.Fatalf("swept %+v, want 3 approved", res)
+	}
+	for id, want := range map[string]Status{"silent-deleted": StatusApproved, "crashed": StatusApproved, "failed-deleted": StatusApproved, "waiting": StatusAwaitingPreApproval,
+		"failed-waiting": StatusPending, "all-deleted": StatusAwaitingPreApproval, "no-webhooks": StatusPending, "flagged": StatusPreApprovalNotEligible} {
+		if got := store.reqs[id].Status; got != want {
+			t.Errorf("%s: status %s, want %s", id, got, want)
+		}
+	}
+	for id, key := range map[string]string{"silent-deleted": "b", "crashed": "b", "failed-deleted": "a"} {
+		act := store.reqs[id].Activity
+		if len(act) != 1 || act[0] != approvedEntry(now, key) {
+			t.Errorf("%s: timeline %+v, want one auto-approval by %s", id, act, key)
+		}
+	}
+	if again, err := sweep.Sweep(context.Background()); err != nil || again != (SweepResult{}) {
+		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
 	}
 }

@@ -113,7 +113,8 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if w == nil {
 			// A repeat: its first delivery may have recorded the last reply and
 			// then failed before approving (two last replies racing); finish that.
-			return u.approveIfComplete(ctx, r, claims.WebhookKey, configured)
+			_, err := u.approveIfComplete(ctx, r, claims.WebhookKey, configured)
+			return err
 		}
 		after, err := u.Store.RecordReply(ctx, *w)
 		var conflict *ConflictError
@@ -128,7 +129,8 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if w.To != "" {
 			return nil // this write decided the request
 		}
-		return u.approveIfComplete(ctx, after, claims.WebhookKey, configured)
+		_, err = u.approveIfComplete(ctx, after, claims.WebhookKey, configured)
+		return err
 	}
 	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
 }
@@ -136,31 +138,55 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 func (u *Replies) now() time.Time { return u.Now().UTC().Truncate(time.Microsecond) }
 
 // approveIfComplete approves r when every webhook still configured has
-// replied eligible while r is undecided. It is needed when the last two
-// replies were recorded at once, each write seeing the other missing: the
-// later one's result (r) shows both. Of two such approvals only one passes
-// its condition; the loser re-reads and sees the request decided.
-func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string, configured map[string]bool) error {
+// replied eligible while r is undecided, and says whether this call did;
+// key is the webhook the timeline names as deciding. It is needed when the
+// last two replies were recorded at once, each write seeing the other
+// missing: the later one's result (r) shows both; and by the sweep, for a
+// request completed by a deletion or left complete by a crash. Of two such
+// approvals only one passes its condition; the loser re-reads and sees the
+// request decided. A request none of whose webhooks is still configured has
+// no reply that counts, so it is left to an admin.
+func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string, configured map[string]bool) (bool, error) {
 	for range maxReplyRetries {
 		eligible, ok := allEligible(r, configured, -1)
-		if !ok || (r.Status != StatusPending && r.Status != StatusAwaitingPreApproval) {
-			return nil
+		if !ok || len(eligible) == 0 || (r.Status != StatusPending && r.Status != StatusAwaitingPreApproval) {
+			return false, nil
 		}
 		now := u.now()
 		_, err := u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, To: StatusApproved, Eligible: eligible, At: now,
 			Activity: []ActivityEntry{approvedEntry(now, key)}})
 		var conflict *ConflictError
 		if !errors.As(err, &conflict) {
-			if err == nil {
-				u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, key)
+			if err != nil {
+				return false, err
 			}
-			return err
+			u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, key)
+			return true, nil
 		}
 		if r, err = u.Store.Get(ctx, r.ID); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
+	return false, &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
+}
+
+// lastEligible is the configured webhook whose eligible reply was recorded
+// last: the one that completed r ("" when none has replied).
+func lastEligible(r *PrivacyRequest, configured map[string]bool) string {
+	key, last := "", time.Time{}
+	for _, h := range r.Webhooks {
+		if !configured[h.Key] || h.Reply != WebhookEligible {
+			continue
+		}
+		var at time.Time // none stored: the snapshot's order decides
+		if h.RepliedAt != nil {
+			at = *h.RepliedAt
+		}
+		if !at.Before(last) {
+			key, last = h.Key, at
+		}
+	}
+	return key
 }
 
 // allEligible returns the indexes of r's configured webhooks other than

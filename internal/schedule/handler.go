@@ -20,11 +20,11 @@ type Handler struct {
 // Handle sweeps once. An error fails the invocation; the next scheduled run
 // sweeps again, and moves are conditional, so nothing is moved twice.
 func (h *Handler) Handle(ctx context.Context, _ events.EventBridgeEvent) error {
-	moved, err := h.Deadlines.Sweep(ctx)
+	res, err := h.Deadlines.Sweep(ctx)
 	if err != nil {
-		h.Log.ErrorContext(ctx, "review deadline sweep failed", "moved", moved, "error", err.Error())
+		h.Log.ErrorContext(ctx, "waiting requests sweep failed", "approved", res.Approved, "moved", res.Moved, "error", err.Error())
 		return err
 	}
-	h.Log.InfoContext(ctx, "review deadline sweep", "moved", moved)
+	h.Log.InfoContext(ctx, "waiting requests sweep", "approved", res.Approved, "moved", res.Moved)
 	return nil
 }
