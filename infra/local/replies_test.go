@@ -12,12 +12,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/keys"
+	"github.com/pregate/pregate/internal/queue"
 )
 
 // replyKeys loads the local system's real reply-token key set, as the
@@ -407,4 +409,80 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// A request whose other webhook replied eligible and whose silent webhook is
+// then deleted is complete (SPEC §2: every webhook still configured has
+// replied eligible); no further reply will come, so the scheduled sweep
+// approves it, with the auto-approve entry and exactly one approved message.
+func TestSweepApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {
+	c := admin(t)
+	silent, answering := unique("silent"), unique("answering")
+	c.webhooks(silent, answering)
+	tokens := keys.NewTokens(replyKeys(t), time.Hour, nil)
+	id, status := c.submit()
+	if status != "awaiting_pre_approval" {
+		t.Fatalf("submitted request is %s", status)
+	}
+	st, raw := reply(t, id, "eligible", "Bearer "+mint(t, tokens, answering, id))
+	expectReply(t, answering, st, raw, 200, "")
+	var got requestOut
+	time.Sleep(2 * time.Second) // a sweep or two: nothing to approve yet
+	c.must(200, "GET", "/privacy-request/"+id, nil, &got)
+	if got.Status != "awaiting_pre_approval" {
+		t.Fatalf("one eligible of two: %s", got.Status)
+	}
+
+	c.must(200, "DELETE", "/dsr/webhook/pre_approval/"+silent, nil, nil)
+	waitUntil(t, 20*time.Second, func() bool {
+		c.must(200, "GET", "/privacy-request/"+id, nil, &got)
+		return got.Status != "awaiting_pre_approval"
+	})
+	if got.Status != "approved" {
+		t.Fatalf("after the silent webhook's deletion: %s, want approved", got.Status)
+	}
+	var act activityOut
+	c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
+	var approvals []activityEntry
+	for _, e := range act.Items {
+		if e.Action == "approved" {
+			approvals = append(approvals, e)
+		}
+	}
+	if len(approvals) != 1 || deref(approvals[0].Message) != "Request auto-approved by pre-approval webhooks" ||
+		deref(approvals[0].WebhookKey) != answering || approvals[0].Actor != nil {
+		t.Fatalf("approval entries %+v", approvals)
+	}
+
+	// Exactly one approved message: wait for it, then a few seconds more for a second.
+	sys := system(t)
+	q := sqs.NewFromConfig(sys.AWS)
+	url := aws.String(sys.Stack.Resources["ApprovedQueue"].Ref)
+	var msgs []queue.ApprovedBody
+	var firstAt time.Time
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && (firstAt.IsZero() || time.Since(firstAt) < 3*time.Second); {
+		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			var b queue.ApprovedBody
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.PrivacyRequestID != id {
+				continue // another test's: it becomes visible again
+			}
+			msgs = append(msgs, b)
+			if firstAt.IsZero() {
+				firstAt = time.Now()
+			}
+			if _, err := q.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(msgs) != 1 || msgs[0].ApprovedBy != nil || msgs[0].PolicyAction != "access" {
+		t.Fatalf("approved messages for %s: %+v", id, msgs)
+	}
 }
