@@ -1,5 +1,7 @@
-// Command review-deadline is the scheduled Lambda that moves requests left
-// awaiting pre-approval past REVIEW_DEADLINE to pending.
+// Command review-deadline is the scheduled Lambda that sweeps the waiting
+// requests: it approves those whose still-configured webhooks have all
+// replied eligible, and moves those left awaiting pre-approval past
+// REVIEW_DEADLINE to pending.
 package main
 
 import (

@@ -1,5 +1,6 @@
-// Package schedule adapts the review-deadline sweep to a scheduled
-// (EventBridge) Lambda invocation.
+// Package schedule adapts the sweep of waiting requests (complete ones
+// approved, overdue ones moved to pending) to a scheduled (EventBridge)
+// Lambda invocation.
 package schedule
 
 import (
