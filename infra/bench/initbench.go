@@ -27,8 +27,8 @@ const helloID = "Hello"
 // effect that could fail: the public API's health route, the admin API's
 // connection list without a token (refused with 401 before any AWS call,
 // the admin API has no health route), an empty batch for the stream and the
-// dispatcher, a scheduled event for the review-deadline sweep (off unless
-// REVIEW_DEADLINE is set, as by default).
+// dispatcher, a scheduled event for the sweep of waiting requests (on the
+// bench's empty tables: one read of the webhook set and two empty queries).
 var firstEvents = map[string]string{
 	"PublicApiFunction":      `{"version":"2.0","routeKey":"GET /api/v1/health","rawPath":"/api/v1/health","requestContext":{"http":{"method":"GET","path":"/api/v1/health"}}}`,
 	"AdminApiFunction":       `{"version":"2.0","routeKey":"GET /api/v1/connection","rawPath":"/api/v1/connection","requestContext":{"http":{"method":"GET","path":"/api/v1/connection"}}}`,
