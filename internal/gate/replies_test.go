@@ -58,7 +58,8 @@ func (m *memReplyStore) RecordReply(_ context.Context, w ReplyWrite) (*PrivacyRe
 		}
 	}
 	if p := w.Reply; p != nil {
-		r.Webhooks[p.Index].Reply = p.Answer
+		at := w.At
+		r.Webhooks[p.Index].Reply, r.Webhooks[p.Index].RepliedAt = p.Answer, &at
 	}
 	if w.To != "" {
 		r.Status = w.To
