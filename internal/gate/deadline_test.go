@@ -17,6 +17,15 @@ type memDeadlineStore struct {
 	memReplyStore
 	pages   int
 	onApply func(id string) // runs before the condition is checked (a racing writer)
+	// onRecord runs before a reply write's condition is checked (a racing writer).
+	onRecord func(id string)
+}
+
+func (m *memDeadlineStore) RecordReply(ctx context.Context, w ReplyWrite) (*PrivacyRequest, error) {
+	if m.onRecord != nil {
+		m.onRecord(w.ID)
+	}
+	return m.memReplyStore.RecordReply(ctx, w)
 }
 
 func newDeadlineStore(reqs ...*PrivacyRequest) *memDeadlineStore {
@@ -211,5 +220,23 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 	}
 	if again, err := sweep.Sweep(context.Background()); err != nil || again != (SweepResult{}) {
 		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
+	}
+}
+
+// An admin's denial landing between the sweep's read and its approval stands:
+// the approval is refused, re-read, and not retried on a decided request.
+func TestSweepApprovalLosesToADecision(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-time.Hour),
+		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookEligible), withState("b", "Hook b", WebhookCalled)}}
+	store := newDeadlineStore(r)
+	store.onRecord = func(id string) {
+		if store.decide(id, EventDeny) {
+			store.onRecord = nil
+		}
+	}
+	res, err := newSweep(store, 0, now, "a").Sweep(context.Background())
+	if err != nil || res != (SweepResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action != string(StatusDenied) {
+		t.Fatalf("swept %+v (%v), status %s, activity %+v: want the denial kept", res, err, r.Status, r.Activity)
 	}
 }
