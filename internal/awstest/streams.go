@@ -2,6 +2,7 @@ package awstest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -17,42 +18,70 @@ import (
 	"github.com/pregate/pregate/internal/stream"
 )
 
-// ReadStream reads the requests table's stream from its start, page after
-// page, polling until it holds at least want records; the records come as
+// StreamReader reads the requests table's stream from its start, page after
+// page; each Read returns the records added since the previous one, as
 // Lambda's event source mapping would hand them to a handler.
+type StreamReader struct {
+	c     *dynamodbstreams.Client
+	arn   string
+	iters map[string]*string // shard id -> where the next Read starts
+}
+
+// NewStreamReader reads the stream of s's requests table.
+func NewStreamReader(cfg aws.Config, s *stack.Stack) *StreamReader {
+	return &StreamReader{c: dynamodbstreams.NewFromConfig(cfg), arn: s.Resources["RequestsTable"].Attrs["StreamArn"], iters: map[string]*string{}}
+}
+
+// Read returns every record not returned yet.
+func (r *StreamReader) Read(ctx context.Context) ([]events.DynamoDBEventRecord, error) {
+	desc, err := r.c.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &r.arn})
+	if err != nil {
+		return nil, fmt.Errorf("describe stream: %w", err)
+	}
+	var out []events.DynamoDBEventRecord
+	for _, sh := range desc.StreamDescription.Shards {
+		id := aws.ToString(sh.ShardId)
+		next, ok := r.iters[id]
+		if !ok {
+			it, err := r.c.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+				StreamArn: &r.arn, ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("shard iterator: %w", err)
+			}
+			next = it.ShardIterator
+		}
+		for next != nil {
+			recs, err := r.c.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: next})
+			if err != nil {
+				return nil, fmt.Errorf("get records: %w", err)
+			}
+			r.iters[id] = recs.NextShardIterator
+			if len(recs.Records) == 0 {
+				break // the open shard's end, for now
+			}
+			for _, rec := range recs.Records {
+				out = append(out, stream.FromStreamsRecord(rec))
+			}
+			next = recs.NextShardIterator
+		}
+	}
+	return out, nil
+}
+
+// ReadStream reads s's stream from its start, polling until it holds at
+// least want records.
 func ReadStream(t testing.TB, cfg aws.Config, s *stack.Stack, want int) []events.DynamoDBEventRecord {
 	t.Helper()
-	ctx := context.Background()
-	c := dynamodbstreams.NewFromConfig(cfg)
+	r := NewStreamReader(cfg, s)
 	deadline := time.Now().Add(20 * time.Second)
+	var out []events.DynamoDBEventRecord
 	for {
-		desc, err := c.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(s.Resources["RequestsTable"].Attrs["StreamArn"])})
+		recs, err := r.Read(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []events.DynamoDBEventRecord
-		for _, sh := range desc.StreamDescription.Shards {
-			it, err := c.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: desc.StreamDescription.StreamArn, ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for next := it.ShardIterator; next != nil; {
-				recs, err := c.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: next})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(recs.Records) == 0 {
-					break // the open shard's end, for now
-				}
-				for _, r := range recs.Records {
-					out = append(out, stream.FromStreamsRecord(r))
-				}
-				next = recs.NextShardIterator
-			}
-		}
-		if len(out) >= want {
+		if out = append(out, recs...); len(out) >= want {
 			return out
 		}
 		if time.Now().After(deadline) {
