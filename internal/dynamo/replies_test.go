@@ -131,11 +131,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 						// A validator retries a reply that failed for a reason other
 						// than a refusal, as it would on a 5xx: 1,200 connections at
 						// once overrun moto's listen backlog (connection resets).
-						err, definite := f.untilDefinite(func() error { return replies.Reply(ctx, id+"/"+h.Key, id, answer) }, isRefusal)
-						if !definite {
-							f.undefined.Add(1)
-							f.firstUndefined.CompareAndSwap(nil, "reply "+id+"/"+h.Key+": "+err.Error())
-						}
+						err := f.untilDefinite("reply "+id+"/"+h.Key, func() error { return replies.Reply(ctx, id+"/"+h.Key, id, answer) }, isRefusal)
 						if err == nil {
 							o.mu.Lock()
 							o.acked[h.Key] = answer
@@ -153,15 +149,13 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 					<-start
 					var res gate.BulkResult
 					retried := false
-					err, definite := f.untilDefinite(func() error {
+					err := f.untilDefinite("admin decision on "+id, func() error {
 						var err error
 						res, err = ev(ctx, gate.Decision{IDs: []string{id}, Actor: "admin"})
 						retried = retried || err != nil
 						return err
 					}, func(error) bool { return false })
-					if !definite {
-						f.undefined.Add(1)
-						f.firstUndefined.CompareAndSwap(nil, "admin decision on "+id+": "+err.Error())
+					if err != nil {
 						return
 					}
 					o.mu.Lock()
@@ -177,11 +171,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 				wg.Go(func() {
 					<-start
 					batch := []gate.Attempt{{Delivery: gate.Delivery{ID: gate.DeliveryID(id, key), PrivacyRequestID: id, WebhookKey: key}, Number: 1}}
-					err, definite := f.untilDefinite(func() error { return dispatcher.DeliverBatch(ctx, batch)[0].Err }, func(error) bool { return false })
-					if !definite {
-						f.undefined.Add(1)
-						f.firstUndefined.CompareAndSwap(nil, "delivery failure on "+id+": "+err.Error())
-					}
+					_ = f.untilDefinite("delivery failure on "+id, func() error { return dispatcher.DeliverBatch(ctx, batch)[0].Err }, func(error) bool { return false })
 					f.deliveryFailures.Add(1)
 				})
 			}
@@ -353,20 +343,23 @@ func (f *raceFigures) failures() string {
 
 // untilDefinite calls op until it succeeds or fails with a definite answer,
 // backing off between attempts failed in transport (moto resets connections
-// under load) as a validator or an admin would retry a 5xx. It returns the
-// last error and whether it was a definite answer.
-func (f *raceFigures) untilDefinite(op func() error, definite func(error) bool) (error, bool) {
+// under load) as a validator or an admin would retry a 5xx, and returns the
+// last error. An op that never gets a definite answer is counted (the round
+// fails) under what.
+func (f *raceFigures) untilDefinite(what string, op func() error, definite func(error) bool) error {
 	delay := 20 * time.Millisecond
 	var err error
 	for range 30 {
 		if err = op(); err == nil || definite(err) {
-			return err, true
+			return err
 		}
 		f.transportRetries.Add(1)
 		time.Sleep(delay/2 + rand.N(delay/2))
 		delay = min(2*delay, 2*time.Second)
 	}
-	return err, false
+	f.undefined.Add(1)
+	f.firstUndefined.CompareAndSwap(nil, what+": "+err.Error())
+	return err
 }
 
 // changesStatus tells the timeline actions that move a request.
