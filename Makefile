@@ -8,7 +8,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test vet unit lint build venv clean fuzz-seed bench soak
+.PHONY: run test vet lint build venv clean bench soak
 
 run: $(VENV_STAMP)
 	go run ./infra/local/cmd/pregate-local $(ARGS)
