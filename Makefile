@@ -8,7 +8,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test vet lint build venv clean bench soak
+.PHONY: run test vet lint build venv clean bench bench-hello soak
 
 run: $(VENV_STAMP)
 	go run ./infra/local/cmd/pregate-local $(ARGS)
@@ -55,9 +55,31 @@ build:
 # Runtime Interface Emulator, installed here with go install.
 RIE := $(CURDIR)/bin/tools/aws-lambda-rie
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-bench: $(VENV_STAMP) build
+# The hello world is written into git-ignored bin/ at bench time, so that only
+# functions/<name>/main.go in the repository starts Lambda (internal/archtest);
+# the leading _ keeps it out of ./... (go vet, go test).
+HELLO_SRC := bin/_hello/main.go
+define HELLO_GO
+// The smallest aws-lambda-go function: make bench's cold-start baseline.
+package main
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	lambda.Start(func(context.Context, json.RawMessage) (string, error) { return "hello", nil })
+}
+endef
+export HELLO_GO
+bench-hello:
+	@mkdir -p $(dir $(HELLO_SRC)) && printf '%s\n' "$$HELLO_GO" > $(HELLO_SRC)
+	GOOS=linux GOARCH=$$(go env GOARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o bin/host/Hello/bootstrap ./$(dir $(HELLO_SRC))
+bench: $(VENV_STAMP) build bench-hello
 	@$(MAKE) --no-print-directory build BUILD_DIR=bin/host LAMBDA_ARCH=$$(go env GOARCH) > /dev/null
-	GOOS=linux GOARCH=$$(go env GOARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o bin/host/Hello/bootstrap ./infra/bench/hello
 	test -x $(RIE) || GOBIN=$(CURDIR)/bin/tools go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 	go run ./infra/bench -rie $(RIE) -arm64 bin -host bin/host $(BENCH_ARGS)
 
