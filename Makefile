@@ -10,8 +10,11 @@ FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunct
 
 .PHONY: run test vet lint build venv clean bench bench-hello soak
 
+# Built, then exec'd: Ctrl-C reaches the program itself, which stops moto and
+# exits 0 (go run would relink on every start and report the signal as an error).
 run: $(VENV_STAMP)
-	go run ./infra/local/cmd/pregate-local $(ARGS)
+	go build -o bin/pregate-local ./infra/local/cmd/pregate-local
+	exec bin/pregate-local $(ARGS)
 
 test: $(VENV_STAMP) vet lint
 	go test -count=1 ./...
