@@ -26,8 +26,11 @@ vet:
 soak: $(VENV_STAMP)
 	go run ./infra/soak
 
+# sam validate --lint is SAM's own transform check plus cfn-lint; it calls no
+# AWS API (telemetry off), so it needs no account or network.
 lint: $(VENV_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/sam validate --lint
 
 venv: $(VENV_STAMP)
 
