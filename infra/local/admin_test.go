@@ -88,6 +88,14 @@ type client struct {
 	t     *testing.T
 	sys   *local.System
 	token string
+	// seen, when set, collects every response, for tests that scan them.
+	seen *[]seenResponse
+}
+
+// seenResponse is one response a client received.
+type seenResponse struct {
+	call string // method and path as sent: "PUT /connection/crm_1/secret"
+	body []byte
 }
 
 func admin(t *testing.T) *client {
@@ -142,6 +150,9 @@ func (c *client) do(method, path string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if c.seen != nil {
+		*c.seen = append(*c.seen, seenResponse{call: method + " " + path, body: raw})
+	}
 	return resp.StatusCode, raw
 }
 

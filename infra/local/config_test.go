@@ -3,6 +3,7 @@ package local_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 func TestConnectionsAndSecrets(t *testing.T) {
 	c := admin(t)
+	c.seen = &[]seenResponse{}
 	key := unique("crm")
 	var patched struct {
 		Succeeded []map[string]any `json:"succeeded"`
@@ -54,36 +56,152 @@ func TestConnectionsAndSecrets(t *testing.T) {
 		t.Fatalf("signing secrets: %d", len(target.SigningSecrets))
 	}
 
-	// Nothing in the table or the logs holds a secret in clear.
-	for _, plain := range []string{"s3cr3t-" + key, "rotated-" + key, "hdr-" + key, target.SigningSecrets[0], c.token} {
+	// PUT secret replaces: headers not sent are dropped.
+	status, raw := c.do("PUT", "/connection/"+key+"/secret", map[string]any{"url": validatorURL, "authorization": "Bearer replaced-" + key})
+	if want := `{"msg":"Secrets updated for ConnectionConfig with key: ` + key + `.","test_status":null}`; status != 200 || strings.TrimSpace(string(raw)) != want {
+		t.Fatalf("replace: %d %s, want 200 %s", status, raw, want)
+	}
+	c.must(200, "GET", "/connection/"+key, nil, &got)
+	if secrets, _ := got["secrets"].(map[string]any); len(secrets) != 2 || secrets["url"] != validatorURL || secrets["authorization"] != "**********" {
+		t.Fatalf("secrets after replace shown as %v", got["secrets"])
+	}
+	replaced := deliveryTargetFor(t, c, key)
+	if replaced.Authorization != "Bearer replaced-"+key || len(replaced.Headers) != 0 {
+		t.Fatalf("replaced secrets: auth ok=%v, %d headers", replaced.Authorization == "Bearer replaced-"+key, len(replaced.Headers))
+	}
+
+	// PATCH secret validates the merge: with nothing stored, an authorization alone lacks the url.
+	status, raw = c.do("PATCH", "/connection/"+derived+"/secret", map[string]any{"authorization": "Bearer lonely-" + key})
+	if status != 422 || detailOf(t, raw) != httpsSchemaError {
+		t.Fatalf("merge into no secrets: %d %s", status, raw)
+	}
+	c.must(200, "GET", "/connection/"+derived, nil, &got)
+	if got["secrets"] != nil {
+		t.Fatalf("a refused merge stored %v", got["secrets"])
+	}
+
+	// Refusals do not echo what they refuse.
+	for _, body := range []map[string]any{
+		{"url": validatorURL, "authorization": "Bearer echo-" + key, "headers": map[string]string{"X-Bad": "echo-" + key + "\r\n"}},
+		{"url": "https://u:echo-" + key + "@example.com/", "authorization": "Bearer echo-" + key},
+	} {
+		if status, _ := c.do("PUT", "/connection/"+key+"/secret", body); status != 422 {
+			t.Fatalf("refusal: %d", status)
+		}
+	}
+
+	// Nothing in the table, the logs or a response holds a secret in clear;
+	// each webhook signing secret is in the one response that created it.
+	signing := []string{target.SigningSecrets[0], replaced.SigningSecrets[0]}
+	for _, plain := range append([]string{"s3cr3t-" + key, "rotated-" + key, "hdr-" + key, "replaced-" + key, "lonely-" + key, "echo-" + key, c.token}, signing...) {
 		if where := rawContains(t, c, plain); where != "" {
 			t.Fatalf("plaintext secret stored in %s", where)
 		}
 		if strings.Contains(logs.String(), plain) {
 			t.Fatal("plaintext secret in the logs")
 		}
+		for _, r := range *c.seen {
+			if bytes.Contains(r.body, []byte(plain)) && !slices.Contains(signing, plain) {
+				t.Fatalf("%s answered a secret in clear: %s", r.call, r.body)
+			}
+		}
 	}
 	if !strings.Contains(logs.String(), `"route":"PUT /api/v1/connection/{key}/secret"`) {
 		t.Fatal("the log check saw no request log")
 	}
-
-	var list struct {
-		Items []map[string]any `json:"items"`
-		Total int              `json:"total"`
-		Page  int              `json:"page"`
-		Size  int              `json:"size"`
-		Pages int              `json:"pages"`
-	}
-	c.must(200, "GET", "/connection?page=1&size=1", nil, &list)
-	if len(list.Items) != 1 || list.Total < 2 || list.Size != 1 || list.Pages != list.Total {
-		t.Fatalf("page: %+v", list)
+	for _, signing := range signing {
+		var holders []string
+		for _, r := range *c.seen {
+			if bytes.Contains(r.body, []byte(signing)) {
+				holders = append(holders, r.call)
+			}
+		}
+		if !slices.Equal(holders, []string{"PUT /dsr/webhook/pre_approval"}) {
+			t.Fatalf("a signing secret in the responses of %q, want only its creation", holders)
+		}
 	}
 
 	c.must(204, "DELETE", "/connection/"+derived, nil, nil)
-	status, raw := c.do("GET", "/connection/"+derived, nil)
+	status, raw = c.do("GET", "/connection/"+derived, nil)
 	if status != 404 || detailOf(t, raw) != "No connection config found with key "+derived {
 		t.Fatalf("after delete: %d %s", status, raw)
 	}
+}
+
+// TestConnectionListPaged: SPEC §3.6 over the connections, newest first:
+// pages of one item walk the whole list.
+func TestConnectionListPaged(t *testing.T) {
+	c := admin(t)
+	// Keys in the order of creation, so a tie on created_at (ordered by key) would fail.
+	older, newer := c.connection(unique("pages_1")), c.connection(unique("pages_2"))
+	all := walkPages(t, c, "/connection")
+	if i, j := slices.Index(all, newer), slices.Index(all, older); i < 0 || j < 0 || i > j {
+		t.Fatalf("connections %v: want %s before %s", all, newer, older)
+	}
+	for _, k := range []string{older, newer} {
+		c.must(204, "DELETE", "/connection/"+k, nil, nil)
+	}
+}
+
+// TestWebhookListNewestFirstAndPaged: SPEC §3.3 and §3.6. Webhooks created
+// by three PUTs list newest first, whatever the order of the last PUT, which
+// keeps the creation time of the webhooks it keeps; pages of one item walk
+// the list.
+func TestWebhookListNewestFirstAndPaged(t *testing.T) {
+	c := admin(t)
+	conn := c.connection(unique("order"))
+	hook := func(key string) map[string]any {
+		return map[string]any{"key": key, "name": "Hook " + key, "connection_config_key": conn}
+	}
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{hook("old")}, nil)
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{hook("old"), hook("mid")}, nil)
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []map[string]any{hook("old"), hook("new"), hook("mid")}, nil)
+	if keys := walkPages(t, c, "/dsr/webhook/pre_approval"); !slices.Equal(keys, []string{"new", "mid", "old"}) {
+		t.Fatalf("webhooks listed as %v, want newest first", keys)
+	}
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
+	c.must(204, "DELETE", "/connection/"+conn, nil, nil)
+}
+
+// walkPages reads path with size=1, page after page, checks each page's
+// total, page, size and pages, and the page after the last (empty), and
+// returns the keys in order; they must be those of one size=100 page.
+func walkPages(t *testing.T, c *client, path string) []string {
+	t.Helper()
+	type page struct {
+		Items []struct {
+			Key string `json:"key"`
+		} `json:"items"`
+		Total int `json:"total"`
+		Page  int `json:"page"`
+		Size  int `json:"size"`
+		Pages int `json:"pages"`
+	}
+	var whole page
+	c.must(200, "GET", path+"?size=100", nil, &whole)
+	var want []string
+	for _, it := range whole.Items {
+		want = append(want, it.Key)
+	}
+	var keys []string
+	for n := 1; n <= whole.Total+1; n++ {
+		var p page
+		c.must(200, "GET", fmt.Sprintf("%s?page=%d&size=1", path, n), nil, &p)
+		wantItems := 1
+		if n > whole.Total {
+			wantItems = 0
+		}
+		if p.Total != whole.Total || p.Page != n || p.Size != 1 || p.Pages != whole.Total || len(p.Items) != wantItems {
+			t.Fatalf("page %d of %s: %+v", n, path, p)
+		}
+		for _, it := range p.Items {
+			keys = append(keys, it.Key)
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("pages of %s: %v, one page: %v", path, keys, want)
+	}
+	return keys
 }
 
 // deliveryTargetFor puts a webhook on the connection and loads its delivery target as the dispatcher will.
@@ -239,7 +357,7 @@ func TestWebhookSet(t *testing.T) {
 		t.Fatalf("patch key: %d", status)
 	}
 
-	// Rotation: a new secret, the previous one still held for deliveries in flight.
+	// Rotation: a new secret; the previous one still signs for 24 h, so validators can switch over.
 	var rotated webhookOut
 	c.must(200, "POST", "/dsr/webhook/pre_approval/second/rotate-secret", nil, &rotated)
 	if !strings.HasPrefix(rotated.SigningSecret, "whsec_") {

@@ -78,7 +78,7 @@ func NewPublicAPI(ctx context.Context, d Deps) (*httpapi.API, error) {
 			return nil, err
 		}
 		reqs.VerifyIdentity = true
-		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail)
+		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail, d.Config.VerificationEmailTemplate)
 	}
 	tokens, err := NewReplyTokens(ctx, d)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type Config struct {
 	ReplyTokenSecretID string
 
 	VerificationSenderEmail string
+	// VerificationEmailTemplate is the SES template the code is mailed
+	// with; empty: a plain text mail.
+	VerificationEmailTemplate string
 	// ScopePrefix is stripped from token scopes: Cognito names them
 	// "<resource server>/<scope>".
 	ScopePrefix string
@@ -67,6 +71,7 @@ func Load(getenv Getenv) (Config, error) {
 		SecretsKeyID:                 getenv("SECRETS_KEY_ID"),
 		ReplyTokenSecretID:           getenv("REPLY_TOKEN_SECRET_ID"),
 		VerificationSenderEmail:      getenv("VERIFICATION_SENDER_EMAIL"),
+		VerificationEmailTemplate:    p.sesTemplateName("VERIFICATION_EMAIL_TEMPLATE"),
 		ScopePrefix:                  getenv("SCOPE_PREFIX"),
 		MetricsNamespace:             p.text("METRICS_NAMESPACE", "Pregate"),
 	}
@@ -160,6 +165,18 @@ func (p *parser) baseURL(name string) string {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(v, "/api/v1") ||
 		u.RawQuery != "" || u.Fragment != "" {
 		p.fail(name, v, "must be an absolute http(s) URL ending in /api/v1")
+		return ""
+	}
+	return v
+}
+
+// sesTemplateNamePattern is what SES accepts as a template name.
+var sesTemplateNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (p *parser) sesTemplateName(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v != "" && !sesTemplateNamePattern.MatchString(v) {
+		p.fail(name, v, "must be an SES template name: 1 to 64 letters, digits, '_' or '-'")
 		return ""
 	}
 	return v

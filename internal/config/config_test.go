@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("bool defaults wrong: %+v", c)
 	}
 	if c.ReplyTokenTTL != 60*time.Hour || c.WebhookTimeout != 10*time.Second || c.WebhookMaxAttempts != 5 || c.WebhookBackoff != 5*time.Second || c.ReviewDeadline != 0 ||
-		c.MetricsNamespace != "Pregate" || c.DispatchConfigTTL != 30*time.Second {
+		c.MetricsNamespace != "Pregate" || c.DispatchConfigTTL != 30*time.Second || c.VerificationEmailTemplate != "" {
 		t.Errorf("defaults wrong: %+v", c)
 	}
 }
@@ -26,14 +26,14 @@ func TestOverrides(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"REQUIRE_MANUAL_REQUEST_APPROVAL": "false", "WEBHOOK_MAX_ATTEMPTS": "3", "WEBHOOK_BACKOFF": "1s",
 		"REVIEW_DEADLINE": "48h", "PUBLIC_BASE_URL": "http://127.0.0.1:3000/api/v1/", "ALLOW_INSECURE_WEBHOOK_URLS": "true",
-		"METRICS_NAMESPACE": "Pregate/dev", "DISPATCH_CONFIG_TTL": "0s",
+		"METRICS_NAMESPACE": "Pregate/dev", "DISPATCH_CONFIG_TTL": "0s", "VERIFICATION_EMAIL_TEMPLATE": "privacy-code_v2",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.RequireManualApproval || c.WebhookMaxAttempts != 3 || c.WebhookBackoff != time.Second || c.ReviewDeadline != 48*time.Hour ||
 		c.PublicBaseURL != "http://127.0.0.1:3000/api/v1" || !c.AllowInsecureWebhookURLs ||
-		c.MetricsNamespace != "Pregate/dev" || c.DispatchConfigTTL != 0 {
+		c.MetricsNamespace != "Pregate/dev" || c.DispatchConfigTTL != 0 || c.VerificationEmailTemplate != "privacy-code_v2" {
 		t.Errorf("overrides not applied: %+v", c)
 	}
 }
@@ -50,6 +50,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"REVIEW_DEADLINE":                        "soon",
 		"ALLOW_INSECURE_WEBHOOK_URLS":            "yes please",
 		"PUBLIC_BASE_URL":                        "ftp://x/api/v1",
+		"VERIFICATION_EMAIL_TEMPLATE":            "code template",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -58,6 +59,17 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", name, err)
 			}
 		})
+	}
+}
+
+func TestVerificationEmailTemplateIsAnSESName(t *testing.T) {
+	for _, v := range []string{"a.b", "x/y", strings.Repeat("t", 65), "{{code}}"} {
+		if _, err := Load(env(map[string]string{"VERIFICATION_EMAIL_TEMPLATE": v})); err == nil || !strings.Contains(err.Error(), "VERIFICATION_EMAIL_TEMPLATE") {
+			t.Errorf("VERIFICATION_EMAIL_TEMPLATE=%q: got %v", v, err)
+		}
+	}
+	if c, err := Load(env(map[string]string{"VERIFICATION_EMAIL_TEMPLATE": strings.Repeat("t", 64)})); err != nil || len(c.VerificationEmailTemplate) != 64 {
+		t.Errorf("64-character name: %q, %v", c.VerificationEmailTemplate, err)
 	}
 }
 

@@ -50,6 +50,7 @@ type connectionItem struct {
 	Disabled          bool   `dynamodbav:"disabled"`
 	CreatedAt         string `dynamodbav:"created_at"`
 	UpdatedAt         string `dynamodbav:"updated_at"`
+	Version           int64  `dynamodbav:"version"`
 	SecretsURL        string `dynamodbav:"secrets_url,omitempty"`
 	SecretsHasHeaders bool   `dynamodbav:"secrets_has_headers,omitempty"`
 	SecretsSealed     []byte `dynamodbav:"secrets_sealed,omitempty"`
@@ -61,7 +62,7 @@ func (it connectionItem) connection() gate.Connection {
 	c := gate.Connection{
 		Key: it.SK, Name: it.Name, ConnectionType: it.ConnectionType, Access: it.Access,
 		Description: it.Description, Disabled: it.Disabled,
-		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
+		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt), Version: it.Version,
 	}
 	if len(it.SecretsSealed) > 0 {
 		c.Secrets = &gate.SecretsView{URL: it.SecretsURL, HasHeaders: it.SecretsHasHeaders}
@@ -75,6 +76,10 @@ func parseTime(s string) time.Time {
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func number(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 
 func (s *ConfigStore) key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}}
@@ -129,13 +134,15 @@ func (s *ConfigStore) ListConnections(ctx context.Context) ([]gate.Connection, e
 	return out, nil
 }
 
-// SaveConnection creates (if absent) or updates the descriptive fields (if present).
+// SaveConnection creates (if absent) or updates the descriptive fields (if
+// still at the version read), writing version c.Version+1.
 func (s *ConfigStore) SaveConnection(ctx context.Context, p gate.ConnectionPatch) error {
 	c := p.Connection
 	if p.Create {
 		item, err := attributevalue.MarshalMap(connectionItem{
 			PK: pkConnection, SK: c.Key, Name: c.Name, ConnectionType: c.ConnectionType, Access: c.Access,
 			Description: c.Description, Disabled: c.Disabled, CreatedAt: fmtTime(c.CreatedAt), UpdatedAt: fmtTime(c.UpdatedAt),
+			Version: c.Version + 1,
 		})
 		if err != nil {
 			return err
@@ -146,10 +153,11 @@ func (s *ConfigStore) SaveConnection(ctx context.Context, p gate.ConnectionPatch
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      s.key(pkConnection, c.Key),
-		ConditionExpression:      aws.String("attribute_exists(sk)"),
-		UpdateExpression:         aws.String("SET #n = :n, connection_type = :t, access = :a, description = :d, disabled = :x, updated_at = :u"),
+		ConditionExpression:      aws.String("attribute_exists(sk) AND version = :v"),
+		UpdateExpression:         aws.String("SET #n = :n, connection_type = :t, access = :a, description = :d, disabled = :x, updated_at = :u, version = :next"),
 		ExpressionAttributeNames: map[string]string{"#n": "name"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":v": number(c.Version), ":next": number(c.Version + 1),
 			":n": &types.AttributeValueMemberS{Value: c.Name}, ":t": &types.AttributeValueMemberS{Value: c.ConnectionType},
 			":a": &types.AttributeValueMemberS{Value: c.Access}, ":d": &types.AttributeValueMemberS{Value: c.Description},
 			":x": &types.AttributeValueMemberBOOL{Value: c.Disabled}, ":u": &types.AttributeValueMemberS{Value: fmtTime(c.UpdatedAt)},
@@ -167,20 +175,33 @@ func (s *ConfigStore) GetSealedSecrets(ctx context.Context, key string) (*gate.S
 	return &gate.SealedSecrets{View: gate.SecretsView{URL: it.SecretsURL, HasHeaders: it.SecretsHasHeaders}, Sealed: it.SecretsSealed}, nil
 }
 
-// SaveSecrets replaces the secrets of an existing connection.
-func (s *ConfigStore) SaveSecrets(ctx context.Context, key string, sec gate.SealedSecrets, updatedAt time.Time) error {
+// SaveSecrets replaces the secrets of an existing connection if they are
+// still was (nil: none). A refused condition is a *gate.ConflictError when
+// the connection is there, a *gate.NotFoundError when it is gone.
+func (s *ConfigStore) SaveSecrets(ctx context.Context, key string, sec gate.SealedSecrets, was []byte, updatedAt time.Time) error {
+	values := map[string]types.AttributeValue{
+		":url": &types.AttributeValueMemberS{Value: sec.View.URL}, ":h": &types.AttributeValueMemberBOOL{Value: sec.View.HasHeaders},
+		":s": &types.AttributeValueMemberB{Value: sec.Sealed}, ":u": &types.AttributeValueMemberS{Value: fmtTime(updatedAt)},
+	}
+	cond := "attribute_exists(sk) AND attribute_not_exists(secrets_sealed)"
+	if was != nil {
+		cond = "attribute_exists(sk) AND secrets_sealed = :was"
+		values[":was"] = &types.AttributeValueMemberB{Value: was}
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &s.table,
-		Key:                 s.key(pkConnection, key),
-		ConditionExpression: aws.String("attribute_exists(sk)"),
-		UpdateExpression:    aws.String("SET secrets_url = :url, secrets_has_headers = :h, secrets_sealed = :s, updated_at = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":url": &types.AttributeValueMemberS{Value: sec.View.URL}, ":h": &types.AttributeValueMemberBOOL{Value: sec.View.HasHeaders},
-			":s": &types.AttributeValueMemberB{Value: sec.Sealed}, ":u": &types.AttributeValueMemberS{Value: fmtTime(updatedAt)},
-		},
+		TableName:                           &s.table,
+		Key:                                 s.key(pkConnection, key),
+		ConditionExpression:                 aws.String(cond),
+		UpdateExpression:                    aws.String("SET secrets_url = :url, secrets_has_headers = :h, secrets_sealed = :s, updated_at = :u"),
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
-		return &gate.NotFoundError{Msg: "connection " + key + " not found"}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if ccf.Item == nil {
+			return &gate.NotFoundError{Msg: "connection " + key + " not found"}
+		}
+		return &gate.ConflictError{Msg: "secrets of connection " + key + ": changed concurrently"}
 	}
 	if err != nil {
 		return fmt.Errorf("save secrets of connection %q: %w", key, err)
@@ -189,12 +210,19 @@ func (s *ConfigStore) SaveSecrets(ctx context.Context, key string, sec gate.Seal
 }
 
 type webhookItem struct {
-	Key                 string   `dynamodbav:"key"`
-	Name                string   `dynamodbav:"name"`
-	ConnectionConfigKey string   `dynamodbav:"connection_config_key"`
-	CreatedAt           string   `dynamodbav:"created_at"`
-	UpdatedAt           string   `dynamodbav:"updated_at"`
-	SigningSecrets      [][]byte `dynamodbav:"signing_secrets"`
+	Key                 string              `dynamodbav:"key"`
+	Name                string              `dynamodbav:"name"`
+	ConnectionConfigKey string              `dynamodbav:"connection_config_key"`
+	CreatedAt           string              `dynamodbav:"created_at"`
+	UpdatedAt           string              `dynamodbav:"updated_at"`
+	SigningSecrets      []signingSecretItem `dynamodbav:"signing_secrets"`
+}
+
+// signingSecretItem is one sealed signing secret; valid_until is set once a
+// rotation has replaced it.
+type signingSecretItem struct {
+	Sealed     []byte `dynamodbav:"sealed"`
+	ValidUntil string `dynamodbav:"valid_until,omitempty"`
 }
 
 type webhookSetItem struct {
@@ -224,8 +252,11 @@ func (s *ConfigStore) LoadWebhookSet(ctx context.Context) (gate.WebhookSet, erro
 				Key: w.Key, Name: w.Name, ConnectionKey: w.ConnectionConfigKey,
 				CreatedAt: parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
 			},
-			SealedSigningSecrets: w.SigningSecrets,
 		})
+		sw := &set.Webhooks[len(set.Webhooks)-1]
+		for _, ss := range w.SigningSecrets {
+			sw.SigningSecrets = append(sw.SigningSecrets, gate.SealedSigningSecret{Sealed: ss.Sealed, ValidUntil: parseTime(ss.ValidUntil)})
+		}
 	}
 	return set, nil
 }
@@ -247,10 +278,18 @@ func (s *ConfigStore) ListWebhooks(ctx context.Context) ([]gate.Webhook, error) 
 func (s *ConfigStore) putSet(set gate.WebhookSet) (*types.Put, error) {
 	it := webhookSetItem{PK: pkWebhooks, SK: skWebhookSet, Version: set.Version + 1, Webhooks: []webhookItem{}}
 	for _, w := range set.Webhooks {
-		it.Webhooks = append(it.Webhooks, webhookItem{
+		wi := webhookItem{
 			Key: w.Key, Name: w.Name, ConnectionConfigKey: w.ConnectionKey,
-			CreatedAt: fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: w.SealedSigningSecrets,
-		})
+			CreatedAt: fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: []signingSecretItem{},
+		}
+		for _, ss := range w.SigningSecrets {
+			si := signingSecretItem{Sealed: ss.Sealed}
+			if !ss.ValidUntil.IsZero() {
+				si.ValidUntil = fmtTime(ss.ValidUntil)
+			}
+			wi.SigningSecrets = append(wi.SigningSecrets, si)
+		}
+		it.Webhooks = append(it.Webhooks, wi)
 	}
 	item, err := attributevalue.MarshalMap(it)
 	if err != nil {
@@ -261,7 +300,7 @@ func (s *ConfigStore) putSet(set gate.WebhookSet) (*types.Put, error) {
 		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
 		put.ConditionExpression = aws.String("version = :v")
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(set.Version, 10)}}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": number(set.Version)}
 	}
 	return put, nil
 }

@@ -282,6 +282,34 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	return unmarshalRequest(out.Attributes)
 }
 
+// Discard deletes a request that Create just stored, conditioned on it being
+// unchanged since: still identity_unverified, with its code untried.
+func (s *RequestStore) Discard(ctx context.Context, r *gate.PrivacyRequest) error {
+	if r.Code == nil {
+		return fmt.Errorf("discard request %s: it has no verification code", r.ID)
+	}
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                &s.table,
+		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: r.ID}},
+		ConditionExpression:      aws.String("#status = :unverified AND code_hash = :hash AND code_attempts = :zero AND updated_at = :created"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":unverified": &types.AttributeValueMemberS{Value: string(gate.StatusIdentityUnverified)},
+			":hash":       &types.AttributeValueMemberS{Value: r.Code.Hash},
+			":zero":       &types.AttributeValueMemberN{Value: "0"},
+			":created":    &types.AttributeValueMemberS{Value: gate.FormatTime(r.UpdatedAt)},
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s changed since it was created", r.ID)}
+	}
+	if err != nil {
+		return fmt.Errorf("delete request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
 // CountWrongCode records one more wrong verification code.
 func (s *RequestStore) CountWrongCode(ctx context.Context, id string, seen int) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -17,6 +17,9 @@ const (
 	msgBadKey            = "FidesKeys must only contain alphanumeric characters, '.', '_', '<', '>' or '-'."
 )
 
+// msgNameTooLong is pydantic's text for a name over maxKeyLen.
+var msgNameTooLong = fmt.Sprintf("ensure this value has at most %d characters", maxKeyLen)
+
 // maxSecretsBytes is the most a connection's secrets may take as JSON (KMS
 // encrypts at most 4 KiB directly).
 const maxSecretsBytes = 4096
@@ -24,9 +27,15 @@ const maxSecretsBytes = 4096
 // maxConfigBatch is the most items one PATCH /connection or PUT of webhooks takes.
 const maxConfigBatch = 50
 
-// maxSigningSecrets is how many signing secrets a webhook keeps after
-// rotation: the new one and the previous one, so deliveries in flight verify.
-const maxSigningSecrets = 2
+// retiredSigningSecretTTL is how long a signing secret replaced by a
+// rotation still signs calls (the Admin API issue says 24 h), so validators can switch
+// over at their own pace.
+const retiredSigningSecretTTL = 24 * time.Hour
+
+// maxSigningSecrets bounds the secrets a webhook keeps (each costs a KMS
+// Decrypt and a signature per call): rotating more often than this within
+// retiredSigningSecretTTL retires the oldest early.
+const maxSigningSecrets = 5
 
 // conflictRetries is how often a use case rereads and retries after losing a
 // conditional write before answering 409.
@@ -84,7 +93,7 @@ func ValidateConnections(in []ConnectionInput) error {
 		case c.Name == nil || strings.TrimSpace(*c.Name) == "":
 			add(i, "name", "field required", "value_error.missing")
 		case len(*c.Name) > maxKeyLen:
-			add(i, "name", fmt.Sprintf("ensure this value has at most %d characters", maxKeyLen), "value_error.any_str.max_length")
+			add(i, "name", msgNameTooLong, "value_error.any_str.max_length")
 		}
 		if c.ConnectionType == nil {
 			add(i, "connection_type", "field required", "value_error.missing")
@@ -213,21 +222,52 @@ type SecretsInput struct {
 }
 
 // SetSecrets replaces (merge=false) or merges into (merge=true) a
-// connection's secrets, then validates and seals them.
+// connection's secrets, then validates and seals them. The write is
+// conditional on the sealed secrets read, so of two concurrent merges
+// neither loses the other's change: the later one re-reads and merges again.
 func (a *Admin) SetSecrets(ctx context.Context, key string, in SecretsInput, merge bool) error {
-	if _, err := a.GetConnection(ctx, key); err != nil {
-		return err
-	}
-	var s Secrets
-	if merge {
-		stored, err := a.openSecrets(ctx, key)
+	var nf *NotFoundError
+	for range conflictRetries {
+		stored, err := a.Store.GetSealedSecrets(ctx, key)
+		if errors.As(err, &nf) {
+			return connectionNotFound(key)
+		}
 		if err != nil {
 			return err
 		}
+		var s Secrets
+		var was []byte
 		if stored != nil {
-			s = *stored
+			was = stored.Sealed
+			if merge {
+				// The only decryption outside the dispatcher (docs/storage.md).
+				opened, err := a.openSealed(ctx, key, stored.Sealed)
+				if err != nil {
+					return err
+				}
+				s = *opened
+			}
 		}
+		sealed, err := a.sealSecrets(ctx, key, s, in, merge)
+		if err != nil {
+			return err
+		}
+		err = a.Store.SaveSecrets(ctx, key, sealed, was, a.Now().UTC())
+		var cf *ConflictError
+		if errors.As(err, &cf) {
+			continue
+		}
+		if errors.As(err, &nf) {
+			return connectionNotFound(key)
+		}
+		return err
 	}
+	return &ConflictError{Msg: "Secrets of connection " + key + " changed concurrently; try again."}
+}
+
+// sealSecrets applies in to s (the stored secrets when merging), validates
+// the result and seals it.
+func (a *Admin) sealSecrets(ctx context.Context, key string, s Secrets, in SecretsInput, merge bool) (SealedSecrets, error) {
 	if in.URL != nil {
 		s.URL = *in.URL
 	}
@@ -238,31 +278,26 @@ func (a *Admin) SetSecrets(ctx context.Context, key string, in SecretsInput, mer
 		s.Headers = in.Headers
 	}
 	if s.URL == "" || s.Authorization == "" {
-		return Invalid(msgSecretsRequired, "value_error", "body")
+		return SealedSecrets{}, Invalid(msgSecretsRequired, "value_error", "body")
 	}
 	if err := validHeaders(s.Headers); err != nil {
-		return err
+		return SealedSecrets{}, err
 	}
 	if err := a.CheckURL(ctx, s.URL); err != nil {
-		return Invalid(err.Error(), "value_error.url", "body", "url")
+		return SealedSecrets{}, Invalid(err.Error(), "value_error.url", "body", "url")
 	}
 	plain, err := json.Marshal(s)
 	if err != nil {
-		return err
+		return SealedSecrets{}, err
 	}
 	if len(plain) > maxSecretsBytes {
-		return Invalid(fmt.Sprintf("secrets must not exceed %d bytes", maxSecretsBytes), "value_error", "body")
+		return SealedSecrets{}, Invalid(fmt.Sprintf("secrets must not exceed %d bytes", maxSecretsBytes), "value_error", "body")
 	}
 	sealed, err := a.Sealer.Seal(ctx, connectionContext(key), plain)
 	if err != nil {
-		return fmt.Errorf("seal secrets of connection %q: %w", key, err)
+		return SealedSecrets{}, fmt.Errorf("seal secrets of connection %q: %w", key, err)
 	}
-	err = a.Store.SaveSecrets(ctx, key, SealedSecrets{View: SecretsView{URL: s.URL, HasHeaders: len(s.Headers) > 0}, Sealed: sealed}, a.Now().UTC())
-	var nf *NotFoundError
-	if errors.As(err, &nf) {
-		return connectionNotFound(key)
-	}
-	return err
+	return SealedSecrets{View: SecretsView{URL: s.URL, HasHeaders: len(s.Headers) > 0}, Sealed: sealed}, nil
 }
 
 func validHeaders(h map[string]string) error {
@@ -277,12 +312,17 @@ func validHeaders(h map[string]string) error {
 	return nil
 }
 
+// openSecrets reads and opens a connection's secrets (nil when none).
 func (a *Admin) openSecrets(ctx context.Context, key string) (*Secrets, error) {
 	stored, err := a.Store.GetSealedSecrets(ctx, key)
 	if err != nil || stored == nil {
 		return nil, err
 	}
-	plain, err := a.Sealer.Open(ctx, connectionContext(key), stored.Sealed)
+	return a.openSealed(ctx, key, stored.Sealed)
+}
+
+func (a *Admin) openSealed(ctx context.Context, key string, sealed []byte) (*Secrets, error) {
+	plain, err := a.Sealer.Open(ctx, connectionContext(key), sealed)
 	if err != nil {
 		return nil, fmt.Errorf("open secrets of connection %q: %w", key, err)
 	}

@@ -9,7 +9,20 @@ import (
 // secrets sealed (newest first).
 type StoredWebhook struct {
 	Webhook
-	SealedSigningSecrets [][]byte
+	SigningSecrets []SealedSigningSecret
+}
+
+// SealedSigningSecret is one signing secret of a webhook, sealed. The current
+// secret has no end; one replaced by a rotation still signs until
+// ValidUntil, so validators have that long to switch over.
+type SealedSigningSecret struct {
+	Sealed     []byte
+	ValidUntil time.Time // zero: the current secret
+}
+
+// validAt reports whether the secret still signs at t.
+func (s SealedSigningSecret) validAt(t time.Time) bool {
+	return s.ValidUntil.IsZero() || t.Before(s.ValidUntil)
 }
 
 // WebhookSet is the whole configured set, read at one version.
@@ -19,7 +32,9 @@ type WebhookSet struct {
 }
 
 // ConnectionPatch is a connection create-or-update. On update only the
-// descriptive fields change; created_at and secrets are kept.
+// descriptive fields change; created_at and secrets are kept. The store
+// writes Connection.Version+1, on update only if the stored version is still
+// Connection.Version (the one read), so no concurrent change is overwritten.
 type ConnectionPatch struct {
 	Connection Connection
 	Create     bool // the connection must not exist yet
@@ -40,8 +55,9 @@ type ConfigStore interface {
 	SaveConnection(ctx context.Context, p ConnectionPatch) error
 	// GetSealedSecrets returns nil when the connection has no secrets.
 	GetSealedSecrets(ctx context.Context, key string) (*SealedSecrets, error)
-	// SaveSecrets replaces the secrets of an existing connection.
-	SaveSecrets(ctx context.Context, key string, s SealedSecrets, updatedAt time.Time) error
+	// SaveSecrets replaces the secrets of an existing connection if its
+	// sealed secrets are still was (the ones read; nil when none were).
+	SaveSecrets(ctx context.Context, key string, s SealedSecrets, was []byte, updatedAt time.Time) error
 	// DeleteConnection deletes the connection and, in the same transaction,
 	// replaces the webhook set (read at set.Version) with set.Webhooks.
 	DeleteConnection(ctx context.Context, key string, set WebhookSet) error

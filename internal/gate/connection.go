@@ -16,6 +16,9 @@ type Connection struct {
 	Disabled       bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Version counts the writes of the fields above (0: never written);
+	// an update is conditional on it.
+	Version int64
 	// Secrets is what may be shown of the secrets; nil when none are set.
 	Secrets *SecretsView
 }

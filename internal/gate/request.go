@@ -155,6 +155,9 @@ type RequestStore interface {
 	// List returns up to q.Size requests newest first, and the sort key to
 	// continue after ("" when there is no more).
 	List(ctx context.Context, q ListQuery) ([]*PrivacyRequest, string, error)
+	// Discard deletes a request just created, only while it is still
+	// identity_unverified with the code it was created with; else a *ConflictError.
+	Discard(ctx context.Context, r *PrivacyRequest) error
 	// CountWrongCode raises the wrong-code count from seen to seen+1, only
 	// while the request is identity_unverified with that count; else a *ConflictError.
 	CountWrongCode(ctx context.Context, id string, seen int) error

@@ -127,14 +127,35 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 			return res, fmt.Errorf("create request: %w", err)
 		}
 		if code != "" {
-			if err := u.Codes.SendVerificationCode(ctx, r.Identity.Email, code); err != nil {
-				return res, fmt.Errorf("send verification code for %s: %w", r.ID, err)
+			sent, err := u.sendCode(ctx, r, code)
+			if err != nil {
+				return res, err
+			}
+			if !sent {
+				res.Failed = append(res.Failed, Failure{Message: msgCodeNotSent, Data: submitData(it)})
+				continue
 			}
 		}
 		u.Log.InfoContext(ctx, "privacy request submitted", logkey.PrivacyRequestID, r.ID, logkey.Status, string(r.Status))
 		res.Succeeded = append(res.Succeeded, r)
 	}
 	return res, nil
+}
+
+// sendCode mails a new request's code. When the mail fails, the request is
+// removed again (a request nobody can verify would only sit there), so the
+// item fails whole (sent false) and the data subject can simply submit
+// again; err is for a removal that failed too.
+func (u *Requests) sendCode(ctx context.Context, r *PrivacyRequest, code string) (sent bool, err error) {
+	sendErr := u.Codes.SendVerificationCode(ctx, VerificationMail{To: r.Identity.Email, Code: code, PrivacyRequestID: r.ID})
+	if sendErr == nil {
+		return true, nil
+	}
+	if err := u.Store.Discard(ctx, r); err != nil {
+		return false, fmt.Errorf("remove request %s after its code was not sent (%w): %w", r.ID, sendErr, err)
+	}
+	u.Log.ErrorContext(ctx, "verification code not sent; request removed", logkey.PrivacyRequestID, r.ID, "error", sendErr.Error())
+	return false, nil
 }
 
 func (u *Requests) listWebhooks(ctx context.Context) ([]Webhook, error) {
@@ -263,6 +284,30 @@ func validSortKey(s string) bool {
 	return ok && cursorTimePattern.MatchString(at) && requestIDPattern.MatchString(id)
 }
 
+var errInvalidCursor = &BadRequestError{Msg: "Invalid cursor"}
+
+// cursor decodes a cursor to the sort key to continue after. Only a cursor
+// this API handed out is taken (SPEC §3.6: a malformed or unknown cursor is
+// 400): it names a stored request, whose sort key it must be.
+func (u *Requests) cursor(ctx context.Context, c string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !validSortKey(string(raw)) {
+		return "", errInvalidCursor
+	}
+	_, id, _ := strings.Cut(string(raw), "#")
+	r, err := u.Store.Get(ctx, id)
+	var nf *NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return "", errInvalidCursor
+	case err != nil:
+		return "", err
+	case SortKey(r) != string(raw):
+		return "", errInvalidCursor
+	}
+	return string(raw), nil
+}
+
 // List pages through requests, newest first.
 func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 	q := ListQuery{Size: p.Size}
@@ -277,11 +322,11 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 		q.Status = st
 	}
 	if p.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || !validSortKey(string(raw)) {
-			return Page{}, &BadRequestError{Msg: "Invalid cursor"}
+		after, err := u.cursor(ctx, p.Cursor)
+		if err != nil {
+			return Page{}, err
 		}
-		q.After = string(raw)
+		q.After = after
 	}
 	if p.RequestID != "" {
 		r, err := u.get(ctx, p.RequestID)

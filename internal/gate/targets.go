@@ -111,8 +111,11 @@ func (c *TargetCache) target(ctx context.Context, webhookKey string, now time.Ti
 		return DeliveryTarget{}, err
 	}
 	t := DeliveryTarget{Webhook: w.Webhook, URL: s.URL, Authorization: s.Authorization, Headers: s.Headers}
-	for _, sealed := range w.SealedSigningSecrets {
-		plain, err := c.openSigning(ctx, webhookKey, sealed, now)
+	for _, s := range w.SigningSecrets {
+		if !s.validAt(now) {
+			continue // replaced by a rotation at least retiredSigningSecretTTL ago
+		}
+		plain, err := c.openSigning(ctx, webhookKey, s.Sealed, now)
 		if err != nil {
 			return DeliveryTarget{}, fmt.Errorf("open signing secret of webhook %q: %w", webhookKey, err)
 		}

@@ -57,7 +57,7 @@ func TestTargetCacheReadsEachItemOncePerBatch(t *testing.T) {
 	// Three webhooks on two connections, plus one whose connection has no secrets.
 	for _, w := range [][2]string{{"a", "c1"}, {"b", "c1"}, {"c", "c2"}, {"d", "c3"}} {
 		cfg.set.Webhooks = append(cfg.set.Webhooks, StoredWebhook{Webhook: Webhook{Key: w[0], ConnectionKey: w[1]},
-			SealedSigningSecrets: [][]byte{[]byte("whsec_" + w[0])}})
+			SigningSecrets: []SealedSigningSecret{{Sealed: []byte("whsec_" + w[0])}}})
 	}
 	now := time.Unix(1_800_000_000, 0)
 	cache := &TargetCache{Admin: &Admin{Store: cfg, Sealer: cfg}, TTL: 30 * time.Second, Now: func() time.Time { return now }}

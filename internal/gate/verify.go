@@ -14,9 +14,16 @@ import (
 	"github.com/pregate/pregate/internal/logkey"
 )
 
+// VerificationMail is one identity verification code to mail.
+type VerificationMail struct {
+	To               string // the request's email identity
+	Code             string // the 6-digit code
+	PrivacyRequestID string
+}
+
 // CodeSender delivers a 6-digit identity verification code.
 type CodeSender interface {
-	SendVerificationCode(ctx context.Context, email, code string) error
+	SendVerificationCode(ctx context.Context, m VerificationMail) error
 }
 
 // CodeTTL and MaxCodeAttempts bound a verification code (SPEC §3.4).
@@ -31,6 +38,7 @@ const (
 	msgWrongCode            = "Incorrect identification code. Enter a valid code!"
 	msgCodeSpent            = "Too many incorrect codes: this code no longer works. Submit a new request."
 	msgCodeExpired          = "The identification code has expired. Submit a new request."
+	msgCodeNotSent          = "The identity verification code could not be sent, so the request was not created. Try again later."
 )
 
 func newCode() string {

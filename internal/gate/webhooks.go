@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // WebhookInput is one item of PUT /dsr/webhook/pre_approval, or the body of
@@ -45,9 +46,14 @@ func validateWebhookSet(in []WebhookInput) error {
 		fields = append(fields, FieldError{Loc: []any{"body", i, field}, Msg: msg, Type: typ})
 	}
 	for i, w := range in {
-		nameOK := w.Name != nil && strings.TrimSpace(*w.Name) != "" && len(*w.Name) <= maxKeyLen
-		if !nameOK {
+		nameOK := false
+		switch {
+		case w.Name == nil || strings.TrimSpace(*w.Name) == "":
 			add(i, "name", "field required", "value_error.missing")
+		case len(*w.Name) > maxKeyLen:
+			add(i, "name", msgNameTooLong, "value_error.any_str.max_length")
+		default:
+			nameOK = true
 		}
 		if w.ConnectionConfigKey == nil || *w.ConnectionConfigKey == "" {
 			add(i, "connection_config_key", "field required", "value_error.missing")
@@ -162,7 +168,7 @@ func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]Webho
 				if err != nil {
 					return nil, err
 				}
-				fresh[key], sw.SealedSigningSecrets = secret, [][]byte{sealed}
+				fresh[key], sw.SigningSecrets = secret, []SealedSigningSecret{{Sealed: sealed}}
 			}
 			sw.Name, sw.ConnectionKey, sw.UpdatedAt = strings.TrimSpace(*w.Name), *w.ConnectionConfigKey, now
 			next.Webhooks = append(next.Webhooks, sw)
@@ -219,8 +225,11 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 	if in.Key != nil {
 		return WebhookView{}, Invalid("extra fields not permitted", "value_error.extra", "body", "key")
 	}
-	if in.Name != nil && (strings.TrimSpace(*in.Name) == "" || len(*in.Name) > maxKeyLen) {
+	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		return WebhookView{}, Invalid("invalid name", "value_error", "body", "name")
+	}
+	if in.Name != nil && len(*in.Name) > maxKeyLen {
+		return WebhookView{}, Invalid(msgNameTooLong, "value_error.any_str.max_length", "body", "name")
 	}
 	if in.ConnectionConfigKey != nil && *in.ConnectionConfigKey == "" {
 		return WebhookView{}, Invalid("invalid connection_config_key", "value_error", "body", "connection_config_key")
@@ -242,20 +251,34 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 	})
 }
 
-// RotateSigningSecret gives a webhook a new signing secret; the previous one
-// stays valid for verification until the next rotation.
+// RotateSigningSecret gives a webhook a new signing secret; the current one
+// goes on signing for retiredSigningSecretTTL, and those retired longer ago
+// are dropped.
 func (a *Admin) RotateSigningSecret(ctx context.Context, key string) (WebhookView, error) {
 	return a.updateWebhook(ctx, key, func(_ WebhookSet, w *StoredWebhook) (string, error) {
 		secret, sealed, err := a.newSigningSecret(ctx, key)
 		if err != nil {
 			return "", err
 		}
-		w.SealedSigningSecrets = append([][]byte{sealed}, w.SealedSigningSecrets...)
-		if len(w.SealedSigningSecrets) > maxSigningSecrets {
-			w.SealedSigningSecrets = w.SealedSigningSecrets[:maxSigningSecrets]
-		}
+		w.SigningSecrets = rotate(w.SigningSecrets, sealed, a.Now().UTC())
 		return secret, nil
 	})
+}
+
+// rotate puts sealed first as the current secret, retires the previous
+// current one at now+retiredSigningSecretTTL and keeps the retired ones still
+// valid at now, at most maxSigningSecrets in all (newest first).
+func rotate(old []SealedSigningSecret, sealed []byte, now time.Time) []SealedSigningSecret {
+	next := []SealedSigningSecret{{Sealed: sealed}}
+	for _, s := range old {
+		if s.ValidUntil.IsZero() {
+			s.ValidUntil = now.Add(retiredSigningSecretTTL)
+		}
+		if s.validAt(now) && len(next) < maxSigningSecrets {
+			next = append(next, s)
+		}
+	}
+	return next
 }
 
 func (a *Admin) updateWebhook(ctx context.Context, key string, change func(WebhookSet, *StoredWebhook) (string, error)) (WebhookView, error) {

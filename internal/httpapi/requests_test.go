@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,12 +15,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pregate/pregate/infra/stack"
 
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/queue"
+	"github.com/pregate/pregate/internal/stream"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -30,8 +37,10 @@ type staticWebhooks []gate.Webhook
 func (s staticWebhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return s, nil }
 
 type env struct {
-	t   *testing.T
-	api *httpapi.API
+	t     *testing.T
+	api   *httpapi.API
+	stack *stack.Stack
+	aws   aws.Config
 }
 
 func newEnv(t *testing.T, manual bool, hooks gate.WebhookLister) *env {
@@ -51,7 +60,7 @@ func newEnvWith(t *testing.T, adjust func(*gate.Requests)) *env {
 		Log:   log,
 	}
 	adjust(u)
-	return &env{t: t, api: httpapi.New(log, "", httpapi.PublicRequestRoutes(u), httpapi.AdminRequestRoutes(u))}
+	return &env{t: t, api: httpapi.New(log, "", httpapi.PublicRequestRoutes(u), httpapi.AdminRequestRoutes(u)), stack: s, aws: cfg}
 }
 
 var allScopes = "privacy-request:read privacy-request:review"
@@ -66,6 +75,19 @@ type call struct {
 }
 
 func (e *env) do(c call) (int, map[string]any) {
+	e.t.Helper()
+	status, raw := e.doRaw(c)
+	var body map[string]any
+	if raw != "" && raw != "null" {
+		if err := json.Unmarshal([]byte(raw), &body); err != nil {
+			e.t.Fatalf("%s %s: body %q: %v", c.method, c.path, raw, err)
+		}
+	}
+	return status, body
+}
+
+// doRaw returns the status and the body as sent.
+func (e *env) doRaw(c call) (int, string) {
 	e.t.Helper()
 	ev := events.APIGatewayV2HTTPRequest{
 		RouteKey: c.method + " " + c.path, PathParameters: c.params, QueryStringParameters: c.query, Body: c.body,
@@ -83,13 +105,7 @@ func (e *env) do(c call) (int, map[string]any) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var body map[string]any
-	if out.Body != "" && out.Body != "null" {
-		if err := json.Unmarshal([]byte(out.Body), &body); err != nil {
-			e.t.Fatalf("%s %s: body %q: %v", c.method, c.path, out.Body, err)
-		}
-	}
-	return out.StatusCode, body
+	return out.StatusCode, out.Body
 }
 
 func (e *env) mustOK(c call) map[string]any {
@@ -316,6 +332,10 @@ func TestListPagesNewestFirst(t *testing.T) {
 func TestRequestErrors(t *testing.T) {
 	e := newEnv(t, true, nil)
 	id := e.submitOne()
+	created := e.get(id)["created_at"].(string)
+	if page := e.mustOK(listCursor(created + "#" + id)); page["items"] == nil {
+		t.Fatalf("the cursor of a stored request: %v", page) // the 400s below are for what differs
+	}
 	read, other := "privacy-request:read", "webhook:read"
 	cases := []struct {
 		name   string
@@ -331,6 +351,8 @@ func TestRequestErrors(t *testing.T) {
 		{"deny no token", call{method: "PATCH", path: "/api/v1/privacy-request/administrate/deny", body: `{"request_ids":["` + id + `"]}`, noAuth: true}, 401, "Failed to authenticate"},
 		{"get oversized id", call{method: "GET", path: "/api/v1/privacy-request/{id}", params: map[string]string{"id": strings.Repeat("x", 3000)}}, 404, "No privacy request found with id '" + strings.Repeat("x", 3000) + "'"},
 		{"malformed cursor", call{method: "GET", path: "/api/v1/privacy-request", query: map[string]string{"cursor": "!!"}}, 400, "Invalid cursor"},
+		{"cursor of no request", listCursor(created + "#pri_00000000-0000-4000-8000-000000000000"), 400, "Invalid cursor"},
+		{"cursor with another time", listCursor("2020-01-01T00:00:00.000000Z#" + id), 400, "Invalid cursor"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -347,6 +369,11 @@ func TestRequestErrors(t *testing.T) {
 	if e.get(id)["status"] != "pending" {
 		t.Error("a refused call changed the request")
 	}
+}
+
+// listCursor lists after the given sort key, as a next_cursor would.
+func listCursor(sortKey string) call {
+	return call{method: "GET", path: "/api/v1/privacy-request", query: map[string]string{"cursor": base64.RawURLEncoding.EncodeToString([]byte(sortKey))}}
 }
 
 // TestBadInputChangesNothing sends bad bodies and parameters to every
@@ -368,12 +395,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 	item := `{"identity":{"email":"a@example.com"},"policy_key":"default_access_policy"}`
 	fifty1 := "[" + strings.TrimSuffix(strings.Repeat(item+",", 51), ",") + "]"
 	ids51 := `{"request_ids":[` + strings.TrimSuffix(strings.Repeat(`"`+id+`",`, 51), ",") + `]}`
+	created := before["created_at"].(string)
 	cases := []struct {
 		name   string
 		c      call
 		status int
 	}{
 		{"submit empty body", submit(""), 422},
+		{"submit body over 1 MiB", submit("[" + strings.Repeat(" ", httpapi.MaxBodyBytes) + item + "]"), 413},
 		{"submit malformed", submit(`[{"identity":`), 400},
 		{"submit trailing data", submit(`[] []`), 400},
 		{"submit object not list", submit(item), 422},
@@ -404,6 +433,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"list size not a number", listQ(map[string]string{"size": "ten"}), 422},
 		{"list cursor not base64", listQ(map[string]string{"cursor": "%%%"}), 400},
 		{"list cursor unknown shape", listQ(map[string]string{"cursor": "Z2FyYmFnZQ"}), 400},
+		{"list cursor of no request", listCursor(created + "#pri_00000000-0000-4000-8000-000000000000"), 400},
+		{"list cursor with another time", listCursor("2020-01-01T00:00:00.000000Z#" + id), 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -416,17 +447,70 @@ func TestBadInputChangesNothing(t *testing.T) {
 			}
 		})
 	}
+	// An unknown policy is not a bad body: as in Fides, that item fails and
+	// the call is 200.
+	res := e.submit(`{"identity":{"email":"a@example.com"},"policy_key":"default_nope_policy"}`)
+	if f := list(res["failed"]); len(f) != 1 || len(list(res["succeeded"])) != 0 ||
+		f[0].(map[string]any)["message"] != "Policy with key default_nope_policy does not exist" {
+		t.Errorf("unknown policy: %v", res)
+	}
 	items := list(e.mustOK(call{method: "GET", path: "/api/v1/privacy-request"})["items"])
 	if len(items) != 1 || fmt.Sprint(e.get(id)) != fmt.Sprint(before) {
 		t.Errorf("bad input changed state: %d requests, %v", len(items), e.get(id))
 	}
 }
 
+// TestBadVerifyChangesNothing tries codes that must not verify: each is its
+// documented error with its exact text, and neither request nor timeline moves.
+func TestBadVerifyChangesNothing(t *testing.T) {
+	e, box, clk := newVerifyEnv(t, nil)
+	open := e.submitOne() // a@example.com, still unverified
+	code := box.code("a@example.com")
+	res := e.submit(`{"identity":{"email":"b@example.com"},"policy_key":"default_access_policy"}`)
+	done := list(res["succeeded"])[0].(map[string]any)["id"].(string)
+	usedCode := box.code("b@example.com")
+	if status, body := e.verify(done, usedCode); status != 200 || body["status"] != "pending" {
+		t.Fatalf("verify: %d %v", status, body)
+	}
+	state := func() string {
+		return fmt.Sprint(e.get(open), e.activity(open), e.get(done), e.activity(done))
+	}
+	before := state()
+	unknown := "pri_00000000-0000-4000-8000-000000000000"
+	// In order: the last row moves the clock past the code's expiry.
+	cases := []struct {
+		name, id, code string
+		expire         bool
+		status         int
+		detail         string
+	}{
+		{"wrong code", open, wrong(code), false, 403, "Incorrect identification code. Enter a valid code!"},
+		{"reused code", done, usedCode, false, 400, "Invalid identity verification request. Privacy request '" + done + "' status = pending."},
+		{"unknown request", unknown, code, false, 404, "No privacy request found with id '" + unknown + "'"},
+		{"expired code", open, code, true, 400, "The identification code has expired. Submit a new request."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.expire {
+				clk.add(gate.CodeTTL + time.Second)
+			}
+			if status, body := e.verify(c.id, c.code); status != c.status || body["detail"] != c.detail {
+				t.Errorf("%d %v, want %d %q", status, body, c.status, c.detail)
+			}
+		})
+	}
+	if after := state(); after != before {
+		t.Errorf("a refused code changed state:\n%s\n%s", before, after)
+	}
+}
+
 // TestApproveDenyRace fires an approval and a denial at the same instant for
-// each of many requests: each request takes exactly one decision.
+// each of many requests: each request takes exactly one decision, and the
+// approved queue gets exactly one message per approval.
 func TestApproveDenyRace(t *testing.T) {
 	const requests, rounds = 50, 10
 	e := newEnv(t, true, nil)
+	decided := map[string]any{} // request id -> the status it ended in
 	for round := range rounds {
 		ids := make([]string, requests)
 		for i := range ids {
@@ -469,6 +553,50 @@ func TestApproveDenyRace(t *testing.T) {
 			if want == nil || status != want || decisions != 1 {
 				t.Errorf("round %d request %s: wins %v, status %v, %d decision entries", round, id, w, status, decisions)
 			}
+			decided[id] = status
 		}
+	}
+
+	// Every change of the table, through the approved-queue handler twice,
+	// as an at-least-once stream may deliver it: the two deliveries of a
+	// record run at the same time.
+	records := awstest.ReadStream(t, e.aws, e.stack, 2*requests*rounds) // a create and a decision each
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(e.aws), e.stack.Resources["ApprovedQueue"].Ref), Log: log}
+	var feed sync.WaitGroup
+	for w := range 2 * requests {
+		feed.Go(func() {
+			for i := w / 2; i < len(records); i += requests {
+				if err := h.Handle(context.Background(), records[i]); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	feed.Wait()
+	messages := map[string]int{}
+	for _, m := range awstest.Drain(t, e.aws, e.stack.Resources["ApprovedQueue"].Ref) {
+		var b queue.ApprovedBody
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(b.ApprovedBy) != "admin-1" || b.PolicyAction != "access" {
+			t.Errorf("message %+v", b)
+		}
+		messages[b.PrivacyRequestID]++
+	}
+	approvals := 0
+	for id, status := range decided {
+		want := 0
+		if status == "approved" {
+			want = 1
+			approvals++
+		}
+		if messages[id] != want {
+			t.Errorf("request %s (%v): %d approved-queue messages, want %d", id, status, messages[id], want)
+		}
+	}
+	if len(messages) != approvals || approvals == 0 {
+		t.Errorf("%d requests have messages, %d were approved", len(messages), approvals)
 	}
 }

@@ -40,7 +40,8 @@ func (emptyStore) Apply(context.Context, gate.Change) (*gate.PrivacyRequest, err
 func (emptyStore) List(context.Context, gate.ListQuery) ([]*gate.PrivacyRequest, string, error) {
 	return nil, "", nil
 }
-func (emptyStore) CountWrongCode(context.Context, string, int) error { return notFound }
+func (emptyStore) CountWrongCode(context.Context, string, int) error   { return notFound }
+func (emptyStore) Discard(context.Context, *gate.PrivacyRequest) error { return notFound }
 func (emptyStore) RecordReply(context.Context, gate.ReplyWrite) (*gate.PrivacyRequest, error) {
 	return nil, notFound
 }
@@ -52,7 +53,7 @@ func (emptyStore) SaveConnection(context.Context, gate.ConnectionPatch) error { 
 func (emptyStore) GetSealedSecrets(context.Context, string) (*gate.SealedSecrets, error) {
 	return nil, nil
 }
-func (emptyStore) SaveSecrets(context.Context, string, gate.SealedSecrets, time.Time) error {
+func (emptyStore) SaveSecrets(context.Context, string, gate.SealedSecrets, []byte, time.Time) error {
 	return nil
 }
 func (emptyStore) DeleteConnection(context.Context, string, gate.WebhookSet) error { return nil }

@@ -2,7 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,14 +17,18 @@ import (
 // mailbox keeps the codes "mailed" by the use case; the SES adapter itself is
 // tested against the emulator in internal/email, which cannot read mail back.
 type mailbox struct {
-	mu    sync.Mutex
-	codes map[string]string // email -> last code
+	mu     sync.Mutex
+	codes  map[string]string // email -> last code
+	refuse string            // an address the "mail server" refuses
 }
 
-func (m *mailbox) SendVerificationCode(_ context.Context, to, code string) error {
+func (m *mailbox) SendVerificationCode(_ context.Context, v gate.VerificationMail) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.codes[to] = code
+	if v.To == m.refuse {
+		return errors.New("mail server refused the message")
+	}
+	m.codes[v.To] = v.Code
 	return nil
 }
 
@@ -67,31 +74,94 @@ func wrong(code string) string {
 
 func TestVerifyIdentityAdmitsTheRequest(t *testing.T) {
 	e, box, _ := newVerifyEnv(t, staticWebhooks{{Key: "k", Name: "Hook K"}})
-	id := e.submitOne()
-	if got := e.get(id); got["status"] != "identity_unverified" || got["identity_verified_at"] != nil {
+	// Every body this test gets must be free of the code (SPEC §7).
+	var bodies []string
+	do := func(c call) (int, map[string]any) {
+		t.Helper()
+		status, raw := e.doRaw(c)
+		bodies = append(bodies, c.method+" "+c.path+": "+raw)
+		var body map[string]any
+		if err := json.Unmarshal([]byte(raw), &body); err != nil {
+			t.Fatalf("%s: %q: %v", c.path, raw, err)
+		}
+		return status, body
+	}
+	verify := func(id, code string) (int, map[string]any) {
+		return do(call{method: "POST", path: "/api/v1/privacy-request/{id}/verify", params: map[string]string{"id": id},
+			body: `{"code":"` + code + `"}`, noAuth: true})
+	}
+	get := func(path, id string) map[string]any {
+		status, body := do(call{method: "GET", path: path, params: map[string]string{"id": id}})
+		if status != 200 {
+			t.Fatalf("GET %s: %d %v", id, status, body)
+		}
+		return body
+	}
+
+	_, res := do(call{method: "POST", path: "/api/v1/privacy-request", body: `[{"identity":{"email":"a@example.com"},"policy_key":"default_access_policy"}]`, noAuth: true})
+	id := list(res["succeeded"])[0].(map[string]any)["id"].(string)
+	if got := get("/api/v1/privacy-request/{id}", id); got["status"] != "identity_unverified" || got["identity_verified_at"] != nil {
 		t.Fatalf("submitted %v", got)
 	}
+	get("/api/v1/privacy-request/{id}/activity", id)
+	do(call{method: "GET", path: "/api/v1/privacy-request", query: map[string]string{"request_id": id}})
 	code := box.code("a@example.com")
 	if len(code) != 6 {
 		t.Fatalf("code %q", code)
 	}
-	if status, body := e.verify(id, wrong(code)); status != 403 || body["detail"] != "Incorrect identification code. Enter a valid code!" {
+	if status, body := verify(id, wrong(code)); status != 403 || body["detail"] != "Incorrect identification code. Enter a valid code!" {
 		t.Errorf("wrong code: %d %v", status, body)
 	}
-	status, body := e.verify(id, code)
+	status, body := verify(id, code)
 	if status != 200 || body["status"] != "awaiting_pre_approval" || !timeRE.MatchString(fmt.Sprint(body["identity_verified_at"])) ||
 		fmt.Sprint(body["webhooks"]) != "[map[attempts:0 key:k state:pending]]" {
 		t.Fatalf("verify: %d %v", status, body)
 	}
 	var actions []any
-	for _, a := range e.activity(id) {
+	for _, a := range list(get("/api/v1/privacy-request/{id}/activity", id)["items"]) {
 		actions = append(actions, a.(map[string]any)["action"])
 	}
 	if fmt.Sprint(actions) != "[status_changed identity_verified pre_approval_webhook_triggered]" {
 		t.Errorf("timeline %v", actions)
 	}
-	if status, body := e.verify(id, code); status != 400 {
+	if status, body := verify(id, code); status != 400 ||
+		body["detail"] != "Invalid identity verification request. Privacy request '"+id+"' status = awaiting_pre_approval." {
 		t.Errorf("second verify: %d %v", status, body)
+	}
+	get("/api/v1/privacy-request/{id}", id)
+	// The code stands alone: not inside a longer run of hex digits (an id, a time).
+	alone := regexp.MustCompile(`(^|[^0-9a-f])` + code + `([^0-9a-f]|$)`)
+	for _, b := range bodies {
+		if alone.MatchString(b) {
+			t.Errorf("the code %s is in a response: %s", code, b)
+		}
+	}
+	if len(bodies) != 9 {
+		t.Errorf("checked %d bodies, want 9", len(bodies))
+	}
+}
+
+// TestSubmitCodeNotSentFailsThatItem: the mail server refuses one of two
+// codes. That item fails and its request is removed; the other one stands.
+func TestSubmitCodeNotSentFailsThatItem(t *testing.T) {
+	e, box, _ := newVerifyEnv(t, nil)
+	box.refuse = "b@example.com"
+	res := e.submit(`{"identity":{"email":"a@example.com"},"policy_key":"default_access_policy"}`,
+		`{"identity":{"email":"b@example.com"},"policy_key":"default_erasure_policy"}`)
+	ok, failed := list(res["succeeded"]), list(res["failed"])
+	if len(ok) != 1 || len(failed) != 1 {
+		t.Fatalf("result %v", res)
+	}
+	if got := fmt.Sprint(failed[0]); got != "map[data:map[identity:map[email:b@example.com] policy_key:default_erasure_policy] "+
+		"message:The identity verification code could not be sent, so the request was not created. Try again later.]" {
+		t.Errorf("failure %s", got)
+	}
+	items := list(e.mustOK(call{method: "GET", path: "/api/v1/privacy-request"})["items"])
+	if len(items) != 1 || items[0].(map[string]any)["id"] != ok[0].(map[string]any)["id"] {
+		t.Errorf("stored %v, want only the request whose code was sent", items)
+	}
+	if status, body := e.verify(ok[0].(map[string]any)["id"].(string), box.code("a@example.com")); status != 200 || body["status"] != "pending" {
+		t.Errorf("the other request: %d %v", status, body)
 	}
 }
 

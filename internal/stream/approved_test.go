@@ -11,12 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
@@ -56,7 +52,7 @@ func TestApprovedQueueGetsOneMessagePerApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	records := readStream(t, cfg, s, 6) // 4 inserts, 2 modifies
+	records := awstest.ReadStream(t, cfg, s, 6) // 4 inserts, 2 modifies
 	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(cfg), s.Resources["ApprovedQueue"].Ref), Log: log}
 	for range 2 {
 		for _, r := range records {
@@ -66,7 +62,7 @@ func TestApprovedQueueGetsOneMessagePerApproval(t *testing.T) {
 		}
 	}
 
-	msgs := drain(t, cfg, s.Resources["ApprovedQueue"].Ref)
+	msgs := awstest.Drain(t, cfg, s.Resources["ApprovedQueue"].Ref)
 	if len(msgs) != 2 {
 		t.Fatalf("got %d messages, want 2: %v", len(msgs), msgs)
 	}
@@ -120,69 +116,4 @@ type failingPublisher struct{ t *testing.T }
 func (f failingPublisher) PublishApproved(context.Context, gate.ApprovedMessage) error {
 	f.t.Error("published for a record that is not an approval")
 	return nil
-}
-
-// readStream polls the requests table's stream until it holds want records.
-func readStream(t *testing.T, cfg aws.Config, s *stack.Stack, want int) []events.DynamoDBEventRecord {
-	t.Helper()
-	ctx := context.Background()
-	c := dynamodbstreams.NewFromConfig(cfg)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		desc, err := c.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(s.Resources["RequestsTable"].Attrs["StreamArn"])})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []events.DynamoDBEventRecord
-		for _, sh := range desc.StreamDescription.Shards {
-			it, err := c.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: desc.StreamDescription.StreamArn, ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, err := c.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range recs.Records {
-				out = append(out, stream.FromStreamsRecord(r))
-			}
-		}
-		if len(out) >= want {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stream has %d records, want %d", len(out), want)
-		}
-	}
-}
-
-// drain receives and deletes until three receives in a row come back empty.
-func drain(t *testing.T, cfg aws.Config, url string) []sqstypes.Message {
-	t.Helper()
-	ctx := context.Background()
-	c := sqs.NewFromConfig(cfg)
-	var all []sqstypes.Message
-	for empty := 0; empty < 3; {
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out.Messages) == 0 {
-			empty++
-			continue
-		}
-		empty = 0
-		for _, m := range out.Messages {
-			all = append(all, m)
-			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return all
 }

@@ -49,14 +49,14 @@ func TestDeliveriesOnePerWebhookOfTheSnapshot(t *testing.T) {
 	if err := replies.Reply(ctx, "h00", id, gate.WebhookEligible); err != nil {
 		t.Fatal(err)
 	}
-	records := readStream(t, cfg, s, 2) // INSERT awaiting, MODIFY awaiting -> awaiting
+	records := awstest.ReadStream(t, cfg, s, 2) // INSERT awaiting, MODIFY awaiting -> awaiting
 	q := sqs.NewFromConfig(cfg)
 	h := &stream.Handler{Log: log, Steps: []stream.RecordHandler{&stream.Deliveries{Queue: queue.NewDispatchQueue(q, s.Resources["DispatchQueue"].Ref), Log: log}}}
 	resp, err := h.Handle(ctx, events.DynamoDBEvent{Records: records})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("handle: %v %+v", err, resp)
 	}
-	msgs := drain(t, cfg, s.Resources["DispatchQueue"].Ref)
+	msgs := awstest.Drain(t, cfg, s.Resources["DispatchQueue"].Ref)
 	var keys []string
 	for _, m := range msgs {
 		var b queue.DeliveryBody

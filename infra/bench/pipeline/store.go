@@ -144,6 +144,8 @@ func (s *memStore) List(context.Context, gate.ListQuery) ([]*gate.PrivacyRequest
 
 func (s *memStore) CountWrongCode(context.Context, string, int) error { return errUnused }
 
+func (s *memStore) Discard(context.Context, *gate.PrivacyRequest) error { return errUnused }
+
 // RecordReply applies w under the adapter's conditions (docs/storage.md):
 // the status is pending or awaiting; the webhook is at its index and has
 // no reply yet; an approval needs the other webhooks' eligible replies.
