@@ -241,6 +241,9 @@ func (s *System) Describe() string {
 	fmt.Fprintf(&b, "API:      %s/api/v1 (try: curl %s/api/v1/health)\n", s.URL, s.URL)
 	root := s.Auth.Root()
 	fmt.Fprintf(&b, "Admin:    POST %s/api/v1/oauth/token client_id=%s client_secret=%s\n", s.URL, root.ID, root.Secret)
+	if s.Config.IdentityVerificationRequired {
+		fmt.Fprintf(&b, "Outbox:   GET %s/api/v1/local/outbox (verification mails, also printed here)\n", s.URL)
+	}
 	fmt.Fprintf(&b, "Emulator: %s\n", aws.ToString(s.AWS.BaseEndpoint))
 	ids := make([]string, 0, len(s.Stack.Resources))
 	for id := range s.Stack.Resources {

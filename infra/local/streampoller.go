@@ -44,7 +44,8 @@ type StreamPoller struct {
 func (p *StreamPoller) Run(ctx context.Context) {
 	iterators := map[string]*string{} // shard id -> next iterator
 	for ctx.Err() == nil {
-		if err := p.discoverShards(ctx, iterators); err != nil {
+		// A cancelled context is Stop, not a failure: say nothing.
+		if err := p.discoverShards(ctx, iterators); err != nil && ctx.Err() == nil {
 			p.Log.Warn("stream poller: describe stream", "error", err.Error())
 		}
 		got := 0
@@ -109,6 +110,9 @@ func (p *StreamPoller) deliver(ctx context.Context, batch []events.DynamoDBEvent
 		failedFrom := len(batch)
 		if err != nil {
 			failedFrom = 0
+			if ctx.Err() != nil {
+				return // stopped mid-invocation: the records stay in the stream
+			}
 			p.Log.Error("stream handler error", "error", err.Error(), logkey.Attempt, attempt+1)
 		}
 		for _, f := range resp.BatchItemFailures {

@@ -1,9 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/awstest"
 )
 
@@ -103,5 +107,45 @@ func TestStreamPollerRetriesFromFirstFailureThenGivesUp(t *testing.T) {
 	defer mu.Unlock()
 	if seen["poison"] != 3 {
 		t.Errorf("poison record invoked %d times, want 1 + MaxRetries(2)", seen["poison"])
+	}
+}
+
+// Stopping the poller cancels its context mid-call: that is a normal stop,
+// not a failure worth a WARN in `make run`'s output.
+func TestStreamPollerStopsQuietlyMidCall(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	emulator := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select { // hangs until the poller gives up the call, or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer emulator.Close()
+	defer close(release)
+	var logs bytes.Buffer
+	p := &StreamPoller{
+		Streams: dynamodbstreams.NewFromConfig(awsenv.Emulator(emulator.URL)), StreamARN: "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Idle: time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poller never called the emulator")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poller did not stop")
+	}
+	if logs.Len() > 0 {
+		t.Fatalf("the poller logged on a normal stop:\n%s", logs.String())
 	}
 }

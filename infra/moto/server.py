@@ -23,7 +23,7 @@ class SerializeDynamoDB:
 
     def __call__(self, environ, start_response):
         # DynamoDB and DynamoDB Streams calls carry X-Amz-Target: DynamoDB_20120810.* / DynamoDBStreams_*.
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(("DynamoDB_", "DynamoDBStreams_")):
             with self.lock:
                 # Drain the response inside the lock so the whole call is one step.
                 return list(self.app(environ, start_response))

@@ -188,7 +188,7 @@ func TestSQSVisibilityTimeoutAndRedrive(t *testing.T) {
 	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: url, MessageBody: aws.String("m1")}); err != nil {
 		t.Fatal(err)
 	}
-	receive := func() []sqstypes.Message {
+	receive := func(url *string) []sqstypes.Message {
 		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount}})
 		if err != nil {
@@ -196,18 +196,18 @@ func TestSQSVisibilityTimeoutAndRedrive(t *testing.T) {
 		}
 		return out.Messages
 	}
-	first := receive()
+	first := receive(url)
 	if len(first) != 1 {
 		t.Fatalf("first receive: %d messages", len(first))
 	}
-	if again := receive(); len(again) != 0 {
+	if again := receive(url); len(again) != 0 {
 		t.Fatalf("message visible again within its visibility timeout")
 	}
 	// What the dispatcher does for a retry: make the message visible after a delay (here 0).
 	if _, err := q.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: url, ReceiptHandle: first[0].ReceiptHandle, VisibilityTimeout: 0}); err != nil {
 		t.Fatal(err)
 	}
-	second := receive()
+	second := receive(url)
 	if len(second) != 1 || second[0].Attributes["ApproximateReceiveCount"] != "2" {
 		t.Fatalf("second receive: %+v", second)
 	}
@@ -215,7 +215,7 @@ func TestSQSVisibilityTimeoutAndRedrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A third receive exceeds maxReceiveCount: the message moves to the DLQ instead.
-	if third := receive(); len(third) != 0 {
+	if third := receive(url); len(third) != 0 {
 		t.Fatalf("message received a third time instead of being redriven: %+v", third)
 	}
 	dlq, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.Resources["DispatchDLQ"].Ref), MaxNumberOfMessages: 10})
@@ -224,6 +224,27 @@ func TestSQSVisibilityTimeoutAndRedrive(t *testing.T) {
 	}
 	if len(dlq.Messages) != 1 || aws.ToString(dlq.Messages[0].Body) != "m1" {
 		t.Fatalf("DLQ holds %+v, want m1", dlq.Messages)
+	}
+
+	// The visibility timeout also runs out on its own: a message received and
+	// never deleted (a dispatcher that crashed) comes back after it.
+	short := awstest.UniqueName("visibility")
+	created, err = q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &short, Attributes: map[string]string{"VisibilityTimeout": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: created.QueueUrl, MessageBody: aws.String("m2")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(created.QueueUrl); len(got) != 1 {
+		t.Fatalf("first receive: %d messages", len(got))
+	}
+	if got := receive(created.QueueUrl); len(got) != 0 {
+		t.Fatal("message visible again within its 1 s visibility timeout")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := receive(created.QueueUrl); len(got) != 1 || got[0].Attributes["ApproximateReceiveCount"] != "2" {
+		t.Fatalf("receive after the visibility timeout ran out: %+v, want m2 received a second time", got)
 	}
 }
 

@@ -28,6 +28,8 @@ type Template struct {
 type Resource struct {
 	Type       string
 	Properties map[string]any
+	// Metadata is the resource's Metadata, e.g. {"BuildMethod": "makefile"} for sam build.
+	Metadata map[string]any
 }
 
 // Route is an HTTP API route and the function that serves it.
@@ -73,7 +75,8 @@ func ParseTemplate(raw []byte) (*Template, error) {
 		if props == nil {
 			props = map[string]any{}
 		}
-		t.Resources[id] = Resource{Type: typ, Properties: props}
+		meta, _ := m["Metadata"].(map[string]any)
+		t.Resources[id] = Resource{Type: typ, Properties: props, Metadata: meta}
 	}
 	if g, ok := Dig(doc, "Globals", "Function", "Environment", "Variables").(map[string]any); ok {
 		t.GlobalEnv = g

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,9 +55,45 @@ func main() {
 	}
 	fmt.Printf("pregate local stack ready in %s\n%s", time.Since(start).Round(time.Millisecond), sys.Describe())
 	fmt.Println("Ctrl-C to stop.")
+	mailed := make(chan struct{})
+	go func() {
+		defer close(mailed)
+		if sys.Config.IdentityVerificationRequired {
+			printMail(ctx, sys, logger)
+		}
+	}()
 	<-ctx.Done()
 	fmt.Println("stopping...")
+	<-mailed
 	sys.Stop()
+	// Returning exits 0: Ctrl-C is how make run is meant to end.
+}
+
+// printMail prints each mail the system sends (identity verification codes)
+// as it arrives, so that a developer trying the public API sees the code
+// without calling the outbox route.
+func printMail(ctx context.Context, sys *local.System, logger *slog.Logger) {
+	printed := 0
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		mails, err := sys.Outbox(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("read the local outbox", "error", err.Error())
+			}
+			continue
+		}
+		for _, m := range mails[min(printed, len(mails)):] {
+			fmt.Printf("mail to %s: %s\n%s\n", strings.Join(m.To, ", "), m.Subject, m.Body)
+		}
+		printed = max(printed, len(mails))
+	}
 }
 
 func fail(err error) {
