@@ -247,16 +247,14 @@ func (s *ConfigStore) LoadWebhookSet(ctx context.Context) (gate.WebhookSet, erro
 	}
 	set := gate.WebhookSet{Version: it.Version}
 	for _, w := range it.Webhooks {
-		set.Webhooks = append(set.Webhooks, gate.StoredWebhook{
-			Webhook: gate.Webhook{
-				Key: w.Key, Name: w.Name, ConnectionKey: w.ConnectionConfigKey,
-				CreatedAt: parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
-			},
-		})
-		sw := &set.Webhooks[len(set.Webhooks)-1]
+		sw := gate.StoredWebhook{Webhook: gate.Webhook{
+			Key: w.Key, Name: w.Name, ConnectionKey: w.ConnectionConfigKey,
+			CreatedAt: parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
+		}}
 		for _, ss := range w.SigningSecrets {
 			sw.SigningSecrets = append(sw.SigningSecrets, gate.SealedSigningSecret{Sealed: ss.Sealed, ValidUntil: parseTime(ss.ValidUntil)})
 		}
+		set.Webhooks = append(set.Webhooks, sw)
 	}
 	return set, nil
 }
