@@ -125,6 +125,17 @@ type activityOut struct {
 	Items []activityEntry `json:"items"`
 }
 
+// withAction is the timeline's entries of one action, oldest first.
+func withAction(act activityOut, action string) []activityEntry {
+	var out []activityEntry
+	for _, e := range act.Items {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // lastDecisionEntry is the timeline's last entry other than the dispatcher's
 // "called" ones: the validators' calls run concurrently with these replies,
 // and their entries may land after them.
@@ -259,13 +270,7 @@ func TestReplyChecks(t *testing.T) {
 	}
 	var act activityOut
 	c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
-	eligible := 0
-	for _, e := range act.Items {
-		if e.Action == "pre_approval_eligible" {
-			eligible++
-		}
-	}
-	if eligible != 1 {
+	if eligible := len(withAction(act, "pre_approval_eligible")); eligible != 1 {
 		t.Fatalf("repeated eligible reply recorded %d times: %+v", eligible, act.Items)
 	}
 
@@ -360,13 +365,7 @@ func TestReplyHappyPaths(t *testing.T) {
 		if last.Action != "approved" || last.Message == nil || *last.Message != "Request auto-approved by pre-approval webhooks" || last.Actor != nil {
 			t.Fatalf("last activity: %+v (message %v)", last, deref(last.Message))
 		}
-		approvals := 0
-		for _, e := range act.Items {
-			if e.Action == "approved" {
-				approvals++
-			}
-		}
-		if approvals != 1 {
+		if approvals := len(withAction(act, "approved")); approvals != 1 {
 			t.Fatalf("%d approvals in the timeline", approvals)
 		}
 		// A repeat after the approval is refused: the request is decided.
@@ -443,12 +442,7 @@ func TestSweepApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {
 	}
 	var act activityOut
 	c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
-	var approvals []activityEntry
-	for _, e := range act.Items {
-		if e.Action == "approved" {
-			approvals = append(approvals, e)
-		}
-	}
+	approvals := withAction(act, "approved")
 	if len(approvals) != 1 || deref(approvals[0].Message) != "Request auto-approved by pre-approval webhooks" ||
 		deref(approvals[0].WebhookKey) != answering || approvals[0].Actor != nil {
 		t.Fatalf("approval entries %+v", approvals)
