@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -55,16 +56,13 @@ func main() {
 	}
 	fmt.Printf("pregate local stack ready in %s\n%s", time.Since(start).Round(time.Millisecond), sys.Describe())
 	fmt.Println("Ctrl-C to stop.")
-	mailed := make(chan struct{})
-	go func() {
-		defer close(mailed)
-		if sys.Config.IdentityVerificationRequired {
-			printMail(ctx, sys, logger)
-		}
-	}()
+	var mailer sync.WaitGroup
+	if sys.Config.IdentityVerificationRequired {
+		mailer.Go(func() { printMail(ctx, sys, logger) })
+	}
 	<-ctx.Done()
 	fmt.Println("stopping...")
-	<-mailed
+	mailer.Wait()
 	sys.Stop()
 	// Returning exits 0: Ctrl-C is how make run is meant to end.
 }
