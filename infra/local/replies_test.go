@@ -12,14 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/openapitest"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/keys"
-	"github.com/pregate/pregate/internal/queue"
 )
 
 // replyKeys loads the local system's real reply-token key set, as the
@@ -449,33 +447,7 @@ func TestSweepApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {
 	}
 
 	// Exactly one approved message: wait for it, then a few seconds more for a second.
-	sys := system(t)
-	q := sqs.NewFromConfig(sys.AWS)
-	url := aws.String(sys.Stack.Resources["ApprovedQueue"].Ref)
-	var msgs []queue.ApprovedBody
-	var firstAt time.Time
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && (firstAt.IsZero() || time.Since(firstAt) < 3*time.Second); {
-		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range out.Messages {
-			var b queue.ApprovedBody
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
-				t.Fatal(err)
-			}
-			if b.PrivacyRequestID != id {
-				continue // another test's: it becomes visible again
-			}
-			msgs = append(msgs, b)
-			if firstAt.IsZero() {
-				firstAt = time.Now()
-			}
-			if _, err := q.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	msgs := approvedMessagesFor(t, system(t), id, 20*time.Second, 3*time.Second)
 	if len(msgs) != 1 || msgs[0].ApprovedBy != nil || msgs[0].PolicyAction != "access" {
 		t.Fatalf("approved messages for %s: %+v", id, msgs)
 	}
