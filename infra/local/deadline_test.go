@@ -54,8 +54,8 @@ func TestReviewDeadlineMovesSilentRequestsToPending(t *testing.T) {
 	var act activityOut
 	c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
 	var entries []string
-	for _, e := range act.Items {
-		if e.Action == "status_changed" && e.Message != nil {
+	for _, e := range withAction(act, "status_changed") {
+		if e.Message != nil {
 			entries = append(entries, *e.Message)
 		}
 	}
