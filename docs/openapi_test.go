@@ -137,7 +137,7 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 }
 
 // TestDocumentScopesAreTheResourceServers: the admin token's scopes are the
-// ones the template's Cognito resource server defines (SPEC §3.1's eight).
+// ones the template's Cognito resource server defines (the eight admin scopes).
 func TestDocumentScopesAreTheResourceServers(t *testing.T) {
 	tmpl := template(t)
 	var want []string

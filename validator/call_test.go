@@ -140,7 +140,7 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// Every field of SPEC §4's body and the reply-to headers reach the Call.
+// Every field of the call's body and the reply-to headers reach the Call.
 func TestVerifyParsesTheCall(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	r := gateCall("https://gate.example/api/v1", "https://validator.example/hook", vecSecret, "pri_7", "ada@example.com", now)

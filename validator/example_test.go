@@ -62,7 +62,7 @@ func Example() {
 	// the gate received: POST /api/v1/privacy-request/pri_1/pre-approve/not-eligible Bearer reply-token
 }
 
-// gateCall is a pre-approval call as the gate sends it (SPEC §4), signed at
+// gateCall is a pre-approval call as the gate sends it, signed at
 // sentAt with secret.
 func gateCall(baseURL, target, secret, id, email string, sentAt time.Time) *http.Request {
 	body := []byte(`{"privacy_request_id":"` + id + `","privacy_request_status":"awaiting_pre_approval","direction":"two_way",` +

@@ -183,7 +183,7 @@ type refusal struct {
 	headers map[string]string
 }
 
-// authorize plays the JWT authorizer with the product's texts (SPEC §3.1).
+// authorize plays the JWT authorizer with the product's texts.
 func (g *Gateway) authorize(r *http.Request) (map[string]string, *refusal) {
 	token, ok := httpapi.BearerToken(r.Header.Get("Authorization"))
 	if !ok {

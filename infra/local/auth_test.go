@@ -14,7 +14,7 @@ import (
 	"github.com/pregate/pregate/internal/localauth"
 )
 
-// adminScopes is SPEC §3.1–§3.5: the scope each authorized route of the
+// adminScopes is the scope each authorized route of the
 // template requires.
 var adminScopes = map[string]string{
 	"GET /api/v1/connection":                                    "connection:read",
@@ -36,7 +36,7 @@ var adminScopes = map[string]string{
 	"PATCH /api/v1/privacy-request/administrate/deny":           "privacy-request:review",
 }
 
-// TestAdminRoutesRequireAToken is SPEC §3.1 for every authorized route of
+// TestAdminRoutesRequireAToken checks the token and scope texts for every authorized route of
 // the template × {no header, non-Bearer, garbage, expired, other key,
 // without the route's scope, good token}.
 func TestAdminRoutesRequireAToken(t *testing.T) {

@@ -99,7 +99,7 @@ func TestBadAdminInputs(t *testing.T) {
 	})
 }
 
-// httpsSchemaError is SPEC §3.2's 422 for secrets without url or authorization.
+// httpsSchemaError is the 422 for secrets without url or authorization.
 const httpsSchemaError = `[{"loc":["body"],"msg":"HttpsSchema must be supplied all of: ['url', 'authorization'].","type":"value_error"}]`
 
 // badInput is one refused admin call and its status.
@@ -143,7 +143,7 @@ func checkBadInputs(t *testing.T, c *client, cases []badInput, details map[strin
 // TestBadURLsWithTheGuardOn: with ALLOW_INSECURE_WEBHOOK_URLS=false, saving
 // secrets whose url is http://, or whose host is or resolves to a loopback,
 // private, link-local (metadata) or mapped address, is a 422 naming the rule
-// (SPEC §7) and leaves the stored secrets as they were.
+// and leaves the stored secrets as they were.
 func TestBadURLsWithTheGuardOn(t *testing.T) {
 	one := func(a ...string) [][]netip.Addr {
 		set := []netip.Addr{}

@@ -128,7 +128,7 @@ func TestConnectionsAndSecrets(t *testing.T) {
 	}
 }
 
-// TestConnectionListPaged: SPEC §3.6 over the connections, newest first:
+// TestConnectionListPaged: offset paging over the connections, newest first:
 // pages of one item walk the whole list.
 func TestConnectionListPaged(t *testing.T) {
 	c := admin(t)
@@ -143,7 +143,7 @@ func TestConnectionListPaged(t *testing.T) {
 	}
 }
 
-// TestWebhookListNewestFirstAndPaged: SPEC §3.3 and §3.6. Webhooks created
+// TestWebhookListNewestFirstAndPaged: webhooks are listed newest first and paged. Webhooks created
 // by three PUTs list newest first, whatever the order of the last PUT, which
 // keeps the creation time of the webhooks it keeps; pages of one item walk
 // the list.

@@ -30,7 +30,7 @@ type wantCall struct {
 	verified        bool   // identity_verified_at is set
 }
 
-// check holds the call to SPEC §4 as a validator sees it: the headers, the
+// check holds the call to a validator as a validator sees it: the headers, the
 // signature under secret and the body, read with the public validator SDK
 // so that the SDK's types are tested along with what the gate sends.
 func (c validatorCall) check(t *testing.T, apiURL, secret string, want wantCall) {
@@ -70,7 +70,7 @@ func (c validatorCall) check(t *testing.T, apiURL, secret string, want wantCall)
 		pr.Policy.Key != "default_access_policy" || pr.Policy.Name == "" || len(pr.Policy.Rules) != 1 || pr.Policy.Rules[0].ActionType != "access" {
 		t.Errorf("%s: body %s", hook, c.body)
 	}
-	// The SDK parses the times; SPEC §4 also fixes how they are written.
+	// The SDK parses the times; the contract also fixes how they are written.
 	var times struct {
 		Timestamp      string `json:"timestamp"`
 		PrivacyRequest struct {
@@ -150,7 +150,7 @@ type dispatchedRequest struct {
 	} `json:"webhooks"`
 }
 
-// TestDispatcherCallsTheValidatorWhoRepliesEligible is SPEC §4 end to end:
+// TestDispatcherCallsTheValidatorWhoRepliesEligible is the validator call end to end:
 // submit, stream, dispatch queue, dispatcher, validator; then the validator
 // replies with what it was given and the request is approved.
 func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
@@ -197,7 +197,7 @@ func TestDispatcherCallsTheValidatorWhoRepliesEligible(t *testing.T) {
 	if n := len(v.received()); n != 1 {
 		t.Fatalf("validator called %d times, want 1", n)
 	}
-	// SPEC §7: no token, authorization or signing secret in any log line.
+	// No token, authorization or signing secret in any log line.
 	for _, s := range []string{h.Get("reply-to-token"), "val-" + hook, "hdr-" + hook, secret, h.Get("webhook-signature")} {
 		if strings.Contains(logs.String(), s) {
 			t.Fatalf("a secret reached the logs: %.12s…", s)

@@ -285,7 +285,7 @@ type journeyReply struct {
 	detail       string // for a 4xx
 }
 
-// journeyCase is one path of SPEC §2, from submission to its end.
+// journeyCase is one path of a request's life (docs/lifecycle.md), from submission to its end.
 type journeyCase struct {
 	name    string
 	sys     *journeySystem
@@ -304,7 +304,7 @@ type journeyCase struct {
 	head, deliveries, tail []entry
 }
 
-// TestJourney walks every path of SPEC §2 through the API with three
+// TestJourney walks every path of docs/lifecycle.md through the API with three
 // validators on loopback: the admin configures connections, secrets and
 // webhooks, subjects submit, validators are called and reply (or fail, or
 // stay silent), admins decide; each path checks statuses, the timeline,
@@ -744,7 +744,7 @@ func (s *journeySystem) reply(t *testing.T, id string, calls map[string][]valida
 	}
 }
 
-// checkValidatorInput holds one call to SPEC §4: headers and body.
+// checkValidatorInput holds one call to a validator: headers and body.
 func (s *journeySystem) checkValidatorInput(t *testing.T, c validatorCall, id, hook string, tc journeyCase) {
 	t.Helper()
 	c.check(t, s.sys.URL, s.secrets[hook], wantCall{id: id, hook: hook,

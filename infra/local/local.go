@@ -65,7 +65,7 @@ type Options struct {
 	Resolver *net.Resolver
 }
 
-// LocalDefaults are SPEC §8's settings for `make run`.
+// LocalDefaults are the settings of `make run`.
 var LocalDefaults = map[string]string{
 	"REQUIRE_MANUAL_REQUEST_APPROVAL": "true",
 	"ALLOW_INSECURE_WEBHOOK_URLS":     "true",
@@ -82,7 +82,7 @@ type System struct {
 	Stack  *stack.Stack
 	AWS    aws.Config
 	Config config.Config
-	// Auth issues and verifies the local admin tokens (SPEC §3.1).
+	// Auth issues and verifies the local admin tokens.
 	Auth       *localauth.Server
 	moto       *stack.Moto
 	server     *http.Server

@@ -31,7 +31,7 @@ func verifySender(ctx context.Context, cfg aws.Config, sender string) error {
 	return nil
 }
 
-// Outbox lists the mail sent so far (identity verification codes, SPEC §3.4),
+// Outbox lists the mail sent so far (identity verification codes),
 // read from moto's model dump: SES keeps no API to read sent mail back.
 func (s *System) Outbox(ctx context.Context) ([]OutboxMail, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -162,7 +162,7 @@ func expectReply(t *testing.T, name string, status int, raw []byte, wantStatus i
 	}
 }
 
-// TestReplyChecks walks SPEC §3.7's checks in order, over HTTP through the local gateway.
+// TestReplyChecks walks the reply checks in order, over HTTP through the local gateway.
 func TestReplyChecks(t *testing.T) {
 	c := admin(t)
 	hookA, hookB := unique("val_a"), unique("val_b")
@@ -409,7 +409,7 @@ func deref(s *string) string {
 }
 
 // A request whose other webhook replied eligible and whose silent webhook is
-// then deleted is complete (SPEC §2: every webhook still configured has
+// then deleted is complete (every webhook still configured has
 // replied eligible); no further reply will come, so the scheduled sweep
 // approves it, with the auto-approve entry and exactly one approved message.
 func TestSweepApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {

@@ -37,7 +37,7 @@ func countingListener(t *testing.T, addr string) (port int, accepted *atomic.Int
 	return ln.Addr().(*net.TCPAddr).Port, accepted, nil
 }
 
-// TestSSRFGuardRefusesRebindingAtConnectTime is SPEC §7 end to end with the
+// TestSSRFGuardRefusesRebindingAtConnectTime is the SSRF guard end to end with the
 // guard on (ALLOW_INSECURE_WEBHOOK_URLS=false): each validator host name
 // resolves to a public address when the admin saves the URL, so the save
 // passes, and to a forbidden one when the dispatcher connects (DNS

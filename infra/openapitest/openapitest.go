@@ -100,7 +100,7 @@ func undocumentedRoute(errs []*verrors.ValidationError) bool {
 }
 
 // checkUnrouted holds the gateway's answer to a route it does not serve
-// (SPEC §3: unknown routes 404, wrong method 405, as {"detail": "..."}).
+// (unknown routes 404, wrong method 405, as {"detail": "..."}).
 func checkUnrouted(req *http.Request, status int, raw []byte) error {
 	if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		return fmt.Errorf("%s %s is not in docs/openapi.yaml but answered %d %s (want 404 or 405)", req.Method, req.URL.Path, status, clip(raw))

@@ -12,7 +12,7 @@ import (
 )
 
 // NewDispatcher builds the dispatcher function's SQS handler: it calls the
-// validators (SPEC §4) and retries through the dispatch queue (SPEC §6).
+// validators and retries through the dispatch queue.
 // Its config cache lives as long as the warm function instance.
 func NewDispatcher(ctx context.Context, d Deps) (*dispatch.Handler, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable,

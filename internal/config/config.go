@@ -1,5 +1,5 @@
 // Package config reads the gate's settings from the environment once, into a
-// typed struct, with the defaults of SPEC §9 and an error naming any bad value.
+// typed struct, with the documented defaults and an error naming any bad value.
 package config
 
 import (

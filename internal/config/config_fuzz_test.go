@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzLoad: whatever the behaviour settings hold, Load either returns a
-// config inside SPEC §9's bounds or an error naming each bad variable.
+// config inside the documented bounds or an error naming each bad variable.
 func FuzzLoad(f *testing.F) {
 	f.Add("true", "60h", "10s", "5", "5s", "48h", "https://x.example/api/v1/")
 	f.Add("yes", "59s", "99ms", "21", "-1s", "0", "ftp://x/api/v1")

@@ -1,5 +1,5 @@
 // Package dispatch is the dispatcher function's SQS handler: one message per
-// delivery, retries through the message's visibility (SPEC §6).
+// delivery, retries through the message's visibility.
 package dispatch
 
 import (

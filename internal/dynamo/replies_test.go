@@ -43,7 +43,7 @@ func (claimTokens) VerifyReply(token string) (gate.ReplyClaims, error) {
 	return gate.ReplyClaims{}, gate.ErrReplyTokenInvalid
 }
 
-// TestReplyRaceAgainstEmulator is the race, at its sizes (200
+// TestReplyRaceAgainstEmulator is the reply race at full size (200
 // requests x 5 webhooks, 5 rounds; 40 x 2 under -short): every reply of every
 // request fired at once, 20% of them twice, 10% of the requests getting an
 // admin decision and 10% a delivery failing for good (the move to pending)

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The texts of SPEC §3.2 and §3.3.
+// The texts of the connection and webhook routes.
 const (
 	msgDuplicateWebhooks = "Check request body: there are multiple webhooks whose keys or names resolve to the same value."
 	msgSecretsRequired   = "HttpsSchema must be supplied all of: ['url', 'authorization']."
@@ -62,7 +62,7 @@ type Admin struct {
 	Now    func() time.Time
 	// NewSigningSecret makes a webhook signing secret ("whsec_...").
 	NewSigningSecret func() (string, error)
-	// CheckURL refuses a validator URL (SSRF guard, SPEC §7).
+	// CheckURL refuses a validator URL (SSRF guard).
 	CheckURL func(ctx context.Context, url string) error
 }
 

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// ApprovedMessage tells downstream execution that a request was approved
-// (SPEC §2). ApprovedBy is "" for an automatic approval.
+// ApprovedMessage tells downstream execution that a request was approved.
+// ApprovedBy is "" for an automatic approval.
 type ApprovedMessage struct {
 	PrivacyRequestID string
 	PolicyAction     string

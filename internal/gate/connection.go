@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Connection is where a validator lives (SPEC §3.2).
+// Connection is where a validator lives.
 type Connection struct {
 	Key            string
 	Name           string
@@ -60,10 +60,10 @@ var keyPattern = regexp.MustCompile(`^[a-zA-Z0-9_.<>-]+$`)
 // maxKeyLen bounds keys and names.
 const maxKeyLen = 200
 
-// ValidKey reports whether key matches SPEC §1's key pattern.
+// ValidKey reports whether key matches the key pattern ^[a-zA-Z0-9_.<>-]+$.
 func ValidKey(key string) bool { return len(key) <= maxKeyLen && keyPattern.MatchString(key) }
 
-// SnakeKey turns a name into a key as SPEC §1 says: lower-case, drop every
+// SnakeKey turns a name into a key as Fides does: lower-case, drop every
 // character that is not a letter, digit, space, '-' or '_', trim, then each
 // run of spaces and hyphens becomes one '_'.
 func SnakeKey(name string) string {

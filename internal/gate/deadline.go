@@ -21,12 +21,12 @@ type DeadlineStore interface {
 // their webhooks (awaiting_pre_approval, or pending after a failed delivery).
 // It does two things no reply triggers:
 //   - it approves a request every webhook of whose snapshot still configured
-//     has replied eligible (SPEC §2): the silent webhook was deleted after
+//     has replied eligible: the silent webhook was deleted after
 //     the others replied, or the approval after two last replies racing
 //     failed (a crash) and no repeat reply came to finish it;
 //   - with a Deadline, it moves a request still awaiting_pre_approval
 //     Deadline after its webhooks were triggered to pending, naming the
-//     silent webhooks (SPEC §2, beyond), so that an admin sees it instead of
+//     silent webhooks (beyond Fides), so that an admin sees it instead of
 //     it waiting for ever.
 type ReviewDeadlines struct {
 	Store DeadlineStore

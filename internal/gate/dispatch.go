@@ -116,13 +116,13 @@ type Result struct {
 	Err     error
 }
 
-// MaxRetryDelay caps the backoff (SQS's visibility limit is far above; SPEC §6 says 15 min).
+// MaxRetryDelay caps the backoff (SQS's visibility limit is far above; the contract says 15 min).
 const MaxRetryDelay = 15 * time.Minute
 
 // DefaultConcurrency bounds the calls made at once within one batch.
 const DefaultConcurrency = 10
 
-// PolicyNames are the display names of the default policies (SPEC §4 body).
+// PolicyNames are the display names of the default policies (in the call's body).
 var PolicyNames = map[string]string{
 	"default_access_policy":  "Default Access Policy",
 	"default_erasure_policy": "Default Erasure Policy",
@@ -130,7 +130,7 @@ var PolicyNames = map[string]string{
 	"default_update_policy":  "Default Update Policy",
 }
 
-// Dispatcher calls the validators of one batch of deliveries (SPEC §4, §6).
+// Dispatcher calls the validators of one batch of deliveries.
 type Dispatcher struct {
 	Store       DeliveryStore
 	Targets     DeliveryTargets
@@ -441,7 +441,7 @@ func (u *Dispatcher) retryDelay(attempt int) time.Duration {
 	return d/2 + time.Duration(rnd()*float64(d/2))
 }
 
-// callBody is SPEC §4's body.
+// callBody is the body of the call to a validator.
 type callBody struct {
 	PrivacyRequestID     string          `json:"privacy_request_id"`
 	PrivacyRequestStatus Status          `json:"privacy_request_status"`
@@ -484,7 +484,7 @@ func optString(s string) *string {
 	return &s
 }
 
-// buildCall returns the headers and body of SPEC §4.
+// buildCall returns the headers and body of the call to a validator.
 func (u *Dispatcher) buildCall(r *PrivacyRequest, d Delivery, t DeliveryTarget, now time.Time) (http.Header, []byte, error) {
 	b := callBody{
 		PrivacyRequestID: r.ID, PrivacyRequestStatus: r.Status, Direction: "two_way", CallbackType: "pre_approval",

@@ -6,7 +6,7 @@ package gate
 
 import "fmt"
 
-// The error kinds below carry the exact user-facing text (SPEC §3); the HTTP
+// The error kinds below carry the exact user-facing text; the HTTP
 // layer maps each kind to one status code in one table.
 
 // NotFoundError is a missing resource (404).

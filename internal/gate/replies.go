@@ -10,13 +10,13 @@ import (
 	"github.com/pregate/pregate/internal/logkey"
 )
 
-// ReplyClaims is what a verified reply token says (SPEC §5).
+// ReplyClaims is what a verified reply token says.
 type ReplyClaims struct {
 	WebhookKey       string
 	PrivacyRequestID string
 }
 
-// Token verification outcomes the reply check distinguishes (SPEC §3.7 2–3).
+// Token verification outcomes the reply check distinguishes (its second and third checks).
 var (
 	ErrReplyTokenInvalid = errors.New("reply token invalid")
 	ErrReplyTokenExpired = errors.New("reply token expired")
@@ -77,7 +77,7 @@ type Replies struct {
 // another write to the same request won, so progress is always made.
 const maxReplyRetries = 20
 
-// Reply checks a validator's reply in SPEC §3.7's order and records it.
+// Reply checks a validator's reply in the documented order and records it.
 // token is the bearer token (the handler has already answered a missing one).
 func (u *Replies) Reply(ctx context.Context, token, pathID string, answer WebhookState) error {
 	claims, err := u.Tokens.VerifyReply(token)
@@ -223,7 +223,7 @@ func (u *Replies) configured(ctx context.Context) (map[string]bool, error) {
 
 // decideReply is the aggregator: given the request as read, the replying
 // webhook and the set of webhooks still configured, it returns the write to
-// make, nil for an idempotent repeat, or the §3.7 refusal.
+// make, nil for an idempotent repeat, or the documented refusal.
 func decideReply(r *PrivacyRequest, key string, answer WebhookState, configured map[string]bool, now time.Time) (*ReplyWrite, error) {
 	if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Privacy request with id '%s' is not in pending or awaiting pre-approval status.", r.ID)}

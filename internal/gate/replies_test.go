@@ -205,7 +205,7 @@ func TestNotEligibleFlagsForReviewAndDeletedWebhooksDoNotCount(t *testing.T) {
 }
 
 // model is the reference the property test holds the aggregator and the
-// dispatcher's recording to: the rules of SPEC §2/§3.7/§6 written as plainly
+// dispatcher's recording to: the rules of the lifecycle, the reply checks and delivery written as plainly
 // as possible.
 type model struct {
 	status     Status

@@ -16,7 +16,7 @@ type Identity struct {
 // WebhookState is how far one webhook of a request's snapshot has got.
 type WebhookState string
 
-// The webhook states of SPEC §3.4. Called and failed are delivery states,
+// The webhook states a request shows. Called and failed are delivery states,
 // eligible and not eligible reply states; pending is shown while neither is set.
 const (
 	WebhookPending     WebhookState = "pending"
@@ -38,12 +38,12 @@ type SnapshotWebhook struct {
 	Attempts int
 	// Reply is the validator's answer: "" (none yet), WebhookEligible or WebhookNotEligible.
 	Reply WebhookState
-	// RepliedAt is when Reply was recorded (nil while there is none). SPEC
-	// §3.4 shows only the state, so it serves the logs and investigations.
+	// RepliedAt is when Reply was recorded (nil while there is none). The
+	// API shows only the state, so it serves the logs and investigations.
 	RepliedAt *time.Time
 }
 
-// State is the state SPEC §3.4 shows: the reply if any, else the delivery, else pending.
+// State is the state the API shows: the reply if any, else the delivery, else pending.
 func (w SnapshotWebhook) State() WebhookState {
 	switch {
 	case w.Reply != "":
@@ -54,7 +54,7 @@ func (w SnapshotWebhook) State() WebhookState {
 	return WebhookPending
 }
 
-// The timeline actions of SPEC §3.5.
+// The timeline actions (README "Timeline texts").
 const (
 	ActionWebhookTriggered = "pre_approval_webhook_triggered"
 	ActionWebhookCalled    = "pre_approval_webhook_called"
@@ -105,7 +105,7 @@ type VerificationCode struct {
 	Attempts  int // wrong codes tried so far
 }
 
-// Policies maps the default policy keys to their actions (SPEC §1, §3.4).
+// Policies maps the default policy keys to their actions.
 var Policies = map[string]string{
 	"default_access_policy":  "access",
 	"default_erasure_policy": "erasure",
@@ -171,7 +171,7 @@ func SortKey(r *PrivacyRequest) string {
 	return FormatTime(r.CreatedAt) + "#" + r.ID
 }
 
-// TimeLayout is RFC 3339 UTC with microseconds (SPEC §3.4).
+// TimeLayout is RFC 3339 UTC with microseconds.
 const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // FormatTime formats t in TimeLayout, in UTC.

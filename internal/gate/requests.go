@@ -14,10 +14,10 @@ import (
 	"github.com/pregate/pregate/internal/logkey"
 )
 
-// MaxBulk is the most items one bulk call takes (SPEC §3.4).
+// MaxBulk is the most items one bulk call takes.
 const MaxBulk = 50
 
-// msgCannotTransition is SPEC §3.4's failure text for a forbidden move.
+// msgCannotTransition is the failure text for a forbidden move.
 const msgCannotTransition = "Cannot transition status"
 
 // Requests are the privacy-request use cases.
@@ -287,7 +287,7 @@ func validSortKey(s string) bool {
 var errInvalidCursor = &BadRequestError{Msg: "Invalid cursor"}
 
 // cursor decodes a cursor to the sort key to continue after. Only a cursor
-// this API handed out is taken (SPEC §3.6: a malformed or unknown cursor is
+// this API handed out is taken (a malformed or unknown cursor is
 // 400): it names a stored request, whose sort key it must be.
 func (u *Requests) cursor(ctx context.Context, c string) (string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)

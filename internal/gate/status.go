@@ -2,10 +2,10 @@ package gate
 
 import "fmt"
 
-// Status is where a privacy request stands (SPEC §2; the string values are Fides').
+// Status is where a privacy request stands (the string values are Fides').
 type Status string
 
-// The statuses of SPEC §2. StatusNew is the state before the first write.
+// The statuses of docs/lifecycle.md. StatusNew is the state before the first write.
 const (
 	StatusNew                    Status = ""
 	StatusIdentityUnverified     Status = "identity_unverified"
@@ -39,7 +39,7 @@ func ParseStatus(s string) (Status, bool) {
 // Event is what happens to a request.
 type Event string
 
-// The events of SPEC §2's table.
+// The events of the lifecycle table (docs/lifecycle.md).
 const (
 	EventVerificationRequired Event = "verification_required" // submitted, identity verification required
 	EventAutoApprove          Event = "auto_approve"          // submitted/verified, no manual approval needed
@@ -58,7 +58,7 @@ type move struct {
 	ev   Event
 }
 
-// transitions is SPEC §2's table, one row per allowed move.
+// transitions is the lifecycle table (docs/lifecycle.md), one row per allowed move.
 var transitions = map[move]Status{
 	{StatusNew, EventVerificationRequired}: StatusIdentityUnverified,
 

@@ -9,7 +9,7 @@ func TestNextEveryMove(t *testing.T) {
 	from := append([]Status{StatusNew}, Statuses...)
 	events := []Event{EventVerificationRequired, EventAutoApprove, EventAwaitReview, EventAwaitWebhooks,
 		EventAllEligible, EventNotEligible, EventDeliveryFailed, EventReviewDeadline, EventApprove, EventDeny}
-	// allowed is SPEC §2's table written out independently of transitions.
+	// allowed is the lifecycle table (docs/lifecycle.md) written out independently of transitions.
 	allowed := map[Status]map[Event]Status{
 		StatusNew: {EventVerificationRequired: StatusIdentityUnverified, EventAutoApprove: StatusApproved,
 			EventAwaitReview: StatusPending, EventAwaitWebhooks: StatusAwaitingPreApproval},

@@ -26,7 +26,7 @@ type CodeSender interface {
 	SendVerificationCode(ctx context.Context, m VerificationMail) error
 }
 
-// CodeTTL and MaxCodeAttempts bound a verification code (SPEC §3.4).
+// CodeTTL and MaxCodeAttempts bound a verification code.
 const (
 	CodeTTL         = 15 * time.Minute
 	MaxCodeAttempts = 5
@@ -53,7 +53,7 @@ func hashCode(id, code string) string {
 }
 
 // Verify checks a data subject's code and, when right, admits the request
-// as a fresh submission would be (SPEC §2).
+// as a fresh submission would be.
 func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest, error) {
 	var cf *ConflictError
 	for range maxRetries {

@@ -134,7 +134,7 @@ func (a *Admin) views(ctx context.Context, ws []StoredWebhook, fresh map[string]
 	return out, nil
 }
 
-// ReplaceWebhooks replaces the whole webhook set (SPEC §3.3): all or nothing.
+// ReplaceWebhooks replaces the whole webhook set: all or nothing.
 func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]WebhookView, error) {
 	if err := validateWebhookSet(in); err != nil {
 		return nil, err

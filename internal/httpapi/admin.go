@@ -8,7 +8,7 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// Admin scopes of SPEC §3.1 served here.
+// Admin scopes served here.
 const (
 	ScopeConnectionRead   = "connection:read"
 	ScopeConnectionWrite  = "connection:create_or_update"
@@ -20,7 +20,7 @@ const (
 
 const masked = "**********"
 
-// ConfigRoutes serves connections (§3.2) and pre-approval webhooks (§3.3).
+// ConfigRoutes serves connections and pre-approval webhooks.
 func ConfigRoutes(a *gate.Admin) []Route {
 	h := configHandlers{a}
 	return []Route{
@@ -53,7 +53,7 @@ type connectionJSON struct {
 	Secrets        map[string]any `json:"secrets"`
 }
 
-// configTimestamp formats times as SPEC §3.4 says: RFC 3339 UTC with microseconds.
+// configTimestamp formats times as the API does everywhere: RFC 3339 UTC with microseconds.
 func configTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
 
 func connectionOut(c *gate.Connection) *connectionJSON {
@@ -142,7 +142,7 @@ func (h configHandlers) deleteConnection(ctx context.Context, r *Request) (Respo
 func (h configHandlers) secrets(merge bool) HandlerFunc {
 	return func(ctx context.Context, r *Request) (Response, error) {
 		key := r.Path("key")
-		// An unknown connection is 404 whatever the body (SPEC §3.2).
+		// An unknown connection is 404 whatever the body.
 		if _, err := h.a.GetConnection(ctx, key); err != nil {
 			return Response{}, err
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/pregate/pregate/internal/logkey"
 )
 
-// MaxBodyBytes is the largest request body accepted (SPEC §3: over 1 MiB is 413).
+// MaxBodyBytes is the largest request body accepted (over 1 MiB is 413).
 const MaxBodyBytes = 1 << 20
 
 // Request is what a handler sees: the event plus the decoded parts it needs.

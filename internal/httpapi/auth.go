@@ -14,7 +14,7 @@ type Caller struct {
 	Scopes   []string
 }
 
-// The texts of SPEC §3.1.
+// The texts of the admin token checks.
 const (
 	msgFailedToAuthenticate = "Failed to authenticate"
 	msgNotAuthorized        = "Not Authorized for this action"

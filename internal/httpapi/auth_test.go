@@ -14,7 +14,7 @@ import (
 // TestScopePrefix: Cognito names resource-server scopes "<identifier>/<scope>"
 // (template.yaml sets SCOPE_PREFIX=pregate/); the route's scope is matched
 // after the prefix is stripped, and any other scope, prefixed or not, is a
-// 403 naming the scope the route needs (SPEC §3.1).
+// 403 naming the scope the route needs.
 func TestScopePrefix(t *testing.T) {
 	const key = "GET /api/v1/connection"
 	api := httpapi.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), "pregate/", []httpapi.Route{{

@@ -6,7 +6,7 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// OffsetPage is SPEC §3.6's page of a small collection.
+// OffsetPage is the page of a small collection.
 type OffsetPage[T any] struct {
 	Items []T `json:"items"`
 	Total int `json:"total"`

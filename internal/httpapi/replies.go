@@ -7,7 +7,7 @@ import (
 	"github.com/pregate/pregate/internal/metrics"
 )
 
-// ReplyRoutes serve the validators' replies (SPEC §3.7). They are public in
+// ReplyRoutes serve the validators' replies. They are public in
 // API Gateway: the reply token in the Authorization header is the credential.
 // Each reply that reaches the domain counts in m (answer, accepted or refused).
 func ReplyRoutes(u *gate.Replies, m *metrics.Emitter) []Route {
@@ -23,7 +23,7 @@ func replyHandler(u *gate.Replies, m *metrics.Emitter, answer gate.WebhookState)
 		if !ok {
 			return Response{}, &gate.UnauthenticatedError{Msg: msgFailedToAuthenticate}
 		}
-		// The body is ignored: validators send {} (SPEC §3.7).
+		// The body is ignored: validators send {}.
 		err := u.Reply(ctx, token, r.Path("id"), answer)
 		m.Reply(r.Path("id"), string(answer), err == nil)
 		if err != nil {

@@ -7,13 +7,13 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// The privacy-request scopes (SPEC §3.1).
+// The privacy-request scopes.
 const (
 	ScopeRequestRead   = "privacy-request:read"
 	ScopeRequestReview = "privacy-request:review"
 )
 
-// PublicRequestRoutes serves submission and identity verification (SPEC §3.4).
+// PublicRequestRoutes serves submission and identity verification.
 func PublicRequestRoutes(u *gate.Requests) []Route {
 	return []Route{
 		{Key: "POST /api/v1/privacy-request", Handle: submitRequests(u)},
@@ -42,7 +42,7 @@ func verifyIdentity(u *gate.Requests) HandlerFunc {
 	}
 }
 
-// AdminRequestRoutes serves listing, reading and reviewing requests (SPEC §3.4, §3.5).
+// AdminRequestRoutes serves listing, reading and reviewing requests.
 func AdminRequestRoutes(u *gate.Requests) []Route {
 	return []Route{
 		{Key: "GET /api/v1/privacy-request", Scope: ScopeRequestRead, Handle: listRequests(u)},

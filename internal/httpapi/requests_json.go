@@ -6,7 +6,7 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// requestJSON is a privacy request in responses (SPEC §3.4).
+// requestJSON is a privacy request in responses.
 type requestJSON struct {
 	ID                 string             `json:"id"`
 	Status             string             `json:"status"`

@@ -173,7 +173,7 @@ func TestSubmitPendingAndGet(t *testing.T) {
 		}
 	}
 	if len(got) != 12 {
-		t.Errorf("response has %d fields, want the 12 of SPEC §3.4: %v", len(got), got)
+		t.Errorf("response has %d fields, want the documented 12: %v", len(got), got)
 	}
 	if fetched := e.get(id); fmt.Sprint(fetched) != fmt.Sprint(got) {
 		t.Errorf("GET differs from submission:\n%v\n%v", fetched, got)

@@ -98,7 +98,7 @@ func fuzzAPI(f *testing.F) *API {
 
 // FuzzRoutes: whatever the path parameter, query string, body and
 // Authorization header of a call to any route, the answer is never a 5xx,
-// its body is JSON, and a 4xx says why in "detail" (SPEC §3: bad input is a
+// its body is JSON, and a 4xx says why in "detail" (bad input is a
 // clear 4xx, never a 500).
 func FuzzRoutes(f *testing.F) {
 	api := fuzzAPI(f)

@@ -74,7 +74,7 @@ func wrong(code string) string {
 
 func TestVerifyIdentityAdmitsTheRequest(t *testing.T) {
 	e, box, _ := newVerifyEnv(t, staticWebhooks{{Key: "k", Name: "Hook K"}})
-	// Every body this test gets must be free of the code (SPEC §7).
+	// Every body this test gets must be free of the code.
 	var bodies []string
 	do := func(c call) (int, map[string]any) {
 		t.Helper()

@@ -55,7 +55,7 @@ func FuzzReplyClaims(f *testing.F) {
 		}
 		c, err := tokens.Verify(token)
 		if len(token) > MaxTokenLen {
-			// Stored keys and ids are short; only fuzzed ones outgrow SPEC §5's limit.
+			// Stored keys and ids are short; only fuzzed ones outgrow the 4 KiB limit.
 			if !errors.Is(err, ErrInvalidToken) {
 				t.Fatalf("a %d-byte token: %v, want ErrInvalidToken", len(token), err)
 			}

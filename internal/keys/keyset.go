@@ -1,5 +1,5 @@
 // Package keys holds the reply-token key set and mints and verifies reply
-// tokens (compact JWE, alg "dir", enc "A256GCM"), as described in SPEC §5.
+// tokens (compact JWE, alg "dir", enc "A256GCM").
 package keys
 
 import (

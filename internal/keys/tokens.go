@@ -17,7 +17,7 @@ import (
 // ReviewScope is the only scope a reply token carries.
 const ReviewScope = "privacy-request:review"
 
-// MaxTokenLen is the largest token Verify will parse (SPEC §5: 4 KiB).
+// MaxTokenLen is the largest token Verify will parse (4 KiB).
 const MaxTokenLen = 4096
 
 var (

@@ -1,5 +1,5 @@
 // Package localauth is the local stand-in for the Cognito user pool of
-// SPEC §3.1: a client-credentials token endpoint for one root client and the
+// A client-credentials token endpoint for one root client and the
 // matching JWT authorizer the local gateway runs. Tokens are HS256 JWTs
 // signed with a key generated when the local system starts.
 package localauth

@@ -1,4 +1,4 @@
-// Package secrets seals small secrets with AWS KMS (SPEC §7): direct Encrypt
+// Package secrets seals small secrets with AWS KMS: direct Encrypt
 // and Decrypt under one key, bound to an encryption context.
 package secrets
 

@@ -11,7 +11,7 @@ import (
 )
 
 // Deliveries enqueues one delivery per webhook of the snapshot when a
-// request enters awaiting_pre_approval (SPEC §6). Later changes of an
+// request enters awaiting_pre_approval. Later changes of an
 // awaiting request (replies, attempts) are not entries and enqueue nothing.
 type Deliveries struct {
 	Queue gate.DeliveryQueue

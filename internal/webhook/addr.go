@@ -1,4 +1,4 @@
-// Package webhook is the HTTP client that calls validators (SPEC §4, §6, §7):
+// Package webhook is the HTTP client that calls validators:
 // delivery with an SSRF guard in the dialer, URL checks for saved secrets, and
 // Standard Webhooks signing.
 package webhook

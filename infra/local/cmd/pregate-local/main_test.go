@@ -22,7 +22,7 @@ import (
 // `make run` as the README says, on a free port: it prints its banner,
 // answers the health route, prints the verification mail it sends, and on
 // Ctrl-C (SIGINT) stops the gateway and moto and ends without an error. A
-// second run, warm, answers within the 10 s the issue promises.
+// second run, warm, answers within 10 s.
 func TestMakeRunServesTheAPIAndStopsOnInterrupt(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
