@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/pregate/pregate/infra/local"
 )
 
 // pollerOps are the calls only the local pollers make, standing in for
@@ -30,12 +32,21 @@ var (
 	ddbReads  = map[string]bool{"GetItem": true, "Query": true, "Scan": true, "BatchGetItem": true, "TransactGetItems": true}
 )
 
+// backgroundFunctions run on a schedule, not per request: their calls are
+// not the request path's (locally the sweep runs every second, in AWS every
+// few minutes, whatever the traffic).
+var backgroundFunctions = map[string]bool{"ReviewDeadlineFunction": true}
+
 // callCounter counts AWS API call attempts by service and operation. It sits
 // in the SDK's Finalize step after the retry middleware, so every attempt is
 // one count: retries and refused conditional writes included, as AWS bills them.
+// It counts only the request path: calls made inside an invocation of a
+// function (local.FunctionOf) that is not a background one. The pollers'
+// own calls (made outside any invocation) and the sweep's are left out.
 type callCounter struct {
-	mu     sync.Mutex
-	counts map[string]int // "Service/Operation" -> attempts
+	mu         sync.Mutex
+	counts     map[string]int // "Service/Operation" -> attempts
+	background int            // calls of background functions since the last take
 }
 
 func newCallCounter() *callCounter { return &callCounter{counts: map[string]int{}} }
@@ -45,38 +56,41 @@ func (c *callCounter) install(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
 		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCallCounter",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				key := awsmiddleware.GetServiceID(ctx) + "/" + awsmiddleware.GetOperationName(ctx)
-				c.mu.Lock()
-				c.counts[key]++
-				c.mu.Unlock()
+				c.count(local.FunctionOf(ctx), awsmiddleware.GetServiceID(ctx)+"/"+awsmiddleware.GetOperationName(ctx))
 				return next.HandleFinalize(ctx, in)
 			}), middleware.After)
 	})
 }
 
-// take returns the counts of our own calls since the last take and starts afresh.
+func (c *callCounter) count(function, op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case function == "" || pollerOps[op]:
+	case backgroundFunctions[function]:
+		c.background++
+	default:
+		c.counts[op]++
+	}
+}
+
+// take returns the counts of the request path's calls since the last take
+// and starts afresh.
 func (c *callCounter) take() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]int{}
-	for k, n := range c.counts {
-		if !pollerOps[k] {
-			out[k] = n
-		}
-	}
-	c.counts = map[string]int{}
+	out := c.counts
+	c.counts, c.background = map[string]int{}, 0
 	return out
 }
 
-// total is the number of our calls since the last take (pollers excluded).
+// total is the number of the request path's calls since the last take.
 func (c *callCounter) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
-	for k, v := range c.counts {
-		if !pollerOps[k] {
-			n += v
-		}
+	for _, v := range c.counts {
+		n += v
 	}
 	return n
 }

@@ -42,7 +42,7 @@ var firstEvents = map[string]string{
 // Emulator (process start → first invoke's response), runs times each,
 // interleaved, against moto with the template's resources, and prints the
 // largest ratio of a function's median to the hello world's.
-func initFigures(ctx context.Context, root, rie, hostDir string, runs int) error {
+func initFigures(ctx context.Context, rep *report, root, rie, hostDir string, runs int) error {
 	rie, err := filepath.Abs(rie) // the emulator runs in each bootstrap's directory
 	if err != nil {
 		return err
@@ -89,14 +89,14 @@ func initFigures(ctx context.Context, root, rie, hostDir string, runs int) error
 	worst, worstID := 0.0, ""
 	for _, id := range ids {
 		ratio := median(took[id]) / hello
-		fmt.Printf("# cold start %s: median %.1f ms (ratio %.2f)\n", id, median(took[id]), ratio)
+		rep.note("cold start %s: median %.1f ms (ratio %.2f)", id, median(took[id]), ratio)
 		if id != helloID && ratio > worst {
 			worst, worstID = ratio, id
 		}
 	}
-	fmt.Printf("# init_ratio_vs_hello is %s's (linux/%s build under aws-lambda-rie)\n", worstID, hostArch())
-	fmt.Printf("bench: init_ratio_vs_hello=%s\n", num(worst))
-	fmt.Printf("bench: init_ms_hello=%s\n", num(hello))
+	rep.note("init_ratio_vs_hello is %s's (linux/%s build under aws-lambda-rie)", worstID, hostArch())
+	rep.figure("init_ratio_vs_hello", worst)
+	rep.figure("init_ms_hello", hello)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -17,27 +18,85 @@ import (
 	"github.com/pregate/pregate/infra/local"
 )
 
+// options are the sizes of one bench run.
+type options struct {
+	runs, concurrency, initRuns, cpuRequests int
+	requests                                 map[int]int // requests of the run with M validators
+	validators                               []int
+	rie, hostDir, arm64Dir                   string
+	timeout                                  time.Duration
+}
+
 func main() {
-	runs := flag.Int("runs", 3, "runs per figure; each figure is the median")
+	var o options
+	flag.IntVar(&o.runs, "runs", 3, "runs per figure; each figure is the median")
 	requests := flag.Int("requests", 100, "requests of the M=1 run (one run: the counts barely vary)")
 	requestsM10 := flag.Int("m10-requests", 30, "requests of the M=10 run (one run; moto makes each take seconds)")
 	e2e := flag.Int("e2e-requests", 100, "requests per M=3 run (counts, latency, cost; -runs runs)")
-	concurrency := flag.Int("concurrency", 20, "requests in flight at once")
-	initRuns := flag.Int("init-runs", 7, "cold starts per function; the figure is the median")
-	arm64Dir := flag.String("arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
-	cpuRequests := flag.Int("cpu-requests", 500, "requests per run of the in-process CPU measure")
-	rie := flag.String("rie", "", "aws-lambda-rie binary (cold starts are skipped without it)")
-	hostDir := flag.String("host", "bin/host", "build for this host: <LogicalId>/bootstrap and Hello/bootstrap")
+	flag.IntVar(&o.concurrency, "concurrency", 20, "requests in flight at once")
+	flag.IntVar(&o.initRuns, "init-runs", 7, "cold starts per function; the figure is the median")
+	flag.StringVar(&o.arm64Dir, "arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
+	flag.IntVar(&o.cpuRequests, "cpu-requests", 500, "requests per run of the in-process CPU measure")
+	flag.StringVar(&o.rie, "rie", "", "aws-lambda-rie binary (cold starts are skipped without it)")
+	flag.StringVar(&o.hostDir, "host", "bin/host", "build for this host: <LogicalId>/bootstrap and Hello/bootstrap")
 	validators := flag.String("validators", "1,3,10", "the M (validators per request) of the local-system runs")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "the whole run's bound")
 	flag.Parse()
-	ms, err := parseInts(*validators)
-	if err == nil {
-		err = run(*runs, map[int]int{1: *requests, 3: *e2e, 10: *requestsM10}, *concurrency, ms, *rie, *hostDir, *initRuns, *arm64Dir, *cpuRequests)
+	o.requests = map[int]int{1: *requests, 3: *e2e, 10: *requestsM10}
+	var err error
+	if o.validators, err = parseInts(*validators); err == nil {
+		err = run(newReport(os.Stdout), o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// report prints the figures ("bench: NAME=VALUE") and the notes ("# ...")
+// and remembers which figures it printed.
+type report struct {
+	w       io.Writer
+	printed map[string]bool
+}
+
+func newReport(w io.Writer) *report { return &report{w: w, printed: map[string]bool{}} }
+
+func (r *report) note(format string, args ...any) { fmt.Fprintf(r.w, "# "+format+"\n", args...) }
+
+func (r *report) figure(name string, v float64) {
+	r.printed[name] = true
+	fmt.Fprintf(r.w, "bench: %s=%s\n", name, num(v))
+}
+
+// missing lists the figures of wanted that were not printed.
+func (r *report) missing(wanted []string) []string {
+	var out []string
+	for _, name := range wanted {
+		if !r.printed[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// wantedFigures are the figures a run with o prints; run fails when one is missing.
+func wantedFigures(o options) []string {
+	out := []string{"cpu_us_per_request_m3"}
+	if o.arm64Dir != "" {
+		out = append(out, "binary_mb_max")
+	}
+	if o.rie != "" {
+		out = append(out, "init_ratio_vs_hello", "init_ms_hello")
+	}
+	for _, m := range o.validators {
+		out = append(out, fmt.Sprintf("ddb_writes_per_approved_m%d", m))
+		if m == 3 {
+			out = append(out, "ddb_reads_per_approved_m3", "sqs_calls_per_approved_m3", "kms_calls_per_approved_m3",
+				"e2e_p50_ms_submit_to_approved_m3", "e2e_p99_ms_submit_to_approved_m3", "cost_usd_per_million_m3")
+		}
+	}
+	return out
 }
 
 func parseInts(list string) ([]int, error) {
@@ -55,31 +114,39 @@ func parseInts(list string) ([]int, error) {
 	return out, nil
 }
 
-func run(runs int, requests map[int]int, concurrency int, validators []int, rie, hostDir string, initRuns int, arm64Dir string, cpuRequests int) error {
+func run(rep *report, o options) error {
 	root, err := local.Root()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	fmt.Printf("# each figure is the median of %d runs (cold starts: %d per function; the M=1 and M=10 counts: one run)\n", runs, initRuns)
-	if err := sizeFigure(arm64Dir); err != nil {
+	rep.note("each figure is the median of %d runs (cold starts: %d per function; the M=1 and M=10 counts: one run)", o.runs, o.initRuns)
+	if o.arm64Dir != "" {
+		if err := sizeFigure(rep, o.arm64Dir); err != nil {
+			return err
+		}
+	}
+	if err := cpuFigure(rep, o.runs, o.cpuRequests); err != nil {
 		return err
 	}
-	if err := cpuFigure(runs, cpuRequests); err != nil {
-		return err
-	}
-	if rie != "" {
-		if err := initFigures(ctx, root, rie, hostDir, initRuns); err != nil {
+	if o.rie != "" {
+		if err := initFigures(ctx, rep, root, o.rie, o.hostDir, o.initRuns); err != nil {
 			return fmt.Errorf("cold starts: %w", err)
 		}
 	}
-	return systemFigures(ctx, root, runs, requests, concurrency, validators)
+	if err := systemFigures(ctx, rep, root, o); err != nil {
+		return err
+	}
+	if missing := rep.missing(wantedFigures(o)); len(missing) > 0 {
+		return fmt.Errorf("figures missing: %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // cpuFigure prints our CPU time per auto-approved request with three
 // validators, every handler in one process on in-memory fakes.
-func cpuFigure(runs, n int) error {
+func cpuFigure(rep *report, runs, n int) error {
 	var us []float64
 	for r := 0; r < runs; r++ {
 		d, err := pipeline.CPUPerRequest(3, n)
@@ -88,38 +155,38 @@ func cpuFigure(runs, n int) error {
 		}
 		us = append(us, float64(d)/float64(time.Microsecond))
 	}
-	fmt.Printf("# cpu_us_per_request_m3: %d requests a run, user+system CPU (getrusage) inside the invocations, runtime JSON included\n", n)
-	fmt.Printf("bench: cpu_us_per_request_m3=%s\n", num(median(us)))
+	rep.note("cpu_us_per_request_m3: %d requests a run, user+system CPU (getrusage) inside the invocations, runtime JSON included", n)
+	rep.figure("cpu_us_per_request_m3", median(us))
 	return nil
 }
 
-// systemFigures runs the local system with each M of validators (M=3: runs
-// runs on one system; any other M: one run of requests[M], default 100)
-// and prints the per-request call counts and, for M=3, the latency and cost
-// figures.
-func systemFigures(ctx context.Context, root string, runs int, requests map[int]int, concurrency int, validators []int) error {
+// systemFigures runs the local system with each M of validators (M=3:
+// o.runs runs on one system; any other M: one run of o.requests[M], default
+// 100) and prints the per-request call counts and, for M=3, the latency and
+// cost figures.
+func systemFigures(ctx context.Context, rep *report, root string, o options) error {
 	figures := map[string][]float64{}
 	add := func(name string, v float64) { figures[name] = append(figures[name], v) }
-	for _, m := range validators {
-		n, ok := requests[m]
+	for _, m := range o.validators {
+		n, ok := o.requests[m]
 		if !ok {
 			n = 100
 		}
 		rounds := 1
 		if m == 3 {
-			rounds = runs
+			rounds = o.runs
 		}
 		start := time.Now()
-		results, err := runSystem(ctx, root, m, rounds, n, concurrency)
+		results, err := runSystem(ctx, root, m, rounds, n, o.concurrency)
 		if err != nil {
 			return fmt.Errorf("local system, M=%d: %w", m, err)
 		}
-		fmt.Printf("# M=%d: %d run(s) of %d requests, %d at a time, in %s\n", m, rounds, n, concurrency, time.Since(start).Round(time.Second))
+		rep.note("M=%d: %d run(s) of %d requests, %d at a time, in %s", m, rounds, n, o.concurrency, time.Since(start).Round(time.Second))
 		for r, res := range results {
 			per := func(calls int) float64 { return float64(calls) / float64(res.N) }
 			f := classify(res.Calls)
 			if r == 0 && m != 3 {
-				fmt.Printf("# M=%d, run 1: DynamoDB writes %.2f, reads %.2f, SQS %.2f, KMS %.2f, other %.2f per request\n",
+				rep.note("M=%d, run 1: DynamoDB writes %.2f, reads %.2f, SQS %.2f, KMS %.2f, other %.2f per request",
 					m, per(f.DDBWrites), per(f.DDBReads), per(f.SQS), per(f.KMS), per(f.Other))
 			}
 			add(fmt.Sprintf("ddb_writes_per_approved_m%d", m), per(f.DDBWrites))
@@ -134,12 +201,12 @@ func systemFigures(ctx context.Context, root string, runs int, requests map[int]
 			c := cost(res)
 			add("cost_usd_per_million_m3", c.total())
 			if r == 0 {
-				describeRun(res, c)
+				describeRun(rep, res, c)
 			}
 		}
 	}
 	for _, name := range sortedKeys(figures) {
-		fmt.Printf("bench: %s=%s\n", name, num(median(figures[name])))
+		rep.figure(name, median(figures[name]))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -73,20 +72,20 @@ func cost(r *systemRun) costBreakdown {
 }
 
 // describeRun prints, as comments, where one M=3 run's cost comes from.
-func describeRun(r *systemRun, c costBreakdown) {
-	fmt.Printf("# M=3 run: %d requests; prices of %s (us-east-1 list)\n", r.N, Prices.Date)
+func describeRun(rep *report, r *systemRun, c costBreakdown) {
+	rep.note("M=3 run: %d requests; prices of %s (us-east-1 list)", r.N, Prices.Date)
 	for _, fn := range sortedKeys(r.Invocations) {
 		ds := r.Invocations[fn]
 		var total time.Duration
 		for _, d := range ds {
 			total += d
 		}
-		fmt.Printf("#   %s: %.2f invocations per request, mean %.1f ms\n", fn, float64(len(ds))/float64(r.N),
+		rep.note("  %s: %.2f invocations per request, mean %.1f ms", fn, float64(len(ds))/float64(r.N),
 			float64(total)/float64(time.Millisecond)/float64(max(len(ds), 1)))
 	}
 	for _, k := range sortedKeys(r.Calls) {
-		fmt.Printf("#   %s: %.2f per request\n", k, float64(r.Calls[k])/float64(r.N))
+		rep.note("  %s: %.2f per request", k, float64(r.Calls[k])/float64(r.N))
 	}
-	fmt.Printf("#   cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f\n",
+	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f",
 		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.SQS, c.KMS)
 }

@@ -8,7 +8,7 @@ import (
 
 // sizeFigure prints the largest stripped bootstrap of the arm64 build
 // (dir/<LogicalId>/bootstrap, from make build), in MB of 10^6 bytes.
-func sizeFigure(dir string) error {
+func sizeFigure(rep *report, dir string) error {
 	paths, err := filepath.Glob(filepath.Join(dir, "*", "bootstrap"))
 	if err != nil {
 		return err
@@ -23,12 +23,12 @@ func sizeFigure(dir string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("# %s: %d bytes\n", p, fi.Size())
+		rep.note("%s: %d bytes", p, fi.Size())
 		if fi.Size() > largest {
 			largest, name = fi.Size(), p
 		}
 	}
-	fmt.Printf("# binary_mb_max is %s (linux/arm64, -s -w)\n", name)
-	fmt.Printf("bench: binary_mb_max=%s\n", num(float64(largest)/1e6))
+	rep.note("binary_mb_max is %s (linux/arm64, -s -w)", name)
+	rep.figure("binary_mb_max", float64(largest)/1e6)
 	return nil
 }

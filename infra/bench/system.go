@@ -83,7 +83,9 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		if err := waitApprovedMessages(ctx, watch, approvedQueue, (r+1)*n); err != nil {
 			return nil, err
 		}
-		waitQuiet(counter)
+		if err := waitQuiet(ctx, counter, time.Second, time.Minute); err != nil {
+			return nil, err
+		}
 		run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take()}
 		if run.Latencies, err = api.latencies(created, concurrency); err != nil {
 			return nil, err
@@ -150,17 +152,27 @@ func submitAll(ctx context.Context, api *apiClient, replies *replyTracker, first
 	}
 }
 
-// waitQuiet returns once no call has been counted for a second: stragglers
-// (a stream batch still being handled) belong to the run.
-func waitQuiet(c *callCounter) {
+// waitQuiet returns once the request path has made no call for quiet:
+// stragglers (a stream batch still being handled) belong to the run. It
+// gives up after within, so that a system that never settles fails the
+// bench rather than hanging it.
+func waitQuiet(ctx context.Context, c *callCounter, quiet, within time.Duration) error {
+	deadline := time.Now().Add(within)
 	last := -1
 	for {
 		n := c.total()
 		if n == last {
-			return
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the request path still made AWS calls %s after the last approval (%d so far)", within, n)
 		}
 		last = n
-		time.Sleep(time.Second)
+		select {
+		case <-time.After(quiet):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -178,7 +190,11 @@ func waitApprovedMessages(ctx context.Context, q *sqs.Client, queueURL string, n
 		if time.Now().After(deadline) {
 			return fmt.Errorf("approved queue holds %d messages, want %d", got, n)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

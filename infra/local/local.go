@@ -193,8 +193,8 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
-		"PublicApiFunction": timed(opts, "PublicApiFunction", invocation(public.Handle)),
-		"AdminApiFunction":  timed(opts, "AdminApiFunction", invocation(admin.Handle)),
+		"PublicApiFunction": timed(opts, "PublicApiFunction", invocation("PublicApiFunction", public.Handle)),
+		"AdminApiFunction":  timed(opts, "AdminApiFunction", invocation("AdminApiFunction", admin.Handle)),
 	}, sys.Auth, opts.Log)
 	if err != nil {
 		return nil, err
@@ -283,7 +283,7 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	}
 	p := &StreamPoller{
 		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
-		Handler: timed(opts, "StreamFunction", invocation(handler.Handle)), BatchSize: 100, MaxRetries: 10, Filters: filters,
+		Handler: timed(opts, "StreamFunction", invocation("StreamFunction", handler.Handle)), BatchSize: 100, MaxRetries: 10, Filters: filters,
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
 		Log: opts.Log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
@@ -308,7 +308,7 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 	if d.Config.ReviewDeadline > 0 {
 		every = min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
 	}
-	sweep := invocation(func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+	sweep := invocation("ReviewDeadlineFunction", func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
 		return struct{}{}, h.Handle(ctx, ev)
 	})
 	s.runInBackground(func(ctx context.Context) {

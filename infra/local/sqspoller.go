@@ -119,7 +119,7 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 		return err
 	}
 	q := s.Stack.Resources["DispatchQueue"]
-	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", invocation(h.Handle)), Log: opts.Log}
+	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", invocation("DispatcherFunction", h.Handle)), Log: opts.Log}
 	// Lambda's SQS event source runs several batches at once; one poller
 	// each plays that concurrency.
 	s.dispatcher = s.runInBackground(func(ctx context.Context) {
