@@ -170,3 +170,106 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// userFacing is what the repository's texts may not say to users: the
+// internal contract file and its sections, issue numbers, and paths of the
+// machine the project is built on. The patterns are written so that they do
+// not match themselves.
+// bareIssue is "#4" alone, refused in Markdown and the Makefile (elsewhere
+// it may be a colour).
+var bareIssue = regexp.MustCompile(`(^|[\s(\[])#\d+\b`)
+
+var userFacing = []struct {
+	what string
+	re   *regexp.Regexp
+}{
+	{"the internal contract file", regexp.MustCompile(`\bS[P]EC\b`)},
+	{"a section sign", regexp.MustCompile(`\x{00A7}`)},
+	{"an issue number", regexp.MustCompile(`(?i)\bissu[e]s?\s*#?\s*\d+`)},
+	{"a tracker issue", regexp.MustCompile(`(?i)\bthe issu[e]('s)?\b`)},
+	{"a machine path", regexp.MustCompile(`(^|[\s"'(=:])/(w[o]rk|h[o]me|U[s]ers|r[o]ot|t[m]p)/|(^|[\s"'(=])[A-Z]:\\[A-Za-z]`)},
+}
+
+// TestDocsSpeakToUsers: README.md, docs/ and every other source, build or
+// documentation file of the repository name no internal contract section, no
+// issue number and no local machine path. The README and docs/ are read by
+// validators, admins and operators who have none of those.
+func TestDocsSpeakToUsers(t *testing.T) {
+	root, err := local.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipDir := map[string]bool{".git": true, ".venv": true, "bin": true, ".aws-sam": true, "node_modules": true, "testdata": true}
+	text := map[string]bool{".go": true, ".md": true, ".yaml": true, ".yml": true, ".toml": true, ".py": true, ".txt": true,
+		".json": true, ".js": true, ".html": true, ".css": true, ".sh": true}
+	checked := 0
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && (skipDir[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !text[filepath.Ext(path)] && d.Name() != "Makefile" {
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		checked++
+		prose := filepath.Ext(path) == ".md" || d.Name() == "Makefile"
+		for i, line := range strings.Split(string(raw), "\n") {
+			if m := bareIssue.FindString(line); prose && m != "" {
+				t.Errorf("%s:%d names an issue number (%q): %s", rel, i+1, strings.TrimSpace(m), strings.TrimSpace(line))
+			}
+			for _, p := range userFacing {
+				if m := p.re.FindString(line); m != "" {
+					t.Errorf("%s:%d names %s (%q): %s", rel, i+1, p.what, strings.TrimSpace(m), strings.TrimSpace(line))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, must := range []string{"README.md", "docs/openapi.yaml", "docs/lifecycle.md"} {
+		if _, err := os.Stat(filepath.Join(root, must)); err != nil {
+			t.Errorf("%s: %v", must, err)
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("checked only %d files; the walk missed the repository", checked)
+	}
+}
+
+func TestUserFacingPatterns(t *testing.T) {
+	bad := []string{"see S" + "PEC \u00a710", "issu" + "e #7", "Issu" + "e 15", "the issu" + "e's sizes",
+		"git clone /wo" + "rk/main x", "cd /tm" + "p/x", "C:" + "\\Users"}
+	for _, s := range bad {
+		found := false
+		for _, p := range userFacing {
+			found = found || p.re.MatchString(s)
+		}
+		if !found {
+			t.Errorf("%q passes the check", s)
+		}
+	}
+	if !bareIssue.MatchString("the target #" + "4 in") {
+		t.Error("a bare issue number passes the check")
+	}
+	good := []string{"## Performance", "see [lifecycle](#the-life)", "a 404 for issues of paging", "$(mktemp -d)", "GET /api/v1/health",
+		"the template's specification", "`internal/gate`"}
+	for _, s := range good {
+		for _, p := range userFacing {
+			if p.re.MatchString(s) {
+				t.Errorf("%q is refused as %s", s, p.what)
+			}
+		}
+	}
+}
