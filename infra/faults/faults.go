@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -147,6 +148,7 @@ type Proxy struct {
 	// Client forwards the calls; a client without timeout when nil.
 	Client *http.Client
 
+	paused atomic.Bool
 	once   sync.Once
 	mu     sync.Mutex
 	faults []Fault
@@ -191,9 +193,16 @@ func (p *Proxy) init() {
 	})
 }
 
+// Pause stops injecting (calls are forwarded untouched) until Resume: the
+// soak sets up and checks with the proxy paused.
+func (p *Proxy) Pause() { p.paused.Store(true) }
+
+// Resume injects again after Pause.
+func (p *Proxy) Resume() { p.paused.Store(false) }
+
 // roll draws the fault, if any, for one call of op.
 func (p *Proxy) roll(op string) (Kind, bool) {
-	if op == "" {
+	if op == "" || p.paused.Load() {
 		return "", false
 	}
 	u, acc := p.Rand(), 0.0

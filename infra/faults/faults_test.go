@@ -187,4 +187,14 @@ func TestObserveAndUntargetedCalls(t *testing.T) {
 	if applied.Load() != 1 || p.Count() != 0 || seen.Load() != 1 {
 		t.Fatalf("applied %d, faults %d, observed %d", applied.Load(), p.Count(), seen.Load())
 	}
+	// Paused, nothing is failed either.
+	p.Pause()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", ""), BaseEndpoint: aws.String(url), RetryMaxAttempts: 1}
+	if err := getItem(cfg); err != nil || p.Count() != 0 {
+		t.Fatalf("paused: %v, %d faults", err, p.Count())
+	}
+	p.Resume()
+	if err := getItem(cfg); err == nil || p.Count() != 1 {
+		t.Fatalf("resumed: %v, %d faults", err, p.Count())
+	}
 }

@@ -40,6 +40,11 @@ type Options struct {
 	Addr string // listen address, e.g. 127.0.0.1:3000; port 0 picks one
 	// Endpoint, when set, is an AWS endpoint to use instead of starting moto.
 	Endpoint string
+	// ProductEndpoint, when set, is the AWS endpoint of the gate's own
+	// functions (make soak: a fault injector in front of Endpoint). The
+	// stack's provisioning, the pollers standing in for Lambda's event
+	// sources and System.AWS keep using Endpoint.
+	ProductEndpoint string
 	// Prefix names the provisioned resources: "pregate-local" on a moto of
 	// its own; on a shared Endpoint, by default a fresh one per system, so
 	// that several systems (tests run in parallel) never share a table.
@@ -78,10 +83,12 @@ var LocalDefaults = map[string]string{
 
 // System is a running local stack.
 type System struct {
-	URL    string // http://127.0.0.1:PORT (the API is under /api/v1)
-	Stack  *stack.Stack
-	AWS    aws.Config
-	Config config.Config
+	URL   string // http://127.0.0.1:PORT (the API is under /api/v1)
+	Stack *stack.Stack
+	AWS   aws.Config
+	// ProductAWS is what the functions use: AWS, or Options.ProductEndpoint.
+	ProductAWS aws.Config
+	Config     config.Config
 	// Auth issues and verifies the local admin tokens.
 	Auth       *localauth.Server
 	moto       *stack.Moto
@@ -134,6 +141,13 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	for _, o := range opts.AWSOptions {
 		o(&sys.AWS)
 	}
+	sys.ProductAWS = sys.AWS
+	if opts.ProductEndpoint != "" {
+		sys.ProductAWS = awsenv.Emulator(opts.ProductEndpoint)
+		for _, o := range opts.AWSOptions {
+			o(&sys.ProductAWS)
+		}
+	}
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -158,7 +172,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 			return app.Deps{}, fmt.Errorf("%s: %w", function, err)
 		}
 		sys.Config = cfg
-		return app.Deps{Config: cfg, AWS: sys.AWS, Log: opts.Log.With("function", function), Now: time.Now,
+		return app.Deps{Config: cfg, AWS: sys.ProductAWS, Log: opts.Log.With("function", function), Now: time.Now,
 			Metrics: metrics.New(opts.Metrics, cfg.MetricsNamespace, time.Now), Resolver: opts.Resolver}, nil
 	}
 

@@ -1,9 +1,13 @@
 // Command soak is `make soak`: SOAK_REQUESTS privacy requests (5,000 by
-// default) through the local system, three validators that misbehave at
-// random, the dispatcher killed and restarted mid-run; then a checker reads
-// every request and prints `soak: lost=N double_decided=N stuck=N`
-// (docs/soak.md says what each counts). It exits 1 when lost or
-// double_decided is not 0.
+// default) through the local system, with a fault injector between the
+// gate's functions and the emulator (FAULTS), validators that misbehave at
+// random, a webhook on a connection without secrets, a connection whose
+// secrets cannot be opened for a while, a webhook removed mid-run, the
+// dispatcher killed and restarted, REVIEW_DEADLINE on; then a checker reads
+// every request and prints
+// `soak: lost=N double_decided=N stuck=N unexplained=N faults=N`
+// (docs/soak.md says what each counts). It exits 1 when lost,
+// double_decided or unexplained is not 0.
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,7 +29,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pregate/pregate/infra/apiclient"
+	"github.com/pregate/pregate/infra/faults"
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/queue"
 )
 
@@ -32,23 +39,29 @@ import (
 type settings struct {
 	requests    int           // SOAK_REQUESTS
 	concurrency int           // SOAK_CONCURRENCY: submissions in flight
-	seed        uint64        // SOAK_SEED: the validators' dice
+	seed        uint64        // SOAK_SEED: the validators' and the injector's dice
 	settle      time.Duration // SOAK_SETTLE: longest wait for the system to go quiet
 	outage      time.Duration // SOAK_OUTAGE: how long the dispatcher stays dead
 	pollers     int           // SOAK_DISPATCH_POLLERS: dispatcher batches at once
 	backlog     int           // SOAK_MAX_BACKLOG: dispatch messages before submissions pause
+	deadline    time.Duration // SOAK_REVIEW_DEADLINE: the gate's REVIEW_DEADLINE
+	hang        time.Duration // SOAK_FAULT_HANG: how long an injected timeout holds a call
+	faults      faults.Rules  // FAULTS ("off": none)
 }
+
+// DefaultFaults are the injector's rates when FAULTS is not set.
+const DefaultFaults = "DynamoDB_20120810.UpdateItem=0.02,SQS.SendMessageBatch=0.01,*=0.005"
 
 func main() {
 	cfg, err := load(os.Getenv)
 	if err != nil {
 		fail(err)
 	}
-	lost, double, err := run(cfg)
+	t, err := run(cfg)
 	if err != nil {
 		fail(err)
 	}
-	if lost > 0 || double > 0 {
+	if t.lost > 0 || t.double > 0 || t.unexplained > 0 {
 		os.Exit(1)
 	}
 }
@@ -59,7 +72,8 @@ func fail(err error) {
 }
 
 func load(getenv func(string) string) (settings, error) {
-	s := settings{requests: 5000, concurrency: 16, seed: 1, settle: 10 * time.Minute, outage: 5 * time.Second, pollers: 5, backlog: 150}
+	s := settings{requests: 5000, concurrency: 16, seed: 1, settle: 10 * time.Minute, outage: 5 * time.Second, pollers: 5, backlog: 150,
+		deadline: 20 * time.Second, hang: 3 * time.Second}
 	ints := map[string]*int{"SOAK_REQUESTS": &s.requests, "SOAK_CONCURRENCY": &s.concurrency, "SOAK_DISPATCH_POLLERS": &s.pollers, "SOAK_MAX_BACKLOG": &s.backlog}
 	for k, dst := range ints {
 		if v := getenv(k); v != "" {
@@ -77,7 +91,7 @@ func load(getenv func(string) string) (settings, error) {
 		}
 		s.seed = n
 	}
-	for k, dst := range map[string]*time.Duration{"SOAK_SETTLE": &s.settle, "SOAK_OUTAGE": &s.outage} {
+	for k, dst := range map[string]*time.Duration{"SOAK_SETTLE": &s.settle, "SOAK_OUTAGE": &s.outage, "SOAK_REVIEW_DEADLINE": &s.deadline, "SOAK_FAULT_HANG": &s.hang} {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -86,6 +100,18 @@ func load(getenv func(string) string) (settings, error) {
 			*dst = d
 		}
 	}
+	rules := getenv("FAULTS")
+	switch rules {
+	case "":
+		rules = DefaultFaults
+	case "off":
+		rules = ""
+	}
+	r, err := faults.ParseRules(rules)
+	if err != nil {
+		return s, fmt.Errorf("FAULTS: %w", err)
+	}
+	s.faults = r
 	return s, nil
 }
 
@@ -98,23 +124,66 @@ var gateEnv = map[string]string{"WEBHOOK_BACKOFF": "200ms", "WEBHOOK_MAX_ATTEMPT
 // they would in AWS, only sooner.
 const dispatchVisibility = 20
 
-var hooks = []string{"soak_a", "soak_b", "soak_c"}
+// requestID finds the privacy request ids a call to AWS is about.
+var requestID = regexp.MustCompile(`pri_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
-func run(cfg settings) (lost, double int, err error) {
+func tagIDs(_ string, body []byte) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, m := range requestID.FindAll(body, -1) {
+		if id := string(m); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+type tally struct {
+	lost, double, stuck, unexplained int
+	status                           map[string]int
+	examples                         []string // the first few requests of each count, with why
+}
+
+func run(cfg settings) (tally, error) {
 	began := time.Now()
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "soak: %6.1fs "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
 	}
 	root, err := local.Root()
 	if err != nil {
-		return 0, 0, err
+		return tally{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Env: gateEnv,
-		Endpoint: os.Getenv("AWS_ENDPOINT_URL"), DispatchPollers: cfg.pollers})
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	var moto *stack.Moto
+	if endpoint == "" {
+		if moto, err = stack.StartMoto(ctx, root, stack.MotoOptions{}); err != nil {
+			return tally{}, err
+		}
+		defer moto.Stop()
+		endpoint = moto.Endpoint
+	}
+	// The gate's functions reach the emulator through the injector; the
+	// run's own calls (provisioning, the pollers standing in for Lambda's
+	// event sources, queue depth, draining) go to it directly. The
+	// injector is paused while the run sets up and while it checks.
+	proxy := &faults.Proxy{Target: endpoint, Rules: cfg.faults, Hang: cfg.hang, Tag: tagIDs, Rand: seeded(cfg.seed)}
+	proxy.Pause()
+	proxyURL, err := proxy.Start()
 	if err != nil {
-		return 0, 0, err
+		return tally{}, err
+	}
+	defer proxy.Close()
+	env := map[string]string{"REVIEW_DEADLINE": cfg.deadline.String()}
+	for k, v := range gateEnv {
+		env[k] = v
+	}
+	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Env: env,
+		Endpoint: endpoint, ProductEndpoint: proxyURL, DispatchPollers: cfg.pollers})
+	if err != nil {
+		return tally{}, err
 	}
 	defer sys.Stop()
 	// Ctrl-C still stops the emulator it started.
@@ -123,38 +192,31 @@ func run(cfg settings) (lost, double int, err error) {
 	go func() {
 		<-interrupted
 		sys.Stop()
+		moto.Stop()
 		os.Exit(130)
 	}()
 	q := sqs.NewFromConfig(sys.AWS)
 	dispatchURL := sys.Stack.Resources["DispatchQueue"].Ref
 	if _, err := q.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &dispatchURL,
 		Attributes: map[string]string{"VisibilityTimeout": strconv.Itoa(dispatchVisibility)}}); err != nil {
-		return 0, 0, err
+		return tally{}, err
 	}
 
 	api := &apiClient{apiclient.Client{Base: sys.URL + "/api/v1", HTTP: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
 	if err := api.Login("local-admin", "local-admin-secret"); err != nil {
-		return 0, 0, err
+		return tally{}, err
 	}
 	timeout, _ := time.ParseDuration(gateEnv["WEBHOOK_TIMEOUT"])
-	vals := map[string]*unruly{}
-	for i, k := range hooks {
-		vals[k] = newUnruly(k, cfg.seed+uint64(i), timeout)
-		defer vals[k].srv.Close()
-		if err := api.configure(k, vals[k].srv.URL); err != nil {
-			return 0, 0, err
-		}
+	sc, err := newScenario(api, sys, cfg.seed, timeout, logf)
+	if err != nil {
+		return tally{}, err
 	}
-	set := []map[string]any{}
-	for _, k := range hooks {
-		set = append(set, map[string]any{"key": k, "name": "Soak " + k, "connection_config_key": "conn_" + k})
-	}
-	if err := api.Do("PUT", "/dsr/webhook/pre_approval", set, nil); err != nil {
-		return 0, 0, err
-	}
-	logf("system up at %s; submitting %d requests, %d at a time", sys.URL, cfg.requests, cfg.concurrency)
+	defer sc.close()
+	logf("system up at %s (emulator %s, injector %s); submitting %d requests, %d at a time; REVIEW_DEADLINE=%s",
+		sys.URL, endpoint, proxyURL, cfg.requests, cfg.concurrency, cfg.deadline)
+	proxy.Resume()
 
-	// Submit, killing the dispatcher when 40% are in and restarting it after the outage.
+	// Submit, stepping through the scenario as the submissions go in.
 	// moto's SQS walks every message of a queue on each call, so a deep
 	// dispatch queue slows every call down and deepens itself: submissions
 	// wait while the backlog is over SOAK_MAX_BACKLOG.
@@ -169,42 +231,31 @@ func run(cfg settings) (lost, double int, err error) {
 			time.Sleep(time.Second)
 		}
 	}()
-	var kill sync.Once
 	var decile atomic.Int64
-	ids, refused := api.submitAll(cfg, func() int { return int(depth.Load()) }, func(done int) {
-		if d := int64(done * 10 / cfg.requests); d > decile.Load() && decile.CompareAndSwap(d-1, d) {
-			logf("%d submitted (dispatch backlog %d)", done, depth.Load())
+	steps := sc.steps(cfg)
+	subs := api.submitAll(cfg, func() int { return int(depth.Load()) }, func(attempted, accepted int) {
+		if d := int64(accepted * 10 / cfg.requests); d > decile.Load() && decile.CompareAndSwap(d-1, d) {
+			logf("%d submitted (dispatch backlog %d, %d faults so far)", accepted, depth.Load(), proxy.Count())
 		}
-		if done < cfg.requests*2/5 {
-			return
-		}
-		kill.Do(func() {
-			go func() {
-				logf("killing the dispatcher after %d submissions", done)
-				sys.StopDispatcher()
-				time.Sleep(cfg.outage)
-				sys.StartDispatcher()
-				logf("dispatcher restarted after %s", cfg.outage)
-			}()
-		})
+		steps.reached(attempted)
 	})
+	steps.finish()
 	stopSampling()
-	logf("submitted: %d accepted, %d refused", len(ids), refused)
+	lastSubmit := time.Now()
+	logf("submitted: %d accepted, %d refused", len(subs.ids), subs.refused)
 	logf("emulator restart skipped: moto cannot keep its state across a restart (docs/emulator.md)")
 
-	// Settle: no dispatch message left (visible, in flight or delayed) and
-	// every validator idle for 5 s.
+	// Settle: no dispatch message left (visible, in flight or delayed),
+	// every validator idle for 5 s, and the review deadline (and a sweep
+	// after it) passed since the last submission.
 	deadline := time.Now().Add(cfg.settle)
 	for tick := 1; ; tick++ {
 		n, err := queueDepth(q, dispatchURL)
 		if err != nil {
-			return 0, 0, err
+			return tally{}, err
 		}
-		idle := true
-		for _, v := range vals {
-			idle = idle && v.idleFor(5*time.Second)
-		}
-		if n == 0 && idle {
+		idle := sc.idleFor(5 * time.Second)
+		if n == 0 && idle && time.Since(lastSubmit) > cfg.deadline+cfg.deadline/2+2*time.Second {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -216,24 +267,40 @@ func run(cfg settings) (lost, double int, err error) {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	var calls int64
-	for _, v := range vals {
-		calls += v.calls.Load()
+	proxy.Pause()
+	logf("settled: %d validator calls, %d faults injected", sc.calls(), proxy.Count())
+	for _, line := range proxy.Summary() {
+		logf("  fault %s", line)
 	}
-	logf("settled: %d validator calls", calls)
 
 	messages, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref)
 	if err != nil {
-		return 0, 0, err
+		return tally{}, err
 	}
-	counts := api.checkAll(ids, vals, messages)
-	logf("checked %d requests: approved=%d not_eligible=%d waiting=%d; done in %s",
-		len(ids), counts.status["approved"], counts.status["pre_approval_not_eligible"], counts.stuck, time.Since(began).Round(time.Second))
-	for _, why := range counts.examples {
+	faulted := map[string]bool{}
+	for _, f := range proxy.Faults() {
+		for _, id := range f.Tags {
+			faulted[id] = true
+		}
+	}
+	t := api.checkAll(subs, sc, messages, faulted)
+	logf("checked %d requests: %v; done in %s", len(subs.ids), t.status, time.Since(began).Round(time.Second))
+	for _, why := range t.examples {
 		logf("  %s", why)
 	}
-	fmt.Printf("soak: lost=%d double_decided=%d stuck=%d\n", counts.lost, counts.double, counts.stuck)
-	return counts.lost, counts.double, nil
+	fmt.Printf("soak: lost=%d double_decided=%d stuck=%d unexplained=%d faults=%d\n", t.lost, t.double, t.stuck, t.unexplained, proxy.Count())
+	return t, nil
+}
+
+// seeded is a goroutine-safe [0,1) source for the injector.
+func seeded(seed uint64) func() float64 {
+	var mu sync.Mutex
+	rng := newRand(seed, 0xfa17)
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.Float64()
+	}
 }
 
 // queueDepth counts the queue's messages: visible, in flight and delayed.
@@ -285,26 +352,23 @@ func drainApproved(q *sqs.Client, url string) (map[string]int, error) {
 // apiClient talks to the gate's API as admins and subjects do.
 type apiClient struct{ apiclient.Client }
 
-// configure creates connection conn_<key> with its secrets pointing at url.
-func (c *apiClient) configure(key, url string) error {
-	if err := c.Do("PATCH", "/connection", []map[string]any{{"key": "conn_" + key, "name": "Soak " + key,
-		"connection_type": "https", "access": "read"}}, nil); err != nil {
-		return err
-	}
-	return c.Do("PUT", "/connection/conn_"+key+"/secret", map[string]any{"url": url, "authorization": "Bearer soak"}, nil)
+// submissions are the accepted requests and when each was accepted.
+type submissions struct {
+	ids     []string
+	at      map[string]time.Time
+	refused int
 }
 
 // submitAll submits cfg.requests requests, one per call, cfg.concurrency at
-// a time, pausing while backlog() is over cfg.backlog; progress is told each
-// accepted count. It returns the accepted ids and how many submissions were
-// refused (never accepted, so never lost).
-func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(done int)) ([]string, int) {
+// a time, pausing while backlog() is over cfg.backlog; progress is told how
+// many were tried and accepted so far. Refused submissions (never accepted,
+// so never lost) are counted.
+func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(attempted, accepted int)) submissions {
 	var (
-		mu      sync.Mutex
-		ids     []string
-		refused int
-		next    atomic.Int64
-		wg      sync.WaitGroup
+		mu   sync.Mutex
+		subs = submissions{at: map[string]time.Time{}}
+		next atomic.Int64
+		wg   sync.WaitGroup
 	)
 	for range cfg.concurrency {
 		wg.Go(func() {
@@ -321,56 +385,56 @@ func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(do
 					"policy_key": "default_access_policy", "external_id": fmt.Sprintf("soak-%d", n)}}, &out)
 				mu.Lock()
 				if err != nil || len(out.Succeeded) != 1 {
-					refused++
+					subs.refused++
 				} else {
-					ids = append(ids, out.Succeeded[0].ID)
+					subs.ids = append(subs.ids, out.Succeeded[0].ID)
+					subs.at[out.Succeeded[0].ID] = time.Now()
 				}
-				done := len(ids)
+				accepted := len(subs.ids)
 				mu.Unlock()
-				progress(done)
+				progress(int(n), accepted)
 			}
 		})
 	}
 	wg.Wait()
-	return ids, refused
-}
-
-type tally struct {
-	lost, double, stuck int
-	status              map[string]int
-	examples            []string // the first few lost or double-decided requests, with why
+	return subs
 }
 
 // checkAll reads every request and its timeline and classifies it.
-func (c *apiClient) checkAll(ids []string, vals map[string]*unruly, messages map[string]int) tally {
+func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string]int, faulted map[string]bool) tally {
 	t := tally{status: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	perKind := map[string]int{}
 	work := make(chan string)
 	for range 8 {
 		wg.Go(func() {
 			for id := range work {
-				o := c.observe(id, vals, messages)
-				v := classify(o, hooks)
+				o := c.observe(id, sc, messages[id])
+				o.Faulted = faulted[id]
+				o.Removed, o.Broken = sc.removed(), sc.broken(subs.at[id])
+				v := classify(o)
 				mu.Lock()
 				t.status[o.Status]++
-				if v.Lost {
-					t.lost++
-				}
-				if v.DoubleDecided {
-					t.double++
-				}
-				if v.Stuck {
-					t.stuck++
-				}
-				if (v.Lost || v.DoubleDecided) && len(t.examples) < 10 {
-					t.examples = append(t.examples, id+": "+v.Why)
+				for _, c := range []struct {
+					on   bool
+					n    *int
+					name string
+				}{{v.Lost, &t.lost, "lost"}, {v.DoubleDecided, &t.double, "double_decided"}, {v.Unexplained, &t.unexplained, "unexplained"}, {v.Stuck, &t.stuck, "stuck"}} {
+					if !c.on {
+						continue
+					}
+					*c.n++
+					if perKind[c.name] < 5 {
+						perKind[c.name]++
+						t.examples = append(t.examples, fmt.Sprintf("%s %s (faulted %v): %s", c.name, id, o.Faulted, v.Why))
+					}
 				}
 				mu.Unlock()
 			}
 		})
 	}
-	for _, id := range ids {
+	for _, id := range subs.ids {
 		work <- id
 	}
 	close(work)
@@ -378,15 +442,8 @@ func (c *apiClient) checkAll(ids []string, vals map[string]*unruly, messages map
 	return t
 }
 
-func (c *apiClient) observe(id string, vals map[string]*unruly, messages map[string]int) Observed {
-	o := Observed{States: map[string]string{}, Accepted: map[string]Answer{}, Messages: messages[id]}
-	for k, v := range vals {
-		a, unsure := v.view(id)
-		if a != "" {
-			o.Accepted[k] = a
-		}
-		o.Unsure = o.Unsure || unsure
-	}
+func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
+	o := Observed{States: map[string]string{}, Actions: map[string]int{}, Validated: sc.view(id), Messages: messages}
 	var r struct {
 		Status   string `json:"status"`
 		Webhooks []struct {
@@ -396,7 +453,8 @@ func (c *apiClient) observe(id string, vals map[string]*unruly, messages map[str
 	}
 	var act struct {
 		Items []struct {
-			Action string `json:"action"`
+			Action  string `json:"action"`
+			Message string `json:"message"`
 		} `json:"items"`
 	}
 	if c.retry(func() error { return c.Do("GET", "/privacy-request/"+id, nil, &r) }) != nil ||
@@ -408,8 +466,12 @@ func (c *apiClient) observe(id string, vals map[string]*unruly, messages map[str
 		o.States[w.Key] = w.State
 	}
 	for _, e := range act.Items {
+		o.Actions[e.Action]++
 		if e.Action == "approved" || e.Action == "denied" {
 			o.Decisions++
+		}
+		if e.Action == "status_changed" && regexp.MustCompile(`(?i)review deadline`).MatchString(e.Message) {
+			o.Deadline = true
 		}
 	}
 	return o

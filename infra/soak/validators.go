@@ -36,6 +36,7 @@ type unruly struct {
 	verdicts map[string]verdict // by request id
 	accepted map[string]Answer  // replies the gate accepted (200), by request id
 	unsure   map[string]bool    // a reply never got a 200 or 4xx answer
+	failed   map[string]int     // calls answered 500 or too late, by request id
 	inFlight atomic.Int64       // calls being answered and replies being sent
 	calls    atomic.Int64
 	lastBusy atomic.Int64 // unix nanos of the last call or reply
@@ -48,7 +49,7 @@ type verdict struct {
 
 func newUnruly(key string, seed uint64, timeout time.Duration) *unruly {
 	v := &unruly{key: key, timeout: timeout, rng: rand.New(rand.NewPCG(seed, 0x5eed)),
-		verdicts: map[string]verdict{}, accepted: map[string]Answer{}, unsure: map[string]bool{},
+		verdicts: map[string]verdict{}, accepted: map[string]Answer{}, unsure: map[string]bool{}, failed: map[string]int{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	v.srv = httptest.NewServer(http.HandlerFunc(v.serve))
 	return v
@@ -91,10 +92,12 @@ func (v *unruly) serve(w http.ResponseWriter, r *http.Request) {
 	replies, delay := 1, time.Duration(0)
 	switch {
 	case roll < 10:
+		v.fail(in.ID)
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	case roll < 15:
 		// Too slow: the gate gives up on this attempt, but the work was done.
+		v.fail(in.ID)
 		select {
 		case <-time.After(v.timeout + 200*time.Millisecond):
 		case <-r.Context().Done():
@@ -149,6 +152,12 @@ func (v *unruly) reply(id string, answer Answer, url, token string) {
 	v.mu.Unlock()
 }
 
+func (v *unruly) fail(id string) {
+	v.mu.Lock()
+	v.failed[id]++
+	v.mu.Unlock()
+}
+
 func (v *unruly) touch() { v.lastBusy.Store(time.Now().UnixNano()) }
 
 // idleFor says whether the validator has had nothing to do for d.
@@ -157,8 +166,9 @@ func (v *unruly) idleFor(d time.Duration) bool {
 }
 
 // view is what the checker needs from the validator about one request.
-func (v *unruly) view(id string) (accepted Answer, unsure bool) {
+func (v *unruly) view(id string) Validated {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.accepted[id], v.unsure[id]
+	vd, called := v.verdicts[id]
+	return Validated{Called: called, Verdict: vd.answer, Silent: vd.silent, Accepted: v.accepted[id], Unsure: v.unsure[id], Failed: v.failed[id]}
 }
