@@ -42,6 +42,10 @@ type scenario struct {
 	gone     map[string]bool     // webhooks removed from the configuration
 	unusable map[string][]window // connections without usable secrets, by webhook key
 	sealed   types.AttributeValue
+	// spoiledAt is when broken's secrets were spoilt.
+	spoiledAt time.Time
+	// background are the steps still running (the dispatcher's outage).
+	background sync.WaitGroup
 }
 
 func newScenario(api *apiClient, sys *local.System, seed uint64, timeout time.Duration, logf func(string, ...any)) (*scenario, error) {
@@ -127,9 +131,11 @@ func (sc *scenario) steps(cfg settings) *stepper {
 		}},
 		{0.4, "kill the dispatcher", func() error {
 			sc.sys.StopDispatcher()
-			time.Sleep(cfg.outage)
-			sc.sys.StartDispatcher()
-			sc.logf("  dispatcher restarted after %s", cfg.outage)
+			sc.background.Go(func() {
+				time.Sleep(cfg.outage)
+				sc.sys.StartDispatcher()
+				sc.logf("dispatcher restarted after %s", cfg.outage)
+			})
 			return nil
 		}},
 		{0.5, "remove webhooks " + removed + " and " + noSecr, func() error {
@@ -142,11 +148,16 @@ func (sc *scenario) steps(cfg settings) *stepper {
 			return nil
 		}},
 		{0.6, "make the secrets of " + broken + "'s connection impossible to open", func() error { return sc.spoil(true) }},
-		{0.7, "restore the secrets of " + broken + "'s connection", func() error { return sc.spoil(false) }},
+		{0.7, "restore the secrets of " + broken + "'s connection", func() error {
+			// Unusable for half the review deadline at least, so that deliveries meet it.
+			time.Sleep(time.Until(sc.spoiledAt.Add(cfg.deadline / 2)))
+			return sc.spoil(false)
+		}},
 	}
 	s := &stepper{steps: all, total: cfg.requests, work: make(chan step, len(all)), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
+		defer sc.background.Wait()
 		for st := range s.work {
 			sc.logf("%s", st.name)
 			if err := st.do(); err != nil {
@@ -202,7 +213,7 @@ func (sc *scenario) spoil(on bool) error {
 		if out.Item["secrets_sealed"] == nil {
 			return errors.New("no secrets_sealed on conn_" + broken + ": the config item's layout changed")
 		}
-		sc.sealed = out.Item["secrets_sealed"]
+		sc.sealed, sc.spoiledAt = out.Item["secrets_sealed"], time.Now()
 		sc.mark(broken, true)
 		_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: key, UpdateExpression: aws.String("SET secrets_sealed = :s"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberB{Value: []byte("not a sealed secret")}}})
