@@ -38,6 +38,9 @@ type Observed struct {
 type Verdict struct {
 	Lost, DoubleDecided, Stuck, Unexplained bool
 	Why                                     string
+	// Rules are the rules the request broke, as their message patterns
+	// (the run counts requests by them).
+	Rules []string
 }
 
 // state values a webhook of a request can show.
@@ -66,6 +69,7 @@ func classify(o Observed) Verdict {
 			v.Why += "; "
 		}
 		v.Why += fmt.Sprintf(format, args...)
+		v.Rules = append(v.Rules, format)
 	}
 	if o.Decisions > 1 || o.Messages > 1 {
 		v.DoubleDecided = true

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -142,7 +143,8 @@ func tagIDs(_ string, body []byte) []string {
 type tally struct {
 	lost, double, stuck, unexplained int
 	status                           map[string]int
-	examples                         []string // the first few requests of each count, with why
+	rules                            map[string]int // requests by broken rule
+	examples                         []string       // the first few requests of each count, with why
 }
 
 func run(cfg settings) (tally, error) {
@@ -285,6 +287,14 @@ func run(cfg settings) (tally, error) {
 	}
 	t := api.checkAll(subs, sc, messages, faulted)
 	logf("checked %d requests: %v; done in %s", len(subs.ids), t.status, time.Since(began).Round(time.Second))
+	rules := make([]string, 0, len(t.rules))
+	for r, n := range t.rules {
+		rules = append(rules, fmt.Sprintf("%5d × %s", n, r))
+	}
+	sort.Strings(rules)
+	for _, r := range rules {
+		logf("  %s", r)
+	}
 	for _, why := range t.examples {
 		logf("  %s", why)
 	}
@@ -402,10 +412,10 @@ func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(at
 
 // checkAll reads every request and its timeline and classifies it.
 func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string]int, faulted map[string]bool) tally {
-	t := tally{status: map[string]int{}}
+	t := tally{status: map[string]int{}, rules: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	perKind := map[string]int{}
+	examples := map[string]int{}
 	work := make(chan string)
 	for range 8 {
 		wg.Go(func() {
@@ -416,18 +426,21 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 				v := classify(o)
 				mu.Lock()
 				t.status[o.Status]++
+				for _, r := range v.Rules {
+					t.rules[r]++
+				}
 				for _, c := range []struct {
-					on   bool
-					n    *int
-					name string
-				}{{v.Lost, &t.lost, "lost"}, {v.DoubleDecided, &t.double, "double_decided"}, {v.Unexplained, &t.unexplained, "unexplained"}, {v.Stuck, &t.stuck, "stuck"}} {
-					if !c.on {
-						continue
+					on bool
+					n  *int
+				}{{v.Lost, &t.lost}, {v.DoubleDecided, &t.double}, {v.Unexplained, &t.unexplained}, {v.Stuck, &t.stuck}} {
+					if c.on {
+						*c.n++
 					}
-					*c.n++
-					if perKind[c.name] < 5 {
-						perKind[c.name]++
-						t.examples = append(t.examples, fmt.Sprintf("%s %s (faulted %v): %s", c.name, id, o.Faulted, v.Why))
+				}
+				for _, r := range v.Rules {
+					if examples[r] < 2 { // two requests of each broken rule, with the whole story
+						examples[r]++
+						t.examples = append(t.examples, fmt.Sprintf("%s (status %s, faulted %v): %s", id, o.Status, o.Faulted, v.Why))
 					}
 				}
 				mu.Unlock()
