@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/adminapi"
 )
 
-func main() { lambda.Start(app.Must(app.NewAdminAPI).Handle) }
+func main() { lambda.Start(app.Must(adminapi.New).Handle) }

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/dispatcher"
 )
 
-func main() { lambda.Start(app.Must(app.NewDispatcher).Handle) }
+func main() { lambda.Start(app.Must(dispatcher.New).Handle) }

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/publicapi"
 )
 
-func main() { lambda.Start(app.Must(app.NewPublicAPI).Handle) }
+func main() { lambda.Start(app.Must(publicapi.New).Handle) }

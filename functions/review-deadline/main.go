@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/sweep"
 )
 
-func main() { lambda.Start(app.Must(app.NewReviewDeadlineSweep).Handle) }
+func main() { lambda.Start(app.Must(sweep.New).Handle) }

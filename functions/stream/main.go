@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/streamfn"
 )
 
-func main() { lambda.Start(app.Must(app.NewStreamHandler).Handle) }
+func main() { lambda.Start(app.Must(streamfn.New).Handle) }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/configadmin"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/webhook"
 )
@@ -224,7 +225,7 @@ func deliveryTargetFor(t *testing.T, c *client, conn string) gate.DeliveryTarget
 // uncachedTargets loads delivery targets as the dispatcher does, with no
 // cache between lookups.
 func uncachedTargets(c *client) *gate.TargetCache {
-	return &gate.TargetCache{Admin: app.NewConfigAdmin(app.Deps{Config: c.sys.Config, AWS: c.sys.AWS, Now: time.Now}), Now: time.Now}
+	return &gate.TargetCache{Admin: configadmin.New(app.Deps{Config: c.sys.Config, AWS: c.sys.AWS, Now: time.Now}), Now: time.Now}
 }
 
 // rawContains scans the config table for plain anywhere in any attribute.

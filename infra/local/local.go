@@ -28,6 +28,10 @@ import (
 	"github.com/pregate/pregate/infra/gateway"
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/adminapi"
+	"github.com/pregate/pregate/internal/app/publicapi"
+	"github.com/pregate/pregate/internal/app/streamfn"
+	"github.com/pregate/pregate/internal/app/sweep"
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/localauth"
@@ -186,7 +190,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := verifySender(ctx, sys.AWS, publicDeps.Config.VerificationSenderEmail); err != nil {
 		return nil, err
 	}
-	public, err := app.NewPublicAPI(ctx, publicDeps)
+	public, err := publicapi.New(ctx, publicDeps)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +198,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := app.NewAdminAPI(ctx, adminDeps)
+	admin, err := adminapi.New(ctx, adminDeps)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +291,7 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	if err != nil {
 		return err
 	}
-	handler, err := app.NewStreamHandler(context.Background(), d)
+	handler, err := streamfn.New(context.Background(), d)
 	if err != nil {
 		return err
 	}
@@ -314,7 +318,7 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 	if err != nil {
 		return err
 	}
-	h, err := app.NewReviewDeadlineSweep(context.Background(), d)
+	h, err := sweep.New(context.Background(), d)
 	if err != nil {
 		return err
 	}

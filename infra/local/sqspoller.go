@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/dispatcher"
 )
 
 // SQSHandler is an SQS function's handler.
@@ -114,7 +115,7 @@ func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Dep
 	if err != nil {
 		return err
 	}
-	h, err := app.NewDispatcher(ctx, d)
+	h, err := dispatcher.New(ctx, d)
 	if err != nil {
 		return err
 	}

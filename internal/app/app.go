@@ -1,6 +1,10 @@
-// Package app wires the adapters to the domain for each function. The
-// functions' main packages and the local system build their handlers here,
-// so Lambda and `make run` run the very same code.
+// Package app holds what every function is built from: the environment, the
+// logger, the metrics, and Must, which builds a function's handler at cold
+// start. Each function's wiring is a package of its own under internal/app
+// (publicapi, adminapi, streamfn, dispatcher, sweep) that builds only the
+// service clients that function calls, so that a binary links and
+// initializes no other: the functions' main packages and the local system
+// build their handlers there, so Lambda and `make run` run the very same code.
 package app
 
 import (
@@ -12,25 +16,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
-	"github.com/pregate/pregate/internal/dynamo"
-	"github.com/pregate/pregate/internal/email"
-	"github.com/pregate/pregate/internal/gate"
-	"github.com/pregate/pregate/internal/httpapi"
-	"github.com/pregate/pregate/internal/keys"
 	"github.com/pregate/pregate/internal/metrics"
-	"github.com/pregate/pregate/internal/queue"
-	"github.com/pregate/pregate/internal/schedule"
-	"github.com/pregate/pregate/internal/secrets"
-	"github.com/pregate/pregate/internal/stream"
-	"github.com/pregate/pregate/internal/webhook"
 )
 
 // Deps is what every function is built from.
@@ -47,12 +36,12 @@ type Deps struct {
 }
 
 // FromEnvironment reads the Lambda environment once per cold start.
-func FromEnvironment(ctx context.Context) (Deps, error) {
+func FromEnvironment(context.Context) (Deps, error) {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return Deps{}, err
 	}
-	awsCfg, err := awsenv.Load(ctx)
+	awsCfg, err := awsenv.FromEnvironment(os.Getenv)
 	if err != nil {
 		return Deps{}, err
 	}
@@ -64,84 +53,6 @@ func FromEnvironment(ctx context.Context) (Deps, error) {
 // an invocation's context carries its Lambda request id (aws_request_id).
 func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slog.Logger {
 	return slog.New(withLambdaRequestID{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
-}
-
-// NewPublicAPI serves the public routes: health, submission, verification, replies.
-func NewPublicAPI(ctx context.Context, d Deps) (*httpapi.API, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID); err != nil {
-		return nil, err
-	}
-	store := newRequestStore(d)
-	reqs := newRequests(d, store)
-	if d.Config.IdentityVerificationRequired {
-		if err := config.Require("VERIFICATION_SENDER_EMAIL", d.Config.VerificationSenderEmail); err != nil {
-			return nil, err
-		}
-		reqs.VerifyIdentity = true
-		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail, d.Config.VerificationEmailTemplate)
-	}
-	tokens, err := NewReplyTokens(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, d.Metrics)), nil
-}
-
-// NewReplyTokens loads the reply-token key set once per cold start; the
-// dispatcher mints with it, the reply routes verify with it.
-func NewReplyTokens(ctx context.Context, d Deps) (*keys.Tokens, error) {
-	ks, err := keys.LoadKeySet(ctx, secretsmanager.NewFromConfig(d.AWS), d.Config.ReplyTokenSecretID)
-	if err != nil {
-		return nil, err
-	}
-	return keys.NewTokens(ks, d.Config.ReplyTokenTTL, d.Now), nil
-}
-
-// NewAdminAPI serves the admin routes.
-func NewAdminAPI(_ context.Context, d Deps) (*httpapi.API, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID); err != nil {
-		return nil, err
-	}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(NewConfigAdmin(d)), httpapi.AdminRequestRoutes(newRequests(d, newRequestStore(d)))), nil
-}
-
-func newRequestStore(d Deps) *dynamo.RequestStore {
-	return dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
-}
-
-// NewConfigStore is the config table (connections, the webhook set); it is
-// also the gate.WebhookLister that submission and replies use.
-func NewConfigStore(d Deps) *dynamo.ConfigStore {
-	return dynamo.NewConfigStore(dynamodb.NewFromConfig(d.AWS), d.Config.ConfigTable)
-}
-
-// NewConfigAdmin builds the connection and webhook use cases; the dispatcher
-// uses its DeliveryTarget.
-func NewConfigAdmin(d Deps) *gate.Admin {
-	allowInsecure := d.Config.AllowInsecureWebhookURLs
-	return &gate.Admin{
-		Store:            NewConfigStore(d),
-		Sealer:           secrets.NewKMS(kms.NewFromConfig(d.AWS), d.Config.SecretsKeyID),
-		Now:              d.Now,
-		NewSigningSecret: webhook.NewSigningSecret,
-		CheckURL: func(ctx context.Context, url string) error {
-			return webhook.CheckURL(ctx, url, allowInsecure, d.Resolver)
-		},
-	}
-}
-
-// newRequests builds the privacy-request use cases; the snapshot of webhooks
-// comes from the config table.
-func newRequests(d Deps, store *dynamo.RequestStore) *gate.Requests {
-	return &gate.Requests{
-		Store:                 store,
-		Webhooks:              NewConfigStore(d),
-		RequireManualApproval: d.Config.RequireManualApproval,
-		Now:                   d.Now,
-		NewID:                 gate.NewRequestID,
-		Log:                   d.Log,
-	}
 }
 
 // Must builds a function's handler from the environment, or stops the cold
@@ -157,31 +68,4 @@ func Must[T any](build func(context.Context, Deps) (T, error)) T {
 		log.Fatalf("start: %v", err)
 	}
 	return h
-}
-
-// NewStreamHandler is the requests-stream function: deliveries for requests
-// entering awaiting_pre_approval, and one approved-queue message per approval.
-func NewStreamHandler(_ context.Context, d Deps) (*stream.Handler, error) {
-	if err := config.Require("DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "APPROVED_QUEUE_URL", d.Config.ApprovedQueueURL); err != nil {
-		return nil, err
-	}
-	q := sqs.NewFromConfig(d.AWS)
-	return &stream.Handler{Log: d.Log, Steps: []stream.RecordHandler{
-		&stream.Deliveries{Queue: queue.NewDispatchQueue(q, d.Config.DispatchQueueURL), Log: d.Log},
-		&stream.Approved{Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Log: d.Log},
-		&stream.Decisions{Metrics: d.Metrics},
-	}}, nil
-}
-
-// NewReviewDeadlineSweep is the scheduled function that approves waiting
-// requests whose still-configured webhooks have all replied eligible, and
-// moves requests left awaiting pre-approval past REVIEW_DEADLINE to pending
-// (that part off when unset).
-func NewReviewDeadlineSweep(_ context.Context, d Deps) (*schedule.Handler, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable); err != nil {
-		return nil, err
-	}
-	store := newRequestStore(d)
-	replies := &gate.Replies{Store: store, Webhooks: NewConfigStore(d), Now: d.Now, Log: d.Log}
-	return &schedule.Handler{Log: d.Log, Deadlines: &gate.ReviewDeadlines{Store: store, Replies: replies, Deadline: d.Config.ReviewDeadline, Now: d.Now, Log: d.Log}}, nil
 }

@@ -11,9 +11,10 @@ import (
 
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/adminapi"
+	"github.com/pregate/pregate/internal/app/publicapi"
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/config"
-	"github.com/pregate/pregate/internal/httpapi"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -32,8 +33,13 @@ func TestServedRoutesAreInTheTemplate(t *testing.T) {
 	for _, r := range routes {
 		declared[r.Key()] = r
 	}
-	builders := map[string]func(context.Context, app.Deps) (*httpapi.API, error){
-		"PublicApiFunction": app.NewPublicAPI, "AdminApiFunction": app.NewAdminAPI,
+	type api interface {
+		RouteKeys() []string
+		Scope(string) string
+	}
+	builders := map[string]func(context.Context, app.Deps) (api, error){
+		"PublicApiFunction": func(ctx context.Context, d app.Deps) (api, error) { return publicapi.New(ctx, d) },
+		"AdminApiFunction":  func(ctx context.Context, d app.Deps) (api, error) { return adminapi.New(ctx, d) },
 	}
 	for fn, build := range builders {
 		env, err := s.FunctionEnv(fn, map[string]string{"SUBJECT_IDENTITY_VERIFICATION_REQUIRED": "true"})
@@ -74,12 +80,12 @@ func TestServedRoutesAreInTheTemplate(t *testing.T) {
 
 func TestAPIsNeedTheRequestsTable(t *testing.T) {
 	d := app.Deps{AWS: aws.Config{Region: "us-east-1"}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
-	if _, err := app.NewPublicAPI(context.Background(), d); err == nil {
+	if _, err := publicapi.New(context.Background(), d); err == nil {
 		t.Error("public API built without REQUESTS_TABLE")
 	}
 	d.Config.RequestsTable, d.Config.ConfigTable, d.Config.ReplyTokenSecretID = "requests", "config", "secret"
 	d.Config.IdentityVerificationRequired = true
-	if _, err := app.NewPublicAPI(context.Background(), d); err == nil {
+	if _, err := publicapi.New(context.Background(), d); err == nil {
 		t.Error("public API built with verification on but no VERIFICATION_SENDER_EMAIL")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/dispatcher"
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/config"
 )
@@ -25,7 +26,7 @@ func TestDispatcherBuildsFromTheTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := app.Deps{Config: cfg, AWS: awsCfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now}
-	h, err := app.NewDispatcher(context.Background(), d)
+	h, err := dispatcher.New(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestDispatcherBuildsFromTheTemplate(t *testing.T) {
 		t.Fatalf("queue url %q", h.QueueURL)
 	}
 	d.Config.PublicBaseURL = ""
-	if _, err := app.NewDispatcher(context.Background(), d); err == nil {
+	if _, err := dispatcher.New(context.Background(), d); err == nil {
 		t.Fatal("dispatcher built without PUBLIC_BASE_URL")
 	}
 }

@@ -1,22 +1,34 @@
-// Package awsenv loads the AWS SDK configuration every adapter shares.
+// Package awsenv builds the AWS SDK configuration every adapter shares.
 package awsenv
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// Load reads the standard SDK configuration. AWS_ENDPOINT_URL (and the
-// per-service AWS_ENDPOINT_URL_<SERVICE>) are honoured by the SDK itself, so
-// the same binary talks to moto, LocalStack or AWS.
-func Load(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+// FromEnvironment is the configuration Lambda gives a function: the region
+// and the execution role's credentials, which Lambda sets as environment
+// variables, and AWS_ENDPOINT_URL when set (moto, LocalStack). It reads
+// them directly rather than through the SDK's config loader, whose shared
+// files, profiles, SSO and STS providers a function never uses but would
+// link and initialize at every cold start.
+func FromEnvironment(getenv func(string) string) (aws.Config, error) {
+	region := getenv("AWS_REGION")
+	if region == "" {
+		region = getenv("AWS_DEFAULT_REGION")
+	}
+	key, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if region == "" || key == "" || secret == "" {
+		return aws.Config{}, fmt.Errorf("AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them)")
+	}
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider(key, secret, getenv("AWS_SESSION_TOKEN")),
+	}
+	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
+		cfg.BaseEndpoint = aws.String(ep)
 	}
 	return cfg, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/awsenv"
@@ -51,7 +52,7 @@ func Endpoint(t testing.TB) aws.Config {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
-			shared, startErr = awsenv.Load(ctx)
+			shared, startErr = config.LoadDefaultConfig(ctx)
 			return
 		}
 		moto, startErr = stack.StartMoto(ctx, root, stack.MotoOptions{Log: motoLog()})

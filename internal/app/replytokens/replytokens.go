@@ -1,0 +1,96 @@
+// Package replytokens reads the reply-token key set (Secrets Manager) for
+// the functions that mint or verify reply tokens.
+package replytokens
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/keys"
+)
+
+// readTimeout bounds one read of the key set.
+const readTimeout = 10 * time.Second
+
+// Tokens mints and verifies reply tokens with the key set, read once per
+// cold start. The read starts in the background when the function starts,
+// so that init does not wait for it; each invocation waits for it (Ready)
+// before it handles anything, and a failed read is tried again then, so the
+// invocation fails (a 5xx, a retried batch) rather than init.
+type Tokens struct {
+	load   func(context.Context) (*keys.Tokens, error)
+	first  chan struct{} // closed when the background read has ended
+	mu     sync.Mutex    // one read at a time after the first
+	tokens atomic.Pointer[keys.Tokens]
+}
+
+// Start begins reading the key set of d.Config.ReplyTokenSecretID.
+func Start(d app.Deps) *Tokens {
+	sm := secretsmanager.NewFromConfig(d.AWS)
+	t := &Tokens{first: make(chan struct{}), load: func(ctx context.Context) (*keys.Tokens, error) {
+		ctx, cancel := context.WithTimeout(ctx, readTimeout)
+		defer cancel()
+		ks, err := keys.LoadKeySet(ctx, sm, d.Config.ReplyTokenSecretID)
+		if err != nil {
+			return nil, err
+		}
+		return keys.NewTokens(ks, d.Config.ReplyTokenTTL, d.Now), nil
+	}}
+	go func() {
+		defer close(t.first)
+		if tok, err := t.load(context.Background()); err == nil {
+			t.tokens.Store(tok)
+		}
+	}()
+	return t
+}
+
+// Ready waits for the key set, reading it again if the first read failed.
+func (t *Tokens) Ready(ctx context.Context) error {
+	select {
+	case <-t.first:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if t.tokens.Load() != nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tokens.Load() != nil {
+		return nil
+	}
+	tok, err := t.load(ctx)
+	if err != nil {
+		return err
+	}
+	t.tokens.Store(tok)
+	return nil
+}
+
+var errNotReady = errors.New("reply-token key set not read yet")
+
+// Mint mints a reply token (gate.ReplyTokenMinter); Ready must have succeeded.
+func (t *Tokens) Mint(webhookKey, privacyRequestID string) (string, error) {
+	tok := t.tokens.Load()
+	if tok == nil {
+		return "", errNotReady
+	}
+	return tok.Mint(webhookKey, privacyRequestID)
+}
+
+// VerifyReply checks a reply token (gate.ReplyTokenVerifier); Ready must have succeeded.
+func (t *Tokens) VerifyReply(token string) (gate.ReplyClaims, error) {
+	tok := t.tokens.Load()
+	if tok == nil {
+		return gate.ReplyClaims{}, errNotReady
+	}
+	return tok.VerifyReply(token)
+}

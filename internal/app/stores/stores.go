@@ -1,0 +1,35 @@
+// Package stores builds the DynamoDB adapters and the privacy-request use
+// cases on them, for the functions that read or write the tables.
+package stores
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// Requests is the requests table.
+func Requests(d app.Deps) *dynamo.RequestStore {
+	return dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
+}
+
+// Config is the config table (connections, the webhook set); it is also the
+// gate.WebhookLister that submission and replies use.
+func Config(d app.Deps) *dynamo.ConfigStore {
+	return dynamo.NewConfigStore(dynamodb.NewFromConfig(d.AWS), d.Config.ConfigTable)
+}
+
+// RequestCases builds the privacy-request use cases; the snapshot of
+// webhooks comes from the config table.
+func RequestCases(d app.Deps, store *dynamo.RequestStore) *gate.Requests {
+	return &gate.Requests{
+		Store:                 store,
+		Webhooks:              Config(d),
+		RequireManualApproval: d.Config.RequireManualApproval,
+		Now:                   d.Now,
+		NewID:                 gate.NewRequestID,
+		Log:                   d.Log,
+	}
+}
