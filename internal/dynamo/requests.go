@@ -184,7 +184,7 @@ func (s *RequestStore) Create(ctx context.Context, r *gate.PrivacyRequest) error
 		return &gate.ConflictError{Msg: "privacy request " + r.ID + " already exists"}
 	}
 	if err != nil {
-		return fmt.Errorf("put request %s: %w", r.ID, err)
+		return fmt.Errorf("put request %s: %w", r.ID, itemSizeError(err, "put request "+r.ID))
 	}
 	return nil
 }
@@ -278,7 +278,7 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		return nil, &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s is no longer %s", c.ID, c.From)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update request %s: %w", c.ID, err)
+		return nil, fmt.Errorf("update request %s: %w", c.ID, itemSizeError(err, "update request "+c.ID))
 	}
 	return unmarshalRequest(out.Attributes)
 }

@@ -75,7 +75,7 @@ func (s *RequestStore) updateWebhooks(ctx context.Context, u webhookUpdate) (map
 		return nil, &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s changed since it was read", u.id)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", u.what, u.id, err)
+		return nil, fmt.Errorf("%s on %s: %w", u.what, u.id, itemSizeError(err, u.what+" on "+u.id))
 	}
 	return out.Attributes, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -17,12 +18,8 @@ const (
 	msgBadKey            = "FidesKeys must only contain alphanumeric characters, '.', '_', '<', '>' or '-'."
 )
 
-// msgNameTooLong is pydantic's text for a name over maxKeyLen.
-var msgNameTooLong = fmt.Sprintf("ensure this value has at most %d characters", maxKeyLen)
-
-// maxSecretsBytes is the most a connection's secrets may take as JSON (KMS
-// encrypts at most 4 KiB directly).
-const maxSecretsBytes = 4096
+// msgNameTooLong is pydantic's text for a name over MaxNameLen.
+var msgNameTooLong = maxLengthMsg(MaxNameLen)
 
 // maxConfigBatch is the most items one PATCH /connection or PUT of webhooks takes.
 const maxConfigBatch = 50
@@ -92,7 +89,7 @@ func ValidateConnections(in []ConnectionInput) error {
 		switch {
 		case c.Name == nil || strings.TrimSpace(*c.Name) == "":
 			add(i, "name", "field required", "value_error.missing")
-		case len(*c.Name) > maxKeyLen:
+		case tooLong(*c.Name, MaxNameLen):
 			add(i, "name", msgNameTooLong, "value_error.any_str.max_length")
 		}
 		if c.ConnectionType == nil {
@@ -105,12 +102,12 @@ func ValidateConnections(in []ConnectionInput) error {
 		} else if *c.Access != "read" && *c.Access != "write" {
 			add(i, "access", "value is not a valid enumeration member; permitted: 'read', 'write'", "type_error.enum")
 		}
-		if c.Description != nil && len(*c.Description) > 2000 {
-			add(i, "description", "ensure this value has at most 2000 characters", "value_error.any_str.max_length")
+		if c.Description != nil && tooLong(*c.Description, MaxDescriptionLen) {
+			add(i, "description", maxLengthMsg(MaxDescriptionLen), "value_error.any_str.max_length")
 		}
 		if c.Key != nil || c.Name != nil && strings.TrimSpace(*c.Name) != "" {
-			if !ValidKey(connectionKey(c)) {
-				add(i, "key", msgBadKey, "value_error")
+			if f, bad := checkKey(connectionKey(c), "body", i, "key"); bad {
+				fields = append(fields, f)
 			}
 		}
 	}
@@ -125,7 +122,7 @@ func connectionKey(c ConnectionInput) string {
 		return *c.Key
 	}
 	if c.Name != nil {
-		return SnakeKey(*c.Name)
+		return derivedKey(*c.Name)
 	}
 	return ""
 }
@@ -191,6 +188,9 @@ func (a *Admin) patchConnection(ctx context.Context, item ConnectionInput) (Conn
 
 // GetConnection returns one connection or 404.
 func (a *Admin) GetConnection(ctx context.Context, key string) (Connection, error) {
+	if len(key) > maxStoredKeyLen || !keyPattern.MatchString(key) {
+		return Connection{}, connectionNotFound(key) // no connection was ever saved under it
+	}
 	c, err := a.Store.GetConnection(ctx, key)
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
@@ -280,6 +280,9 @@ func (a *Admin) sealSecrets(ctx context.Context, key string, s Secrets, in Secre
 	if s.URL == "" || s.Authorization == "" {
 		return SealedSecrets{}, Invalid(msgSecretsRequired, "value_error", "body")
 	}
+	if err := secretsWithinLimits(s); err != nil {
+		return SealedSecrets{}, err
+	}
 	if err := validHeaders(s.Headers); err != nil {
 		return SealedSecrets{}, err
 	}
@@ -300,12 +303,39 @@ func (a *Admin) sealSecrets(ctx context.Context, key string, s Secrets, in Secre
 	return SealedSecrets{View: SecretsView{URL: s.URL, HasHeaders: len(s.Headers) > 0}, Sealed: sealed}, nil
 }
 
-func validHeaders(h map[string]string) error {
-	if len(h) > 20 {
-		return Invalid("ensure this value has at most 20 items", "value_error", "body", "headers")
+// secretsWithinLimits checks the lengths of the url, the authorization and
+// the custom headers; all problems are reported.
+func secretsWithinLimits(s Secrets) error {
+	var fields []FieldError
+	if tooLong(s.URL, MaxURLLen) {
+		fields = append(fields, maxLengthError(MaxURLLen, "body", "url"))
 	}
+	if tooLong(s.Authorization, MaxAuthLen) {
+		fields = append(fields, maxLengthError(MaxAuthLen, "body", "authorization"))
+	}
+	if len(s.Headers) > MaxHeaders {
+		fields = append(fields, FieldError{Loc: []any{"body", "headers"}, Msg: fmt.Sprintf("ensure this value has at most %d items", MaxHeaders), Type: "value_error.dict.max_items"})
+	}
+	names := slices.Sorted(maps.Keys(s.Headers))
+	for _, k := range names {
+		if tooLong(k, MaxHeaderNameLen) {
+			fields = append(fields, maxLengthError(MaxHeaderNameLen, "body", "headers", "__key__"))
+		}
+	}
+	for _, k := range names {
+		if tooLong(s.Headers[k], MaxHeaderValueLen) && !tooLong(k, MaxHeaderNameLen) {
+			fields = append(fields, maxLengthError(MaxHeaderValueLen, "body", "headers", k))
+		}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+func validHeaders(h map[string]string) error {
 	for k, v := range h {
-		if k == "" || strings.ContainsAny(k, " :\r\n\t") || strings.ContainsAny(v, "\r\n") || len(k)+len(v) > 4096 {
+		if k == "" || strings.ContainsAny(k, " :\r\n\t") || strings.ContainsAny(v, "\r\n") {
 			return Invalid("invalid header name or value", "value_error", "body", "headers")
 		}
 	}

@@ -71,7 +71,7 @@ func TestValidateWebhookSet(t *testing.T) {
 // A name over 200 characters is refused as too long, not as missing, in a PUT
 // of webhooks as in a PATCH of one.
 func TestWebhookNameTooLong(t *testing.T) {
-	long := strings.Repeat("n", maxKeyLen+1)
+	long := strings.Repeat("n", MaxNameLen+1)
 	want := FieldError{Loc: []any{"body", 0, "name"}, Msg: "ensure this value has at most 200 characters", Type: "value_error.any_str.max_length"}
 	var val *ValidationError
 	err := validateWebhookSet([]WebhookInput{{Key: ptr("k"), Name: ptr(long), ConnectionConfigKey: ptr("c")}})

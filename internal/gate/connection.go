@@ -57,11 +57,9 @@ func (t DeliveryTarget) String() string {
 
 var keyPattern = regexp.MustCompile(`^[a-zA-Z0-9_.<>-]+$`)
 
-// maxKeyLen bounds keys and names.
-const maxKeyLen = 200
-
-// ValidKey reports whether key matches the key pattern ^[a-zA-Z0-9_.<>-]+$.
-func ValidKey(key string) bool { return len(key) <= maxKeyLen && keyPattern.MatchString(key) }
+// ValidKey reports whether key matches the key pattern and is at most
+// MaxKeyLen characters.
+func ValidKey(key string) bool { return len(key) <= MaxKeyLen && keyPattern.MatchString(key) }
 
 // SnakeKey turns a name into a key as Fides does: lower-case, drop every
 // character that is not a letter, digit, space, '-' or '_', trim, then each
@@ -88,4 +86,14 @@ func SnakeKey(name string) string {
 		out.WriteRune(r)
 	}
 	return out.String()
+}
+
+// derivedKey is the key of an item sent without one: its name in snake
+// case, cut to MaxKeyLen characters (a name may be longer than a key).
+func derivedKey(name string) string {
+	k := SnakeKey(name)
+	if len(k) > MaxKeyLen { // SnakeKey keeps ASCII only
+		k = strings.TrimRight(k[:MaxKeyLen], "_")
+	}
+	return k
 }

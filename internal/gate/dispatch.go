@@ -416,7 +416,7 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 		mark.State = WebhookFailed
 		w.Marks = append(w.Marks, mark)
 		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key,
-			Message: fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", h.Name, it.Number, it.call.Reason)})
+			Message: fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", h.Name, it.Number, TruncateReason(it.call.Reason))})
 		if r.Status == StatusAwaitingPreApproval && !w.ToPending {
 			w.ToPending = true
 			to, _ := Next(r.Status, EventDeliveryFailed)

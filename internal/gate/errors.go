@@ -57,3 +57,25 @@ func Invalid(msg, typ string, loc ...any) *ValidationError {
 type ConflictError struct{ Msg string }
 
 func (e *ConflictError) Error() string { return e.Msg }
+
+// ItemTooLargeError is a write the store refused because the stored item
+// would exceed the largest size it may have. It is a fault of the input,
+// never a reason to retry: the routes answer 422 (a bulk route fails that
+// item), the dispatcher records the delivery as failed.
+type ItemTooLargeError struct {
+	Msg   string
+	Cause error
+}
+
+func (e *ItemTooLargeError) Error() string { return e.Msg }
+
+func (e *ItemTooLargeError) Unwrap() error { return e.Cause }
+
+// msgItemTooLarge is what an admin or a data subject is told of an
+// *ItemTooLargeError.
+const msgItemTooLarge = "The stored item would exceed its largest size; nothing was changed."
+
+// ItemTooLargeDetail is the 422 body item of an *ItemTooLargeError.
+func ItemTooLargeDetail() FieldError {
+	return FieldError{Loc: []any{"body"}, Msg: msgItemTooLarge, Type: "value_error.item_size"}
+}

@@ -66,14 +66,26 @@ func ValidateSubmission(items []SubmitItem) error {
 		if it.Identity.Email == "" && it.Identity.PhoneNumber == "" {
 			fields = append(fields, FieldError{Loc: []any{"body", i, "identity"}, Msg: "at least one of email or phone_number is required", Type: "value_error.missing"})
 		}
-		if e := it.Identity.Email; e != "" && !validEmail(e) {
+		switch e := it.Identity.Email; {
+		case tooLong(e, MaxEmailLen):
+			fields = append(fields, maxLengthError(MaxEmailLen, "body", i, "identity", "email"))
+		case e != "" && !validEmail(e):
 			fields = append(fields, FieldError{Loc: []any{"body", i, "identity", "email"}, Msg: "value is not a valid email address", Type: "value_error.email"})
 		}
-		if p := it.Identity.PhoneNumber; p != "" && !e164.MatchString(p) {
+		switch p := it.Identity.PhoneNumber; {
+		case tooLong(p, MaxPhoneLen):
+			fields = append(fields, maxLengthError(MaxPhoneLen, "body", i, "identity", "phone_number"))
+		case p != "" && !e164.MatchString(p):
 			fields = append(fields, FieldError{Loc: []any{"body", i, "identity", "phone_number"}, Msg: "value is not a valid E.164 phone number", Type: "value_error.phone_number"})
 		}
-		if it.PolicyKey == "" {
+		switch {
+		case it.PolicyKey == "":
 			fields = append(fields, FieldError{Loc: []any{"body", i, "policy_key"}, Msg: "field required", Type: "value_error.missing"})
+		case tooLong(it.PolicyKey, MaxKeyLen):
+			fields = append(fields, maxLengthError(MaxKeyLen, "body", i, "policy_key"))
+		}
+		if tooLong(it.ExternalID, MaxExternalIDLen) {
+			fields = append(fields, maxLengthError(MaxExternalIDLen, "body", i, "external_id"))
 		}
 	}
 	if len(fields) > 0 {
@@ -124,6 +136,11 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 			r.Code = &VerificationCode{Hash: hashCode(r.ID, code), ExpiresAt: r.CreatedAt.Add(CodeTTL)}
 		}
 		if err := u.Store.Create(ctx, r); err != nil {
+			var big *ItemTooLargeError
+			if errors.As(err, &big) {
+				res.Failed = append(res.Failed, Failure{Message: msgItemTooLarge, Data: submitData(it)})
+				continue
+			}
 			return res, fmt.Errorf("create request: %w", err)
 		}
 		if code != "" {
@@ -378,6 +395,9 @@ func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult
 	if len(d.IDs) == 0 || len(d.IDs) > MaxBulk {
 		return BulkResult{}, Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", MaxBulk), "value_error.list.size", "body", "request_ids")
 	}
+	if tooLong(d.Reason, MaxDenyReasonLen) {
+		return BulkResult{}, &ValidationError{Fields: []FieldError{maxLengthError(MaxDenyReasonLen, "body", "reason")}}
+	}
 	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
 	for _, id := range d.IDs {
 		r, msg, err := u.decideOne(ctx, id, d, ev)
@@ -425,6 +445,10 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 		}
 		if errors.As(err, &nf) {
 			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
+		}
+		var big *ItemTooLargeError
+		if errors.As(err, &big) {
+			return nil, msgItemTooLarge, nil
 		}
 		if err != nil {
 			return nil, "", err

@@ -30,7 +30,7 @@ func webhookKey(in WebhookInput) string {
 		return *in.Key
 	}
 	if in.Name != nil {
-		return SnakeKey(*in.Name)
+		return derivedKey(*in.Name)
 	}
 	return ""
 }
@@ -50,16 +50,21 @@ func validateWebhookSet(in []WebhookInput) error {
 		switch {
 		case w.Name == nil || strings.TrimSpace(*w.Name) == "":
 			add(i, "name", "field required", "value_error.missing")
-		case len(*w.Name) > maxKeyLen:
+		case tooLong(*w.Name, MaxNameLen):
 			add(i, "name", msgNameTooLong, "value_error.any_str.max_length")
 		default:
 			nameOK = true
 		}
-		if w.ConnectionConfigKey == nil || *w.ConnectionConfigKey == "" {
+		switch {
+		case w.ConnectionConfigKey == nil || *w.ConnectionConfigKey == "":
 			add(i, "connection_config_key", "field required", "value_error.missing")
+		case tooLong(*w.ConnectionConfigKey, MaxKeyLen):
+			add(i, "connection_config_key", maxLengthMsg(MaxKeyLen), "value_error.any_str.max_length")
 		}
-		if (w.Key != nil || nameOK) && !ValidKey(webhookKey(w)) {
-			add(i, "key", msgBadKey, "value_error")
+		if w.Key != nil || nameOK {
+			if f, bad := checkKey(webhookKey(w), "body", i, "key"); bad {
+				fields = append(fields, f)
+			}
 		}
 	}
 	if len(fields) > 0 {
@@ -228,11 +233,14 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		return WebhookView{}, Invalid("invalid name", "value_error", "body", "name")
 	}
-	if in.Name != nil && len(*in.Name) > maxKeyLen {
+	if in.Name != nil && tooLong(*in.Name, MaxNameLen) {
 		return WebhookView{}, Invalid(msgNameTooLong, "value_error.any_str.max_length", "body", "name")
 	}
 	if in.ConnectionConfigKey != nil && *in.ConnectionConfigKey == "" {
 		return WebhookView{}, Invalid("invalid connection_config_key", "value_error", "body", "connection_config_key")
+	}
+	if in.ConnectionConfigKey != nil && tooLong(*in.ConnectionConfigKey, MaxKeyLen) {
+		return WebhookView{}, Invalid(maxLengthMsg(MaxKeyLen), "value_error.any_str.max_length", "body", "connection_config_key")
 	}
 	return a.updateWebhook(ctx, key, func(set WebhookSet, w *StoredWebhook) (string, error) {
 		if in.Name != nil {

@@ -18,9 +18,13 @@ func (a *API) fromError(ctx context.Context, route string, err error) Response {
 		un  *gate.UnauthenticatedError
 		val *gate.ValidationError
 		cf  *gate.ConflictError
+		big *gate.ItemTooLargeError
 		st  *statusError
 	)
 	switch {
+	case errors.As(err, &big):
+		a.log.WarnContext(ctx, "write refused for item size", "route", route, "error", err.Error())
+		return Response{Status: http.StatusUnprocessableEntity, Body: map[string]any{"detail": []gate.FieldError{gate.ItemTooLargeDetail()}}}
 	case errors.As(err, &st):
 		return detail(st.status, st.msg)
 	case errors.As(err, &val):
