@@ -93,7 +93,8 @@ func wantedFigures(o options) []string {
 		out = append(out, fmt.Sprintf("ddb_writes_per_approved_m%d", m))
 		if m == 3 {
 			out = append(out, "ddb_reads_per_approved_m3", "sqs_calls_per_approved_m3", "kms_calls_per_approved_m3",
-				"e2e_p50_ms_submit_to_approved_m3", "e2e_p99_ms_submit_to_approved_m3", "cost_usd_per_million_m3")
+				"e2e_p50_ms_submit_to_approved_m3", "e2e_p99_ms_submit_to_approved_m3", "cost_usd_per_million_m3",
+				"ddb_wcu_per_approved_m3", "ddb_rcu_per_approved_m3", "hot_key_wcu_per_s_at_1000rps")
 		}
 	}
 	return out
@@ -200,8 +201,13 @@ func systemFigures(ctx context.Context, rep *report, root string, o options) err
 			add("e2e_p99_ms_submit_to_approved_m3", ms(percentile(res.Latencies, 99)))
 			c := cost(res)
 			add("cost_usd_per_million_m3", c.total())
+			add("ddb_wcu_per_approved_m3", res.Writes.WCU/float64(res.N))
+			add("ddb_rcu_per_approved_m3", res.RCU/float64(res.N))
+			_, hot := res.Writes.hottestShared()
+			add("hot_key_wcu_per_s_at_1000rps", hot/float64(res.N)*1000)
 			if r == 0 {
 				describeRun(rep, res, c)
+				describeCapacity(rep, res.Writes, res.RCUBy, res.N)
 			}
 		}
 	}

@@ -42,9 +42,9 @@ func (c costBreakdown) total() float64 {
 
 // cost prices one run per million approved requests. Every API handler
 // invocation is one HTTP API request; each Lambda invocation is billed its
-// measured duration rounded up to 1 ms at 128 MB; each DynamoDB write call
-// is priced as one write request unit and each read call as one read
-// request unit (items under 1 KB / 4 KB; a larger item costs more units).
+// measured duration rounded up to 1 ms at 128 MB; DynamoDB is priced by the
+// write and read units of the capacity model (capacity.go), indexes
+// included; SQS and KMS by call.
 func cost(r *systemRun) costBreakdown {
 	perMillion := 1e6 / float64(r.N)
 	var apiCalls, invocations int
@@ -64,10 +64,9 @@ func cost(r *systemRun) costBreakdown {
 		APIGateway:     float64(apiCalls) * perMillion * Prices.HTTPAPIPerMillion / 1e6,
 		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
 		LambdaDuration: gbSeconds * perMillion * Prices.LambdaGBSecondArm64,
-		DynamoDB: (float64(f.DDBWrites)*Prices.DynamoDBWRUPerMillion + float64(f.DDBReads)*Prices.DynamoDBRRUPerMillion) *
-			perMillion / 1e6,
-		SQS: float64(f.SQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
-		KMS: float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
+		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
+		SQS:            float64(f.SQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
+		KMS:            float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,11 +18,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pregate/pregate/infra/apiclient"
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/awsenv"
 )
 
@@ -31,6 +34,9 @@ type systemRun struct {
 	Calls       map[string]int             // our AWS call attempts, by "Service/Operation"
 	Invocations map[string][]time.Duration // handler durations, by function
 	Latencies   []time.Duration            // created_at → approved timeline entry, per request
+	Writes      *ledger                    // write units of the run's requests, from the stream
+	RCU         float64                    // read units of the request path
+	RCUBy       map[string]float64         // by table or "table/index"
 }
 
 // runSystem starts a local system (manual approval required, the default,
@@ -39,10 +45,10 @@ type systemRun struct {
 // makes rounds runs on it: each submits n requests, at most concurrency at a
 // time, and waits until each is approved and its approved-queue message sent.
 func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) ([]*systemRun, error) {
-	counter, invoked := newCallCounter(), newInvocations()
+	counter, invoked, meter := newCallCounter(), newInvocations(), newCapacityMeter()
 	sys, err := local.Start(ctx, local.Options{
 		Root: root, Addr: "127.0.0.1:0",
-		AWSOptions: []func(*aws.Config){counter.install},
+		AWSOptions: []func(*aws.Config){counter.install, meter.install},
 		Invoked:    invoked.record,
 		Log:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		// As deployed (the template's default): `make run` reads config at
@@ -53,6 +59,17 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		return nil, err
 	}
 	defer sys.Stop()
+	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	requestsTable, err := loadTableModel(tmpl, sys.Stack, "RequestsTable")
+	if err != nil {
+		return nil, err
+	}
+	meter.setTables(sys.Stack)
+	tail := &streamTail{c: dynamodbstreams.NewFromConfig(awsenv.Emulator(aws.ToString(sys.AWS.BaseEndpoint))),
+		arn: sys.Stack.Resources["RequestsTable"].Attrs["StreamArn"], iters: map[string]*string{}}
 	api := &apiClient{apiclient.Client{Base: sys.URL + "/api/v1", HTTP: &http.Client{Timeout: 30 * time.Second}}}
 	rootClient := sys.Auth.Root()
 	if err := api.Login(rootClient.ID, rootClient.Secret); err != nil {
@@ -75,6 +92,10 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 	for r := 0; r < rounds; r++ {
 		counter.take()
 		invoked.take()
+		meter.take()
+		if _, err := tail.read(ctx); err != nil { // earlier runs' records
+			return nil, err
+		}
 		created, err := submitAll(ctx, api, replies, r*n, n, m, concurrency)
 		if err != nil {
 			return nil, err
@@ -86,7 +107,18 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		if err := waitQuiet(ctx, counter, time.Second, time.Minute); err != nil {
 			return nil, err
 		}
-		run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take()}
+		run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take(), Writes: newLedger()}
+		var attempts map[string]int
+		run.RCU, run.RCUBy, attempts = meter.take()
+		records, err := tail.read(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the requests stream: %w", err)
+		}
+		ids := map[string]bool{}
+		for _, c := range created {
+			ids[c.ID] = true
+		}
+		priceWrites(run.Writes, requestsTable, records, attempts, ids)
 		if run.Latencies, err = api.latencies(created, concurrency); err != nil {
 			return nil, err
 		}

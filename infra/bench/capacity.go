@@ -1,0 +1,486 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
+)
+
+// The capacity model (README "Performance"), from DynamoDB's documented rules:
+//   - an item's size is the sum of its attribute names' and values' sizes;
+//   - a write costs one write unit per started 1 KB of the larger of the
+//     item before and after it; a refused conditional write costs the same;
+//   - a read costs one read unit per started 4 KB (a Query sums the items
+//     it returns before rounding; BatchGetItem rounds each item), half of
+//     it when eventually consistent;
+//   - each global secondary index is written as its projection declares
+//     (template.yaml): an index item holds the table's and the index's keys,
+//     plus the INCLUDE attributes or, for ALL, the whole item. A write that
+//     gives an item the index's key puts an index item; one that removes it
+//     deletes one; one that changes it does both; one that changes only
+//     projected attributes writes the index item once; one that changes no
+//     projected attribute writes nothing there. Each index write costs a
+//     write unit per started 1 KB of the index item.
+const (
+	writeUnitBytes = 1024
+	readUnitBytes  = 4096
+)
+
+// tableModel is one table of template.yaml: its key and its indexes.
+type tableModel struct {
+	ID, Name      string // logical id, physical name
+	Hash, Range   string
+	Indexes       []indexModel
+	TableKeyAttrs []string
+}
+
+type indexModel struct {
+	Name        string
+	Hash, Range string
+	Projection  string   // KEYS_ONLY, INCLUDE or ALL
+	NonKey      []string // INCLUDE's NonKeyAttributes
+}
+
+// loadTableModel reads table id's keys and global secondary indexes from the template.
+func loadTableModel(t *stack.Template, s *stack.Stack, id string) (tableModel, error) {
+	r, ok := t.Resources[id]
+	if !ok {
+		return tableModel{}, fmt.Errorf("template.yaml has no %s", id)
+	}
+	m := tableModel{ID: id, Name: s.Resources[id].Ref}
+	m.Hash, m.Range = keyAttrs(r.Properties["KeySchema"])
+	m.TableKeyAttrs = []string{m.Hash}
+	if m.Range != "" {
+		m.TableKeyAttrs = append(m.TableKeyAttrs, m.Range)
+	}
+	for _, g := range asList(r.Properties["GlobalSecondaryIndexes"]) {
+		idx := indexModel{Name: fmt.Sprint(stack.Dig(g, "IndexName")), Projection: fmt.Sprint(stack.Dig(g, "Projection", "ProjectionType"))}
+		idx.Hash, idx.Range = keyAttrs(stack.Dig(g, "KeySchema"))
+		for _, a := range asList(stack.Dig(g, "Projection", "NonKeyAttributes")) {
+			idx.NonKey = append(idx.NonKey, fmt.Sprint(a))
+		}
+		m.Indexes = append(m.Indexes, idx)
+	}
+	return m, nil
+}
+
+func keyAttrs(schema any) (hash, rng string) {
+	for _, k := range asList(schema) {
+		switch fmt.Sprint(stack.Dig(k, "KeyType")) {
+		case "HASH":
+			hash = fmt.Sprint(stack.Dig(k, "AttributeName"))
+		case "RANGE":
+			rng = fmt.Sprint(stack.Dig(k, "AttributeName"))
+		}
+	}
+	return hash, rng
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
+
+func units(bytes, unit int) float64 { return math.Max(1, math.Ceil(float64(bytes)/float64(unit))) }
+
+// ledger is the capacity one run used, and where its writes landed.
+type ledger struct {
+	WCU, RCU float64
+	WCUBy    map[string]float64 // by table or "table/index"
+	keys     map[string]*keyWrites
+	MaxItem  int // the largest item image seen, bytes
+}
+
+// keyWrites are the write units one partition key value received, and for
+// which requests.
+type keyWrites struct {
+	WCU      float64
+	Requests map[string]bool
+}
+
+func newLedger() *ledger {
+	return &ledger{WCUBy: map[string]float64{}, keys: map[string]*keyWrites{}}
+}
+
+func (l *ledger) write(where, keyValue, requestID string, wcu float64) {
+	l.WCU += wcu
+	l.WCUBy[where] += wcu
+	k := l.keys[where+" = "+keyValue]
+	if k == nil {
+		k = &keyWrites{Requests: map[string]bool{}}
+		l.keys[where+" = "+keyValue] = k
+	}
+	k.WCU += wcu
+	k.Requests[requestID] = true
+}
+
+// hottestShared is the partition key value written for more than one
+// request that received the most write units. A key value written for one
+// request only (the table's own key, a request id) takes that request's
+// writes over its life whatever the traffic, so it is no hot key.
+func (l *ledger) hottestShared() (string, float64) {
+	name, top := "", 0.0
+	for k, w := range l.keys {
+		if len(w.Requests) > 1 && (w.WCU > top || w.WCU == top && k < name) {
+			name, top = k, w.WCU
+		}
+	}
+	return name, top
+}
+
+// busiestOwn is the most write units one request's own key value received.
+func (l *ledger) busiestOwn() float64 {
+	top := 0.0
+	for _, w := range l.keys {
+		if len(w.Requests) == 1 {
+			top = math.Max(top, w.WCU)
+		}
+	}
+	return top
+}
+
+// record prices one stream record of table m (a write that changed the item).
+func (l *ledger) record(m tableModel, old, new map[string]ddbtypes.AttributeValue, requestID string) {
+	oldSize, newSize := itemBytes(old), itemBytes(new)
+	l.MaxItem = max(l.MaxItem, oldSize, newSize)
+	keyOf := old
+	if new != nil {
+		keyOf = new
+	}
+	l.write(m.ID, str(keyOf[m.Hash]), requestID, units(max(oldSize, newSize), writeUnitBytes))
+	for _, idx := range m.Indexes {
+		where := m.ID + "/" + idx.Name
+		oldIn, newIn := idx.holds(old), idx.holds(new)
+		sameKey := oldIn && newIn && reflect.DeepEqual(old[idx.Hash], new[idx.Hash]) &&
+			(idx.Range == "" || reflect.DeepEqual(old[idx.Range], new[idx.Range]))
+		po, pn := idx.project(m, old), idx.project(m, new)
+		switch {
+		case sameKey:
+			if !reflect.DeepEqual(po, pn) {
+				l.write(where, str(new[idx.Hash]), requestID, units(max(itemBytes(po), itemBytes(pn)), writeUnitBytes))
+			}
+		default:
+			if oldIn {
+				l.write(where, str(old[idx.Hash]), requestID, units(itemBytes(po), writeUnitBytes))
+			}
+			if newIn {
+				l.write(where, str(new[idx.Hash]), requestID, units(itemBytes(pn), writeUnitBytes))
+			}
+		}
+	}
+}
+
+func (idx indexModel) holds(item map[string]ddbtypes.AttributeValue) bool {
+	if item == nil || item[idx.Hash] == nil {
+		return false
+	}
+	return idx.Range == "" || item[idx.Range] != nil
+}
+
+// project is the index item of item: the attributes the index holds.
+func (idx indexModel) project(m tableModel, item map[string]ddbtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
+	if !idx.holds(item) {
+		return nil
+	}
+	if idx.Projection == "ALL" {
+		return item
+	}
+	out := map[string]ddbtypes.AttributeValue{}
+	names := append(append([]string{idx.Hash, idx.Range}, m.TableKeyAttrs...), idx.NonKey...)
+	for _, n := range names {
+		if v, ok := item[n]; ok && n != "" {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+func str(v ddbtypes.AttributeValue) string {
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return v.Value
+	case *ddbtypes.AttributeValueMemberN:
+		return v.Value
+	}
+	return fmt.Sprint(v)
+}
+
+// capacityMeter prices the request path's DynamoDB reads as they are made
+// (from what each call returned) and counts the write attempts on each
+// item of the requests table, which the stream then prices.
+type capacityMeter struct {
+	requestsTable string
+	logical       map[string]string // physical table name -> logical id
+	mu            sync.Mutex
+	rcu           float64
+	rcuBy         map[string]float64
+	attempts      map[string]int // requests-table write attempts by id, any function
+}
+
+func newCapacityMeter() *capacityMeter {
+	return &capacityMeter{rcuBy: map[string]float64{}, attempts: map[string]int{}}
+}
+
+// setTables names the tables once they are provisioned.
+func (c *capacityMeter) setTables(s *stack.Stack) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requestsTable = s.Resources["RequestsTable"].Ref
+	c.logical = map[string]string{}
+	for id, r := range s.Resources {
+		c.logical[r.Ref] = id
+	}
+}
+
+func (c *capacityMeter) install(cfg *aws.Config) {
+	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchCapacity",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				c.observe(local.FunctionOf(ctx), in.Parameters, out.Result)
+				return out, md, err
+			}), middleware.After)
+	})
+}
+
+func half(consistent *bool) float64 {
+	if aws.ToBool(consistent) {
+		return 1
+	}
+	return 0.5
+}
+
+func (c *capacityMeter) observe(function string, params, result any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id := c.writtenID(params); id != "" {
+		c.attempts[id]++
+	}
+	if function == "" || backgroundFunctions[function] {
+		return
+	}
+	read := func(table string, index *string, rcu float64) {
+		where := table
+		if id, ok := c.logical[table]; ok {
+			where = id
+		}
+		if index != nil {
+			where += "/" + *index
+		}
+		c.rcu += rcu
+		c.rcuBy[where] += rcu
+	}
+	switch in := params.(type) {
+	case *dynamodb.GetItemInput:
+		out, _ := result.(*dynamodb.GetItemOutput)
+		size := 0
+		if out != nil {
+			size = itemBytes(out.Item)
+		}
+		read(aws.ToString(in.TableName), nil, units(size, readUnitBytes)*half(in.ConsistentRead))
+	case *dynamodb.QueryInput:
+		out, _ := result.(*dynamodb.QueryOutput)
+		size := 0
+		if out != nil {
+			for _, it := range out.Items {
+				size += itemBytes(it)
+			}
+		}
+		read(aws.ToString(in.TableName), in.IndexName, units(size, readUnitBytes)*half(in.ConsistentRead))
+	case *dynamodb.ScanInput:
+		out, _ := result.(*dynamodb.ScanOutput)
+		size := 0
+		if out != nil {
+			for _, it := range out.Items {
+				size += itemBytes(it)
+			}
+		}
+		read(aws.ToString(in.TableName), in.IndexName, units(size, readUnitBytes)*half(in.ConsistentRead))
+	case *dynamodb.BatchGetItemInput:
+		out, _ := result.(*dynamodb.BatchGetItemOutput)
+		if out == nil {
+			return
+		}
+		for table, items := range out.Responses {
+			consistent := in.RequestItems[table].ConsistentRead
+			for _, it := range items {
+				read(table, nil, units(itemBytes(it), readUnitBytes)*half(consistent))
+			}
+		}
+	case *dynamodb.TransactGetItemsInput:
+		out, _ := result.(*dynamodb.TransactGetItemsOutput)
+		if out == nil {
+			return
+		}
+		for i, r := range out.Responses {
+			table := ""
+			if i < len(in.TransactItems) && in.TransactItems[i].Get != nil {
+				table = aws.ToString(in.TransactItems[i].Get.TableName)
+			}
+			read(table, nil, 2*units(itemBytes(r.Item), readUnitBytes))
+		}
+	}
+}
+
+// writtenID is the id of the requests-table item a write call addresses.
+func (c *capacityMeter) writtenID(params any) string {
+	var table *string
+	var key map[string]ddbtypes.AttributeValue
+	switch in := params.(type) {
+	case *dynamodb.PutItemInput:
+		table, key = in.TableName, in.Item
+	case *dynamodb.UpdateItemInput:
+		table, key = in.TableName, in.Key
+	case *dynamodb.DeleteItemInput:
+		table, key = in.TableName, in.Key
+	}
+	if aws.ToString(table) != c.requestsTable || key == nil {
+		return ""
+	}
+	return str(key["id"])
+}
+
+// take returns the read units and write attempts since the last take.
+func (c *capacityMeter) take() (rcu float64, rcuBy map[string]float64, attempts map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rcu, rcuBy, attempts = c.rcu, c.rcuBy, c.attempts
+	c.rcu, c.rcuBy, c.attempts = 0, map[string]float64{}, map[string]int{}
+	return rcu, rcuBy, attempts
+}
+
+// streamTail reads a table's stream from its start; each read returns the
+// records added since the previous one.
+type streamTail struct {
+	c     *dynamodbstreams.Client
+	arn   string
+	iters map[string]*string
+}
+
+func (s *streamTail) read(ctx context.Context) ([]streamtypes.Record, error) {
+	desc, err := s.c.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &s.arn})
+	if err != nil {
+		return nil, err
+	}
+	var out []streamtypes.Record
+	for _, sh := range desc.StreamDescription.Shards {
+		id := aws.ToString(sh.ShardId)
+		next, ok := s.iters[id]
+		if !ok {
+			it, err := s.c.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: &s.arn, ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+			if err != nil {
+				return nil, err
+			}
+			next = it.ShardIterator
+		}
+		for next != nil {
+			recs, err := s.c.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: next})
+			if err != nil {
+				return nil, err
+			}
+			s.iters[id] = recs.NextShardIterator
+			if len(recs.Records) == 0 {
+				break
+			}
+			out = append(out, recs.Records...)
+			next = recs.NextShardIterator
+		}
+	}
+	return out, nil
+}
+
+// priceWrites prices the requests-table writes of one run: each stream
+// record of the run's requests, and each write attempt the stream does not
+// show (refused by its condition, or changing nothing) at the item's last size.
+func priceWrites(l *ledger, m tableModel, records []streamtypes.Record, attempts map[string]int, ids map[string]bool) {
+	seen, last := map[string]int{}, map[string]int{}
+	for _, rec := range records {
+		if rec.Dynamodb == nil {
+			continue
+		}
+		old, new := fromStream(rec.Dynamodb.OldImage), fromStream(rec.Dynamodb.NewImage)
+		id := str(fromStreamValue(rec.Dynamodb.Keys["id"]))
+		if !ids[id] {
+			continue
+		}
+		seen[id]++
+		l.record(m, old, new, id)
+		if new != nil {
+			last[id] = itemBytes(new)
+		}
+	}
+	for id, n := range attempts {
+		if ids[id] && n > seen[id] {
+			l.write(m.ID, id, id, float64(n-seen[id])*units(last[id], writeUnitBytes))
+		}
+	}
+}
+
+func fromStream(item map[string]streamtypes.AttributeValue) map[string]ddbtypes.AttributeValue {
+	if item == nil {
+		return nil
+	}
+	out := make(map[string]ddbtypes.AttributeValue, len(item))
+	for k, v := range item {
+		out[k] = fromStreamValue(v)
+	}
+	return out
+}
+
+func fromStreamValue(v streamtypes.AttributeValue) ddbtypes.AttributeValue {
+	switch v := v.(type) {
+	case *streamtypes.AttributeValueMemberS:
+		return &ddbtypes.AttributeValueMemberS{Value: v.Value}
+	case *streamtypes.AttributeValueMemberN:
+		return &ddbtypes.AttributeValueMemberN{Value: v.Value}
+	case *streamtypes.AttributeValueMemberB:
+		return &ddbtypes.AttributeValueMemberB{Value: v.Value}
+	case *streamtypes.AttributeValueMemberBOOL:
+		return &ddbtypes.AttributeValueMemberBOOL{Value: v.Value}
+	case *streamtypes.AttributeValueMemberNULL:
+		return &ddbtypes.AttributeValueMemberNULL{Value: v.Value}
+	case *streamtypes.AttributeValueMemberSS:
+		return &ddbtypes.AttributeValueMemberSS{Value: v.Value}
+	case *streamtypes.AttributeValueMemberNS:
+		return &ddbtypes.AttributeValueMemberNS{Value: v.Value}
+	case *streamtypes.AttributeValueMemberBS:
+		return &ddbtypes.AttributeValueMemberBS{Value: v.Value}
+	case *streamtypes.AttributeValueMemberL:
+		l := make([]ddbtypes.AttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = fromStreamValue(e)
+		}
+		return &ddbtypes.AttributeValueMemberL{Value: l}
+	case *streamtypes.AttributeValueMemberM:
+		return &ddbtypes.AttributeValueMemberM{Value: fromStream(v.Value)}
+	}
+	return nil
+}
+
+// describeCapacity prints, as notes, where one run's units went.
+func describeCapacity(rep *report, l *ledger, rcuBy map[string]float64, n int) {
+	var parts []string
+	for _, k := range sortedKeys(l.WCUBy) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, l.WCUBy[k]/float64(n)))
+	}
+	rep.note("  write units per request: %s", strings.Join(parts, ", "))
+	parts = parts[:0]
+	for _, k := range sortedKeys(rcuBy) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, rcuBy[k]/float64(n)))
+	}
+	rep.note("  read units per request: %s", strings.Join(parts, ", "))
+	name, top := l.hottestShared()
+	rep.note("  busiest shared key value: %s, %.3f write units per request (%d key values written)", name, top/float64(n), len(l.keys))
+	rep.note("  busiest key value of one request (its own item): %.0f write units over its whole life", l.busiestOwn())
+	rep.note("  largest item: %d bytes", l.MaxItem)
+}
