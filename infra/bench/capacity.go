@@ -17,6 +17,7 @@ import (
 
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/dynamo"
 )
 
 // The capacity model (README "Performance"), from DynamoDB's documented rules:
@@ -151,7 +152,7 @@ func (l *ledger) busiestOwn() float64 {
 
 // record prices one stream record of table m (a write that changed the item).
 func (l *ledger) record(m tableModel, old, new map[string]ddbtypes.AttributeValue, requestID string) {
-	oldSize, newSize := itemBytes(old), itemBytes(new)
+	oldSize, newSize := dynamo.ItemSize(old), dynamo.ItemSize(new)
 	l.MaxItem = max(l.MaxItem, oldSize, newSize)
 	keyOf := old
 	if new != nil {
@@ -167,14 +168,14 @@ func (l *ledger) record(m tableModel, old, new map[string]ddbtypes.AttributeValu
 		switch {
 		case sameKey:
 			if !reflect.DeepEqual(po, pn) {
-				l.write(where, str(new[idx.Hash]), requestID, units(max(itemBytes(po), itemBytes(pn)), writeUnitBytes))
+				l.write(where, str(new[idx.Hash]), requestID, units(max(dynamo.ItemSize(po), dynamo.ItemSize(pn)), writeUnitBytes))
 			}
 		default:
 			if oldIn {
-				l.write(where, str(old[idx.Hash]), requestID, units(itemBytes(po), writeUnitBytes))
+				l.write(where, str(old[idx.Hash]), requestID, units(dynamo.ItemSize(po), writeUnitBytes))
 			}
 			if newIn {
-				l.write(where, str(new[idx.Hash]), requestID, units(itemBytes(pn), writeUnitBytes))
+				l.write(where, str(new[idx.Hash]), requestID, units(dynamo.ItemSize(pn), writeUnitBytes))
 			}
 		}
 	}
@@ -285,7 +286,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		out, _ := result.(*dynamodb.GetItemOutput)
 		size := 0
 		if out != nil {
-			size = itemBytes(out.Item)
+			size = dynamo.ItemSize(out.Item)
 		}
 		read(aws.ToString(in.TableName), nil, units(size, readUnitBytes)*half(in.ConsistentRead))
 	case *dynamodb.QueryInput:
@@ -293,7 +294,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		size := 0
 		if out != nil {
 			for _, it := range out.Items {
-				size += itemBytes(it)
+				size += dynamo.ItemSize(it)
 			}
 		}
 		read(aws.ToString(in.TableName), in.IndexName, units(size, readUnitBytes)*half(in.ConsistentRead))
@@ -302,7 +303,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		size := 0
 		if out != nil {
 			for _, it := range out.Items {
-				size += itemBytes(it)
+				size += dynamo.ItemSize(it)
 			}
 		}
 		read(aws.ToString(in.TableName), in.IndexName, units(size, readUnitBytes)*half(in.ConsistentRead))
@@ -314,7 +315,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		for table, items := range out.Responses {
 			consistent := in.RequestItems[table].ConsistentRead
 			for _, it := range items {
-				read(table, nil, units(itemBytes(it), readUnitBytes)*half(consistent))
+				read(table, nil, units(dynamo.ItemSize(it), readUnitBytes)*half(consistent))
 			}
 		}
 	case *dynamodb.TransactGetItemsInput:
@@ -327,7 +328,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 			if i < len(in.TransactItems) && in.TransactItems[i].Get != nil {
 				table = aws.ToString(in.TransactItems[i].Get.TableName)
 			}
-			read(table, nil, 2*units(itemBytes(r.Item), readUnitBytes))
+			read(table, nil, 2*units(dynamo.ItemSize(r.Item), readUnitBytes))
 		}
 	}
 }
@@ -416,7 +417,7 @@ func priceWrites(l *ledger, m tableModel, records []streamtypes.Record, attempts
 		seen[id]++
 		l.record(m, old, new, id)
 		if new != nil {
-			last[id] = itemBytes(new)
+			last[id] = dynamo.ItemSize(new)
 		}
 	}
 	for id, n := range attempts {
