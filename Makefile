@@ -5,10 +5,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
+# checkov pins boto3 and friends to versions the SAM CLI and moto refuse, so it
+# has a venv of its own inside the git-ignored .venv.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < infra/requirements-checkov.txt | cut -d' ' -f1)
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test vet lint build venv clean bench bench-hello soak
+.PHONY: run test vet lint sam-build build venv clean bench bench-hello soak
 
 # Built, then exec'd: Ctrl-C reaches the program itself, which stops moto and
 # exits 0 (go run would relink on every start and report the signal as an error).
@@ -16,7 +20,7 @@ run: $(VENV_STAMP)
 	go build -o bin/pregate-local ./infra/local/cmd/pregate-local
 	exec bin/pregate-local $(ARGS)
 
-test: $(VENV_STAMP) vet lint
+test: $(VENV_STAMP) vet lint sam-build
 	go test -count=1 -timeout 20m ./...
 
 vet:
@@ -27,17 +31,34 @@ soak: $(VENV_STAMP)
 	go run ./infra/soak
 
 # sam validate --lint is SAM's own transform check plus cfn-lint; it calls no
-# AWS API (telemetry off), so it needs no account or network.
-lint: $(VENV_STAMP)
+# AWS API (telemetry off), so it needs no account or network. checkov is the
+# policy linter: every finding is fixed or skipped in the template with its
+# reason (Metadata: checkov: skip); it downloads nothing (--skip-download,
+# BC_SKIP_MAPPING) and runs only the CloudFormation checks.
+lint: $(VENV_STAMP) $(CHECKOV_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/sam validate --lint
+	BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download \
+	  --framework cloudformation --file template.yaml
 
-venv: $(VENV_STAMP)
+# sam build as a deploy runs it: the Makefile's build-<LogicalId> targets
+# (samconfig.toml's build_in_source; no Docker), into the git-ignored .aws-sam/.
+# --no-cached: the Go build cache already makes a rebuild quick, and SAM's own
+# cache would hash the whole source folder, .venv included.
+sam-build: $(VENV_STAMP)
+	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --no-cached --build-dir .aws-sam/build
+
+venv: $(VENV_STAMP) $(CHECKOV_STAMP)
 
 $(VENV_STAMP): infra/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
+
+$(CHECKOV_STAMP): infra/requirements-checkov.txt | $(VENV_STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.installed-* && touch $@
 
 # Lambda bundles: `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set.
 # LAMBDA_ARCH is the template's arm64; make bench also builds for this host.

@@ -45,7 +45,7 @@ func FromEnvironment(context.Context) (Deps, error) {
 	if err != nil {
 		return Deps{}, err
 	}
-	return Deps{Config: cfg, AWS: awsCfg, Log: NewLogger(os.Stdout, slog.LevelInfo), Now: time.Now,
+	return Deps{Config: cfg, AWS: awsCfg, Log: NewLogger(os.Stdout, cfg.LogLevel), Now: time.Now,
 		Metrics: metrics.New(os.Stdout, cfg.MetricsNamespace, time.Now)}, nil
 }
 

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -45,7 +46,19 @@ type Config struct {
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics; one
 	// per stack, so a dev and a prod stack in one account do not mix.
 	MetricsNamespace string
+
+	// LogLevel is the lowest level logged (LOG_LEVEL: DEBUG, INFO, WARN, ERROR).
+	LogLevel slog.Level
+	// PublicCORSOrigins are the origins (scheme://host[:port]) whose browser
+	// pages may call the public submit and verify routes; empty: none.
+	PublicCORSOrigins []string
+	// FinishedRequestRetention is how long a request is kept once approved
+	// or denied before DynamoDB's TTL removes it; 0 keeps it forever.
+	FinishedRequestRetention time.Duration
 }
+
+// DefaultFinishedRequestRetentionDays is FINISHED_REQUEST_RETENTION_DAYS' default.
+const DefaultFinishedRequestRetentionDays = 365
 
 // Getenv is os.Getenv's shape, so tests can pass a map.
 type Getenv func(string) string
@@ -74,6 +87,9 @@ func Load(getenv Getenv) (Config, error) {
 		VerificationEmailTemplate:    p.sesTemplateName("VERIFICATION_EMAIL_TEMPLATE"),
 		ScopePrefix:                  getenv("SCOPE_PREFIX"),
 		MetricsNamespace:             p.text("METRICS_NAMESPACE", "Pregate"),
+		LogLevel:                     p.logLevel("LOG_LEVEL"),
+		PublicCORSOrigins:            p.origins("PUBLIC_CORS_ORIGINS"),
+		FinishedRequestRetention:     time.Duration(p.integer("FINISHED_REQUEST_RETENTION_DAYS", DefaultFinishedRequestRetentionDays, 0, 3650)) * 24 * time.Hour,
 	}
 	if c.WebhookTimeout > 15*time.Minute {
 		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), "must be at most 15m")
@@ -187,4 +203,42 @@ func (p *parser) text(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (p *parser) logLevel(name string) slog.Level {
+	v := strings.ToUpper(strings.TrimSpace(p.getenv(name)))
+	switch v {
+	case "", "INFO":
+		return slog.LevelInfo
+	case "DEBUG":
+		return slog.LevelDebug
+	case "WARN", "WARNING":
+		return slog.LevelWarn
+	case "ERROR":
+		return slog.LevelError
+	}
+	p.fail(name, p.getenv(name), "must be DEBUG, INFO, WARN or ERROR")
+	return slog.LevelInfo
+}
+
+// origins parses a comma-separated list of browser origins. Each is
+// scheme://host[:port] exactly as a browser sends it in Origin (no path, no
+// wildcard), kept in lower case; an empty list allows none.
+func (p *parser) origins(name string) []string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.ToLower(strings.TrimSpace(o))
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+			p.fail(name, v, "must be comma-separated origins such as https://privacy.example.com (scheme and host, optional port, no path)")
+			return nil
+		}
+		out = append(out, o)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"ALLOW_INSECURE_WEBHOOK_URLS":            "yes please",
 		"PUBLIC_BASE_URL":                        "ftp://x/api/v1",
 		"VERIFICATION_EMAIL_TEMPLATE":            "code template",
+		"LOG_LEVEL":                              "verbose",
+		"PUBLIC_CORS_ORIGINS":                    "https://privacy.example.com/form",
+		"FINISHED_REQUEST_RETENTION_DAYS":        "-1",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -90,5 +94,31 @@ func TestRequire(t *testing.T) {
 	err := Require("REQUESTS_TABLE", "t", "CONFIG_TABLE", " ")
 	if err == nil || !strings.Contains(err.Error(), "CONFIG_TABLE") || strings.Contains(err.Error(), "REQUESTS_TABLE") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestOperatorSettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != slog.LevelInfo || c.PublicCORSOrigins != nil || c.FinishedRequestRetention != 365*24*time.Hour {
+		t.Errorf("defaults: level %v, origins %v, retention %v", c.LogLevel, c.PublicCORSOrigins, c.FinishedRequestRetention)
+	}
+	c, err = Load(env(map[string]string{
+		"LOG_LEVEL": "debug", "FINISHED_REQUEST_RETENTION_DAYS": "0",
+		"PUBLIC_CORS_ORIGINS": "https://Privacy.Example.com, http://127.0.0.1:8080",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != slog.LevelDebug || c.FinishedRequestRetention != 0 ||
+		strings.Join(c.PublicCORSOrigins, " ") != "https://privacy.example.com http://127.0.0.1:8080" {
+		t.Errorf("got level %v, retention %v, origins %q", c.LogLevel, c.FinishedRequestRetention, c.PublicCORSOrigins)
+	}
+	for _, bad := range []string{"*", "privacy.example.com", "https://x.example/", "https://x.example?q", "ftp://x.example", "https://u@x.example"} {
+		if _, err := Load(env(map[string]string{"PUBLIC_CORS_ORIGINS": bad})); err == nil {
+			t.Errorf("PUBLIC_CORS_ORIGINS=%q accepted", bad)
+		}
 	}
 }
