@@ -25,6 +25,7 @@ type options struct {
 	validators                               []int
 	rie, hostDir, arm64Dir                   string
 	timeout                                  time.Duration
+	maxItemM                                 int // webhooks of the longest request's run (0: none)
 }
 
 func main() {
@@ -41,6 +42,7 @@ func main() {
 	flag.StringVar(&o.hostDir, "host", "bin/host", "build for this host: <LogicalId>/bootstrap and Hello/bootstrap")
 	validators := flag.String("validators", "1,3,10", "the M (validators per request) of the local-system runs")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "the whole run's bound")
+	flag.IntVar(&o.maxItemM, "max-item-webhooks", 50, "webhooks of the run that drives the longest request (item_kb_max_m50; 0 skips it)")
 	flag.Parse()
 	o.requests = map[int]int{1: *requests, 3: *e2e, 10: *requestsM10}
 	var err error
@@ -88,6 +90,9 @@ func wantedFigures(o options) []string {
 	}
 	if o.rie != "" {
 		out = append(out, "init_ratio_vs_hello", "init_ms_hello")
+	}
+	if o.maxItemM > 0 {
+		out = append(out, "item_kb_max_m50")
 	}
 	for _, m := range o.validators {
 		out = append(out, fmt.Sprintf("ddb_writes_per_approved_m%d", m))
@@ -138,6 +143,11 @@ func run(rep *report, o options) error {
 	}
 	if err := systemFigures(ctx, rep, root, o); err != nil {
 		return err
+	}
+	if o.maxItemM > 0 {
+		if err := maxItemFigure(ctx, rep, root, o.maxItemM); err != nil {
+			return fmt.Errorf("longest request: %w", err)
+		}
 	}
 	if missing := rep.missing(wantedFigures(o)); len(missing) > 0 {
 		return fmt.Errorf("figures missing: %s", strings.Join(missing, ", "))

@@ -15,7 +15,7 @@ func TestBenchSmoke(t *testing.T) {
 		t.Skip("starts moto")
 	}
 	var out bytes.Buffer
-	o := options{runs: 1, concurrency: 2, cpuRequests: 10, requests: map[int]int{1: 2, 3: 2}, validators: []int{1, 3}, timeout: 45 * time.Second}
+	o := options{runs: 1, concurrency: 2, cpuRequests: 10, requests: map[int]int{1: 2, 3: 2}, validators: []int{3}, maxItemM: 2, timeout: 50 * time.Second}
 	start := time.Now()
 	err := run(newReport(&out), o)
 	t.Logf("bench smoke in %s:\n%s", time.Since(start).Round(time.Millisecond), out.String())
