@@ -97,9 +97,9 @@ func parse(m events.SQSMessage) (gate.Attempt, bool) {
 	if err := json.Unmarshal([]byte(m.Body), &body); err != nil || body.PrivacyRequestID == "" || body.WebhookKey == "" {
 		return gate.Attempt{}, false
 	}
-	d := gate.Delivery{ID: body.DeliveryID, PrivacyRequestID: body.PrivacyRequestID, WebhookKey: body.WebhookKey}
+	d := gate.Delivery{ID: body.DeliveryID, PrivacyRequestID: body.PrivacyRequestID, WebhookKey: body.WebhookKey, Run: body.Run}
 	if d.ID == "" {
-		d.ID = gate.DeliveryID(d.PrivacyRequestID, d.WebhookKey)
+		d.ID = gate.RunDeliveryID(d.PrivacyRequestID, d.WebhookKey, d.Run)
 	}
 	attempt, err := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	if err != nil || attempt < 1 {

@@ -17,7 +17,7 @@ var _ gate.DeliveryStore = (*RequestStore)(nil)
 //	SET updated_at, activity = list_append(...),
 //	    webhooks[i].delivery = :d<n>, webhooks[i].attempts = :n<n>, webhooks[i].delivered_at = :at ...
 //	    [, #status = :pending]
-//	CONDITION attribute_exists(id)
+//	CONDITION attribute_exists(id) AND <run is w.Run>
 //	    AND webhooks[i].#key = :k<n> AND attribute_not_exists(webhooks[i].delivery) ...   (each mark)
 //	    AND attribute_not_exists(webhooks[i].reply) ...                                    (each failed mark)
 //	    [AND #status = :awaiting]                                                          (ToPending)
@@ -25,6 +25,7 @@ var _ gate.DeliveryStore = (*RequestStore)(nil)
 // A called mark never looks at the status nor at replies.
 func (s *RequestStore) RecordDeliveries(ctx context.Context, w gate.DeliveryWrite) error {
 	u := webhookUpdate{id: w.ID, at: w.At, activity: w.Activity, what: "record deliveries", values: map[string]types.AttributeValue{}}
+	u.cond = append(u.cond, runCondition(w.Run, u.values))
 	for n, m := range w.Marks {
 		p := webhookPath(m.Index)
 		d, a, k := markValue("d", n), markValue("n", n), markValue("k", n)

@@ -15,7 +15,7 @@ var _ gate.ReplyStore = (*RequestStore)(nil)
 //	SET updated_at, activity = list_append(...)
 //	    [, webhooks[i].reply = :answer, webhooks[i].replied_at = :at]
 //	    [, #status = :to [, approved_at = :at]]
-//	CONDITION attribute_exists(id) AND #status IN (:pending, :awaiting)
+//	CONDITION attribute_exists(id) AND #status IN (:pending, :awaiting) AND <run is w.Run>
 //	    [AND webhooks[i].#key = :key AND attribute_not_exists(webhooks[i].reply)]
 //	    [AND webhooks[j].reply = :eligible ...]
 //
@@ -29,6 +29,7 @@ func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gat
 			":pending":  stringValue(string(gate.StatusPending)),
 			":awaiting": stringValue(string(gate.StatusAwaitingPreApproval)),
 		}}
+	u.cond = append(u.cond, runCondition(w.Run, u.values))
 	if r := w.Reply; r != nil {
 		p := webhookPath(r.Index)
 		u.set = append(u.set, p+".reply = :answer", p+".replied_at = :at")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +52,7 @@ type requestItem struct {
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
 	Webhooks           []snapshotItem `dynamodbav:"webhooks"`
 	Activity           []activityItem `dynamodbav:"activity"`
+	Run                int            `dynamodbav:"pre_approval_run,omitempty"`
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
 	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
 	CodeAttempts       *int           `dynamodbav:"code_attempts,omitempty"`
@@ -109,7 +111,7 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity),
+		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity), Run: r.Run,
 	}
 	if c := r.Code; c != nil {
 		it.CodeHash, it.CodeExpiresAt, it.CodeAttempts = c.Hash, gate.FormatTime(c.ExpiresAt), &c.Attempts
@@ -145,6 +147,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
 		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
 		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)),
+		Run: it.Run,
 	}
 	for i, w := range it.Webhooks {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
@@ -255,6 +258,12 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		set += ", webhooks = :webhooks"
 		values[":webhooks"] = av
 	}
+	cond := "attribute_exists(id) AND #status = :from"
+	if c.Run > 0 {
+		set += ", pre_approval_run = :run"
+		values[":run"] = &types.AttributeValueMemberN{Value: strconv.Itoa(c.Run)}
+		cond += " AND " + runCondition(c.Run-1, values)
+	}
 	update := "SET " + set
 	if c.IdentityVerified {
 		update = "SET " + set + ", identity_verified_at = :at REMOVE code_hash, code_expires_at, code_attempts"
@@ -263,7 +272,7 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		TableName:                 &s.table,
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: c.ID}},
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("attribute_exists(id) AND #status = :from"),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllNew,
@@ -281,6 +290,16 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		return nil, fmt.Errorf("update request %s: %w", c.ID, itemSizeError(err, "update request "+c.ID))
 	}
 	return unmarshalRequest(out.Attributes)
+}
+
+// runCondition holds while the stored pre-approval run is run (the
+// attribute is absent until the first re-run).
+func runCondition(run int, values map[string]types.AttributeValue) string {
+	if run == 0 {
+		return "attribute_not_exists(pre_approval_run)"
+	}
+	values[":was_run"] = &types.AttributeValueMemberN{Value: strconv.Itoa(run)}
+	return "pre_approval_run = :was_run"
 }
 
 // Discard deletes a request that Create just stored, conditioned on it being

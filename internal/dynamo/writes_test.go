@@ -175,7 +175,9 @@ func (s staticTargets) DeliveryTargets(_ context.Context, keys []string) map[str
 }
 
 // Mint makes the "<request id>/<webhook key>" tokens claimTokens accepts.
-func (claimTokens) Mint(webhookKey, id string) (string, error) { return id + "/" + webhookKey, nil }
+func (claimTokens) MintReply(webhookKey, id string, _ int) (string, error) {
+	return id + "/" + webhookKey, nil
+}
 
 // replyingCaller is an instant validator: 200 to every call and, when
 // replyInCall, its eligible reply sent before answering the call.

@@ -30,9 +30,10 @@ type Caller interface {
 	Call(ctx context.Context, url string, header http.Header, body []byte) CallResult
 }
 
-// ReplyTokenMinter mints the reply-to-token of a call (implemented by *keys.Tokens).
+// ReplyTokenMinter mints the reply-to-token of a call for one pre-approval
+// run of a request (implemented by *keys.Tokens).
 type ReplyTokenMinter interface {
-	Mint(webhookKey, privacyRequestID string) (string, error)
+	MintReply(webhookKey, privacyRequestID string, run int) (string, error)
 }
 
 // DeliveryTargets opens what the calls of one batch need (implemented by
@@ -71,7 +72,10 @@ type DeliveryMark struct {
 // Activity is appended in any case, so a write without marks only adds the
 // timeline entries of calls whose delivery another invocation recorded.
 type DeliveryWrite struct {
-	ID        string
+	ID string
+	// Run is the pre-approval run the deliveries were made for: the write
+	// applies only while the request is still in that run.
+	Run       int
 	Marks     []DeliveryMark
 	ToPending bool
 	At        time.Time
@@ -312,6 +316,9 @@ func (u *Dispatcher) skip(r *PrivacyRequest, readErr error, d Delivery, seen map
 	default:
 		return "privacy request is " + string(r.Status), nil
 	}
+	if d.Run != r.Run {
+		return "delivery of an earlier pre-approval run", nil
+	}
 	i := webhookIndex(r, d.WebhookKey)
 	if i < 0 {
 		return "webhook not in the request's snapshot", nil
@@ -393,11 +400,11 @@ func (u *Dispatcher) record(ctx context.Context, r *PrivacyRequest, its []*batch
 // webhook failed and moves an awaiting request to pending, unless the
 // webhook was called or has replied meanwhile: then there is nothing to fail.
 func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWrite {
-	w := DeliveryWrite{ID: r.ID, At: at}
+	w := DeliveryWrite{ID: r.ID, Run: r.Run, At: at}
 	for _, it := range its {
 		i := webhookIndex(r, it.Delivery.WebhookKey)
-		if i < 0 {
-			continue // the snapshot cannot change while calls are made; belt and braces
+		if i < 0 || it.Delivery.Run != r.Run {
+			continue // re-run while the call was made: the new run has its own deliveries
 		}
 		h := r.Webhooks[i]
 		mark := DeliveryMark{Index: i, Key: h.Key, Attempts: it.Number}
@@ -506,7 +513,7 @@ func (u *Dispatcher) buildCall(r *PrivacyRequest, d Delivery, t DeliveryTarget, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode call body: %w", err)
 	}
-	token, err := u.Tokens.Mint(d.WebhookKey, r.ID)
+	token, err := u.Tokens.MintReply(d.WebhookKey, r.ID, r.Run)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mint reply token: %w", err)
 	}

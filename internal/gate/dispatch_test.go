@@ -95,7 +95,9 @@ func withState(key, name string, st WebhookState) SnapshotWebhook {
 
 type fakeMinter struct{}
 
-func (fakeMinter) Mint(key, id string) (string, error) { return "tok." + key + "." + id, nil }
+func (fakeMinter) MintReply(key, id string, _ int) (string, error) {
+	return "tok." + key + "." + id, nil
+}
 
 var dispatchNow = time.Date(2026, 11, 26, 12, 0, 0, 123456000, time.UTC)
 

@@ -14,6 +14,7 @@ import (
 type ReplyClaims struct {
 	WebhookKey       string
 	PrivacyRequestID string
+	Run              int // the pre-approval run the call was made in
 }
 
 // Token verification outcomes the reply check distinguishes (its second and third checks).
@@ -36,6 +37,9 @@ type ReplyTokenVerifier interface {
 //   - To approved applies only while each webhook of Eligible still says eligible.
 type ReplyWrite struct {
 	ID string
+	// Run is the pre-approval run the write was decided in: it applies only
+	// while the request is still in that run.
+	Run int
 	// Reply records one webhook's answer; nil for the approval that follows
 	// two last replies racing (each recorded without seeing the other).
 	Reply *WebhookReply
@@ -106,7 +110,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if err != nil {
 			return err
 		}
-		w, err := decideReply(r, claims.WebhookKey, answer, configured, u.now())
+		w, err := decideReply(r, claims, answer, configured, u.now())
 		if err != nil {
 			return err
 		}
@@ -153,7 +157,7 @@ func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key 
 			return false, nil
 		}
 		now := u.now()
-		_, err := u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, To: StatusApproved, Eligible: eligible, At: now,
+		_, err := u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, Run: r.Run, To: StatusApproved, Eligible: eligible, At: now,
 			Activity: []ActivityEntry{approvedEntry(now, key)}})
 		var conflict *ConflictError
 		if !errors.As(err, &conflict) {
@@ -221,26 +225,32 @@ func (u *Replies) configured(ctx context.Context) (map[string]bool, error) {
 	return set, nil
 }
 
-// decideReply is the aggregator: given the request as read, the replying
-// webhook and the set of webhooks still configured, it returns the write to
-// make, nil for an idempotent repeat, or the documented refusal.
-func decideReply(r *PrivacyRequest, key string, answer WebhookState, configured map[string]bool, now time.Time) (*ReplyWrite, error) {
+// decideReply is the aggregator: given the request as read, the verified
+// token's claims and the set of webhooks still configured, it returns the
+// write to make, nil for an idempotent repeat, or the documented refusal. A reply
+// identical to the one recorded is a repeat whatever the status now is (a
+// validator SDK retrying after a lost response must not see an error).
+func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, configured map[string]bool, now time.Time) (*ReplyWrite, error) {
+	key := claims.WebhookKey
+	if claims.Run != r.Run {
+		return nil, &BadRequestError{Msg: fmt.Sprintf("Pre-approval of privacy request '%s' was re-run since this call; reply to the latest call.", r.ID)}
+	}
+	idx := webhookIndex(r, key)
+	if idx >= 0 && r.Webhooks[idx].Reply == answer {
+		return nil, nil
+	}
 	if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Privacy request with id '%s' is not in pending or awaiting pre-approval status.", r.ID)}
 	}
-	idx := webhookIndex(r, key)
 	if idx < 0 {
 		// Configured, but added after this request took its snapshot: it was never called for it.
 		return nil, &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", key)}
 	}
-	if cur := r.Webhooks[idx].Reply; cur != "" {
-		if cur == answer {
-			return nil, nil
-		}
+	if r.Webhooks[idx].Reply != "" {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", key, r.ID)}
 	}
 	name := r.Webhooks[idx].Name
-	w := &ReplyWrite{ID: r.ID, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now}
+	w := &ReplyWrite{ID: r.ID, Run: r.Run, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now}
 	if answer == WebhookNotEligible {
 		w.To, _ = Next(r.Status, EventNotEligible) // allowed from pending and awaiting, checked above
 		w.Activity = []ActivityEntry{{At: now, Action: ActionNotEligible, WebhookKey: key,

@@ -219,7 +219,13 @@ func (m *model) state(key string) WebhookState {
 }
 
 func (m *model) replyTo(key string, a WebhookState) bool {
-	if !m.configured[key] || (m.status != StatusPending && m.status != StatusAwaitingPreApproval) {
+	if !m.configured[key] {
+		return false
+	}
+	if m.reply[key] == a && m.status != StatusPending && m.status != StatusAwaitingPreApproval {
+		return true // an idempotent repeat, whatever the status now is
+	}
+	if m.status != StatusPending && m.status != StatusAwaitingPreApproval {
 		return false
 	}
 	if s := m.reply[key]; s != "" && s != a {

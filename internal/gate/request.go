@@ -94,6 +94,10 @@ type PrivacyRequest struct {
 	ApprovedBy         string
 	Webhooks           []SnapshotWebhook
 	Activity           []ActivityEntry
+	// Run counts the admin's re-runs of pre-approval (0: the first run, at
+	// most MaxPreApprovalReruns). Deliveries and reply tokens carry the run
+	// they were made for; those of an earlier run no longer count.
+	Run int
 	// Code is the pending identity verification, while identity_unverified.
 	Code *VerificationCode
 }
@@ -135,7 +139,10 @@ type Change struct {
 	// IdentityVerified sets IdentityVerifiedAt = At and drops the code.
 	IdentityVerified bool
 	Webhooks         []SnapshotWebhook // replaces the snapshot when non-nil
-	Activity         []ActivityEntry
+	// Run, when > 0, sets the request's pre-approval run to Run, and the
+	// write then also applies only while the stored run is still Run-1.
+	Run      int
+	Activity []ActivityEntry
 }
 
 // ListQuery selects requests, newest first. After is the sort key of the last

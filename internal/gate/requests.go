@@ -233,13 +233,20 @@ func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Eve
 	case len(hooks) == 0:
 		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: awaiting manual review"}}
 	}
+	snapshot, entries := webhookSnapshot(hooks, now)
+	return EventAwaitWebhooks, snapshot, entries
+}
+
+// webhookSnapshot is the snapshot of hooks a request awaits, and its
+// pre_approval_webhook_triggered entry.
+func webhookSnapshot(hooks []Webhook, now time.Time) ([]SnapshotWebhook, []ActivityEntry) {
 	names := make([]string, len(hooks))
 	snapshot := make([]SnapshotWebhook, len(hooks))
 	for i, h := range hooks {
 		names[i] = h.Name
 		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name}
 	}
-	return EventAwaitWebhooks, snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
+	return snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
 		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")}}
 }
 
@@ -414,10 +421,14 @@ func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult
 	return res, nil
 }
 
-// decideOne returns the request after the move, or a failure message.
+// decideOne returns the request after the move, or a failure message. A
+// write that took effect although its answer was lost (our SDK's retry then
+// meets our own result and is refused) is told apart from another writer's
+// move by comparing the stored request with what we wrote.
 func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Event) (*PrivacyRequest, string, error) {
 	var nf *NotFoundError
 	var cf *ConflictError
+	var tried *Change // our last write whose outcome is unknown
 	for range maxRetries {
 		cur, err := u.get(ctx, id)
 		if errors.As(err, &nf) {
@@ -425,6 +436,9 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 		}
 		if err != nil {
 			return nil, "", err
+		}
+		if tried != nil && wrote(cur, *tried) {
+			return cur, "", nil
 		}
 		to, err := Next(cur.Status, ev)
 		if err != nil {
@@ -441,7 +455,109 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 		}
 		r, err := u.Store.Apply(ctx, c)
 		if errors.As(err, &cf) {
-			continue // the status moved under us: look again
+			tried = &c
+			continue // the status moved under us (perhaps by this very write): look again
+		}
+		if errors.As(err, &nf) {
+			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		return r, "", nil
+	}
+	return nil, "", fmt.Errorf("request %s: status kept changing after %d attempts", id, maxRetries)
+}
+
+// wrote reports whether r shows c applied: the status c moved to, and the
+// last timeline entry c appended, at c's instant and by c's actor. The
+// instant is to the microsecond, so another call's write cannot match.
+func wrote(r *PrivacyRequest, c Change) bool {
+	if r.Status != c.To || len(c.Activity) == 0 || len(r.Activity) == 0 {
+		return false
+	}
+	if c.Run > 0 && r.Run != c.Run {
+		return false
+	}
+	if c.ReviewedBy != "" && (r.ReviewedAt == nil || !r.ReviewedAt.Equal(c.At) || r.ReviewedBy != c.ReviewedBy) {
+		return false
+	}
+	want := c.Activity[len(c.Activity)-1]
+	for _, e := range r.Activity {
+		if e.Action == want.Action && e.At.Equal(want.At) && e.Actor == want.Actor && e.Message == want.Message {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxPreApprovalReruns bounds the admin's re-runs of one request's
+// pre-approval, so the request's stored size has a documented maximum.
+const MaxPreApprovalReruns = 3
+
+// RetryPreApproval re-runs pre-approval for each pending request: a fresh
+// snapshot of the configured webhooks, and the move back to
+// awaiting_pre_approval in one conditional write; the stream then enqueues
+// the new run's deliveries, whose calls carry new tokens and new ids. It is
+// an admin's recovery after a validator outage.
+func (u *Requests) RetryPreApproval(ctx context.Context, d Decision) (BulkResult, error) {
+	if len(d.IDs) == 0 || len(d.IDs) > MaxBulk {
+		return BulkResult{}, Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", MaxBulk), "value_error.list.size", "body", "request_ids")
+	}
+	hooks, err := u.listWebhooks(ctx)
+	if err != nil {
+		return BulkResult{}, err
+	}
+	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
+	for _, id := range d.IDs {
+		r, msg, err := u.rerunOne(ctx, id, d.Actor, hooks)
+		if err != nil {
+			return res, err
+		}
+		if msg != "" {
+			res.Failed = append(res.Failed, Failure{Message: msg, Data: map[string]any{"privacy_request_id": id}})
+			continue
+		}
+		u.Log.InfoContext(ctx, "pre-approval re-run", logkey.PrivacyRequestID, id, logkey.Status, string(r.Status), "actor", d.Actor, "run", r.Run)
+		res.Succeeded = append(res.Succeeded, r)
+	}
+	return res, nil
+}
+
+func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks []Webhook) (*PrivacyRequest, string, error) {
+	var nf *NotFoundError
+	var cf *ConflictError
+	var tried *Change
+	for range maxRetries {
+		cur, err := u.get(ctx, id)
+		if errors.As(err, &nf) {
+			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if tried != nil && wrote(cur, *tried) {
+			return cur, "", nil
+		}
+		to, err := Next(cur.Status, EventRetryPreApproval)
+		if err != nil {
+			return nil, msgCannotTransition, nil
+		}
+		if cur.Run >= MaxPreApprovalReruns {
+			return nil, fmt.Sprintf("Pre-approval was already re-run %d times for privacy request '%s'.", MaxPreApprovalReruns, id), nil
+		}
+		if len(hooks) == 0 {
+			return nil, "No pre-approval webhooks are configured; approve or deny the request instead.", nil
+		}
+		now := u.now()
+		snapshot, entries := webhookSnapshot(hooks, now)
+		c := Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, Run: cur.Run + 1,
+			Activity: append([]ActivityEntry{{At: now, Action: ActionStatusChanged, Actor: actor,
+				Message: fmt.Sprintf("Status changed from %s to %s: pre-approval re-run", cur.Status, to)}}, entries...)}
+		r, err := u.Store.Apply(ctx, c)
+		if errors.As(err, &cf) {
+			tried = &c
+			continue
 		}
 		if errors.As(err, &nf) {
 			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil

@@ -51,6 +51,7 @@ const (
 	EventReviewDeadline       Event = "review_deadline"       // (beyond) REVIEW_DEADLINE passed while awaiting
 	EventApprove              Event = "approve"               // admin approves
 	EventDeny                 Event = "deny"                  // admin denies
+	EventRetryPreApproval     Event = "retry_pre_approval"    // (beyond) admin re-runs pre-approval
 )
 
 type move struct {
@@ -87,6 +88,8 @@ var transitions = map[move]Status{
 	{StatusPending, EventDeny}:                StatusDenied,
 	{StatusAwaitingPreApproval, EventDeny}:    StatusDenied,
 	{StatusPreApprovalNotEligible, EventDeny}: StatusDenied,
+
+	{StatusPending, EventRetryPreApproval}: StatusAwaitingPreApproval,
 }
 
 // TransitionError is a move the table does not allow.

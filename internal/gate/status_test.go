@@ -8,7 +8,7 @@ import (
 func TestNextEveryMove(t *testing.T) {
 	from := append([]Status{StatusNew}, Statuses...)
 	events := []Event{EventVerificationRequired, EventAutoApprove, EventAwaitReview, EventAwaitWebhooks,
-		EventAllEligible, EventNotEligible, EventDeliveryFailed, EventReviewDeadline, EventApprove, EventDeny}
+		EventAllEligible, EventNotEligible, EventDeliveryFailed, EventReviewDeadline, EventApprove, EventDeny, EventRetryPreApproval}
 	// allowed is the lifecycle table (docs/lifecycle.md) written out independently of transitions.
 	allowed := map[Status]map[Event]Status{
 		StatusNew: {EventVerificationRequired: StatusIdentityUnverified, EventAutoApprove: StatusApproved,
@@ -19,7 +19,7 @@ func TestNextEveryMove(t *testing.T) {
 			EventDeliveryFailed: StatusPending, EventReviewDeadline: StatusPending,
 			EventApprove: StatusApproved, EventDeny: StatusDenied},
 		StatusPending: {EventAllEligible: StatusApproved, EventNotEligible: StatusPreApprovalNotEligible,
-			EventApprove: StatusApproved, EventDeny: StatusDenied},
+			EventApprove: StatusApproved, EventDeny: StatusDenied, EventRetryPreApproval: StatusAwaitingPreApproval},
 		StatusPreApprovalNotEligible: {EventApprove: StatusApproved, EventDeny: StatusDenied},
 	}
 	n := 0

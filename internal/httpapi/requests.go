@@ -50,6 +50,7 @@ func AdminRequestRoutes(u *gate.Requests) []Route {
 		{Key: "GET /api/v1/privacy-request/{id}/activity", Scope: ScopeRequestRead, Handle: requestActivity(u)},
 		{Key: "PATCH /api/v1/privacy-request/administrate/approve", Scope: ScopeRequestReview, Handle: approveRequests(u)},
 		{Key: "PATCH /api/v1/privacy-request/administrate/deny", Scope: ScopeRequestReview, Handle: denyRequests(u)},
+		{Key: "PATCH /api/v1/privacy-request/administrate/retry-pre-approval", Scope: ScopeRequestReview, Handle: retryPreApproval(u)},
 	}
 }
 
@@ -155,6 +156,20 @@ func approveRequests(u *gate.Requests) HandlerFunc {
 			return Response{}, err
 		}
 		res, err := u.Approve(ctx, gate.Decision{IDs: b.RequestIDs, Actor: r.Caller.ClientID})
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(bulkJSON(res))
+	}
+}
+
+func retryPreApproval(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		var b approveBody
+		if err := DecodeJSON(r.Body, &b); err != nil {
+			return Response{}, err
+		}
+		res, err := u.RetryPreApproval(ctx, gate.Decision{IDs: b.RequestIDs, Actor: r.Caller.ClientID})
 		if err != nil {
 			return Response{}, err
 		}

@@ -17,7 +17,7 @@ func (t *Tokens) VerifyReply(token string) (gate.ReplyClaims, error) {
 	case err != nil:
 		return gate.ReplyClaims{}, fmt.Errorf("%w: %w", gate.ErrReplyTokenInvalid, err)
 	}
-	return gate.ReplyClaims{WebhookKey: c.WebhookKey, PrivacyRequestID: c.PrivacyRequestID}, nil
+	return gate.ReplyClaims{WebhookKey: c.WebhookKey, PrivacyRequestID: c.PrivacyRequestID, Run: c.Run}, nil
 }
 
 var _ gate.ReplyTokenVerifier = (*Tokens)(nil)

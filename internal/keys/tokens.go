@@ -35,6 +35,9 @@ type Claims struct {
 	Scopes           []string `json:"scopes"`
 	IssuedAt         int64    `json:"iat"`
 	ExpiresAt        int64    `json:"exp"`
+	// Run is the request's pre-approval run the call was made in (absent
+	// for the first run), so a reply to a call of an earlier run is told apart.
+	Run int `json:"run,omitempty"`
 }
 
 // Tokens mints reply tokens with the current key and verifies them with the
@@ -55,8 +58,13 @@ func NewTokens(ks KeySet, ttl time.Duration, now func() time.Time) *Tokens {
 }
 
 // Mint returns a compact JWE authorising replies for one webhook and one
-// privacy request.
+// privacy request, in its first pre-approval run.
 func (t *Tokens) Mint(webhookKey, privacyRequestID string) (string, error) {
+	return t.MintReply(webhookKey, privacyRequestID, 0)
+}
+
+// MintReply is Mint for pre-approval run run of the request.
+func (t *Tokens) MintReply(webhookKey, privacyRequestID string, run int) (string, error) {
 	if webhookKey == "" || privacyRequestID == "" {
 		return "", errors.New("mint reply token: webhook key and privacy request id are required")
 	}
@@ -73,6 +81,7 @@ func (t *Tokens) Mint(webhookKey, privacyRequestID string) (string, error) {
 		Scopes:           []string{ReviewScope},
 		IssuedAt:         iat,
 		ExpiresAt:        iat + int64(t.ttl/time.Second),
+		Run:              run,
 	})
 	if err != nil {
 		return "", fmt.Errorf("mint reply token: %w", err)
@@ -160,6 +169,7 @@ type claimsJSON struct {
 	Scopes           *[]string `json:"scopes"`
 	IssuedAt         *int64    `json:"iat"`
 	ExpiresAt        *int64    `json:"exp"`
+	Run              *int      `json:"run"`
 }
 
 func parseClaims(payload []byte) (Claims, error) {
@@ -185,8 +195,15 @@ func parseClaims(payload []byte) (Claims, error) {
 		return Claims{}, errors.New("missing exp")
 	case *in.ExpiresAt <= *in.IssuedAt:
 		return Claims{}, errors.New("exp must be after iat")
+	case in.Run != nil && *in.Run < 1:
+		return Claims{}, errors.New("run must be at least 1 when present")
+	}
+	run := 0
+	if in.Run != nil {
+		run = *in.Run
 	}
 	return Claims{
+		Run:              run,
 		WebhookKey:       *in.WebhookKey,
 		PrivacyRequestID: *in.PrivacyRequestID,
 		Scopes:           *in.Scopes,

@@ -31,6 +31,8 @@ type DeliveryBody struct {
 	DeliveryID       string `json:"delivery_id"`
 	PrivacyRequestID string `json:"privacy_request_id"`
 	WebhookKey       string `json:"webhook_key"`
+	// Run is the pre-approval run the delivery belongs to (absent: the first).
+	Run int `json:"run,omitempty"`
 }
 
 // maxBatch is SendMessageBatch's limit.
@@ -45,7 +47,7 @@ func (q *DispatchQueue) EnqueueDeliveries(ctx context.Context, ds []gate.Deliver
 		chunk := ds[start:min(start+maxBatch, len(ds))]
 		entries := make([]types.SendMessageBatchRequestEntry, len(chunk))
 		for i, d := range chunk {
-			raw, err := json.Marshal(DeliveryBody{DeliveryID: d.ID, PrivacyRequestID: d.PrivacyRequestID, WebhookKey: d.WebhookKey})
+			raw, err := json.Marshal(DeliveryBody{DeliveryID: d.ID, PrivacyRequestID: d.PrivacyRequestID, WebhookKey: d.WebhookKey, Run: d.Run})
 			if err != nil {
 				return fmt.Errorf("encode delivery %s: %w", d.ID, err)
 			}

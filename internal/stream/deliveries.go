@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"log/slog"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // Deliveries enqueues one delivery per webhook of the snapshot when a
-// request enters awaiting_pre_approval. Later changes of an
+// request enters awaiting_pre_approval, at its submission or
+// verification, or when an admin re-runs pre-approval from pending. Later changes of an
 // awaiting request (replies, attempts) are not entries and enqueue nothing.
 type Deliveries struct {
 	Queue gate.DeliveryQueue
@@ -25,6 +27,10 @@ func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord)
 		return nil
 	}
 	id := str(rec.Change.NewImage, "id")
+	run := 0
+	if v, ok := rec.Change.NewImage["pre_approval_run"]; ok && v.DataType() == events.DataTypeNumber {
+		run, _ = strconv.Atoi(v.Number())
+	}
 	var ds []gate.Delivery
 	if hooks, ok := rec.Change.NewImage["webhooks"]; ok && hooks.DataType() == events.DataTypeList {
 		for _, h := range hooks.List() {
@@ -32,7 +38,7 @@ func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord)
 				continue
 			}
 			key := str(h.Map(), "key")
-			ds = append(ds, gate.Delivery{ID: gate.DeliveryID(id, key), PrivacyRequestID: id, WebhookKey: key})
+			ds = append(ds, gate.Delivery{ID: gate.RunDeliveryID(id, key, run), PrivacyRequestID: id, WebhookKey: key, Run: run})
 		}
 	}
 	if len(ds) == 0 {
