@@ -77,13 +77,13 @@ func (t *Tokens) Ready(ctx context.Context) error {
 
 var errNotReady = errors.New("reply-token key set not read yet")
 
-// Mint mints a reply token (gate.ReplyTokenMinter); Ready must have succeeded.
-func (t *Tokens) Mint(webhookKey, privacyRequestID string) (string, error) {
+// MintReply mints a reply token (gate.ReplyTokenMinter); Ready must have succeeded.
+func (t *Tokens) MintReply(webhookKey, privacyRequestID string, run int) (string, error) {
 	tok := t.tokens.Load()
 	if tok == nil {
 		return "", errNotReady
 	}
-	return tok.Mint(webhookKey, privacyRequestID)
+	return tok.MintReply(webhookKey, privacyRequestID, run)
 }
 
 // VerifyReply checks a reply token (gate.ReplyTokenVerifier); Ready must have succeeded.

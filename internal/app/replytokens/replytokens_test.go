@@ -32,13 +32,13 @@ func TestReadyReadsAgainAfterAFailedRead(t *testing.T) {
 		t.Fatal("first read should fail")
 	}
 	close(tok.first)
-	if _, err := tok.Mint("hook", "pri_1"); err == nil {
+	if _, err := tok.MintReply("hook", "pri_1", 0); err == nil {
 		t.Fatal("minted without a key set")
 	}
 	if err := tok.Ready(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	token, err := tok.Mint("hook", "pri_1")
+	token, err := tok.MintReply("hook", "pri_1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
