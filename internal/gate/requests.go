@@ -461,6 +461,10 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 		if errors.As(err, &nf) {
 			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
 		}
+		var big *ItemTooLargeError
+		if errors.As(err, &big) {
+			return nil, msgItemTooLarge, nil
+		}
 		if err != nil {
 			return nil, "", err
 		}
