@@ -78,6 +78,7 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 	api := httpapi.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "",
 		httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(nil), httpapi.ReplyRoutes(nil, nil),
 		httpapi.ConfigRoutes(nil), httpapi.AdminRequestRoutes(nil))
+	api.AllowCORS(nil, httpapi.SubmitRouteKey, httpapi.VerifyRouteKey)
 	replies := map[string]bool{}
 	for _, r := range httpapi.ReplyRoutes(nil, nil) {
 		replies[r.Key] = true

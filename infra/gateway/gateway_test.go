@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/httpapi"
 )
 
 type fakeAuthorizer struct{}
@@ -121,5 +123,62 @@ func TestNewRefusesRouteWithoutHandler(t *testing.T) {
 	_, err := New([]stack.Route{{Method: "GET", Path: "/x", Function: "Missing"}}, map[string]LambdaHandler{}, nil, slog.Default())
 	if err == nil {
 		t.Fatal("want an error for a route whose function has no handler")
+	}
+}
+
+// TestCORSThroughTheGateway: the template's OPTIONS routes reach the public
+// API, which answers the preflight and names an allowed origin on the POST
+// route's answers, as behind API Gateway.
+func TestCORSThroughTheGateway(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := stack.FindRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := stack.LoadTemplate(root + "/template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := tmpl.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []stack.Route
+	for _, r := range all {
+		if r.Function == "PublicApiFunction" {
+			routes = append(routes, r)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Use cases are never reached: a preflight has no use case, and the POST bodies below are refused first.
+	api := httpapi.New(log, "", httpapi.PublicRequestRoutes(nil))
+	api.AllowCORS([]string{"https://privacy.example.com"}, httpapi.SubmitRouteKey, httpapi.VerifyRouteKey)
+	g, err := New(routes, map[string]LambdaHandler{"PublicApiFunction": api.Handle}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, target, origin string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, strings.NewReader(`[{"identity":`))
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, path := range []string{"/api/v1/privacy-request", "/api/v1/privacy-request/pri_1/verify"} {
+		pre := send("OPTIONS", path, "https://privacy.example.com")
+		if pre.Code != 204 || pre.Header().Get("Access-Control-Allow-Origin") != "https://privacy.example.com" || pre.Header().Get("Access-Control-Allow-Methods") != "POST" {
+			t.Errorf("preflight of %s: %d %v", path, pre.Code, pre.Header())
+		}
+		if other := send("OPTIONS", path, "https://elsewhere.example"); other.Code != 204 || other.Header().Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight of %s from another origin: %d %v", path, other.Code, other.Header())
+		}
+		post := send("POST", path, "https://privacy.example.com")
+		if post.Code != 400 || post.Header().Get("Access-Control-Allow-Origin") != "https://privacy.example.com" {
+			t.Errorf("POST %s: %d %v", path, post.Code, post.Header())
+		}
 	}
 }

@@ -71,6 +71,8 @@ type API struct {
 	now    func() time.Time
 	// scopePrefix is stripped from token scopes (Cognito's "pregate/").
 	scopePrefix string
+	// cors is set by AllowCORS.
+	cors *cors
 }
 
 // New builds an API from route groups.
@@ -104,6 +106,7 @@ func (a *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (ev
 	start := a.now()
 	resp := a.serve(ctx, &ev)
 	out := encode(resp)
+	a.cors.decorate(ev.RouteKey, (&Request{Event: &ev}).Header("Origin"), out.Headers)
 	a.log.InfoContext(ctx, "request",
 		"route", ev.RouteKey, logkey.StatusCode, out.StatusCode,
 		logkey.APIRequestID, ev.RequestContext.RequestID,

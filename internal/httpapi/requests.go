@@ -16,8 +16,8 @@ const (
 // PublicRequestRoutes serves submission and identity verification.
 func PublicRequestRoutes(u *gate.Requests) []Route {
 	return []Route{
-		{Key: "POST /api/v1/privacy-request", Handle: submitRequests(u)},
-		{Key: "POST /api/v1/privacy-request/{id}/verify", Handle: verifyIdentity(u)},
+		{Key: SubmitRouteKey, Handle: submitRequests(u)},
+		{Key: VerifyRouteKey, Handle: verifyIdentity(u)},
 	}
 }
 

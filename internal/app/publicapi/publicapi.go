@@ -49,5 +49,7 @@ func New(_ context.Context, d app.Deps) (*API, error) {
 	}
 	tokens := replytokens.Start(d)
 	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
-	return &API{API: httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, d.Metrics)), tokens: tokens}, nil
+	api := httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, d.Metrics))
+	api.AllowCORS(d.Config.PublicCORSOrigins, httpapi.SubmitRouteKey, httpapi.VerifyRouteKey)
+	return &API{API: api, tokens: tokens}, nil
 }
