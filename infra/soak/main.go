@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -286,6 +287,11 @@ func run(cfg settings) (tally, error) {
 		}
 	}
 	t := api.checkAll(subs, sc, messages, faulted)
+	if orphans, err := api.orphans(subs); err != nil {
+		logf("could not list the requests: %v", err)
+	} else {
+		logf("%d requests exist whose submitter was told the submission failed (of %d refused): %v", len(orphans), subs.refused, orphans)
+	}
 	logf("checked %d requests: %v; done in %s", len(subs.ids), t.status, time.Since(began).Round(time.Second))
 	rules := make([]string, 0, len(t.rules))
 	for r, n := range t.rules {
@@ -488,6 +494,37 @@ func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
 		}
 	}
 	return o
+}
+
+// orphans lists every request and returns those that were not accepted as
+// far as their submitter knows: created, yet reported failed.
+func (c *apiClient) orphans(subs submissions) ([]string, error) {
+	var out []string
+	cursor := ""
+	for {
+		var page struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+			Next *string `json:"next_cursor"`
+		}
+		path := "/privacy-request?size=100"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := c.retry(func() error { return c.Do("GET", path, nil, &page) }); err != nil {
+			return out, err
+		}
+		for _, it := range page.Items {
+			if _, ok := subs.at[it.ID]; !ok {
+				out = append(out, it.ID)
+			}
+		}
+		if page.Next == nil || *page.Next == "" {
+			return out, nil
+		}
+		cursor = *page.Next
+	}
 }
 
 // retry gives a read three tries, so a slow emulator is not taken for a lost request.
