@@ -156,6 +156,18 @@ func (g *Gateway) match(method, path string) (compiledRoute, map[string]string, 
 }
 
 func matchSegments(pattern, segs []string) (map[string]string, int, bool) {
+	// A greedy last parameter ("{proxy+}") takes one or more segments, as in API Gateway.
+	if n := len(pattern); n > 0 && strings.HasSuffix(pattern[n-1], "+}") {
+		if len(segs) < n || segs[n-1] == "" {
+			return nil, 0, false
+		}
+		params, literals, ok := matchSegments(pattern[:n-1], segs[:n-1])
+		if !ok {
+			return nil, 0, false
+		}
+		params[strings.TrimSuffix(pattern[n-1][1:], "+}")] = strings.Join(segs[n-1:], "/")
+		return params, literals, true
+	}
 	if len(pattern) != len(segs) {
 		return nil, 0, false
 	}

@@ -40,6 +40,8 @@ func newGateway(t *testing.T) *Gateway {
 		{Method: "PATCH", Path: "/api/v1/privacy-request/administrate/approve", Function: "Admin", Authorized: true},
 		{Method: "GET", Path: "/api/v1/privacy-request/{id}/activity", Function: "Admin", Authorized: true},
 		{Method: "POST", Path: "/api/v1/privacy-request/{id}/verify", Function: "Public"},
+		{Method: "GET", Path: "/admin", Function: "Admin"},
+		{Method: "GET", Path: "/admin/{proxy+}", Function: "Admin"},
 	}
 	g, err := New(routes, map[string]LambdaHandler{"Admin": echo, "Public": echo}, fakeAuthorizer{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -76,6 +78,10 @@ func TestRouting(t *testing.T) {
 		{"no header", "GET", "/api/v1/privacy-request/pri_1", "", 401, ""},
 		{"not bearer", "GET", "/api/v1/privacy-request/pri_1", "Basic abc", 401, ""},
 		{"bad token", "GET", "/api/v1/privacy-request/pri_1", "Bearer nope", 403, ""},
+		{"trailing slash", "GET", "/admin/", "", 200, "GET /admin"},
+		{"greedy one segment", "GET", "/admin/webhooks", "", 200, "GET /admin/{proxy+}"},
+		{"greedy many segments", "GET", "/admin/assets/v1/js/main.js", "", 200, "GET /admin/{proxy+}"},
+		{"greedy, wrong method", "POST", "/admin/assets/v1/js/main.js", "", 405, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,6 +122,15 @@ func TestEventCarriesParamsQueryClaimsAndBody(t *testing.T) {
 	}
 	if ev.Headers["authorization"] != "Bearer good" {
 		t.Errorf("headers not lower-cased and passed: %v", ev.Headers)
+	}
+}
+
+func TestGreedyParameterTakesTheRestOfThePath(t *testing.T) {
+	g := newGateway(t)
+	_, body, _ := do(t, g, "GET", "/admin/assets/v1/js/pages/requests.js", "", "")
+	params, _ := body["pathParameters"].(map[string]any)
+	if params["proxy"] != "assets/v1/js/pages/requests.js" {
+		t.Errorf("pathParameters %v", body["pathParameters"])
 	}
 }
 

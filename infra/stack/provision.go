@@ -296,8 +296,63 @@ func (s *Stack) sub(text string) (string, error) {
 	}
 }
 
+// condition evaluates a template condition with the parameters' defaults:
+// Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition, over values Resolve knows.
 func (s *Stack) condition(name string) (bool, error) {
-	return false, fmt.Errorf("condition %s: conditions are not evaluated locally; override the variable", name)
+	c, ok := s.Template.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("condition %s: not in the template", name)
+	}
+	v, err := s.evalCondition(c)
+	if err != nil {
+		return false, fmt.Errorf("condition %s: %w", name, err)
+	}
+	return v, nil
+}
+
+func (s *Stack) evalCondition(c any) (bool, error) {
+	m, ok := c.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false, fmt.Errorf("cannot evaluate %v locally", c)
+	}
+	for fn, arg := range m {
+		switch fn {
+		case "Condition":
+			return s.condition(fmt.Sprint(arg))
+		case "Fn::Equals":
+			args := list(arg)
+			if len(args) != 2 {
+				return false, fmt.Errorf("Fn::Equals needs two values: %v", arg)
+			}
+			a, err := s.Resolve(args[0])
+			if err != nil {
+				return false, err
+			}
+			b, err := s.Resolve(args[1])
+			return a == b, err
+		case "Fn::Not", "Fn::And", "Fn::Or":
+			args := list(arg)
+			if len(args) == 0 || (fn == "Fn::Not" && len(args) != 1) {
+				return false, fmt.Errorf("%s: bad arguments %v", fn, arg)
+			}
+			all, anyTrue := true, false
+			for _, a := range args {
+				v, err := s.evalCondition(a)
+				if err != nil {
+					return false, err
+				}
+				all, anyTrue = all && v, anyTrue || v
+			}
+			switch fn {
+			case "Fn::Not":
+				return !all, nil
+			case "Fn::And":
+				return all, nil
+			}
+			return anyTrue, nil
+		}
+	}
+	return false, fmt.Errorf("cannot evaluate %v locally", c)
 }
 
 // FunctionEnv resolves a function's environment. overrides win and are not

@@ -21,6 +21,8 @@ type Template struct {
 	GlobalEnv map[string]any
 	// Parameters maps each parameter to its default value.
 	Parameters map[string]string
+	// Conditions are the template's conditions, unevaluated.
+	Conditions map[string]any
 }
 
 // Resource is one entry of Resources, with intrinsic functions kept as
@@ -81,6 +83,7 @@ func ParseTemplate(raw []byte) (*Template, error) {
 	if g, ok := Dig(doc, "Globals", "Function", "Environment", "Variables").(map[string]any); ok {
 		t.GlobalEnv = g
 	}
+	t.Conditions, _ = doc["Conditions"].(map[string]any)
 	params, _ := doc["Parameters"].(map[string]any)
 	for name, v := range params {
 		m, _ := v.(map[string]any)
