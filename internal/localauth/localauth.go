@@ -1,6 +1,7 @@
 // Package localauth is the local stand-in for the Cognito user pool of
-// A client-credentials token endpoint for one root client and the
-// matching JWT authorizer the local gateway runs. Tokens are HS256 JWTs
+// the admin API: a client-credentials token endpoint for one root client, the
+// console's login (authorization code + PKCE, login.go) and the matching JWT
+// authorizer the local gateway runs. Tokens are HS256 JWTs
 // signed with a key generated when the local system starts.
 package localauth
 
@@ -53,9 +54,10 @@ func RootClient(getenv func(string) string) Client {
 
 // Server issues and verifies local tokens.
 type Server struct {
-	root Client
-	key  []byte
-	now  func() time.Time
+	root  Client
+	key   []byte
+	now   func() time.Time
+	login login
 }
 
 // New makes a server with a fresh random signing key.
@@ -64,7 +66,9 @@ func New(root Client, now func() time.Time) (*Server, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("local token key: %w", err)
 	}
-	return &Server{root: root, key: key, now: now}, nil
+	s := &Server{root: root, key: key, now: now}
+	s.login.user, s.login.codes = LocalUser(func(string) string { return "" }), map[string]authCode{}
+	return s, nil
 }
 
 // Root is the root client (for the start-up banner).
@@ -72,19 +76,25 @@ func (s *Server) Root() Client { return s.root }
 
 // Mint signs a token for clientID with the given scopes, valid for ttl from now.
 func (s *Server) Mint(clientID string, scopes []string, ttl time.Duration) (string, error) {
-	return mint(s.key, clientID, scopes, s.now(), ttl)
+	return s.mint(clientID, "", scopes, ttl)
 }
 
-func mint(key []byte, clientID string, scopes []string, now time.Time, ttl time.Duration) (string, error) {
+// mint signs a token; username is set for a user's token (the console's), as Cognito does.
+func (s *Server) mint(clientID, username string, scopes []string, ttl time.Duration) (string, error) {
+	key, now := s.key, s.now()
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", err
 	}
+	subject := clientID
+	if username != "" {
+		subject = username
+	}
 	claims := jwt.Claims{
-		Issuer: Issuer, Subject: clientID,
+		Issuer: Issuer, Subject: subject,
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl)),
 	}
-	extra := scopeClaims{Scope: strings.Join(scopes, " "), ClientID: clientID}
+	extra := scopeClaims{Scope: strings.Join(scopes, " "), ClientID: clientID, Username: username}
 	return jwt.Signed(sig).Claims(claims).Claims(extra).Serialize()
 }
 
@@ -92,6 +102,7 @@ func mint(key []byte, clientID string, scopes []string, now time.Time, ttl time.
 type scopeClaims struct {
 	Scope    string `json:"scope"`
 	ClientID string `json:"client_id"`
+	Username string `json:"username,omitempty"`
 }
 
 // ErrInvalidToken is any token that fails verification.
@@ -121,12 +132,18 @@ func (s *Server) Authorize(_ context.Context, token string) (map[string]string, 
 	return map[string]string{"iss": std.Issuer, "sub": std.Subject, "scope": extra.Scope, "client_id": extra.ClientID}, nil
 }
 
-// TokenHandler serves POST /api/v1/oauth/token (form or JSON client_credentials).
+// TokenHandler serves POST /api/v1/oauth/token (form or JSON): the
+// client_credentials grant of the root client, and the authorization_code
+// grant of the console (PKCE).
 func (s *Server) TokenHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := readTokenRequest(r)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"detail": err.Error()})
+			return
+		}
+		if req.GrantType == "authorization_code" {
+			s.codeGrant(w, req)
 			return
 		}
 		if req.GrantType != "client_credentials" {
@@ -146,6 +163,24 @@ func (s *Server) TokenHandler() http.Handler {
 	})
 }
 
+func (s *Server) codeGrant(w http.ResponseWriter, req TokenRequest) {
+	ac, oauthErr := s.redeem(req)
+	if oauthErr != "" {
+		status := http.StatusBadRequest
+		if oauthErr == "invalid_client" {
+			status = http.StatusUnauthorized
+		}
+		writeJSON(w, status, map[string]string{"error": oauthErr, "detail": "The authorization code is invalid, expired or already used, or the code_verifier does not match."})
+		return
+	}
+	token, err := s.mint(ConsoleClientID, ac.user, ac.scopes, TokenTTL)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(TokenTTL.Seconds()), "scope": strings.Join(ac.scopes, " ")})
+}
+
 func (s *Server) validClient(id, secret string) bool {
 	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.root.ID)) == 1
 	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.root.Secret)) == 1
@@ -157,6 +192,10 @@ type TokenRequest struct {
 	GrantType    string `json:"grant_type"`
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
+	// The authorization_code grant's.
+	Code         string `json:"code"`
+	RedirectURI  string `json:"redirect_uri"`
+	CodeVerifier string `json:"code_verifier"`
 }
 
 func readTokenRequest(r *http.Request) (TokenRequest, error) {
@@ -172,7 +211,9 @@ func readTokenRequest(r *http.Request) (TokenRequest, error) {
 	if err := r.ParseForm(); err != nil {
 		return TokenRequest{}, errors.New("Malformed form body")
 	}
-	req := TokenRequest{GrantType: r.PostForm.Get("grant_type"), ClientID: r.PostForm.Get("client_id"), ClientSecret: r.PostForm.Get("client_secret")}
+	f := r.PostForm
+	req := TokenRequest{GrantType: f.Get("grant_type"), ClientID: f.Get("client_id"), ClientSecret: f.Get("client_secret"),
+		Code: f.Get("code"), RedirectURI: f.Get("redirect_uri"), CodeVerifier: f.Get("code_verifier")}
 	if user, pass, ok := r.BasicAuth(); ok && req.ClientID == "" {
 		req.ClientID, req.ClientSecret = user, pass
 	}
