@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < infra/requirements-c
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test vet lint sam-build build venv clean bench bench-hello soak
+.PHONY: run test vet lint sam-build build venv clean bench bench-hello soak screenshots
 
 # Built, then exec'd: Ctrl-C reaches the program itself, which stops moto and
 # exits 0 (go run would relink on every start and report the signal as an error).
@@ -25,6 +25,11 @@ test: $(VENV_STAMP) vet lint sam-build
 
 vet:
 	go vet ./...
+
+# The admin console's pictures in docs/console, taken by its browser tests
+# (headless Chromium: apt-get install -y chromium).
+screenshots: $(VENV_STAMP)
+	PREGATE_SCREENSHOTS=1 go test -count=1 -run 'TestAdminConsole' -v ./infra/browsertest
 
 # Load and fault run (docs/soak.md), not part of `make test`: SOAK_REQUESTS=5000 by default.
 soak: $(VENV_STAMP)

@@ -29,6 +29,7 @@ var adminScopes = map[string]string{
 	"PATCH /api/v1/dsr/webhook/pre_approval/{key}":                  "webhook:create_or_update",
 	"DELETE /api/v1/dsr/webhook/pre_approval/{key}":                 "webhook:delete",
 	"POST /api/v1/dsr/webhook/pre_approval/{key}/rotate-secret":     "webhook:create_or_update",
+	"POST /api/v1/dsr/webhook/pre_approval":                         "webhook:create_or_update",
 	"GET /api/v1/privacy-request":                                   "privacy-request:read",
 	"GET /api/v1/privacy-request/{id}":                              "privacy-request:read",
 	"GET /api/v1/privacy-request/{id}/activity":                     "privacy-request:read",

@@ -83,6 +83,12 @@ var LocalDefaults = map[string]string{
 	// Locally a config change (a rotated signing secret, new secrets) takes
 	// effect at the next batch; in AWS the dispatcher caches it for 30 s.
 	"DISPATCH_CONFIG_TTL": "0s",
+	// The admin console signs in with the local issuer (its login page),
+	// on this origin, as it does with Cognito's managed login in AWS.
+	"CONSOLE_AUTHORIZE_URL": "/api/v1/oauth/authorize",
+	"CONSOLE_TOKEN_URL":     "/api/v1/oauth/token",
+	"CONSOLE_LOGOUT_URL":    "/api/v1/oauth/logout",
+	"CONSOLE_CLIENT_ID":     localauth.ConsoleClientID,
 }
 
 // System is a running local stack.
@@ -210,6 +216,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	sys.Auth.WithUser(localauth.LocalUser(func(k string) string { return overrides[k] }))
 	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
 		"PublicApiFunction": timed(opts, "PublicApiFunction", invocation("PublicApiFunction", public.Handle)),
 		"AdminApiFunction":  timed(opts, "AdminApiFunction", invocation("AdminApiFunction", admin.Handle)),
@@ -218,6 +225,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/token", sys.Auth.TokenHandler())
+	gw.HandleLocal(http.MethodGet, "/api/v1/oauth/authorize", sys.Auth.AuthorizeHandler())
+	gw.HandleLocal(http.MethodPost, "/api/v1/oauth/authorize", sys.Auth.AuthorizeHandler())
+	gw.HandleLocal(http.MethodGet, "/api/v1/oauth/logout", sys.Auth.LogoutHandler())
 	if err := apidocs.Register(gw.HandleLocal); err != nil {
 		return nil, err
 	}
@@ -259,6 +269,8 @@ func (s *System) Describe() string {
 	fmt.Fprintf(&b, "API:      %s/api/v1 (try: curl %s/api/v1/health)\n", s.URL, s.URL)
 	root := s.Auth.Root()
 	fmt.Fprintf(&b, "Admin:    POST %s/api/v1/oauth/token client_id=%s client_secret=%s\n", s.URL, root.ID, root.Secret)
+	user := s.Auth.User()
+	fmt.Fprintf(&b, "Console:  %s/admin/ (user %s, password %s)\n", s.URL, user.Name, user.Password)
 	if s.Config.IdentityVerificationRequired {
 		fmt.Fprintf(&b, "Outbox:   GET %s/api/v1/local/outbox (verification mails, also printed here)\n", s.URL)
 	}

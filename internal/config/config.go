@@ -55,6 +55,17 @@ type Config struct {
 	// FinishedRequestRetention is how long a request is kept once approved
 	// or denied before DynamoDB's TTL removes it; 0 keeps it forever.
 	FinishedRequestRetention time.Duration
+	// Console is the admin console's login: an OAuth2 public client
+	// (authorization code + PKCE). Empty: the console says sign-in is not set up.
+	Console ConsoleLogin
+}
+
+// ConsoleLogin is where the admin console signs in (Cognito's managed login in AWS).
+type ConsoleLogin struct {
+	AuthorizeURL string // CONSOLE_AUTHORIZE_URL
+	TokenURL     string // CONSOLE_TOKEN_URL
+	LogoutURL    string // CONSOLE_LOGOUT_URL (optional)
+	ClientID     string // CONSOLE_CLIENT_ID
 }
 
 // DefaultFinishedRequestRetentionDays is FINISHED_REQUEST_RETENTION_DAYS' default.
@@ -90,6 +101,8 @@ func Load(getenv Getenv) (Config, error) {
 		LogLevel:                     p.logLevel("LOG_LEVEL"),
 		PublicCORSOrigins:            p.origins("PUBLIC_CORS_ORIGINS"),
 		FinishedRequestRetention:     time.Duration(p.integer("FINISHED_REQUEST_RETENTION_DAYS", DefaultFinishedRequestRetentionDays, 0, 3650)) * 24 * time.Hour,
+		Console: ConsoleLogin{AuthorizeURL: getenv("CONSOLE_AUTHORIZE_URL"), TokenURL: getenv("CONSOLE_TOKEN_URL"),
+			LogoutURL: getenv("CONSOLE_LOGOUT_URL"), ClientID: getenv("CONSOLE_CLIENT_ID")},
 	}
 	if c.WebhookTimeout > 15*time.Minute {
 		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), "must be at most 15m")

@@ -32,6 +32,7 @@ func ConfigRoutes(a *gate.Admin) []Route {
 		{Key: "PATCH /api/v1/connection/{key}/secret", Scope: ScopeConnectionWrite, Handle: h.secrets(true)},
 		{Key: "GET /api/v1/dsr/webhook/pre_approval", Scope: ScopeWebhookRead, Handle: h.listWebhooks},
 		{Key: "PUT /api/v1/dsr/webhook/pre_approval", Scope: ScopeWebhookWrite, Handle: h.putWebhooks},
+		{Key: "POST /api/v1/dsr/webhook/pre_approval", Scope: ScopeWebhookWrite, Handle: h.addWebhook},
 		{Key: "GET /api/v1/dsr/webhook/pre_approval/{key}", Scope: ScopeWebhookRead, Handle: h.getWebhook},
 		{Key: "PATCH /api/v1/dsr/webhook/pre_approval/{key}", Scope: ScopeWebhookWrite, Handle: h.patchWebhook},
 		{Key: "DELETE /api/v1/dsr/webhook/pre_approval/{key}", Scope: ScopeWebhookDelete, Handle: h.deleteWebhook},
@@ -190,6 +191,20 @@ func (h configHandlers) putWebhooks(ctx context.Context, r *Request) (Response, 
 		out[i] = webhookOut(v)
 	}
 	return OK(out)
+}
+
+// addWebhook adds one webhook and keeps the others (beyond Fides, whose
+// only way to add is the bulk replace).
+func (h configHandlers) addWebhook(ctx context.Context, r *Request) (Response, error) {
+	var in gate.WebhookInput
+	if err := DecodeJSON(r.Body, &in); err != nil {
+		return Response{}, err
+	}
+	v, err := h.a.AddWebhook(ctx, in)
+	if err != nil {
+		return Response{}, err
+	}
+	return OK(webhookOut(v))
 }
 
 func (h configHandlers) getWebhook(ctx context.Context, r *Request) (Response, error) {

@@ -51,6 +51,9 @@ type Response struct {
 	Headers map[string]string
 	// NoBody sends an empty body (204).
 	NoBody bool
+	// Raw, when set, is sent as the body as it is, with the Content-Type
+	// given in Headers (the console's static assets).
+	Raw []byte
 }
 
 // HandlerFunc serves one route.
@@ -152,6 +155,9 @@ func encode(r Response) events.APIGatewayV2HTTPResponse {
 	}
 	if r.NoBody {
 		return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: headers}
+	}
+	if r.Raw != nil {
+		return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: headers, Body: string(r.Raw)}
 	}
 	raw, err := json.Marshal(r.Body)
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package adminapi wires the admin API function: connections, pre-approval
-// webhooks, review of privacy requests. It builds the DynamoDB and KMS
-// clients, and no other.
+// webhooks, review of privacy requests, and the admin console's page and
+// assets. It builds the DynamoDB and KMS clients, and no other.
 package adminapi
 
 import (
@@ -10,13 +10,30 @@ import (
 	"github.com/pregate/pregate/internal/app/configadmin"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/console"
 	"github.com/pregate/pregate/internal/httpapi"
 )
 
-// New serves the admin routes.
+// New serves the admin routes and the admin console.
 func New(_ context.Context, d app.Deps) (*httpapi.API, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID); err != nil {
 		return nil, err
 	}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(configadmin.New(d)), httpapi.AdminRequestRoutes(stores.RequestCases(d, stores.Requests(d)))), nil
+	site, err := Console(d)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(configadmin.New(d)), httpapi.AdminRequestRoutes(stores.RequestCases(d, stores.Requests(d))),
+		site.Routes()), nil
+}
+
+// Console builds the admin console from the embedded assets; it asks the
+// issuer for every admin scope, named as the issuer names them.
+func Console(d app.Deps) (*console.Site, error) {
+	c := d.Config.Console
+	scopes := make([]string, len(console.AdminScopes))
+	for i, s := range console.AdminScopes {
+		scopes[i] = d.Config.ScopePrefix + s
+	}
+	return console.New(console.Config{AuthorizeURL: c.AuthorizeURL, TokenURL: c.TokenURL, LogoutURL: c.LogoutURL, ClientID: c.ClientID, Scopes: scopes})
 }

@@ -1,0 +1,317 @@
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := stack.FindRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// startSystem runs a whole local system of its own (the webhook set is global).
+func startSystem(t *testing.T) *local.System {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sys, err := local.Start(ctx, local.Options{Root: repoRoot(t), Addr: "127.0.0.1:0", Endpoint: os.Getenv("AWS_ENDPOINT_URL")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Stop)
+	return sys
+}
+
+// validator is a customer's validator: it records each call and, by the
+// subject's email, replies not eligible ("flagged…"), eligible ("ok…"),
+// fails ("fail…", HTTP 500) or stays silent.
+type validator struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls map[string][]http.Header // by privacy request id
+}
+
+func newValidator(t *testing.T) *validator {
+	v := &validator{calls: map[string][]http.Header{}}
+	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			ID       string `json:"privacy_request_id"`
+			Identity struct {
+				Email string `json:"email"`
+			} `json:"identity"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		v.mu.Lock()
+		v.calls[body.ID] = append(v.calls[body.ID], r.Header.Clone())
+		v.mu.Unlock()
+		email := body.Identity.Email
+		if strings.HasPrefix(email, "fail") {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		answer := ""
+		switch {
+		case strings.HasPrefix(email, "flagged"):
+			answer = "reply-to-not-eligible"
+		case strings.HasPrefix(email, "ok"):
+			answer = "reply-to-eligible"
+		}
+		if answer != "" {
+			h := r.Header.Clone()
+			go reply(t, h.Get("reply-to-base-url")+h.Get(answer), h.Get("reply-to-token"))
+		}
+	}))
+	t.Cleanup(v.Close)
+	return v
+}
+
+func reply(t *testing.T, target, token string) {
+	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("reply: %v", err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("reply %s: HTTP %d", target, resp.StatusCode)
+	}
+}
+
+func (v *validator) callsFor(id string) []http.Header {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.calls[id]
+}
+
+// api is the test's own view through the API, with the root client's token.
+type api struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func newAPI(t *testing.T, sys *local.System) *api {
+	tok, err := sys.Auth.Mint("local-admin", []string{"webhook:read", "privacy-request:read"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &api{t: t, base: sys.URL + "/api/v1", token: tok}
+}
+
+func (a *api) call(method, path string, body, out any) {
+	a.t.Helper()
+	var in io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		in = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, a.base+path, in)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		a.t.Fatalf("%s %s: HTTP %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatal(err)
+		}
+	}
+}
+
+func (a *api) webhookKeys() []string {
+	var page struct {
+		Items []struct{ Key string } `json:"items"`
+	}
+	a.call("GET", "/dsr/webhook/pre_approval", nil, &page)
+	var keys []string
+	for _, w := range page.Items {
+		keys = append(keys, w.Key)
+	}
+	return keys
+}
+
+// submit sends a privacy request as a data subject would (public route).
+func (a *api) submit(email string) string {
+	var out struct {
+		Succeeded []struct{ ID string } `json:"succeeded"`
+	}
+	a.call("POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": email}, "policy_key": "default_access_policy"}}, &out)
+	if len(out.Succeeded) != 1 {
+		a.t.Fatalf("submit %s: %+v", email, out)
+	}
+	return out.Succeeded[0].ID
+}
+
+func (a *api) status(id string) string {
+	var r struct{ Status string }
+	a.call("GET", "/privacy-request/"+id, nil, &r)
+	return r.Status
+}
+
+func (a *api) waitForStatus(id, want string) {
+	a.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for got := a.status(id); got != want; got = a.status(id) {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("request %s is %s, want %s", id, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func sameKeys(got []string, want ...string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAdminConsole is an admin's morning in the console, step by step.
+func TestAdminConsole(t *testing.T) {
+	chromium(t)
+	sys := startSystem(t)
+	through := newAPI(t, sys)
+	crmOld, crmNew := newValidator(t), newValidator(t)
+	browserCtx := browser(t)
+	user := sys.Auth.User()
+
+	ada := newPerson(t, browserCtx, "admin", sys.URL)
+	ada.opensTheConsole()
+	ada.logsIn(user.Name, user.Password)
+
+	// Two webhooks added one after the other: both remain.
+	ada.goesTo("webhooks")
+	ada.addsWebhook("CRM check", crmOld.URL+"/crm", "Bearer crm-secret")
+	ada.addsWebhook("Ticketing check", crmOld.URL+"/tickets", "Bearer ticket-secret")
+	ada.step("see both webhooks", chromedp.WaitVisible(ada.row("webhooks", "crm_check")), chromedp.WaitVisible(ada.row("webhooks", "ticketing_check")))
+	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "ticketing_check") {
+		t.Fatalf("webhooks after two adds: %v", keys)
+	}
+	ada.picture("webhooks")
+
+	// The URL moves to the new validator; the authorization is left blank.
+	ada.editsWebhookURL("CRM check", crmNew.URL+"/crm")
+	if got := ada.text("read the new URL", chromedp.CSS(`#webhooks tr[data-key="crm_check"] td.url`)); got != crmNew.URL+"/crm" {
+		t.Fatalf("URL shown after the edit: %q", got)
+	}
+	ada.deletesWebhook("Ticketing check")
+	ada.step("see one webhook left", chromedp.WaitNotPresent(ada.row("webhooks", "ticketing_check")), chromedp.WaitVisible(ada.row("webhooks", "crm_check")))
+	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check") {
+		t.Fatalf("webhooks after the delete: %v", keys)
+	}
+	ada.goesTo("connections")
+	ada.step("see the connection and its webhook", chromedp.WaitVisible(ada.row("connections", "crm_check")))
+	if got := ada.text("read who uses it", chromedp.CSS(`#connections tr[data-key="crm_check"] td[data-label="Used by"]`)); got != "CRM check" {
+		t.Errorf("connection used by %q", got)
+	}
+	ada.picture("connections")
+
+	// Data subjects submit; the validator flags one.
+	flagged := through.submit("flagged@example.com")
+	held := through.submit("flagged.hold@example.com")
+	okID := through.submit("ok@example.com")
+	waiting := through.submit("waiting@example.com")
+	through.waitForStatus(flagged, "pre_approval_not_eligible")
+	through.waitForStatus(held, "pre_approval_not_eligible")
+	through.waitForStatus(okID, "approved")
+	// The edit kept the stored authorization: the new validator got it.
+	calls := crmNew.callsFor(flagged)
+	if len(calls) == 0 || calls[0].Get("Authorization") != "Bearer crm-secret" {
+		t.Fatalf("the new validator's call: %v", calls)
+	}
+	if len(crmOld.callsFor(flagged)) != 0 {
+		t.Fatal("the old URL was still called")
+	}
+
+	ada.goesTo("requests")
+	ada.step("see every request, newest first", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tbody tr:first-child[data-id=%q]`, waiting))))
+	ada.picture("requests")
+	ada.filtersRequestsBy("Manual review required")
+	ada.step("see the flagged requests only",
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, flagged))),
+		chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, okID))))
+
+	// A read-only admin sees the same request, and no button that would fail.
+	reader := newPerson(t, browserCtx, "read-only admin", sys.URL)
+	reader.opensTheConsole()
+	reader.narrowsTheLoginTo("pregate/privacy-request:read", "pregate/webhook:read", "pregate/connection:read")
+	reader.logsIn(user.Name, user.Password)
+	reader.step("open the flagged request", chromedp.Navigate(sys.URL+"/admin/#/requests/"+flagged), chromedp.WaitVisible(chromedp.ID("timeline")))
+	if n := reader.eval("count the buttons", `document.querySelectorAll('main button').length`); n != float64(0) {
+		t.Fatalf("a read-only admin sees %v buttons on a request", n)
+	}
+	reader.goesTo("webhooks")
+	reader.step("see the webhook", chromedp.WaitVisible(reader.row("webhooks", "crm_check")))
+	if n := reader.eval("count the buttons", `document.querySelectorAll('main button').length`); n != float64(0) {
+		t.Fatalf("a read-only admin sees %v buttons on the webhooks page", n)
+	}
+
+	// The admin reviews the flagged request: its timeline, then approval.
+	ada.opensRequest(flagged)
+	for _, action := range []string{"pre_approval_webhook_triggered", "pre_approval_webhook_called", "pre_approval_not_eligible"} {
+		ada.step("see the timeline entry "+action, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#timeline li[data-action=%q]`, action))))
+	}
+	ada.picture("request")
+	ada.approves()
+	ada.step("see it approved on the timeline", chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="approved"]`)))
+	through.waitForStatus(flagged, "approved")
+
+	ada.step("back to the list", chromedp.Navigate(sys.URL+"/admin/#/requests?status=pre_approval_not_eligible"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, held))))
+	ada.opensRequest(held)
+	ada.denies("Account under legal hold")
+	ada.step("see the reason on the timeline", chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="denied"]`)))
+	if got := ada.text("read the reason", chromedp.CSS(`#timeline li[data-action="denied"] p`)); got != "Account under legal hold" {
+		t.Errorf("deny reason on the timeline: %q", got)
+	}
+	through.waitForStatus(held, "denied")
+
+	// A phone-sized screen.
+	ada.step("turn to a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(sys.URL+"/admin/#/requests"),
+		chromedp.WaitVisible(chromedp.ID("requests")))
+	ada.picture("requests-phone")
+	ada.step("sign out", chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("sign-in")))
+}

@@ -1,0 +1,287 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser, or skips the test saying how to install it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("Chromium is not installed, so the admin console's browser tests are skipped. Install it (Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y chromium) and run make test again.")
+	return ""
+}
+
+// browser starts one headless Chromium for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
+		chromedp.WindowSize(1280, 800),
+		chromedp.Flag("lang", "en-GB"),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// person is someone at a browser tab: each method is one step they take,
+// and a step that fails saves a screenshot of what they saw.
+type person struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	base string // http://127.0.0.1:PORT
+}
+
+// newPerson opens a tab in a browsing context of its own (own cookies and
+// storage: another person at another computer).
+func newPerson(t *testing.T, browserCtx context.Context, name, base string) *person {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	p := &person{t: t, name: name, ctx: ctx, base: base}
+	// The first run opens the tab, which lives as long as the context of
+	// that run: the person's own, never a step's deadline.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatalf("%s: open a tab: %v", name, err)
+	}
+	return p
+}
+
+// step runs actions within a deadline; on failure it saves a screenshot and stops the test.
+func (p *person) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.failed(what, err)
+	}
+}
+
+func (p *person) failed(what string, err error) {
+	p.t.Helper()
+	shot := p.saveFailure(what)
+	p.t.Fatalf("%s: %s: %v\n(screenshot: %s)", p.name, what, err, shot)
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// saveFailure writes a screenshot under bin/browser-failures and returns its path.
+func (p *person) saveFailure(what string) string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return "none: " + err.Error()
+	}
+	dir := filepath.Join(repoRoot(p.t), "bin", "browser-failures")
+	_ = os.MkdirAll(dir, 0o755)
+	name := unsafeName.ReplaceAllString(strings.ToLower(p.t.Name()+"-"+p.name+"-"+what), "-") + ".png"
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return "none: " + err.Error()
+	}
+	return path
+}
+
+// picture saves what the person sees as docs/console/<name>.png when
+// `make screenshots` runs the tests (PREGATE_SCREENSHOTS=1).
+func (p *person) picture(name string) {
+	p.t.Helper()
+	if os.Getenv("PREGATE_SCREENSHOTS") == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	// Let transitions and focus rings settle.
+	time.Sleep(150 * time.Millisecond)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.failed("take the picture "+name, err)
+	}
+	dir := filepath.Join(repoRoot(p.t), "docs", "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *person) text(what string, sel chromedp.CSS) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel, chromedp.NodeVisible))
+	if err != nil {
+		p.failed(what, err)
+	}
+	return s
+}
+
+func (p *person) eval(what, js string) any {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
+	if err != nil {
+		p.failed(what, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it is true.
+func (p *person) waitFor(what, js string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if v, _ := p.eval(what, "Boolean("+js+")").(bool); v {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.failed(what, fmt.Errorf("still not true: %s", js))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p *person) location() string {
+	p.t.Helper()
+	loc, err := chromedp.Run(p.ctx, chromedp.Location())
+	if err != nil {
+		p.failed("read the address bar", err)
+	}
+	return loc
+}
+
+// --- the steps -------------------------------------------------------------
+
+// opensTheConsole goes to /admin/ and lands on the sign-in page.
+func (p *person) opensTheConsole() {
+	p.t.Helper()
+	p.step("open the console and see the sign-in page",
+		chromedp.Navigate(p.base+"/admin/"),
+		chromedp.WaitVisible(chromedp.ID("username")))
+}
+
+// narrowsTheLoginTo edits the sign-in page's address to ask for fewer
+// scopes, as an admin with a read-only account would get.
+func (p *person) narrowsTheLoginTo(scopes ...string) {
+	p.t.Helper()
+	u, err := url.Parse(p.location())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("scope", strings.Join(scopes, " "))
+	u.RawQuery = q.Encode()
+	p.step("ask for a read-only token", chromedp.Navigate(u.String()), chromedp.WaitVisible(chromedp.ID("username")))
+}
+
+func (p *person) logsIn(user, password string) {
+	p.t.Helper()
+	p.step("type the user name and password",
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password))
+	p.picture("login")
+	p.step("sign in",
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("sign-out")))
+}
+
+func (p *person) goesTo(section string) {
+	p.t.Helper()
+	p.step("go to "+section,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#nav a[href="#/%s"]`, section))),
+		chromedp.WaitVisible(chromedp.CSS(`#nav a[aria-current=page][href="#/`+section+`"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`main .state[role=status]`)))
+}
+
+// addsWebhook fills in the Add webhook form and returns the signing secret shown once.
+func (p *person) addsWebhook(name, endpoint, authorization string) string {
+	p.t.Helper()
+	p.step("open the Add webhook form", chromedp.Click(chromedp.ID("add-webhook")), chromedp.WaitVisible(chromedp.ID("wh-name")))
+	p.step("fill in the webhook "+name,
+		chromedp.SendKeys(chromedp.ID("wh-name"), name),
+		chromedp.SendKeys(chromedp.ID("wh-url"), endpoint),
+		chromedp.SendKeys(chromedp.ID("wh-authorization"), authorization))
+	p.step("add it", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signing-secret")))
+	secret, err := chromedp.Run(p.ctx, chromedp.Value(chromedp.ID("signing-secret")))
+	if err != nil {
+		p.failed("read the signing secret", err)
+	}
+	p.picture("webhook-secret")
+	p.step("close the secret", chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
+	return secret
+}
+
+func (p *person) row(table, key string) chromedp.CSS {
+	return chromedp.CSS(fmt.Sprintf(`#%s tr[data-key=%q]`, table, key))
+}
+
+// editsWebhookURL changes a webhook's URL, leaving the authorization blank.
+func (p *person) editsWebhookURL(name, endpoint string) {
+	p.t.Helper()
+	p.step("open Edit of "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Edit %s"]`, name))), chromedp.WaitVisible(chromedp.ID("wh-url")))
+	p.step("replace the URL", chromedp.Clear(chromedp.ID("wh-url")), chromedp.SendKeys(chromedp.ID("wh-url"), endpoint))
+	p.picture("webhook-edit")
+	p.step("save", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+}
+
+func (p *person) deletesWebhook(name string) {
+	p.t.Helper()
+	p.step("press Delete on "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Delete %s"]`, name))), chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
+	p.picture("webhook-delete")
+	p.step("confirm", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+}
+
+// filtersRequestsBy picks a status, by the name shown, in the filter.
+func (p *person) filtersRequestsBy(label string) {
+	p.t.Helper()
+	p.eval("pick "+label, fmt.Sprintf(`(() => { const s = document.getElementById('status-filter'); s.focus();
+	  const o = [...s.options].find((o) => o.textContent === %q); s.value = o.value; s.dispatchEvent(new Event('change')); return true; })()`, label))
+	p.step("see the filtered list", chromedp.WaitVisible(chromedp.CSS(`#status-filter`)), chromedp.WaitNotPresent(chromedp.CSS(`main .state[role=status]`)))
+}
+
+func (p *person) opensRequest(id string) {
+	p.t.Helper()
+	p.step("open request "+id, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q] a`, id))), chromedp.WaitVisible(chromedp.ID("timeline")))
+}
+
+func (p *person) approves() {
+	p.t.Helper()
+	p.step("press Approve", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
+	p.step("confirm the approval", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+}
+
+func (p *person) denies(reason string) {
+	p.t.Helper()
+	p.step("press Deny", chromedp.Click(chromedp.ID("deny")), chromedp.WaitVisible(chromedp.ID("deny-reason")))
+	p.step("give the reason", chromedp.SendKeys(chromedp.ID("deny-reason"), reason))
+	p.picture("request-deny")
+	p.step("deny", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+}

@@ -1,0 +1,171 @@
+// Small DOM helpers shared by the pages: element building, states (loading,
+// empty, error), dialogs, labels for statuses and timeline actions.
+
+// h builds an element: h('a', {href: '#/x', class: 'y', onclick: fn}, 'text', child…).
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, v);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+// mount replaces the content of an element.
+export function mount(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+export const loading = (what) => h('p', {class: 'state', role: 'status'}, `Loading ${what}…`);
+export const empty = (text) => h('p', {class: 'state empty'}, text);
+
+// errorBox shows the API's own text as it is.
+export function errorBox(err, retry) {
+  return h('div', {class: 'error', role: 'alert'},
+    h('p', {}, err && err.message ? err.message : String(err)),
+    retry ? h('button', {type: 'button', class: 'secondary', onclick: retry}, 'Try again') : null);
+}
+
+export function notice(text, kind = 'ok') {
+  return h('p', {class: `notice ${kind}`, role: kind === 'ok' ? 'status' : 'alert'}, text);
+}
+
+// The statuses, by the names people know (SPEC §2).
+export const STATUS = {
+  identity_unverified: 'Identity unverified',
+  pending: 'New',
+  awaiting_pre_approval: 'Awaiting pre-approval',
+  pre_approval_not_eligible: 'Manual review required',
+  approved: 'Approved',
+  denied: 'Denied',
+  in_processing: 'In processing',
+  complete: 'Complete',
+  canceled: 'Canceled',
+  error: 'Error',
+};
+
+export function statusBadge(status) {
+  return h('span', {class: `badge s-${status}`}, STATUS[status] || status);
+}
+
+export const WEBHOOK_STATE = {
+  pending: 'Pending', called: 'Called', eligible: 'Eligible', not_eligible: 'Not eligible', failed: 'Failed',
+};
+
+export function stateBadge(state) {
+  return h('span', {class: `badge w-${state}`}, WEBHOOK_STATE[state] || state);
+}
+
+export const ACTION = {
+  pre_approval_webhook_triggered: 'Webhooks triggered',
+  pre_approval_webhook_called: 'Webhook called',
+  pre_approval_webhook_failed: 'Webhook failed',
+  pre_approval_webhook_removed: 'Webhook removed',
+  pre_approval_eligible: 'Eligible',
+  pre_approval_not_eligible: 'Not eligible',
+  approved: 'Approved',
+  denied: 'Denied',
+  identity_verified: 'Identity verified',
+  status_changed: 'Status changed',
+};
+
+// when formats an RFC 3339 time for people, keeping the exact value as a tooltip.
+export function when(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return h('time', {datetime: iso, title: iso}, d.toLocaleString(undefined, {
+    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit'}));
+}
+
+let dialogSeq = 0;
+
+// dialog opens a modal <dialog>; build(close) returns its content. Focus
+// moves into it and back to what had it when it closes; Escape closes it.
+export function dialog(title, build, {onclose} = {}) {
+  const back = document.activeElement;
+  const id = `dlg-${++dialogSeq}`;
+  const dlg = h('dialog', {'aria-labelledby': id});
+  const close = () => {
+    if (dlg.open) dlg.close();
+  };
+  dlg.addEventListener('close', () => {
+    dlg.remove();
+    if (onclose) onclose();
+    if (back && back.isConnected) back.focus();
+  });
+  mount(dlg, h('h2', {id}, title), build(close));
+  document.body.append(dlg);
+  dlg.showModal();
+  const first = dlg.querySelector('[autofocus], input:not([type=hidden]), textarea, select, button');
+  if (first) first.focus();
+  return {el: dlg, close};
+}
+
+// confirmDialog asks a yes/no question; onYes may throw to show an error in the dialog.
+export function confirmDialog(title, body, yesLabel, onYes, {danger = false} = {}) {
+  return dialog(title, (close) => {
+    const err = h('div');
+    const yes = h('button', {type: 'submit', class: danger ? 'danger' : ''}, yesLabel);
+    const form = h('form', {method: 'dialog', onsubmit: async (e) => {
+      e.preventDefault();
+      yes.disabled = true;
+      mount(err);
+      try {
+        await onYes(form);
+        close();
+      } catch (x) {
+        if (x && x.relogin) return;
+        mount(err, errorBox(x));
+        yes.disabled = false;
+      }
+    }},
+    body, err,
+    h('div', {class: 'buttons'}, yes, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Cancel')));
+    return form;
+  });
+}
+
+// field is a labelled input (every input has a label).
+export function field(label, input, hint) {
+  const id = input.id || `f-${++dialogSeq}`;
+  input.id = id;
+  const hintEl = hint ? h('small', {id: `${id}-hint`}, hint) : null;
+  if (hintEl) input.setAttribute('aria-describedby', hintEl.id);
+  return h('div', {class: 'field'}, h('label', {for: id}, label), input, hintEl);
+}
+
+// secretDialog shows a webhook's new signing secret once, with a copy button.
+export function secretDialog(name, secret) {
+  return dialog(`Signing secret of “${name}”`, (close) => {
+    const input = h('input', {readonly: true, value: secret, class: 'mono', spellcheck: 'false', id: 'signing-secret'});
+    const status = h('span', {role: 'status', class: 'copied'});
+    return h('div', {},
+      h('p', {}, 'Give this secret to the validator so it can check our signatures. It is shown only now: copy it before you close this window.'),
+      field('Signing secret', input),
+      h('div', {class: 'buttons'},
+        h('button', {type: 'button', onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(secret);
+            status.textContent = 'Copied.';
+          } catch {
+            input.select();
+            status.textContent = 'Selected: press Ctrl+C to copy.';
+          }
+        }}, 'Copy'),
+        h('button', {type: 'button', class: 'secondary', onclick: close}, 'Done'), status));
+  });
+}
