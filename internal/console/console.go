@@ -46,7 +46,7 @@ type Config struct {
 // a page saying so instead of a login that cannot work.
 func (c Config) Enabled() bool { return c.AuthorizeURL != "" && c.TokenURL != "" && c.ClientID != "" }
 
-// AdminScopes are the scopes the console asks for (SPEC §3.1), unprefixed.
+// AdminScopes are the scopes the console asks for (every admin scope), unprefixed.
 var AdminScopes = []string{
 	"connection:read", "connection:create_or_update", "connection:delete",
 	"webhook:read", "webhook:create_or_update", "webhook:delete",

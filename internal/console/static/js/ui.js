@@ -43,7 +43,7 @@ export function notice(text, kind = 'ok') {
   return h('p', {class: `notice ${kind}`, role: kind === 'ok' ? 'status' : 'alert'}, text);
 }
 
-// The statuses, by the names people know (SPEC §2).
+// The statuses, by the names people know.
 export const STATUS = {
   identity_unverified: 'Identity unverified',
   pending: 'New',
