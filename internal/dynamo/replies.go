@@ -40,6 +40,10 @@ func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gat
 		u.set = append(u.set, "#status = :to")
 		u.values[":to"] = stringValue(string(w.To))
 	}
+	if exp, ok := s.expiry(w.To, w.At); ok {
+		u.set = append(u.set, expiresAttr+" = :expires")
+		u.values[":expires"] = exp
+	}
 	if w.To == gate.StatusApproved {
 		u.set = append(u.set, "approved_at = :at")
 		for _, j := range w.Eligible {

@@ -23,6 +23,10 @@ const requestListPK = "REQ"
 type RequestStore struct {
 	db    *dynamodb.Client
 	table string
+	// FinishedRetention is how long a request is kept once approved or
+	// denied: the write that finishes it sets expires_at (the table's TTL)
+	// that far ahead. 0 keeps requests forever.
+	FinishedRetention time.Duration
 }
 
 var _ gate.RequestStore = (*RequestStore)(nil)
@@ -171,6 +175,9 @@ func (s *RequestStore) Create(ctx context.Context, r *gate.PrivacyRequest) error
 	if err != nil {
 		return fmt.Errorf("marshal request %s: %w", r.ID, err)
 	}
+	if exp, ok := s.expiry(r.Status, r.CreatedAt); ok { // e.g. a consent request, approved at once
+		av[expiresAttr] = exp
+	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: av,
 		ConditionExpression:                 aws.String("attribute_not_exists(id)"),
@@ -245,6 +252,10 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		if c.ReviewedBy != "" {
 			set += ", approved_by = :by"
 		}
+	}
+	if exp, ok := s.expiry(c.To, c.At); ok {
+		set += ", " + expiresAttr + " = :expires"
+		values[":expires"] = exp
 	}
 	if c.DenyReason != "" {
 		set += ", deny_reason = :reason"

@@ -12,7 +12,9 @@ import (
 
 // Requests is the requests table.
 func Requests(d app.Deps) *dynamo.RequestStore {
-	return dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
+	s := dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
+	s.FinishedRetention = d.Config.FinishedRequestRetention
+	return s
 }
 
 // Config is the config table (connections, the webhook set); it is also the
