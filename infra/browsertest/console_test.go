@@ -193,6 +193,21 @@ func (a *api) waitForStatus(id, want string) {
 	}
 }
 
+// count is how many timeline entries of a request have the action.
+func (a *api) count(id, action string) int {
+	var out struct {
+		Items []struct{ Action string } `json:"items"`
+	}
+	a.call("GET", "/privacy-request/"+id+"/activity", nil, &out)
+	n := 0
+	for _, e := range out.Items {
+		if e.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
 func sameKeys(got []string, want ...string) bool {
 	if len(got) != len(want) {
 		return false
@@ -253,10 +268,12 @@ func TestAdminConsole(t *testing.T) {
 	flagged := through.submit("flagged@example.com")
 	held := through.submit("flagged.hold@example.com")
 	okID := through.submit("ok@example.com")
+	failing := through.submit("fail@example.com")
 	waiting := through.submit("waiting@example.com")
 	through.waitForStatus(flagged, "pre_approval_not_eligible")
 	through.waitForStatus(held, "pre_approval_not_eligible")
 	through.waitForStatus(okID, "approved")
+	through.waitForStatus(failing, "pending")
 	// The edit kept the stored authorization: the new validator got it.
 	calls := crmNew.callsFor(flagged)
 	if len(calls) == 0 || calls[0].Get("Authorization") != "Bearer crm-secret" {
@@ -308,6 +325,15 @@ func TestAdminConsole(t *testing.T) {
 		t.Errorf("deny reason on the timeline: %q", got)
 	}
 	through.waitForStatus(held, "denied")
+
+	// The validator that failed is back: pre-approval runs again.
+	ada.step("open the New request", chromedp.Navigate(sys.URL+"/admin/#/requests?status=pending"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, failing))))
+	ada.opensRequest(failing)
+	ada.rerunsPreApproval()
+	if n := through.count(failing, "pre_approval_webhook_triggered"); n != 2 {
+		t.Errorf("pre-approval triggered %d times, want 2", n)
+	}
 
 	// A phone-sized screen.
 	ada.step("turn to a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(sys.URL+"/admin/#/requests"),

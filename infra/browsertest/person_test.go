@@ -285,3 +285,9 @@ func (p *person) denies(reason string) {
 	p.picture("request-deny")
 	p.step("deny", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
 }
+
+func (p *person) rerunsPreApproval() {
+	p.t.Helper()
+	p.step("press Re-run pre-approval", chromedp.Click(chromedp.ID("retry")), chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
+	p.step("confirm", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+}
