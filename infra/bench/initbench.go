@@ -40,8 +40,11 @@ var firstEvents = map[string]string{
 
 // initFigures times each function's cold start under the Runtime Interface
 // Emulator, runs times each, interleaved, against moto with the template's
-// resources, and prints the largest ratio of a function's median to the
-// hello world's. A cold start is the time from the process start to the
+// resources, and prints the largest ratio of a function's cold start to the
+// hello world's: each round starts every function and the hello world once,
+// back to back, and a function's ratio is the median over the rounds of its
+// ratio within the round, so that the load of a shared machine, which
+// drifts between rounds, divides out. A cold start is the time from the process start to the
 // first invoke's response, less the median of the same event's warm
 // invokes that follow: the handler's own work on that event (the sweep's
 // reads) is not init, while everything the first invoke does only because
@@ -94,7 +97,11 @@ func initFigures(ctx context.Context, rep *report, root, rie, hostDir string, ru
 	hello := median(took[helloID])
 	worst, worstID := 0.0, ""
 	for _, id := range ids {
-		ratio := median(took[id]) / hello
+		var ratios []float64
+		for r := range took[id] {
+			ratios = append(ratios, took[id][r]/took[helloID][r])
+		}
+		ratio := median(ratios)
 		rep.note("cold start %s: median %.1f ms (ratio %.2f); first response %.1f ms", id, median(took[id]), ratio, median(firsts[id]))
 		if id != helloID && ratio > worst {
 			worst, worstID = ratio, id

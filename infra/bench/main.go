@@ -35,7 +35,7 @@ func main() {
 	requestsM10 := flag.Int("m10-requests", 30, "requests of the M=10 run (one run; moto makes each take seconds)")
 	e2e := flag.Int("e2e-requests", 100, "requests per M=3 run (counts, latency, cost; -runs runs)")
 	flag.IntVar(&o.concurrency, "concurrency", 20, "requests in flight at once")
-	flag.IntVar(&o.initRuns, "init-runs", 7, "cold starts per function; the figure is the median")
+	flag.IntVar(&o.initRuns, "init-runs", 11, "cold starts per function; the figure is the median")
 	flag.StringVar(&o.arm64Dir, "arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
 	flag.IntVar(&o.cpuRequests, "cpu-requests", 500, "requests per run of the in-process CPU measure")
 	flag.StringVar(&o.rie, "rie", "", "aws-lambda-rie binary (cold starts are skipped without it)")
