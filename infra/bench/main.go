@@ -31,9 +31,9 @@ type options struct {
 func main() {
 	var o options
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure; each figure is the median")
-	requests := flag.Int("requests", 100, "requests of the M=1 run (one run: the counts barely vary)")
-	requestsM10 := flag.Int("m10-requests", 30, "requests of the M=10 run (one run; moto makes each take seconds)")
-	e2e := flag.Int("e2e-requests", 100, "requests per M=3 run (counts, latency, cost; -runs runs)")
+	requests := flag.Int("requests", 40, "requests of the M=1 run (one run: the counts barely vary)")
+	requestsM10 := flag.Int("m10-requests", 15, "requests of the M=10 run (one run; moto makes each take seconds)")
+	e2e := flag.Int("e2e-requests", 40, "requests per M=3 run (counts, latency, cost; -runs runs)")
 	flag.IntVar(&o.concurrency, "concurrency", 20, "requests in flight at once")
 	flag.IntVar(&o.initRuns, "init-runs", 11, "cold starts per function; the figure is the median")
 	flag.StringVar(&o.arm64Dir, "arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
@@ -173,7 +173,7 @@ func cpuFigure(rep *report, runs, n int) error {
 
 // systemFigures runs the local system with each M of validators (M=3:
 // o.runs runs on one system; any other M: one run of o.requests[M], default
-// 100) and prints the per-request call counts and, for M=3, the latency and
+// 40) and prints the per-request call counts and, for M=3, the latency and
 // cost figures.
 func systemFigures(ctx context.Context, rep *report, root string, o options) error {
 	figures := map[string][]float64{}
@@ -181,7 +181,7 @@ func systemFigures(ctx context.Context, rep *report, root string, o options) err
 	for _, m := range o.validators {
 		n, ok := o.requests[m]
 		if !ok {
-			n = 100
+			n = 40
 		}
 		rounds := 1
 		if m == 3 {

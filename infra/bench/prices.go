@@ -87,4 +87,5 @@ func describeRun(rep *report, r *systemRun, c costBreakdown) {
 	}
 	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f",
 		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.SQS, c.KMS)
+	rep.note("  cost per million without the Lambda duration line (measured against moto, an upper bound): %.2f", c.total()-c.LambdaDuration)
 }
