@@ -335,6 +335,28 @@ func TestAdminConsole(t *testing.T) {
 		t.Errorf("pre-approval triggered %d times, want 2", n)
 	}
 
+	// The token runs out while a form is open: sign in again, the form comes back.
+	ada.goesTo("webhooks")
+	ada.step("open the Add webhook form", chromedp.Click(chromedp.ID("add-webhook")), chromedp.WaitVisible(chromedp.ID("wh-name")))
+	ada.step("fill in part of it", chromedp.SendKeys(chromedp.ID("wh-name"), "Fraud check"), chromedp.SendKeys(chromedp.ID("wh-url"), crmNew.URL+"/fraud"),
+		chromedp.SendKeys(chromedp.ID("wh-authorization"), "Bearer fraud-secret"))
+	if err := sys.Auth.RotateKey(); err != nil { // every token and session so far is void
+		t.Fatal(err)
+	}
+	through = newAPI(t, sys)
+	ada.step("press Add and land on the sign-in page", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("username")))
+	ada.logsIn(user.Name, user.Password)
+	ada.step("see the form again", chromedp.WaitVisible(chromedp.ID("wh-name")))
+	if got := ada.eval("read the form", `[document.getElementById('wh-name').value, document.getElementById('wh-url').value, document.getElementById('wh-authorization').value].join('|')`); got != "Fraud check|"+crmNew.URL+"/fraud|" {
+		t.Fatalf("the form after signing in again: %q", got)
+	}
+	ada.step("type the authorization again and add", chromedp.SendKeys(chromedp.ID("wh-authorization"), "Bearer fraud-secret"),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signing-secret")),
+		chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)), chromedp.WaitVisible(ada.row("webhooks", "fraud_check")))
+	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "fraud_check") {
+		t.Fatalf("webhooks after signing in again: %v", keys)
+	}
+
 	// A phone-sized screen.
 	ada.step("turn to a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(sys.URL+"/admin/#/requests"),
 		chromedp.WaitVisible(chromedp.ID("requests")))

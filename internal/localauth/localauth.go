@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -55,6 +56,7 @@ func RootClient(getenv func(string) string) Client {
 // Server issues and verifies local tokens.
 type Server struct {
 	root  Client
+	keyMu sync.RWMutex
 	key   []byte
 	now   func() time.Time
 	login login
@@ -71,6 +73,25 @@ func New(root Client, now func() time.Time) (*Server, error) {
 	return s, nil
 }
 
+func (s *Server) signingKey() []byte {
+	s.keyMu.RLock()
+	defer s.keyMu.RUnlock()
+	return s.key
+}
+
+// RotateKey replaces the signing key: every token and sign-in session
+// issued so far stops working, as if they had all expired.
+func (s *Server) RotateKey() error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("local token key: %w", err)
+	}
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	s.key = key
+	return nil
+}
+
 // Root is the root client (for the start-up banner).
 func (s *Server) Root() Client { return s.root }
 
@@ -81,7 +102,7 @@ func (s *Server) Mint(clientID string, scopes []string, ttl time.Duration) (stri
 
 // mint signs a token; username is set for a user's token (the console's), as Cognito does.
 func (s *Server) mint(clientID, username string, scopes []string, ttl time.Duration) (string, error) {
-	key, now := s.key, s.now()
+	key, now := s.signingKey(), s.now()
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", err
@@ -120,7 +141,7 @@ func (s *Server) Authorize(_ context.Context, token string) (map[string]string, 
 	}
 	var std jwt.Claims
 	var extra scopeClaims
-	if err := parsed.Claims(s.key, &std, &extra); err != nil {
+	if err := parsed.Claims(s.signingKey(), &std, &extra); err != nil {
 		return nil, ErrInvalidToken
 	}
 	if std.Expiry == nil {

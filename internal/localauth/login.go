@@ -271,7 +271,7 @@ func (s *Server) session(r *http.Request) (string, bool) {
 }
 
 func (s *Server) mac(payload string) string {
-	m := hmac.New(sha256.New, s.key)
+	m := hmac.New(sha256.New, s.signingKey())
 	m.Write([]byte("session|" + payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
