@@ -380,7 +380,8 @@ func TestJourney(t *testing.T) {
 			head: []entry{triggered}, deliveries: calledAll,
 			tail: []entry{eligible("val_a"), notEligible("val_b"), adminApproved}},
 		{name: "not_eligible_admin_denies", sys: manual, hooks: all, admit: "awaiting_pre_approval",
-			replies: []journeyReply{ok("val_c", "not-eligible"), notAwaiting("val_c", "not-eligible")},
+			// The repeat is idempotent although the request left awaiting.
+			replies: []journeyReply{ok("val_c", "not-eligible"), ok("val_c", "not-eligible")},
 			hold:    "pre_approval_not_eligible", decide: "deny", final: "denied",
 			late: []journeyReply{notAwaiting("val_a", "eligible")},
 			head: []entry{triggered}, deliveries: calledAll,
