@@ -72,13 +72,22 @@ func maxItemFigure(ctx context.Context, rep *report, root string, m int) error {
 		return err
 	}
 	for ; runs <= reRuns; runs++ {
-		err := api.Do(http.MethodPatch, "/privacy-request/administrate/retry-pre-approval", map[string]any{"request_ids": []string{id}}, nil)
+		var res struct {
+			Succeeded []any `json:"succeeded"`
+			Failed    []any `json:"failed"`
+		}
+		err := api.Do(http.MethodPatch, "/privacy-request/administrate/retry-pre-approval", map[string]any{"request_ids": []string{id}}, &res)
 		if err != nil && (strings.Contains(err.Error(), "HTTP 404") || strings.Contains(err.Error(), "HTTP 405")) {
 			break // no re-run route
 		}
 		if err != nil {
 			return err
 		}
+		if len(res.Succeeded) != 1 {
+			return fmt.Errorf("re-run %d of the longest request failed: %v", runs, res.Failed)
+		}
+		// The re-run has set awaiting_pre_approval before answering; its
+		// calls fail anew and bring the request back to pending.
 		if err := api.waitStatus(ctx, id, "pending"); err != nil {
 			return err
 		}
