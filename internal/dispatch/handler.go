@@ -25,18 +25,28 @@ type Deliverer interface {
 	DeliverBatch(ctx context.Context, attempts []gate.Attempt) []gate.Result
 }
 
-// VisibilityChanger delays a message's next receive (implemented by *sqs.Client).
-type VisibilityChanger interface {
+// Queue sends a delivery's next attempt, or delays a message's next
+// receive (implemented by *sqs.Client).
+type Queue interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
 // maxVisibility is SQS's limit on a visibility timeout (12 h).
 const maxVisibility = 12 * time.Hour
 
+// maxCountedAttempts bounds the count a body may carry (any real one is
+// below WEBHOOK_MAX_ATTEMPTS), so that one more never overflows.
+const maxCountedAttempts = 1 << 20
+
+// maxDelay is SQS's limit on a message's delay (15 min), which is also the
+// longest backoff (gate.MaxRetryDelay).
+const maxDelay = 15 * time.Minute
+
 // Handler handles one SQS batch of deliveries.
 type Handler struct {
 	Deliveries Deliverer
-	SQS        VisibilityChanger
+	SQS        Queue
 	QueueURL   string
 	Log        *slog.Logger
 	Metrics    *metrics.Emitter
@@ -44,12 +54,17 @@ type Handler struct {
 
 // Handle hands the whole batch to the use case at once, so that it reads
 // each request and config item once and records each request's deliveries
-// in one write. A message to retry gets its visibility set to the backoff
-// delay and is reported as a batch item failure; every other outcome deletes
-// it. Only a fault of ours (storage, keys, a body that does not parse) keeps
-// a message without changing its visibility; a validator's failure never is
-// an error. Each attempt's delivery metric carries the batch's handling
-// time, its calls being made together.
+// in one write. The attempts are counted in the message body: a delivery to
+// retry is sent again as a new message, delayed by the backoff, carrying the
+// number of calls made so far, and the received one is deleted; so a
+// throttled or crashed invocation (which only makes the queue receive the
+// message again) uses up none of the validator's attempts. Should that send
+// fail, the message is kept with its visibility set to the backoff instead.
+// Every other outcome deletes the message. Only a fault of ours (storage,
+// keys, a body that does not parse) keeps a message without changing its
+// visibility, until the use case gives up on it after a few receives; a
+// validator's failure never is an error. Each attempt's delivery metric
+// carries the batch's handling time, its calls being made together.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	failed := make([]bool, len(ev.Records))
 	var attempts []gate.Attempt
@@ -77,7 +92,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 				continue
 			}
 			h.Metrics.Delivery(d.PrivacyRequestID, d.WebhookKey, string(r.Outcome.Kind), took)
-			if r.Outcome.Kind == gate.OutcomeRetry {
+			if r.Outcome.Kind == gate.OutcomeRetry && !h.requeue(ctx, attempts[k], r.Outcome.RetryAfter) {
 				h.delay(ctx, m, d, r.Outcome.RetryAfter)
 				failed[from[k]] = true
 			}
@@ -101,11 +116,29 @@ func parse(m events.SQSMessage) (gate.Attempt, bool) {
 	if d.ID == "" {
 		d.ID = gate.RunDeliveryID(d.PrivacyRequestID, d.WebhookKey, d.Run)
 	}
-	attempt, err := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-	if err != nil || attempt < 1 {
-		attempt = 1
+	receives, err := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	if err != nil || receives < 0 {
+		receives = 0
 	}
-	return gate.Attempt{Delivery: d, Number: attempt}, true
+	return gate.Attempt{Delivery: d, Number: min(max(body.Attempts, 0), maxCountedAttempts) + 1, Receives: receives}, true
+}
+
+// requeue sends the delivery's next attempt, delayed by after (at most
+// SQS's 15 minutes), and says whether it was sent.
+func (h *Handler) requeue(ctx context.Context, a gate.Attempt, after time.Duration) bool {
+	d := a.Delivery
+	raw, err := json.Marshal(queue.DeliveryBody{DeliveryID: d.ID, PrivacyRequestID: d.PrivacyRequestID, WebhookKey: d.WebhookKey,
+		Run: d.Run, Attempts: a.Number})
+	if err == nil {
+		_, err = h.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.QueueURL), MessageBody: aws.String(string(raw)),
+			DelaySeconds: int32(math.Ceil(min(max(after, 0), maxDelay).Seconds()))})
+	}
+	if err != nil {
+		h.Log.WarnContext(ctx, "send the next attempt; the message is kept instead", logkey.PrivacyRequestID, d.PrivacyRequestID,
+			logkey.WebhookKey, d.WebhookKey, logkey.DeliveryID, d.ID, logkey.Attempt, a.Number, "error", err.Error())
+		return false
+	}
+	return true
 }
 
 // delay sets the message's visibility to the backoff delay.

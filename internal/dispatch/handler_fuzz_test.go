@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
@@ -35,8 +35,9 @@ func (r *recordingDeliverer) DeliverBatch(_ context.Context, as []gate.Attempt) 
 
 // FuzzDispatchMessage: any SQS message body and receive count is either
 // refused before any call (kept for the DLQ) or delivered exactly as the
-// body names it; a retry's visibility is within SQS's bounds and never
-// shorter than the backoff asked for (up to the 12 h cap).
+// body names it, as the attempt after the calls it counts; a retry is a new
+// message, counting one call more, whose delay is within SQS's bounds and
+// never shorter than the backoff asked for (up to the 15 min cap).
 func FuzzDispatchMessage(f *testing.F) {
 	for _, s := range []struct {
 		body, receives string
@@ -44,6 +45,9 @@ func FuzzDispatchMessage(f *testing.F) {
 	}{
 		{`{"delivery_id":"pri_1:h","privacy_request_id":"pri_1","webhook_key":"h"}`, "1", 0},
 		{`{"privacy_request_id":"pri_1","webhook_key":"h"}`, "3", 1500},
+		{`{"privacy_request_id":"pri_1","webhook_key":"h","run":2,"attempts":4}`, "1", 1500},
+		{`{"privacy_request_id":"pri_1","webhook_key":"h","attempts":9223372036854775807}`, "1", 1500},
+		{`{"privacy_request_id":"pri_1","webhook_key":"h","attempts":-3}`, "1", 1500},
 		{`{"delivery_id":"x","privacy_request_id":"pri_1","webhook_key":"h","extra":[1]}`, "-1", 1 << 31},
 		{`{"privacy_request_id":"","webhook_key":"h"}`, "", 10},
 		{`{"privacy_request_id":1}`, "x", 0},
@@ -63,29 +67,39 @@ func FuzzDispatchMessage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("handler error %v", err)
 		}
-		// Every outcome here keeps the message: a refusal, or a retry.
-		if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m" {
-			t.Fatalf("batch item failures %+v, want [m]", resp.BatchItemFailures)
-		}
 		var want queue.DeliveryBody
 		if json.Unmarshal([]byte(body), &want) != nil || want.PrivacyRequestID == "" || want.WebhookKey == "" {
-			if len(deliv.calls) != 0 || len(q.got) != 0 {
+			// A refusal keeps the message, for the DLQ.
+			if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m" {
+				t.Fatalf("batch item failures %+v, want [m]", resp.BatchItemFailures)
+			}
+			if len(deliv.calls) != 0 || len(q.got) != 0 || len(q.sent) != 0 {
 				t.Fatalf("body %q refused yet delivered %+v", body, deliv.calls)
 			}
 			return
 		}
-		if want.DeliveryID == "" {
-			want.DeliveryID = gate.DeliveryID(want.PrivacyRequestID, want.WebhookKey)
+		if len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("batch item failures %+v after a retry was sent", resp.BatchItemFailures)
 		}
-		if len(deliv.calls) != 1 || deliv.calls[0] != (gate.Delivery{ID: want.DeliveryID, PrivacyRequestID: want.PrivacyRequestID, WebhookKey: want.WebhookKey}) {
+		if want.DeliveryID == "" {
+			want.DeliveryID = gate.RunDeliveryID(want.PrivacyRequestID, want.WebhookKey, want.Run)
+		}
+		if len(deliv.calls) != 1 || deliv.calls[0] != (gate.Delivery{ID: want.DeliveryID, PrivacyRequestID: want.PrivacyRequestID, WebhookKey: want.WebhookKey, Run: want.Run}) {
 			t.Fatalf("body %q delivered %+v, want %+v", body, deliv.calls, want)
 		}
-		if n, err := strconv.Atoi(receives); deliv.attempts[0] < 1 || (err == nil && n >= 1 && deliv.attempts[0] != n) {
-			t.Fatalf("receive count %q gave attempt %d", receives, deliv.attempts[0])
+		if n := deliv.attempts[0]; n < 1 || want.Attempts >= 0 && want.Attempts < maxCountedAttempts && n != want.Attempts+1 {
+			t.Fatalf("body %q gave attempt %d", body, n)
 		}
-		vis, ok := q.got["rh"]
-		if !ok || vis < 0 || vis > int32(maxVisibility/time.Second) || time.Duration(vis)*time.Second < min(retryAfter, maxVisibility) {
-			t.Fatalf("retry after %v set visibility %d s (set: %v)", retryAfter, vis, ok)
+		if len(q.got) != 0 || len(q.sent) != 1 {
+			t.Fatalf("retry: visibility %v, sent %+v", q.got, q.sent)
+		}
+		var next queue.DeliveryBody
+		if err := json.Unmarshal([]byte(aws.ToString(q.sent[0].MessageBody)), &next); err != nil || next.Attempts != deliv.attempts[0] ||
+			next.PrivacyRequestID != want.PrivacyRequestID || next.WebhookKey != want.WebhookKey || next.Run != want.Run || next.DeliveryID != want.DeliveryID {
+			t.Fatalf("retry body %s after %q", aws.ToString(q.sent[0].MessageBody), body)
+		}
+		if d := q.sent[0].DelaySeconds; d < 0 || d > int32(maxDelay/time.Second) || time.Duration(d)*time.Second < min(retryAfter, maxDelay) {
+			t.Fatalf("retry after %v delayed %d s", retryAfter, d)
 		}
 	})
 }

@@ -23,7 +23,7 @@ func TestHandleEmitsOneDeliveryLinePerAttempt(t *testing.T) {
 	h := &Handler{Deliveries: &fakeDeliverer{got: map[string]int{}}, SQS: &fakeSQS{got: map[string]int32{}}, QueueURL: "u",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(&buf, "Pregate", time.Now)}
 	ev := events.SQSEvent{Records: []events.SQSMessage{
-		msg("1", "ok", "1"), msg("2", "retry", "2"), msg("3", "boom", "1"), msg("4", "failed", "3"), msg("5", "skipped", "1"),
+		msg("1", "ok", 0, "1"), msg("2", "retry", 1, "2"), msg("3", "boom", 0, "1"), msg("4", "failed", 2, "3"), msg("5", "skipped", 0, "1"),
 		{MessageId: "6", Body: "not json"},
 	}}
 	if _, err := h.Handle(context.Background(), ev); err != nil {

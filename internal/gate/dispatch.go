@@ -107,11 +107,22 @@ type Outcome struct {
 	Reason     string
 }
 
-// Attempt is one received message: attempt number Number (1-based) of a delivery.
+// Attempt is one received message: attempt number Number (1-based) of a
+// delivery, counted by the dispatcher itself (calls made), so that a
+// throttled or crashed invocation uses up none of the validator's attempts.
+// Receives is how often this message has been received (the queue's count,
+// 0 when unknown): the backstop that ends a fault of ours that persists.
 type Attempt struct {
 	Delivery Delivery
 	Number   int
+	Receives int
 }
+
+// DefaultMaxOwnFaultReceives is how often a delivery is tried again after a
+// fault of ours (secrets or keys that cannot be opened, storage) before it is
+// recorded as failed. With the dispatch queue's visibility timeout of 6
+// minutes, about half an hour.
+const DefaultMaxOwnFaultReceives = 5
 
 // Result is what became of one Attempt. Err is a fault of ours (storage,
 // keys): the attempt should be retried as is.
@@ -145,9 +156,13 @@ type Dispatcher struct {
 	MaxAttempts int
 	Backoff     time.Duration
 	Concurrency int // calls in flight at once; DefaultConcurrency when 0
-	Now         func() time.Time
-	Rand        func() float64 // [0,1); math/rand/v2 when nil
-	Log         *slog.Logger
+	// MaxOwnFaultReceives ends a fault of ours: a message received this often
+	// whose attempt fails on our side records the delivery as failed, with
+	// the reason, instead of waiting on (DefaultMaxOwnFaultReceives when 0).
+	MaxOwnFaultReceives int
+	Now                 func() time.Time
+	Rand                func() float64 // [0,1); math/rand/v2 when nil
+	Log                 *slog.Logger
 }
 
 // maxDeliveryRetries bounds re-decisions of the recording write under contention.
@@ -160,7 +175,10 @@ type batchItem struct {
 	req    *PrivacyRequest
 	target DeliveryTarget
 	call   CallResult
-	log    *slog.Logger
+	// ours is set when the delivery ends for a reason of ours (call.Reason
+	// says which) instead of a validator's answer.
+	ours bool
+	log  *slog.Logger
 }
 
 // DeliverBatch makes every attempt of a batch, results in the same order.
@@ -176,16 +194,84 @@ func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Res
 			logkey.WebhookKey, a.Delivery.WebhookKey, logkey.DeliveryID, a.Delivery.ID, logkey.Attempt, a.Number)}
 	}
 	toCall := u.readRequests(ctx, items, res)
-	calls := u.openTargets(ctx, toCall, res)
-	ended := u.callAll(ctx, calls, res)
-	u.each(len(ended), func(k int) {
-		if err := u.record(ctx, ended[k][0].req, ended[k]); err != nil {
-			for _, it := range ended[k] {
-				res[it.pos] = Result{Err: err}
+	calls, ended := u.openTargets(ctx, toCall, res)
+	ended = append(ended, u.callAll(ctx, calls, res)...)
+	var givenUp []*batchItem
+	for _, group := range u.recordAll(ctx, ended, res) {
+		for _, it := range group.items {
+			if u.giveUp(ctx, it, "", group.err, res) {
+				givenUp = append(givenUp, it)
 			}
 		}
-	})
+	}
+	u.recordAll(ctx, givenUp, res) // a refusal now leaves the message to the queue's dead-letter queue
 	return res
+}
+
+type failedGroup struct {
+	items []*batchItem
+	err   error
+}
+
+// recordAll records the ended items, one write per request, and returns the
+// groups whose write failed (their Results hold the error).
+func (u *Dispatcher) recordAll(ctx context.Context, ended []*batchItem, res []Result) []failedGroup {
+	var groups [][]*batchItem
+	index := map[string]int{}
+	for _, it := range ended {
+		g, ok := index[it.Delivery.PrivacyRequestID]
+		if !ok {
+			g = len(groups)
+			index[it.Delivery.PrivacyRequestID] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], it)
+	}
+	errs := make([]error, len(groups))
+	u.each(len(groups), func(k int) { errs[k] = u.record(ctx, groups[k][0].req, groups[k]) })
+	var failed []failedGroup
+	for k, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, it := range groups[k] {
+			res[it.pos] = Result{Err: err}
+		}
+		failed = append(failed, failedGroup{items: groups[k], err: err})
+	}
+	return failed
+}
+
+func (u *Dispatcher) maxOwnFaultReceives() int {
+	if u.MaxOwnFaultReceives > 0 {
+		return u.MaxOwnFaultReceives
+	}
+	return DefaultMaxOwnFaultReceives
+}
+
+// giveUp decides what a fault of ours in it's attempt comes to: while tries
+// remain, the attempt is kept to be made again (its Result is err); after
+// MaxOwnFaultReceives receives, or at once when the request's item is full,
+// the delivery ends failed for a reason of ours (reason, or one told from
+// err), and giveUp says true: the caller records it.
+func (u *Dispatcher) giveUp(ctx context.Context, it *batchItem, reason string, err error, res []Result) bool {
+	var big *ItemTooLargeError
+	full := errors.As(err, &big)
+	if it.req == nil || !full && it.Receives < u.maxOwnFaultReceives() {
+		res[it.pos] = Result{Err: err}
+		return false
+	}
+	switch {
+	case reason != "":
+	case full:
+		reason = "the privacy request's record is full, so the call could not be recorded"
+	default:
+		reason = "a fault on our side persisted: " + err.Error()
+	}
+	it.call, it.ours = CallResult{Reason: reason}, true
+	it.log.ErrorContext(ctx, "pre-approval webhook failed for good on our side", "reason", reason, "receives", it.Receives, "error", err.Error())
+	res[it.pos] = Result{Outcome: Outcome{Kind: OutcomeFailed, Reason: reason}}
+	return true
 }
 
 // readRequests reads each request of the batch once and returns the items
@@ -219,57 +305,65 @@ func (u *Dispatcher) readRequests(ctx context.Context, items []*batchItem, res [
 }
 
 // openTargets opens the config of every webhook to call with one lookup and
-// returns the items that have a target.
-func (u *Dispatcher) openTargets(ctx context.Context, toCall []*batchItem, res []Result) []*batchItem {
+// returns the items that have a target, and those whose delivery ends here
+// for a reason of ours (no secrets; secrets that could not be opened for
+// the last time), to record as failed.
+func (u *Dispatcher) openTargets(ctx context.Context, toCall []*batchItem, res []Result) (calls, ended []*batchItem) {
 	if len(toCall) == 0 {
-		return nil
+		return nil, nil
 	}
 	keys := make([]string, len(toCall))
 	for i, it := range toCall {
 		keys[i] = it.Delivery.WebhookKey
 	}
 	targets := u.Targets.DeliveryTargets(ctx, keys)
-	var calls []*batchItem
 	for _, it := range toCall {
 		t := targets[it.Delivery.WebhookKey]
 		var nf *NotFoundError
+		var none *NoSecretsError
+		var sealed *UnopenableSecretsError
 		switch {
 		case errors.As(t.Err, &nf):
 			res[it.pos] = skipped(ctx, it, "webhook no longer configured", nil)
+		case errors.As(t.Err, &none):
+			it.call, it.ours = CallResult{Reason: none.Error()}, true
+			it.log.WarnContext(ctx, "pre-approval webhook cannot be called: no secrets", "reason", none.Error())
+			res[it.pos] = Result{Outcome: Outcome{Kind: OutcomeFailed, Reason: none.Error()}}
+			ended = append(ended, it)
+		case errors.As(t.Err, &sealed):
+			if u.giveUp(ctx, it, sealed.What+" could not be opened", t.Err, res) {
+				ended = append(ended, it)
+			}
 		case t.Err != nil:
-			res[it.pos] = Result{Err: fmt.Errorf("load delivery target %q: %w", it.Delivery.WebhookKey, t.Err)}
+			if u.giveUp(ctx, it, "", fmt.Errorf("load delivery target %q: %w", it.Delivery.WebhookKey, t.Err), res) {
+				ended = append(ended, it)
+			}
 		default:
 			it.target = t.Target
 			calls = append(calls, it)
 		}
 	}
-	return calls
+	return calls, ended
 }
 
-// callAll calls the validators concurrently and returns, per request, the
-// items whose delivery ended (delivered or failed for good), to record.
-func (u *Dispatcher) callAll(ctx context.Context, calls []*batchItem, res []Result) [][]*batchItem {
+// callAll calls the validators concurrently and returns the items whose
+// delivery ended (delivered or failed for good), to record.
+func (u *Dispatcher) callAll(ctx context.Context, calls []*batchItem, res []Result) []*batchItem {
 	errs := make([]error, len(calls))
 	u.each(len(calls), func(k int) { errs[k] = u.call(ctx, calls[k]) })
-	var ended [][]*batchItem
-	group := map[string]int{} // request id -> index in ended
+	var ended []*batchItem
 	for k, it := range calls {
 		if errs[k] != nil {
-			res[it.pos] = Result{Err: errs[k]}
+			if u.giveUp(ctx, it, "", errs[k], res) {
+				ended = append(ended, it)
+			}
 			continue
 		}
 		out := u.outcome(ctx, it)
 		res[it.pos] = Result{Outcome: out}
-		if out.Kind == OutcomeRetry {
-			continue
+		if out.Kind != OutcomeRetry {
+			ended = append(ended, it)
 		}
-		g, ok := group[it.Delivery.PrivacyRequestID]
-		if !ok {
-			g = len(ended)
-			group[it.Delivery.PrivacyRequestID] = g
-			ended = append(ended, nil)
-		}
-		ended[g] = append(ended[g], it)
 	}
 	return ended
 }
@@ -421,9 +515,13 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 			continue
 		}
 		mark.State = WebhookFailed
+		msg := fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", h.Name, it.Number, TruncateReason(it.call.Reason))
+		if it.ours {
+			mark.Attempts = it.Number - 1 // the calls made; this attempt made none
+			msg = fmt.Sprintf("Pre-approval webhook '%s' failed: %s", h.Name, TruncateReason(it.call.Reason))
+		}
 		w.Marks = append(w.Marks, mark)
-		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key,
-			Message: fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", h.Name, it.Number, TruncateReason(it.call.Reason))})
+		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key, Message: msg})
 		if r.Status == StatusAwaitingPreApproval && !w.ToPending {
 			w.ToPending = true
 			to, _ := Next(r.Status, EventDeliveryFailed)

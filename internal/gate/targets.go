@@ -45,6 +45,26 @@ func (c *TargetCache) fresh(at time.Time, call int64, now time.Time) bool {
 
 var _ DeliveryTargets = (*TargetCache)(nil)
 
+// NoSecretsError is a webhook whose connection has no secrets: it cannot be
+// called until an admin sets them, so its delivery fails at once.
+type NoSecretsError struct{ ConnectionKey string }
+
+func (e *NoSecretsError) Error() string {
+	return fmt.Sprintf("its connection '%s' has no secrets", e.ConnectionKey)
+}
+
+// UnopenableSecretsError is a secret of a webhook that could not be opened
+// (KMS refused or failed): a fault of ours, retried a few times before the
+// delivery fails.
+type UnopenableSecretsError struct {
+	What string // e.g. "the secrets of its connection 'crm'"
+	Err  error
+}
+
+func (e *UnopenableSecretsError) Error() string { return e.Err.Error() }
+
+func (e *UnopenableSecretsError) Unwrap() error { return e.Err }
+
 // DeliveryTargets opens the targets of webhookKeys (see TargetResult).
 func (c *TargetCache) DeliveryTargets(ctx context.Context, webhookKeys []string) map[string]TargetResult {
 	c.mu.Lock()
@@ -105,10 +125,10 @@ func (c *TargetCache) target(ctx context.Context, webhookKey string, now time.Ti
 	s, err := c.openSecrets(ctx, w.ConnectionKey, now)
 	var nf *NotFoundError
 	if errors.As(err, &nf) || err == nil && s == nil {
-		return DeliveryTarget{}, &NotFoundError{Msg: fmt.Sprintf("Connection '%s' of webhook '%s' has no secrets.", w.ConnectionKey, webhookKey)}
+		return DeliveryTarget{}, &NoSecretsError{ConnectionKey: w.ConnectionKey}
 	}
 	if err != nil {
-		return DeliveryTarget{}, err
+		return DeliveryTarget{}, &UnopenableSecretsError{What: fmt.Sprintf("the secrets of its connection '%s'", w.ConnectionKey), Err: err}
 	}
 	t := DeliveryTarget{Webhook: w.Webhook, URL: s.URL, Authorization: s.Authorization, Headers: s.Headers}
 	for _, s := range w.SigningSecrets {
@@ -117,7 +137,7 @@ func (c *TargetCache) target(ctx context.Context, webhookKey string, now time.Ti
 		}
 		plain, err := c.openSigning(ctx, webhookKey, s.Sealed, now)
 		if err != nil {
-			return DeliveryTarget{}, fmt.Errorf("open signing secret of webhook %q: %w", webhookKey, err)
+			return DeliveryTarget{}, &UnopenableSecretsError{What: "its signing secret", Err: fmt.Errorf("open signing secret of webhook %q: %w", webhookKey, err)}
 		}
 		t.SigningSecrets = append(t.SigningSecrets, plain)
 	}

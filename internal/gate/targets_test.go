@@ -68,10 +68,12 @@ func TestTargetCacheReadsEachItemOncePerBatch(t *testing.T) {
 		t.Fatalf("targets %+v", got)
 	}
 	var nf *NotFoundError
-	for _, k := range []string{"d", "gone"} {
-		if err := got[k].Err; !errors.As(err, &nf) {
-			t.Fatalf("%s: %v, want not found", k, err)
-		}
+	if err := got["gone"].Err; !errors.As(err, &nf) {
+		t.Fatalf("gone: %v, want not found", err)
+	}
+	var none *NoSecretsError
+	if err := got["d"].Err; !errors.As(err, &none) || none.ConnectionKey != "c3" {
+		t.Fatalf("d: %v, want no secrets on c3", err)
 	}
 	want := map[string]int{"set": 1, "connection c1": 1, "connection c2": 1, "connection c3": 1}
 	if !sameCounts(cfg.reads, want) || cfg.opens != 2+3 {

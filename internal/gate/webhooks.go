@@ -155,6 +155,11 @@ func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]Webho
 			return nil, err
 		}
 	}
+	for i, w := range in {
+		if err := a.connectionHasSecrets(ctx, *w.ConnectionConfigKey, "body", i, "connection_config_key"); err != nil {
+			return nil, err
+		}
+	}
 	for range conflictRetries {
 		set, err := a.Store.LoadWebhookSet(ctx)
 		if err != nil {
@@ -213,6 +218,27 @@ func (a *Admin) connectionExists(ctx context.Context, key string) error {
 	return err
 }
 
+// connectionHasSecrets refuses (422, at loc) a webhook on a connection
+// without secrets: it could never be called, and every request would wait
+// on it. Secrets cannot be removed from a connection once set (they are only
+// replaced, and deleting the connection deletes its webhooks), so a webhook
+// accepted here keeps a connection with secrets.
+func (a *Admin) connectionHasSecrets(ctx context.Context, key string, loc ...any) error {
+	s, err := a.Store.GetSealedSecrets(ctx, key)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return webhookConnectionNotFound(key)
+	}
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return Invalid(fmt.Sprintf("Connection '%s' has no secrets: set its url and authorization (PUT /connection/%s/secret) before configuring a webhook on it.", key, key),
+			"value_error.missing_secrets", loc...)
+	}
+	return nil
+}
+
 func (a *Admin) newSigningSecret(ctx context.Context, webhookKey string) (string, []byte, error) {
 	secret, err := a.NewSigningSecret()
 	if err != nil {
@@ -252,7 +278,10 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 			}
 			w.Name = name
 		}
-		if in.ConnectionConfigKey != nil {
+		if in.ConnectionConfigKey != nil && *in.ConnectionConfigKey != w.ConnectionKey {
+			if err := a.connectionHasSecrets(ctx, *in.ConnectionConfigKey, "body", "connection_config_key"); err != nil {
+				return "", err
+			}
 			w.ConnectionKey = *in.ConnectionConfigKey
 		}
 		return "", nil

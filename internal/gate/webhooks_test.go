@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -76,4 +77,36 @@ func TestRotatedSigningSecretSignsFor24Hours(t *testing.T) {
 		want = append(want, fmt.Sprintf("whsec_%d", 4+2*maxSigningSecrets-i))
 	}
 	signing(56*time.Hour, want...)
+}
+
+// A webhook on a connection without secrets could never be called: PUT and
+// PATCH refuse it with 422 naming the field, and change nothing.
+func TestWebhookOnAConnectionWithoutSecretsIsRefused(t *testing.T) {
+	ctx := context.Background()
+	store := newMemConfig()
+	store.conns["bare"] = Connection{Key: "bare", Version: 1}
+	store.conns["c"] = Connection{Key: "c", Version: 1}
+	store.secrets["c"], _ = json.Marshal(Secrets{URL: "https://c.example", Authorization: "x"})
+	a := &Admin{Store: store, Sealer: plainSealer{}, Now: time.Now, NewSigningSecret: func() (string, error) { return "whsec_1", nil }}
+	str := func(s string) *string { return &s }
+	check := func(what string, err error, loc string) {
+		t.Helper()
+		var ve *ValidationError
+		if !errors.As(err, &ve) || fmt.Sprint(ve.Fields[0].Loc) != loc || ve.Fields[0].Type != "value_error.missing_secrets" {
+			t.Fatalf("%s: %v, want a 422 at %s", what, err, loc)
+		}
+	}
+	_, err := a.ReplaceWebhooks(ctx, []WebhookInput{{Name: str("Ok"), ConnectionConfigKey: str("c")}, {Name: str("Bare"), ConnectionConfigKey: str("bare")}})
+	check("PUT", err, "[body 1 connection_config_key]")
+	if len(store.set.Webhooks) != 0 {
+		t.Fatalf("PUT wrote %+v", store.set.Webhooks)
+	}
+	if _, err := a.ReplaceWebhooks(ctx, []WebhookInput{{Key: str("w"), Name: str("W"), ConnectionConfigKey: str("c")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.PatchWebhook(ctx, "w", WebhookInput{ConnectionConfigKey: str("bare")})
+	check("PATCH", err, "[body connection_config_key]")
+	if store.set.Webhooks[0].ConnectionKey != "c" {
+		t.Fatalf("PATCH moved the webhook: %+v", store.set.Webhooks[0])
+	}
 }

@@ -33,6 +33,10 @@ type DeliveryBody struct {
 	WebhookKey       string `json:"webhook_key"`
 	// Run is the pre-approval run the delivery belongs to (absent: the first).
 	Run int `json:"run,omitempty"`
+	// Attempts is how many calls of this delivery were made before this
+	// message (absent: none). The dispatcher counts them itself, so that
+	// receives without a call (throttles, crashes) use up no attempt.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // maxBatch is SendMessageBatch's limit.

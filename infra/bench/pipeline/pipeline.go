@@ -288,6 +288,10 @@ func (visibility) ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVis
 	return nil, fmt.Errorf("pipeline: a delivery was retried")
 }
 
+func (visibility) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	return nil, fmt.Errorf("pipeline: a delivery was retried")
+}
+
 // call is one validator call, kept for the reply.
 type call struct {
 	requestID string
