@@ -23,6 +23,9 @@ type Template struct {
 	Parameters map[string]string
 	// Conditions are the template's conditions, unevaluated.
 	Conditions map[string]any
+	// Outputs are the stack outputs by name, unevaluated (the README's
+	// operator commands read them).
+	Outputs map[string]any
 }
 
 // Resource is one entry of Resources, with intrinsic functions kept as
@@ -84,6 +87,7 @@ func ParseTemplate(raw []byte) (*Template, error) {
 		t.GlobalEnv = g
 	}
 	t.Conditions, _ = doc["Conditions"].(map[string]any)
+	t.Outputs, _ = doc["Outputs"].(map[string]any)
 	params, _ := doc["Parameters"].(map[string]any)
 	for name, v := range params {
 		m, _ := v.(map[string]any)
