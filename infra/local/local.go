@@ -89,6 +89,9 @@ var LocalDefaults = map[string]string{
 	"CONSOLE_TOKEN_URL":     "/api/v1/oauth/token",
 	"CONSOLE_LOGOUT_URL":    "/api/v1/oauth/logout",
 	"CONSOLE_CLIENT_ID":     localauth.ConsoleClientID,
+	// The reconciler (every second locally, every 5 minutes in AWS) looks at
+	// a request left waiting after 1 s instead of 1 min.
+	"RECONCILE_AFTER": "1s",
 }
 
 // System is a running local stack.

@@ -18,8 +18,8 @@ var functionClients = map[string][]string{
 	"admin-api":       {"dynamodb", "kms"},
 	"dispatcher":      {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"public-api":      {"dynamodb", "secretsmanager", "sesv2"},
-	"review-deadline": {"dynamodb"},
-	"stream":          {"sqs"},
+	"review-deadline": {"dynamodb", "sqs"},
+	"stream":          {"dynamodb", "sqs"},
 }
 
 func TestEachFunctionLinksOnlyItsClients(t *testing.T) {

@@ -24,8 +24,12 @@ type Config struct {
 	WebhookBackoff               time.Duration
 	// DispatchConfigTTL is how long the dispatcher keeps the webhook set,
 	// connection secrets and signing secrets it read (0: one batch only).
-	DispatchConfigTTL        time.Duration
-	ReviewDeadline           time.Duration // 0 = off
+	DispatchConfigTTL time.Duration
+	ReviewDeadline    time.Duration // 0 = off
+	// ReconcileAfter is RECONCILE_AFTER: how long a request that became due
+	// (awaiting, pending, approved) is left to its normal path before the
+	// reconciler looks at it, and the shortest backoff between its looks.
+	ReconcileAfter           time.Duration
 	AllowInsecureWebhookURLs bool
 	PublicBaseURL            string // ends in /api/v1; empty where unused
 
@@ -86,6 +90,7 @@ func Load(getenv Getenv) (Config, error) {
 		WebhookBackoff:               p.duration("WEBHOOK_BACKOFF", 5*time.Second, 0),
 		DispatchConfigTTL:            p.duration("DISPATCH_CONFIG_TTL", 30*time.Second, 0),
 		ReviewDeadline:               p.optionalDuration("REVIEW_DEADLINE"),
+		ReconcileAfter:               p.duration("RECONCILE_AFTER", time.Minute, 100*time.Millisecond),
 		AllowInsecureWebhookURLs:     p.boolean("ALLOW_INSECURE_WEBHOOK_URLS", false),
 		PublicBaseURL:                p.baseURL("PUBLIC_BASE_URL"),
 		RequestsTable:                getenv("REQUESTS_TABLE"),

@@ -42,6 +42,7 @@ func (s *RequestStore) RecordDeliveries(ctx context.Context, w gate.DeliveryWrit
 		u.cond = append(u.cond, "#status = :awaiting")
 		u.values[":pending"] = stringValue(string(gate.StatusPending))
 		u.values[":awaiting"] = stringValue(string(gate.StatusAwaitingPreApproval))
+		s.moveIndexes(&u, gate.StatusPending)
 	}
 	_, err := s.updateWebhooks(ctx, u)
 	return err

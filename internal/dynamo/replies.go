@@ -39,6 +39,7 @@ func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gat
 	if w.To != "" {
 		u.set = append(u.set, "#status = :to")
 		u.values[":to"] = stringValue(string(w.To))
+		s.moveIndexes(&u, w.To)
 	}
 	if exp, ok := s.expiry(w.To, w.At); ok {
 		u.set = append(u.set, expiresAttr+" = :expires")

@@ -16,9 +16,6 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// requestListPK is the one partition of the by_created index (docs/storage.md).
-const requestListPK = "REQ"
-
 // RequestStore keeps privacy requests in the requests table, one item each.
 type RequestStore struct {
 	db    *dynamodb.Client
@@ -27,20 +24,38 @@ type RequestStore struct {
 	// denied: the write that finishes it sets expires_at (the table's TTL)
 	// that far ahead. 0 keeps requests forever.
 	FinishedRetention time.Duration
+	// reconcileAfter is the grace a request that becomes due gets before the
+	// reconciler looks at it (gate.FirstDue).
+	reconcileAfter time.Duration
+	// queryLimit caps the keys one index Query page asks for (0: no cap), so
+	// that tests make every listing follow LastEvaluatedKey.
+	queryLimit int
 }
 
 var _ gate.RequestStore = (*RequestStore)(nil)
 
 // NewRequestStore returns a store on the named table.
 func NewRequestStore(db *dynamodb.Client, table string) *RequestStore {
-	return &RequestStore{db: db, table: table}
+	return &RequestStore{db: db, table: table, reconcileAfter: gate.DefaultReconcileAfter}
+}
+
+// WithReconcileAfter sets the grace a request that becomes due gets before
+// the reconciler looks at it (gate.FirstDue); every function writing
+// requests must use the reconciler's setting.
+func (s *RequestStore) WithReconcileAfter(d time.Duration) *RequestStore {
+	s.reconcileAfter = d
+	return s
 }
 
 type requestItem struct {
 	ID                 string         `dynamodbav:"id"`
 	Status             string         `dynamodbav:"status"`
-	ListPK             string         `dynamodbav:"list_pk"`
+	CreatedShard       string         `dynamodbav:"created_shard"`
 	SortKey            string         `dynamodbav:"sort_key"`
+	StatusShard        string         `dynamodbav:"status_shard"`
+	DueShard           string         `dynamodbav:"due_shard,omitempty"`
+	DueAt              string         `dynamodbav:"due_at,omitempty"`
+	PublishedAt        string         `dynamodbav:"published_at,omitempty"`
 	PolicyKey          string         `dynamodbav:"policy_key"`
 	PolicyAction       string         `dynamodbav:"policy_action"`
 	Email              string         `dynamodbav:"email,omitempty"`
@@ -109,13 +124,17 @@ func toActivityItems(es []gate.ActivityEntry) []activityItem {
 
 func toRequestItem(r *gate.PrivacyRequest) requestItem {
 	it := requestItem{
-		ID: r.ID, Status: string(r.Status), ListPK: requestListPK, SortKey: gate.SortKey(r),
+		ID: r.ID, Status: string(r.Status), CreatedShard: shard(r.ID), SortKey: gate.SortKey(r), StatusShard: statusShard(r.Status, r.ID),
 		PolicyKey: r.PolicyKey, PolicyAction: r.PolicyAction,
 		Email: r.Identity.Email, PhoneNumber: r.Identity.PhoneNumber, ExternalID: r.ExternalID,
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
 		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity), Run: r.Run,
+		PublishedAt: optTime(r.PublishedAt),
+	}
+	if r.DueAt != nil {
+		it.DueShard, it.DueAt = shard(r.ID), dueKey(*r.DueAt, r.ID)
 	}
 	if c := r.Code; c != nil {
 		it.CodeHash, it.CodeExpiresAt, it.CodeAttempts = c.Hash, gate.FormatTime(c.ExpiresAt), &c.Attempts
@@ -160,6 +179,14 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 	for i, a := range it.Activity {
 		r.Activity[i] = gate.ActivityEntry{At: p.at(a.At), Action: a.Action, Message: a.Message, WebhookKey: a.WebhookKey, Actor: a.Actor}
 	}
+	r.PublishedAt = p.opt(it.PublishedAt)
+	if it.DueAt != "" {
+		at, err := dueTime(it.DueAt)
+		if err != nil && p.err == nil {
+			p.err = err
+		}
+		r.DueAt = &at
+	}
 	if it.CodeHash != "" && it.CodeAttempts != nil {
 		r.Code = &gate.VerificationCode{Hash: it.CodeHash, ExpiresAt: p.at(it.CodeExpiresAt), Attempts: *it.CodeAttempts}
 	}
@@ -171,6 +198,10 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 
 // Create puts a new request; an existing id is a conflict.
 func (s *RequestStore) Create(ctx context.Context, r *gate.PrivacyRequest) error {
+	r.DueAt = nil
+	if due, ok := gate.FirstDue(r.Status, r.CreatedAt, s.reconcileAfter); ok {
+		r.DueAt = &due
+	}
 	av, err := attributevalue.MarshalMap(toRequestItem(r))
 	if err != nil {
 		return fmt.Errorf("marshal request %s: %w", r.ID, err)
@@ -275,10 +306,13 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		values[":run"] = &types.AttributeValueMemberN{Value: strconv.Itoa(c.Run)}
 		cond += " AND " + runCondition(c.Run-1, values)
 	}
-	update := "SET " + set
+	sets, remove := s.indexClauses(c.ID, c.To, c.At, values)
+	sets = append([]string{set}, sets...)
 	if c.IdentityVerified {
-		update = "SET " + set + ", identity_verified_at = :at REMOVE code_hash, code_expires_at, code_attempts"
+		sets = append(sets, "identity_verified_at = :at")
+		remove = append(remove, "code_hash", "code_expires_at", "code_attempts")
 	}
+	update := updateExpression(sets, remove)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: c.ID}},
@@ -363,43 +397,4 @@ func (s *RequestStore) CountWrongCode(ctx context.Context, id string, seen int) 
 		return fmt.Errorf("count wrong code for %s: %w", id, err)
 	}
 	return nil
-}
-
-// List queries by_created (or by_status with a status filter) newest first.
-// It asks for one item more than a page to know whether another page follows.
-func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.PrivacyRequest, string, error) {
-	index, hashName, hashValue := "by_created", "list_pk", requestListPK
-	if q.Status != "" {
-		index, hashName, hashValue = "by_status", "status", string(q.Status)
-	}
-	cond := "#h = :h"
-	values := map[string]types.AttributeValue{":h": &types.AttributeValueMemberS{Value: hashValue}}
-	if q.After != "" {
-		cond += " AND sort_key < :after"
-		values[":after"] = &types.AttributeValueMemberS{Value: q.After}
-	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: aws.String(index),
-		KeyConditionExpression:    aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#h": hashName},
-		ExpressionAttributeValues: values,
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(q.Size + 1)),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("query requests: %w", err)
-	}
-	items := make([]*gate.PrivacyRequest, 0, len(out.Items))
-	for _, av := range out.Items {
-		r, err := unmarshalRequest(av)
-		if err != nil {
-			return nil, "", err
-		}
-		items = append(items, r)
-	}
-	if len(items) <= q.Size {
-		return items, "", nil
-	}
-	items = items[:q.Size]
-	return items, gate.SortKey(items[q.Size-1]), nil
 }

@@ -24,6 +24,7 @@ type webhookUpdate struct {
 	at       time.Time
 	activity []gate.ActivityEntry
 	set      []string // extra SET clauses
+	remove   []string // REMOVE clauses
 	cond     []string // ANDed; attribute_exists(id) is always among them
 	values   map[string]types.AttributeValue
 	what     string // for error messages, e.g. "record reply"
@@ -61,7 +62,7 @@ func (s *RequestStore) updateWebhooks(ctx context.Context, u webhookUpdate) (map
 	in := &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: u.id}},
-		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+		UpdateExpression:          aws.String(updateExpression(set, u.remove)),
 		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,

@@ -2,30 +2,56 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// memDeadlineStore lists by (status, sort key) newest first, as the by_status
-// index does, and applies changes conditionally on the status; the reply
-// writes of the sweep's approvals are memReplyStore's.
+// memDeadlineStore is the due index in memory: the requests with a DueAt,
+// oldest due first. Writes keep DueAt as the requests table does (a move
+// into a due status sets it to the write's time plus dueGrace); the reply
+// writes of the reconciler's approvals are memReplyStore's.
 type memDeadlineStore struct {
 	memReplyStore
 	pages   int
 	onApply func(id string) // runs before the condition is checked (a racing writer)
 	// onRecord runs before a reply write's condition is checked (a racing writer).
 	onRecord func(id string)
+	failGet  map[string]bool // a poisoned request: its read fails
 }
+
+const dueGrace = time.Minute
 
 func (m *memDeadlineStore) RecordReply(ctx context.Context, w ReplyWrite) (*PrivacyRequest, error) {
 	if m.onRecord != nil {
 		m.onRecord(w.ID)
 	}
-	return m.memReplyStore.RecordReply(ctx, w)
+	r, err := m.memReplyStore.RecordReply(ctx, w)
+	if err == nil && w.To != "" {
+		m.mu.Lock()
+		m.reqs[w.ID].DueAt = dueOf(w.To, w.At)
+		m.mu.Unlock()
+	}
+	return r, err
+}
+
+func dueOf(st Status, at time.Time) *time.Time {
+	if due, ok := FirstDue(st, at, dueGrace); ok {
+		return &due
+	}
+	return nil
+}
+
+func (m *memDeadlineStore) Get(ctx context.Context, id string) (*PrivacyRequest, error) {
+	if m.failGet[id] {
+		return nil, errors.New("poisoned")
+	}
+	return m.memReplyStore.Get(ctx, id)
 }
 
 func newDeadlineStore(reqs ...*PrivacyRequest) *memDeadlineStore {
@@ -36,34 +62,79 @@ func newDeadlineStore(reqs ...*PrivacyRequest) *memDeadlineStore {
 	return m
 }
 
-// newSweep is a sweep over store with these webhooks configured.
-func newSweep(store *memDeadlineStore, deadline time.Duration, now time.Time, configured ...string) *ReviewDeadlines {
+// recordingQueue records enqueued deliveries and published approvals.
+type recordingQueue struct {
+	mu         sync.Mutex
+	deliveries []Delivery
+	approved   []ApprovedMessage
+}
+
+func (q *recordingQueue) EnqueueDeliveries(_ context.Context, ds []Delivery) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.deliveries = append(q.deliveries, ds...)
+	return nil
+}
+
+func (q *recordingQueue) PublishApproved(_ context.Context, m ApprovedMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.approved = append(q.approved, m)
+	return nil
+}
+
+// newSweep is a reconciler over store with these webhooks configured.
+func newSweep(store *memDeadlineStore, deadline time.Duration, now time.Time, configured ...string) *Reconciler {
 	lister := &fakeLister{}
 	for _, k := range configured {
 		lister.hooks = append(lister.hooks, Webhook{Key: k, Name: "Hook " + k})
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := func() time.Time { return now }
-	return &ReviewDeadlines{Store: store, Replies: &Replies{Store: store, Webhooks: lister, Now: clock, Log: log},
-		Deadline: deadline, Now: clock, Log: log}
+	q := &recordingQueue{}
+	return &Reconciler{Store: store, Replies: &Replies{Store: store, Webhooks: lister, Now: clock, Log: log},
+		Publisher: &Publisher{Store: store, Queue: q, Now: clock, Log: log}, Deliveries: q,
+		Deadline: deadline, DispatchGrace: time.Hour, MinBackoff: dueGrace, Now: clock, Log: log}
 }
 
-func (m *memDeadlineStore) List(_ context.Context, q ListQuery) ([]*PrivacyRequest, string, error) {
+func (m *memDeadlineStore) Due(_ context.Context, now time.Time, after string, limit int) ([]DueEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pages++
-	var hits []*PrivacyRequest
+	var hits []DueEntry
 	for _, r := range m.reqs {
-		if r.Status == q.Status && (q.After == "" || SortKey(r) < q.After) {
-			c := *r
-			hits = append(hits, &c)
+		if r.DueAt == nil || r.DueAt.After(now) {
+			continue
+		}
+		e := DueEntry{ID: r.ID, DueAt: *r.DueAt, Key: FormatTime(*r.DueAt) + "#" + r.ID}
+		if e.Key > after {
+			hits = append(hits, e)
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool { return SortKey(hits[i]) > SortKey(hits[j]) })
-	if len(hits) <= q.Size {
-		return hits, "", nil
+	sort.Slice(hits, func(i, j int) bool { return hits[i].Key < hits[j].Key })
+	return hits[:min(limit, len(hits))], nil
+}
+
+func (m *memDeadlineStore) Postpone(_ context.Context, id string, st Status, from time.Time, to *time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.reqs[id]
+	if !ok || r.Status != st || r.DueAt == nil || !r.DueAt.Equal(from) {
+		return &ConflictError{Msg: "moved"}
 	}
-	return hits[:q.Size], SortKey(hits[q.Size-1]), nil
+	r.DueAt = to
+	return nil
+}
+
+func (m *memDeadlineStore) MarkPublished(_ context.Context, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.reqs[id]
+	if !ok || r.Status != StatusApproved || r.PublishedAt != nil {
+		return &ConflictError{Msg: "marked"}
+	}
+	r.PublishedAt, r.DueAt = &at, nil
+	return nil
 }
 
 func (m *memDeadlineStore) Apply(_ context.Context, c Change) (*PrivacyRequest, error) {
@@ -79,11 +150,20 @@ func (m *memDeadlineStore) Apply(_ context.Context, c Change) (*PrivacyRequest, 
 	if r.Status != c.From {
 		return nil, &ConflictError{Msg: "moved"}
 	}
-	r.Status, r.UpdatedAt = c.To, c.At
+	r.Status, r.UpdatedAt, r.DueAt = c.To, c.At, dueOf(c.To, c.At)
 	r.Activity = append(r.Activity, c.Activity...)
 	return r, nil
 }
 
+// due makes r due a minute before now, as the index would hold it.
+func due(r *PrivacyRequest, now time.Time) *PrivacyRequest {
+	at := now.Add(-time.Minute)
+	r.DueAt = &at
+	return r
+}
+
+// The reconciler moves the overdue awaiting requests to pending, in batches
+// of its index reads, and backs off those still within the deadline.
 func TestReviewDeadlineSweep(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	hooks := func(states ...WebhookState) []SnapshotWebhook {
@@ -107,23 +187,29 @@ func TestReviewDeadlineSweep(t *testing.T) {
 		// created long ago but verified (and triggered) only an hour ago
 		req("verified-late", StatusAwaitingPreApproval, 72*time.Hour, time.Hour, hooks(WebhookCalled)),
 		req("no-trigger-entry", StatusAwaitingPreApproval, 49*time.Hour, -1, hooks(WebhookPending)),
-		req("decided", StatusApproved, 60*time.Hour, 60*time.Hour, hooks(WebhookEligible)),
-		req("flagged", StatusPreApprovalNotEligible, 60*time.Hour, 60*time.Hour, hooks(WebhookNotEligible)),
 	} {
-		store.reqs[r.ID] = r
+		store.reqs[r.ID] = due(r, now)
 	}
+	// Not due: not in the index.
+	store.reqs["decided"] = req("decided", StatusApproved, 60*time.Hour, 60*time.Hour, hooks(WebhookEligible))
+	store.reqs["flagged"] = req("flagged", StatusPreApprovalNotEligible, 60*time.Hour, 60*time.Hour, hooks(WebhookNotEligible))
 	// Enough overdue requests for several pages.
-	for i := range 2*sweepPageSize + 5 {
+	const batch = 100
+	for i := range 2*batch + 5 {
 		id := "bulk-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String()
-		store.reqs[id] = req(id, StatusAwaitingPreApproval, 100*time.Hour+time.Duration(i)*time.Second, 99*time.Hour, hooks(WebhookCalled))
+		store.reqs[id] = due(req(id, StatusAwaitingPreApproval, 100*time.Hour+time.Duration(i)*time.Second, 99*time.Hour, hooks(WebhookCalled)), now)
 	}
 	sweep := newSweep(store, 48*time.Hour, now, "a", "b", "c")
-	res, err := sweep.Sweep(context.Background())
+	res, err := sweep.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (SweepResult{Moved: 2 + 2*sweepPageSize + 5}); res != want {
+	if want := (ReconcileResult{Moved: 2 + 2*batch + 5, Postponed: 2}); res != want {
 		t.Fatalf("swept %+v, want %+v", res, want)
+	}
+	// fresh: triggered 2 h ago, so looked at again in 2 h; verified-late in 1 h.
+	if d := store.reqs["fresh"].DueAt; d == nil || !d.Equal(now.Add(2*time.Hour)) {
+		t.Errorf("fresh is due again at %v, want %v", d, now.Add(2*time.Hour))
 	}
 	if store.pages < 3 {
 		t.Fatalf("%d list pages for %d candidates: paging not followed", store.pages, res.Moved)
@@ -140,8 +226,8 @@ func TestReviewDeadlineSweep(t *testing.T) {
 		t.Errorf("timeline entry %+v, want %s %q", last, ActionStatusChanged, wantMsg)
 	}
 
-	// A second sweep finds nothing more to move.
-	if again, err := sweep.Sweep(context.Background()); err != nil || again != (SweepResult{}) {
+	// A second run finds nothing due.
+	if again, err := sweep.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
 		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
 	}
 }
@@ -151,10 +237,10 @@ func TestReviewDeadlineLosesToADecision(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-72 * time.Hour),
 		Webhooks: []SnapshotWebhook{{Key: "a", Name: "A", Delivery: WebhookCalled}}}
-	store := newDeadlineStore(r)
+	store := newDeadlineStore(due(r, now))
 	store.onApply = func(id string) { store.reqs[id].Status = StatusApproved }
-	res, err := newSweep(store, time.Hour, now, "a").Sweep(context.Background())
-	if err != nil || res != (SweepResult{}) || r.Status != StatusApproved || len(r.Activity) != 0 {
+	res, err := newSweep(store, time.Hour, now, "a").Run(context.Background())
+	if err != nil || res != (ReconcileResult{}) || r.Status != StatusApproved || len(r.Activity) != 0 {
 		t.Fatalf("swept %+v (%v), status %s, activity %v: want the decision kept", res, err, r.Status, r.Activity)
 	}
 }
@@ -164,8 +250,8 @@ func TestReviewDeadlineOff(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "old", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-1000 * time.Hour),
 		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookCalled)}}
-	res, err := newSweep(newDeadlineStore(r), 0, now, "a").Sweep(context.Background())
-	if err != nil || res != (SweepResult{}) || r.Status != StatusAwaitingPreApproval {
+	res, err := newSweep(newDeadlineStore(due(r, now)), 0, now, "a").Run(context.Background())
+	if err != nil || res != (ReconcileResult{Postponed: 1}) || r.Status != StatusAwaitingPreApproval {
 		t.Fatalf("deadline off: swept %+v (%v), status %s", res, err, r.Status)
 	}
 }
@@ -182,7 +268,7 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 		return w
 	}
 	req := func(id string, st Status, w ...SnapshotWebhook) *PrivacyRequest {
-		return &PrivacyRequest{ID: id, Status: st, CreatedAt: now.Add(-time.Hour), Webhooks: w}
+		return due(&PrivacyRequest{ID: id, Status: st, CreatedAt: now.Add(-time.Hour), Webhooks: w}, now)
 	}
 	store := newDeadlineStore(
 		// c was silent, then deleted: a and b are all that count.
@@ -198,13 +284,15 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 		req("no-webhooks", StatusPending),
 		req("flagged", StatusPreApprovalNotEligible, eligibleAt("a", time.Minute), withState("b", "Hook b", WebhookNotEligible)),
 	)
+	store.reqs["flagged"].DueAt = nil // not due: not in the index
 	sweep := newSweep(store, 0, now, "a", "b")
-	res, err := sweep.Sweep(context.Background())
+	res, err := sweep.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res != (SweepResult{Approved: 3}) {
-		t.Fatalf("swept %+v, want 3 approved", res)
+	// waiting, failed-waiting and all-deleted back off; no-webhooks leaves the index.
+	if res != (ReconcileResult{Approved: 3, Postponed: 4}) {
+		t.Fatalf("swept %+v, want 3 approved, 4 postponed", res)
 	}
 	for id, want := range map[string]Status{"silent-deleted": StatusApproved, "crashed": StatusApproved, "failed-deleted": StatusApproved, "waiting": StatusAwaitingPreApproval,
 		"failed-waiting": StatusPending, "all-deleted": StatusAwaitingPreApproval, "no-webhooks": StatusPending, "flagged": StatusPreApprovalNotEligible} {
@@ -218,7 +306,7 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 			t.Errorf("%s: timeline %+v, want one auto-approval by %s", id, act, key)
 		}
 	}
-	if again, err := sweep.Sweep(context.Background()); err != nil || again != (SweepResult{}) {
+	if again, err := sweep.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
 		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
 	}
 }
@@ -229,14 +317,14 @@ func TestSweepApprovalLosesToADecision(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-time.Hour),
 		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookEligible), withState("b", "Hook b", WebhookCalled)}}
-	store := newDeadlineStore(r)
+	store := newDeadlineStore(due(r, now))
 	store.onRecord = func(id string) {
 		if store.decide(id, EventDeny) {
 			store.onRecord = nil
 		}
 	}
-	res, err := newSweep(store, 0, now, "a").Sweep(context.Background())
-	if err != nil || res != (SweepResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action != string(StatusDenied) {
+	res, err := newSweep(store, 0, now, "a").Run(context.Background())
+	if err != nil || res != (ReconcileResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action != string(StatusDenied) {
 		t.Fatalf("swept %+v (%v), status %s, activity %+v: want the denial kept", res, err, r.Status, r.Activity)
 	}
 }

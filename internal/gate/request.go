@@ -98,6 +98,11 @@ type PrivacyRequest struct {
 	// most MaxPreApprovalReruns). Deliveries and reply tokens carry the run
 	// they were made for; those of an earlier run no longer count.
 	Run int
+	// DueAt is when the reconciler looks at the request next; nil while
+	// nothing is owed to it by the system (see IsDue). The store sets it.
+	DueAt *time.Time
+	// PublishedAt is when the approval was put on the approved queue.
+	PublishedAt *time.Time
 	// Code is the pending identity verification, while identity_unverified.
 	Code *VerificationCode
 }

@@ -562,7 +562,8 @@ func TestApproveDenyRace(t *testing.T) {
 	// record run at the same time.
 	records := awstest.ReadStream(t, e.aws, e.stack, 2*requests*rounds) // a create and a decision each
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(e.aws), e.stack.Resources["ApprovedQueue"].Ref), Log: log}
+	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(e.aws), e.stack.Resources["ApprovedQueue"].Ref),
+		Store: dynamo.NewRequestStore(dynamodb.NewFromConfig(e.aws), e.stack.Resources["RequestsTable"].Ref), Log: log}
 	var feed sync.WaitGroup
 	for w := range 2 * requests {
 		feed.Go(func() {

@@ -1,6 +1,5 @@
-// Package schedule adapts the sweep of waiting requests (complete ones
-// approved, overdue ones moved to pending) to a scheduled (EventBridge)
-// Lambda invocation.
+// Package schedule adapts the reconciler (internal/gate) to a scheduled
+// (EventBridge) Lambda invocation.
 package schedule
 
 import (
@@ -12,20 +11,23 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// Handler runs one sweep per scheduled event.
+// Handler runs the reconciler once per scheduled event.
 type Handler struct {
-	Deadlines *gate.ReviewDeadlines
-	Log       *slog.Logger
+	Reconciler *gate.Reconciler
+	Log        *slog.Logger
 }
 
-// Handle sweeps once. An error fails the invocation; the next scheduled run
-// sweeps again, and moves are conditional, so nothing is moved twice.
+// Handle reconciles once. A request that fails is logged and stays due; only
+// an unreadable due index fails the invocation. Every write is conditional,
+// so the next run, which starts from the oldest due again, repeats nothing.
 func (h *Handler) Handle(ctx context.Context, _ events.EventBridgeEvent) error {
-	res, err := h.Deadlines.Sweep(ctx)
+	res, err := h.Reconciler.Run(ctx)
+	attrs := []any{"approved", res.Approved, "moved", res.Moved, "published", res.Published, "redelivered", res.Redelivered,
+		"postponed", res.Postponed, "failed", res.Failed, "stopped_before_deadline", res.Stopped}
 	if err != nil {
-		h.Log.ErrorContext(ctx, "waiting requests sweep failed", "approved", res.Approved, "moved", res.Moved, "error", err.Error())
+		h.Log.ErrorContext(ctx, "reconciler run failed", append(attrs, "error", err.Error())...)
 		return err
 	}
-	h.Log.InfoContext(ctx, "waiting requests sweep", "approved", res.Approved, "moved", res.Moved)
+	h.Log.InfoContext(ctx, "reconciler run", attrs...)
 	return nil
 }

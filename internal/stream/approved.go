@@ -11,14 +11,18 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pregate/pregate/internal/gate"
-	"github.com/pregate/pregate/internal/logkey"
 )
 
 // Approved publishes one approved-queue message for each request that
 // becomes approved: a record whose old image is not approved and whose new
-// image is. A replayed record publishes again; the queue drops the duplicate.
+// image is. The request's durable published mark makes it once: a record
+// replayed after the mark (days later, past the queue's deduplication
+// window) publishes nothing (gate.Publisher).
 type Approved struct {
 	Queue gate.ApprovedPublisher
+	// Store reads and sets the published mark.
+	Store gate.PublishStore
+	Now   func() time.Time // time.Now when nil
 	Log   *slog.Logger
 }
 
@@ -29,16 +33,21 @@ func (a *Approved) Handle(ctx context.Context, rec events.DynamoDBEventRecord) e
 		return nil
 	}
 	id := str(img, "id")
+	if str(img, "published_at") != "" {
+		return nil
+	}
 	at, err := time.Parse(time.RFC3339Nano, str(img, "approved_at"))
 	if err != nil {
 		return fmt.Errorf("request %s: approved_at: %w", id, err)
 	}
 	m := gate.ApprovedMessage{PrivacyRequestID: id, PolicyAction: str(img, "policy_action"), ApprovedAt: at, ApprovedBy: str(img, "approved_by")}
-	if err := a.Queue.PublishApproved(ctx, m); err != nil {
-		return err
+	now := a.Now
+	if now == nil {
+		now = time.Now
 	}
-	a.Log.InfoContext(ctx, "approved request queued", logkey.PrivacyRequestID, id, "policy_action", m.PolicyAction)
-	return nil
+	p := &gate.Publisher{Store: a.Store, Queue: a.Queue, Now: now, Log: a.Log}
+	_, err = p.Publish(ctx, m)
+	return err
 }
 
 // str reads a string attribute of an image ("" when absent or not a string).

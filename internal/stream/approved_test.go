@@ -53,7 +53,7 @@ func TestApprovedQueueGetsOneMessagePerApproval(t *testing.T) {
 	}
 
 	records := awstest.ReadStream(t, cfg, s, 6) // 4 inserts, 2 modifies
-	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(cfg), s.Resources["ApprovedQueue"].Ref), Log: log}
+	h := &stream.Approved{Queue: queue.NewApprovedQueue(sqs.NewFromConfig(cfg), s.Resources["ApprovedQueue"].Ref), Store: store, Log: log}
 	for range 2 {
 		for _, r := range records {
 			if err := h.Handle(ctx, r); err != nil {

@@ -31,16 +31,16 @@ func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord)
 	if v, ok := rec.Change.NewImage["pre_approval_run"]; ok && v.DataType() == events.DataTypeNumber {
 		run, _ = strconv.Atoi(v.Number())
 	}
-	var ds []gate.Delivery
+	var keys []string
 	if hooks, ok := rec.Change.NewImage["webhooks"]; ok && hooks.DataType() == events.DataTypeList {
 		for _, h := range hooks.List() {
 			if h.DataType() != events.DataTypeMap {
 				continue
 			}
-			key := str(h.Map(), "key")
-			ds = append(ds, gate.Delivery{ID: gate.RunDeliveryID(id, key, run), PrivacyRequestID: id, WebhookKey: key, Run: run})
+			keys = append(keys, str(h.Map(), "key"))
 		}
 	}
+	ds := gate.DeliveriesOf(id, run, keys)
 	if len(ds) == 0 {
 		return nil
 	}

@@ -62,7 +62,7 @@ func FuzzStreamEvent(f *testing.F) {
 			return // the Lambda runtime refuses it before our handler runs
 		}
 		q, pub := &recordingQueue{}, &recordingPublisher{}
-		h := &Handler{Log: log, Steps: []RecordHandler{&Deliveries{Queue: q, Log: log}, &Approved{Queue: pub, Log: log}, &Decisions{Metrics: emitter}}}
+		h := &Handler{Log: log, Steps: []RecordHandler{&Deliveries{Queue: q, Log: log}, &Approved{Queue: pub, Store: unmarked{}, Log: log}, &Decisions{Metrics: emitter}}}
 		resp, err := h.Handle(context.Background(), ev)
 		if err != nil {
 			t.Fatalf("handler error %v", err)
@@ -117,3 +117,13 @@ func FuzzStreamEvent(f *testing.F) {
 		}
 	})
 }
+
+// unmarked is a store in which every request is approved and not yet
+// published, so the handler publishes what the records say.
+type unmarked struct{}
+
+func (unmarked) Get(_ context.Context, id string) (*gate.PrivacyRequest, error) {
+	return &gate.PrivacyRequest{ID: id, Status: gate.StatusApproved}, nil
+}
+
+func (unmarked) MarkPublished(context.Context, string, time.Time) error { return nil }

@@ -89,7 +89,7 @@ func New(m int) (*Pipeline, error) {
 	p.public = httpapi.New(log, "", httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, emf))
 	p.stream = &stream.Handler{Log: log, Steps: []stream.RecordHandler{
 		&stream.Deliveries{Queue: p.queue, Log: log},
-		&stream.Approved{Queue: approvedCounter{&p.approved}, Log: log},
+		&stream.Approved{Queue: approvedCounter{&p.approved}, Store: p.store, Log: log},
 		&stream.Decisions{Metrics: emf},
 	}}
 	signing, err := webhook.NewSigningSecret()

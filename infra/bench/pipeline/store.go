@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -246,4 +247,19 @@ func attribute(v types.AttributeValue) events.DynamoDBAttributeValue {
 	default:
 		return events.NewNullAttribute()
 	}
+}
+
+// MarkPublished sets the published mark of an approved request, as the
+// requests table's conditional write does.
+func (s *memStore) MarkPublished(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.items[id]
+	if !ok || old.Status != gate.StatusApproved || old.PublishedAt != nil {
+		return conflict(id)
+	}
+	r := clone(old)
+	r.PublishedAt, r.DueAt = &at, nil
+	s.write(old, r)
+	return nil
 }

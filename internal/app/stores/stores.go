@@ -12,7 +12,7 @@ import (
 
 // Requests is the requests table.
 func Requests(d app.Deps) *dynamo.RequestStore {
-	s := dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable)
+	s := dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable).WithReconcileAfter(d.Config.ReconcileAfter)
 	s.FinishedRetention = d.Config.FinishedRequestRetention
 	return s
 }

@@ -1,25 +1,42 @@
-// Package sweep wires the scheduled function that approves waiting requests
-// whose still-configured webhooks have all replied eligible, and moves
-// requests left awaiting pre-approval past REVIEW_DEADLINE to pending (that
-// part off when unset). It builds the DynamoDB client, and no other.
+// Package sweep wires the scheduled function, the reconciler: it completes
+// every overdue step of the requests in the due index (deliveries never
+// made, approvals never decided or never published, the review deadline)
+// and backs off the ones that legitimately wait. It builds the DynamoDB and
+// SQS clients, and no other.
 package sweep
 
 import (
 	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/queue"
 	"github.com/pregate/pregate/internal/schedule"
 )
 
 // New is the scheduled function's handler.
 func New(_ context.Context, d app.Deps) (*schedule.Handler, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable); err != nil {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable,
+		"DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "APPROVED_QUEUE_URL", d.Config.ApprovedQueueURL); err != nil {
 		return nil, err
 	}
 	store := stores.Requests(d)
+	q := sqs.NewFromConfig(d.AWS)
 	replies := &gate.Replies{Store: store, Webhooks: stores.Config(d), Now: d.Now, Log: d.Log}
-	return &schedule.Handler{Log: d.Log, Deadlines: &gate.ReviewDeadlines{Store: store, Replies: replies, Deadline: d.Config.ReviewDeadline, Now: d.Now, Log: d.Log}}, nil
+	return &schedule.Handler{Log: d.Log, Reconciler: &gate.Reconciler{
+		Store: store, Replies: replies, Deliveries: queue.NewDispatchQueue(q, d.Config.DispatchQueueURL),
+		Publisher: &gate.Publisher{Store: store, Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Now: d.Now, Log: d.Log},
+		Deadline:  d.Config.ReviewDeadline,
+		// The dispatcher's longest retry schedule, plus an SQS visibility
+		// timeout (6 min) for a crashed attempt, and a margin.
+		DispatchGrace: gate.DispatchSpan(d.Config.WebhookMaxAttempts, d.Config.WebhookBackoff, d.Config.WebhookTimeout) + 15*time.Minute,
+		MinBackoff:    d.Config.ReconcileAfter,
+		StopBefore:    15 * time.Second,
+		Now:           d.Now, Log: d.Log,
+	}}, nil
 }

@@ -1,0 +1,149 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// indexKey is one entry of a KEYS_ONLY index: the request id and the index's
+// sort key.
+type indexKey struct{ id, sort string }
+
+// List pages through the created index (or the status index with a status
+// filter) newest first: each of the 16 shards is queried for up to Size+1
+// keys older than the cursor, following LastEvaluatedKey until it has them
+// or its data ends; the keys are merged newest first, and the page's items
+// read with BatchGetItem. The cursor is the sort key of the last item
+// returned.
+func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.PrivacyRequest, string, error) {
+	want := q.Size + 1
+	var keys []indexKey
+	for _, sh := range shards() {
+		index, hashName, hashValue := indexCreated, "created_shard", sh
+		if q.Status != "" {
+			index, hashName, hashValue = indexStatus, "status_shard", string(q.Status)+"#"+sh
+		}
+		cond := "#h = :h"
+		values := map[string]types.AttributeValue{":h": stringValue(hashValue)}
+		if q.After != "" {
+			cond += " AND sort_key < :after"
+			values[":after"] = stringValue(q.After)
+		}
+		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
+			TableName: &s.table, IndexName: aws.String(index),
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeNames:  map[string]string{"#h": hashName},
+			ExpressionAttributeValues: values,
+			ScanIndexForward:          aws.Bool(false),
+		}, "sort_key", want)
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, got...)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].sort > keys[j].sort })
+	more := len(keys) > q.Size
+	if more {
+		keys = keys[:q.Size]
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil || !more || len(items) == 0 {
+		return items, "", err
+	}
+	return items, gate.SortKey(items[len(items)-1]), nil
+}
+
+// queryKeys runs a Query on a KEYS_ONLY index, following LastEvaluatedKey,
+// until it has `want` keys or the data ends.
+func (s *RequestStore) queryKeys(ctx context.Context, in *dynamodb.QueryInput, sortName string, want int) ([]indexKey, error) {
+	var out []indexKey
+	for {
+		limit := want - len(out)
+		if s.queryLimit > 0 {
+			limit = min(limit, s.queryLimit)
+		}
+		in.Limit = aws.Int32(int32(limit))
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query %s index: %w", aws.ToString(in.IndexName), err)
+		}
+		for _, av := range page.Items {
+			id, _ := av["id"].(*types.AttributeValueMemberS)
+			sk, _ := av[sortName].(*types.AttributeValueMemberS)
+			if id == nil || sk == nil {
+				return nil, fmt.Errorf("query %s index: an entry without id or %s", aws.ToString(in.IndexName), sortName)
+			}
+			out = append(out, indexKey{id: id.Value, sort: sk.Value})
+		}
+		if len(out) >= want || len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// batchGetMax is BatchGetItem's limit of keys per call.
+const batchGetMax = 100
+
+// batchGet reads the requests of keys, in that order, with BatchGetItem,
+// retrying UnprocessedKeys. A request gone since the index was read (a
+// discarded submission) is left out.
+func (s *RequestStore) batchGet(ctx context.Context, keys []indexKey) ([]*gate.PrivacyRequest, error) {
+	byID := make(map[string]*gate.PrivacyRequest, len(keys))
+	for start := 0; start < len(keys); start += batchGetMax {
+		var ask []map[string]types.AttributeValue
+		for _, k := range keys[start:min(start+batchGetMax, len(keys))] {
+			ask = append(ask, map[string]types.AttributeValue{"id": stringValue(k.id)})
+		}
+		wait := 10 * time.Millisecond
+		for len(ask) > 0 {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: ask}},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("batch get requests: %w", err)
+			}
+			for _, av := range out.Responses[s.table] {
+				r, err := unmarshalRequest(av)
+				if err != nil {
+					return nil, err
+				}
+				byID[r.ID] = r
+			}
+			ask = out.UnprocessedKeys[s.table].Keys
+			if len(ask) > 0 {
+				if err := pause(ctx, &wait); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	items := make([]*gate.PrivacyRequest, 0, len(keys))
+	for _, k := range keys {
+		if r, ok := byID[k.id]; ok {
+			items = append(items, r)
+		}
+	}
+	return items, nil
+}
+
+// pause waits *d (throttled keys come back unprocessed), doubling it up to a second.
+func pause(ctx context.Context, d *time.Duration) error {
+	t := time.NewTimer(*d)
+	defer t.Stop()
+	*d = min(*d*2, time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
