@@ -19,10 +19,13 @@ import (
 
 // localOnly are the local gateway's own routes: documented, never deployed.
 var localOnly = map[string]bool{
-	"POST /api/v1/oauth/token": true,
-	"GET /api/v1/openapi.json": true,
-	"GET /api/v1/docs":         true,
-	"GET /api/v1/local/outbox": true,
+	"POST /api/v1/oauth/token":     true,
+	"GET /api/v1/oauth/authorize":  true,
+	"POST /api/v1/oauth/authorize": true,
+	"GET /api/v1/oauth/logout":     true,
+	"GET /api/v1/openapi.json":     true,
+	"GET /api/v1/docs":             true,
+	"GET /api/v1/local/outbox":     true,
 }
 
 func TestDocumentIsValidOpenAPI31(t *testing.T) {

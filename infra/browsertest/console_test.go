@@ -330,6 +330,8 @@ func TestAdminConsole(t *testing.T) {
 	ada.step("open the New request", chromedp.Navigate(sys.URL+"/admin/#/requests?status=pending"),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, failing))))
 	ada.opensRequest(failing)
+	ada.step("see the failed webhook", chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="pre_approval_webhook_failed"]`)), chromedp.WaitVisible(chromedp.ID("retry")))
+	ada.picture("request-new")
 	ada.rerunsPreApproval()
 	if n := through.count(failing, "pre_approval_webhook_triggered"); n != 2 {
 		t.Errorf("pre-approval triggered %d times, want 2", n)
