@@ -143,7 +143,8 @@ func startJourney(env map[string]string) (*local.System, error) {
 		full[k] = v
 	}
 	return local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Env: full,
-		Log: slog.New(slog.NewJSONHandler(&journeyLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Log:        slog.New(slog.NewJSONHandler(&journeyLogs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		AWSOptions: []func(*aws.Config){journeyCalls.install}})
 }
 
 // journeyLogs holds every log line of the journey's systems, at debug level.
@@ -324,6 +325,12 @@ func TestJourney(t *testing.T) {
 		wg.Go(func() { systems[i], errs[i] = startJourney(env) })
 	}
 	wg.Wait()
+	// Last, after every system stopped: each call a function made is one its IAM policy allows.
+	t.Cleanup(func() {
+		if !t.Failed() && systems[0] != nil {
+			journeyCalls.check(t, systems[0].Stack.Template)
+		}
+	})
 	for i, sys := range systems {
 		if sys != nil {
 			t.Cleanup(sys.Stop)
