@@ -314,6 +314,9 @@ func TestAdminConsole(t *testing.T) {
 	ada.picture("request")
 	ada.approves()
 	ada.step("see it approved on the timeline", chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="approved"]`)))
+	if got := ada.text("read who approved it", chromedp.CSS(`#timeline li[data-action="approved"]`)); !strings.Contains(got, "by "+user.Name) {
+		t.Errorf("the approval on the timeline: %q, want the admin's name", got)
+	}
 	through.waitForStatus(flagged, "approved")
 
 	ada.step("back to the list", chromedp.Navigate(sys.URL+"/admin/#/requests?status=pre_approval_not_eligible"),

@@ -10,6 +10,9 @@ import (
 
 // Caller is the admin behind a request, from the token's claims.
 type Caller struct {
+	// ClientID names the admin on the timeline (actor) and in reviewed_by:
+	// the user who signed in to the console (the token's username), else
+	// the app client of a client-credentials token.
 	ClientID string
 	Scopes   []string
 }
@@ -31,7 +34,7 @@ func (a *API) authorize(ev *events.APIGatewayV2HTTPRequest, scope string) (Calle
 	if claims == nil {
 		return Caller{}, &gate.UnauthenticatedError{Msg: msgFailedToAuthenticate}
 	}
-	caller := Caller{ClientID: firstNonEmpty(claims["client_id"], claims["sub"])}
+	caller := Caller{ClientID: firstNonEmpty(claims["username"], claims["client_id"], claims["sub"])}
 	for _, s := range strings.Fields(claims["scope"]) {
 		caller.Scopes = append(caller.Scopes, strings.TrimPrefix(s, a.scopePrefix))
 	}

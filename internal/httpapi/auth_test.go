@@ -54,3 +54,29 @@ func TestScopePrefix(t *testing.T) {
 		})
 	}
 }
+
+// A user's token (the console's: authorization code) names the user, not
+// the console's app client; a client-credentials token names its client.
+func TestCallerIsTheUserWhenThereIsOne(t *testing.T) {
+	const key = "GET /api/v1/connection"
+	api := httpapi.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), "pregate/", []httpapi.Route{{
+		Key: key, Scope: "connection:read",
+		Handle: func(_ context.Context, r *httpapi.Request) (httpapi.Response, error) {
+			return httpapi.OK(r.Caller.ClientID)
+		},
+	}})
+	for claims, want := range map[[2]string]string{
+		{"console-client", "ada"}: `"ada"`,
+		{"root-client", ""}:       `"root-client"`,
+	} {
+		ev := events.APIGatewayV2HTTPRequest{RouteKey: key}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{
+				"client_id": claims[0], "username": claims[1], "scope": "pregate/connection:read"}},
+		}
+		out, err := api.Handle(context.Background(), ev)
+		if err != nil || out.Body != want {
+			t.Errorf("claims %v: %s %v, want %s", claims, out.Body, err, want)
+		}
+	}
+}

@@ -150,7 +150,11 @@ func (s *Server) Authorize(_ context.Context, token string) (map[string]string, 
 	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: Issuer, Time: s.now()}, 0); err != nil {
 		return nil, ErrInvalidToken
 	}
-	return map[string]string{"iss": std.Issuer, "sub": std.Subject, "scope": extra.Scope, "client_id": extra.ClientID}, nil
+	claims := map[string]string{"iss": std.Issuer, "sub": std.Subject, "scope": extra.Scope, "client_id": extra.ClientID}
+	if extra.Username != "" {
+		claims["username"] = extra.Username
+	}
+	return claims, nil
 }
 
 // TokenHandler serves POST /api/v1/oauth/token (form or JSON): the
