@@ -300,10 +300,14 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 			t.Errorf("%s: status %s, want %s", id, got, want)
 		}
 	}
-	for id, key := range map[string]string{"silent-deleted": "b", "crashed": "b", "failed-deleted": "a"} {
+	// An approval without a removed webhook of the snapshot says so, in the same write.
+	removedC := ActivityEntry{At: now, Action: ActionWebhookRemoved, WebhookKey: "c",
+		Message: "Pre-approval webhook 'Hook c' was removed from the configuration and is no longer awaited"}
+	for id, want := range map[string][]ActivityEntry{"silent-deleted": {removedC, approvedEntry(now, "b")},
+		"crashed": {approvedEntry(now, "b")}, "failed-deleted": {removedC, approvedEntry(now, "a")}} {
 		act := store.reqs[id].Activity
-		if len(act) != 1 || act[0] != approvedEntry(now, key) {
-			t.Errorf("%s: timeline %+v, want one auto-approval by %s", id, act, key)
+		if len(act) != len(want) || act[len(act)-1] != want[len(want)-1] || act[0] != want[0] {
+			t.Errorf("%s: timeline %+v, want %+v", id, act, want)
 		}
 	}
 	if again, err := sweep.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
@@ -327,4 +331,39 @@ func TestSweepApprovalLosesToADecision(t *testing.T) {
 	if err != nil || res != (ReconcileResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action != string(StatusDenied) {
 		t.Fatalf("swept %+v (%v), status %s, activity %+v: want the denial kept", res, err, r.Status, r.Activity)
 	}
+}
+
+// The reconciler's approval rests on the configuration as it is when the
+// write happens, not as it was when the run began: a webhook of the snapshot
+// configured again meanwhile, whose delivery failed, keeps the request pending.
+func TestSweepApprovalReadsTheConfigurationAtTheWrite(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	r := due(&PrivacyRequest{ID: "r", Status: StatusPending, CreatedAt: now.Add(-time.Hour),
+		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookEligible), withState("c", "Hook c", WebhookFailed)}}, now)
+	inner := newDeadlineStore(r)
+	sweep := newSweep(inner, 0, now, "a")
+	lister := sweep.Replies.Webhooks.(*fakeLister)
+	store := &getHookStore{memDeadlineStore: inner, onGet: func() { // c is configured again while the run reads r
+		lister.mu.Lock()
+		lister.hooks = append(lister.hooks, Webhook{Key: "c", Name: "Hook c"})
+		lister.mu.Unlock()
+	}}
+	sweep.Store = store
+	res, err := sweep.Run(context.Background())
+	if err != nil || res.Approved != 0 || r.Status != StatusPending {
+		t.Fatalf("swept %+v (%v), status %s: want it left pending", res, err, r.Status)
+	}
+}
+
+type getHookStore struct {
+	*memDeadlineStore
+	onGet func()
+}
+
+func (s *getHookStore) Get(ctx context.Context, id string) (*PrivacyRequest, error) {
+	if s.onGet != nil {
+		s.onGet()
+		s.onGet = nil
+	}
+	return s.memDeadlineStore.Get(ctx, id)
 }

@@ -92,7 +92,6 @@ func (u *Reconciler) Run(ctx context.Context) (ReconcileResult, error) {
 	if batch <= 0 {
 		batch = 100
 	}
-	var configured map[string]bool
 	after := ""
 	for {
 		if u.stopping(ctx) {
@@ -103,17 +102,12 @@ func (u *Reconciler) Run(ctx context.Context) (ReconcileResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if len(due) > 0 && configured == nil {
-			if configured, err = u.Replies.configured(ctx); err != nil {
-				return res, err
-			}
-		}
 		for _, e := range due {
 			if u.stopping(ctx) {
 				res.Stopped = true
 				return res, nil
 			}
-			if err := u.one(ctx, e, configured, now, &res); err != nil {
+			if err := u.one(ctx, e, now, &res); err != nil {
 				res.Failed++
 				u.Log.ErrorContext(ctx, "reconcile request failed", logkey.PrivacyRequestID, e.ID, "error", err.Error())
 			}
@@ -134,7 +128,7 @@ func (u *Reconciler) stopping(ctx context.Context) bool {
 	return ok && time.Until(d) < u.StopBefore
 }
 
-func (u *Reconciler) one(ctx context.Context, e DueEntry, configured map[string]bool, now time.Time, res *ReconcileResult) error {
+func (u *Reconciler) one(ctx context.Context, e DueEntry, now time.Time, res *ReconcileResult) error {
 	r, err := u.Store.Get(ctx, e.ID)
 	var nf *NotFoundError
 	switch {
@@ -159,7 +153,8 @@ func (u *Reconciler) one(ctx context.Context, e DueEntry, configured map[string]
 		if len(r.Webhooks) == 0 {
 			return u.postpone(ctx, r, nil, res) // manual review: an admin's
 		}
-		approved, err := u.Replies.approveIfComplete(ctx, r, lastEligible(r, configured), configured)
+		// Reads the configuration itself, right before its write.
+		approved, err := u.Replies.ApproveIfComplete(ctx, r)
 		if err != nil || approved {
 			if approved {
 				res.Approved++

@@ -93,15 +93,16 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 	case claims.PrivacyRequestID != pathID:
 		return &ForbiddenError{Msg: "Not Authorized for this action"}
 	}
-	configured, err := u.configured(ctx)
-	if err != nil {
-		return err
-	}
-	webhookGone := &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", claims.WebhookKey)}
-	if !configured[claims.WebhookKey] {
-		return webhookGone
-	}
 	for range maxReplyRetries {
+		// The configuration is read anew before each decision, so the write
+		// rests on the configured set as it is when it happens (docs/storage.md).
+		configured, err := u.configured(ctx)
+		if err != nil {
+			return err
+		}
+		if !configured[claims.WebhookKey] {
+			return &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", claims.WebhookKey)}
+		}
 		r, err := u.Store.Get(ctx, pathID)
 		var nf *NotFoundError
 		if errors.As(err, &nf) {
@@ -117,7 +118,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if w == nil {
 			// A repeat: its first delivery may have recorded the last reply and
 			// then failed before approving (two last replies racing); finish that.
-			_, err := u.approveIfComplete(ctx, r, claims.WebhookKey, configured)
+			_, err := u.approveIfComplete(ctx, r, claims.WebhookKey)
 			return err
 		}
 		after, err := u.Store.RecordReply(ctx, *w)
@@ -133,7 +134,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if w.To != "" {
 			return nil // this write decided the request
 		}
-		_, err = u.approveIfComplete(ctx, after, claims.WebhookKey, configured)
+		_, err = u.approveIfComplete(ctx, after, claims.WebhookKey)
 		return err
 	}
 	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
@@ -141,30 +142,50 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 
 func (u *Replies) now() time.Time { return u.Now().UTC().Truncate(time.Microsecond) }
 
-// approveIfComplete approves r when every webhook still configured has
-// replied eligible while r is undecided, and says whether this call did;
-// key is the webhook the timeline names as deciding. It is needed when the
+// ApproveIfComplete approves r when every webhook of its snapshot still
+// configured has replied eligible while r is undecided, and says whether
+// this call did. It reads the configuration itself, immediately before each
+// write, so an approval by the sweep or the reconciler rests on the
+// configured set as it is then, however long ago r was listed. The webhook
+// the timeline names as deciding is the one whose eligible reply came last.
+func (u *Replies) ApproveIfComplete(ctx context.Context, r *PrivacyRequest) (bool, error) {
+	return u.approveIfComplete(ctx, r, "")
+}
+
+// approveIfComplete is ApproveIfComplete naming key as deciding ("": the
+// last eligible reply's webhook). It is needed when the
 // last two replies were recorded at once, each write seeing the other
 // missing: the later one's result (r) shows both; and by the sweep, for a
 // request completed by a deletion or left complete by a crash. Of two such
 // approvals only one passes its condition; the loser re-reads and sees the
 // request decided. A request none of whose webhooks is still configured has
 // no reply that counts, so it is left to an admin.
-func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string, configured map[string]bool) (bool, error) {
+func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string) (bool, error) {
 	for range maxReplyRetries {
-		eligible, ok := allEligible(r, configured, -1)
-		if !ok || len(eligible) == 0 || (r.Status != StatusPending && r.Status != StatusAwaitingPreApproval) {
+		if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 			return false, nil
 		}
+		configured, err := u.configured(ctx)
+		if err != nil {
+			return false, err
+		}
+		eligible, ok := allEligible(r, configured, -1)
+		if !ok || len(eligible) == 0 {
+			return false, nil
+		}
+		deciding := key
+		if deciding == "" || !configured[deciding] {
+			deciding = lastEligible(r, configured)
+		}
 		now := u.now()
-		_, err := u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, Run: r.Run, To: StatusApproved, Eligible: eligible, At: now,
-			Activity: []ActivityEntry{approvedEntry(now, key)}})
+		_, err = u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, Run: r.Run, To: StatusApproved, Eligible: eligible, At: now,
+			Activity: append(removedEntries(r, configured, now), approvedEntry(now, deciding))})
 		var conflict *ConflictError
 		if !errors.As(err, &conflict) {
 			if err != nil {
 				return false, err
 			}
-			u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, key)
+			u.Log.InfoContext(ctx, "privacy request approved by its pre-approval webhooks", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, deciding)
 			return true, nil
 		}
 		if r, err = u.Store.Get(ctx, r.ID); err != nil {
@@ -207,6 +228,20 @@ func allEligible(r *PrivacyRequest, configured map[string]bool, skip int) ([]int
 		idx = append(idx, i)
 	}
 	return idx, true
+}
+
+// removedEntries are the pre_approval_webhook_removed entries of an
+// approval of r: one per webhook of its snapshot no longer configured, whose
+// reply the approval does without.
+func removedEntries(r *PrivacyRequest, configured map[string]bool, at time.Time) []ActivityEntry {
+	var out []ActivityEntry
+	for _, h := range r.Webhooks {
+		if !configured[h.Key] {
+			out = append(out, ActivityEntry{At: at, Action: ActionWebhookRemoved, WebhookKey: h.Key,
+				Message: fmt.Sprintf("Pre-approval webhook '%s' was removed from the configuration and is no longer awaited", h.Name)})
+		}
+	}
+	return out
 }
 
 func approvedEntry(at time.Time, key string) ActivityEntry {
@@ -265,6 +300,6 @@ func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, con
 	}
 	w.To, _ = Next(r.Status, EventAllEligible)
 	w.Eligible = eligible
-	w.Activity = append(w.Activity, approvedEntry(now, key))
+	w.Activity = append(append(w.Activity, removedEntries(r, configured, now)...), approvedEntry(now, key))
 	return w, nil
 }

@@ -65,6 +65,7 @@ const (
 	ActionDenied           = "denied"
 	ActionIdentityVerified = "identity_verified"
 	ActionStatusChanged    = "status_changed"
+	ActionWebhookRemoved   = "pre_approval_webhook_removed"
 )
 
 // ActivityEntry is one line of a request's timeline. Empty strings are shown as null.

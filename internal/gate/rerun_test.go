@@ -255,3 +255,27 @@ func TestRepeatedReplyAfterTheDecision(t *testing.T) {
 		t.Fatalf("status %s", store.reqs["pri_x"].Status)
 	}
 }
+
+// The last reply approves without a webhook removed from the configuration,
+// and the approval's write records the removal on the timeline.
+func TestApprovalByReplyRecordsRemovedWebhooks(t *testing.T) {
+	u, store, lister, tokens := newReplies("a", "b")
+	addRequest(store, tokens, "pri_rm", StatusAwaitingPreApproval, "a", "b")
+	lister.remove("b")
+	if err := u.Reply(context.Background(), "pri_rm/a", "pri_rm", WebhookEligible); err != nil {
+		t.Fatal(err)
+	}
+	r := store.reqs["pri_rm"]
+	want := []string{ActionEligible, ActionWebhookRemoved, ActionApproved}
+	if r.Status != StatusApproved || len(r.Activity) != len(want) || store.writes != 1 {
+		t.Fatalf("status %s, %d writes, timeline %+v", r.Status, store.writes, r.Activity)
+	}
+	for i, a := range want {
+		if r.Activity[i].Action != a {
+			t.Fatalf("timeline %+v, want actions %v", r.Activity, want)
+		}
+	}
+	if m := r.Activity[1].Message; m != "Pre-approval webhook 'Hook b' was removed from the configuration and is no longer awaited" || r.Activity[1].WebhookKey != "b" {
+		t.Fatalf("removed entry %+v", r.Activity[1])
+	}
+}
