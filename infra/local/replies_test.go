@@ -366,9 +366,12 @@ func TestReplyHappyPaths(t *testing.T) {
 		if approvals := len(withAction(act, "approved")); approvals != 1 {
 			t.Fatalf("%d approvals in the timeline", approvals)
 		}
-		// A repeat after the approval is refused: the request is decided.
+		// A repeat after the approval is an idempotent success (a validator
+		// SDK retrying after a lost response); a different answer is refused.
 		st, raw := reply(t, id, "eligible", "Bearer "+mint(t, tokens, hookA, id))
-		expectReply(t, "after approval", st, raw, 400, "Privacy request with id '"+id+"' is not in pending or awaiting pre-approval status.")
+		expectReply(t, "repeat after approval", st, raw, 200, "")
+		st, raw = reply(t, id, "not-eligible", "Bearer "+mint(t, tokens, hookA, id))
+		expectReply(t, "other answer after approval", st, raw, 400, "Privacy request with id '"+id+"' is not in pending or awaiting pre-approval status.")
 	})
 
 	t.Run("one not eligible", func(t *testing.T) {
