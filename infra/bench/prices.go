@@ -7,7 +7,11 @@ import (
 )
 
 // Prices are AWS list prices for us-east-1 in USD, first tier, without the
-// free tier, as published on 2026-11-27 (the date this table was written).
+// free tier, as published on 2026-11-27 (the date this table was written):
+// https://aws.amazon.com/api-gateway/pricing/ (HTTP APIs),
+// https://aws.amazon.com/lambda/pricing/ (Arm),
+// https://aws.amazon.com/dynamodb/pricing/on-demand/ (write and read request units),
+// https://aws.amazon.com/sqs/pricing/, https://aws.amazon.com/kms/pricing/.
 var Prices = struct {
 	Date                   string
 	HTTPAPIPerMillion      float64 // API Gateway HTTP API requests (first 300 M a month)
