@@ -19,8 +19,9 @@ import (
 	"github.com/pregate/pregate/internal/webhook"
 )
 
-// Handler is the dispatcher's SQS handler; each batch first waits for the
-// reply-token key set, read in the background from the cold start on.
+// Handler is the dispatcher's SQS handler; a batch with messages first
+// waits for the reply-token key set, read in the background from the cold
+// start on.
 type Handler struct {
 	*dispatch.Handler
 	tokens *replytokens.Tokens
@@ -28,8 +29,10 @@ type Handler struct {
 
 // Handle handles one batch of the dispatch queue.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	if err := h.tokens.Ready(ctx); err != nil {
-		return events.SQSEventResponse{}, err
+	if len(ev.Records) > 0 {
+		if err := h.tokens.Ready(ctx); err != nil {
+			return events.SQSEventResponse{}, err
+		}
 	}
 	return h.Handler.Handle(ctx, ev)
 }

@@ -18,17 +18,21 @@ import (
 	"github.com/pregate/pregate/internal/httpapi"
 )
 
-// API is the public routes; each invocation first waits for the reply-token
-// key set, read in the background from the cold start on.
+// API is the public routes; a reply first waits for the reply-token key
+// set, read in the background from the cold start on (the other routes do
+// not use it).
 type API struct {
 	*httpapi.API
-	tokens *replytokens.Tokens
+	tokens     *replytokens.Tokens
+	replyRoute map[string]bool
 }
 
 // Handle serves one API Gateway request.
 func (a *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if err := a.tokens.Ready(ctx); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+	if a.replyRoute[ev.RouteKey] {
+		if err := a.tokens.Ready(ctx); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
 	}
 	return a.API.Handle(ctx, ev)
 }
