@@ -19,6 +19,7 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/pb33f/libopenapi v0.41.8
 	github.com/pb33f/libopenapi-validator v0.16.3
+	github.com/swaggo/files/v2 v2.0.2
 	gopkg.in/yaml.v3 v3.0.1
 )
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -76,7 +77,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route, params, status := g.match(r.Method, r.URL.Path)
 	if status != http.StatusOK {
-		writeDetail(w, status, http.StatusText(status), nil)
+		var headers map[string]string
+		if allow := g.allowed(r.URL.Path); len(allow) > 0 {
+			// A known path under another method: 405 with the methods it
+			// takes, as RFC 9110 requires of every 405.
+			status, headers = http.StatusMethodNotAllowed, map[string]string{"Allow": strings.Join(allow, ", ")}
+		}
+		writeDetail(w, status, http.StatusText(status), headers)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
@@ -153,6 +160,29 @@ func (g *Gateway) match(method, path string) (compiledRoute, map[string]string, 
 		return compiledRoute{}, nil, http.StatusMethodNotAllowed
 	}
 	return compiledRoute{}, nil, http.StatusNotFound
+}
+
+// allowed lists, sorted, the methods path is served under: the template's
+// routes and the local-only ones.
+func (g *Gateway) allowed(path string) []string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	seen := map[string]bool{}
+	for i := range g.routes {
+		if _, _, ok := matchSegments(g.routes[i].segments, segs); ok {
+			seen[g.routes[i].Method] = true
+		}
+	}
+	for key := range g.local {
+		if method, p, _ := strings.Cut(key, " "); p == path {
+			seen[method] = true
+		}
+	}
+	methods := make([]string, 0, len(seen))
+	for m := range seen {
+		methods = append(methods, m)
+	}
+	sort.Strings(methods)
+	return methods
 }
 
 func matchSegments(pattern, segs []string) (map[string]string, int, bool) {

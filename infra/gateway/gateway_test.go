@@ -197,3 +197,25 @@ func TestCORSThroughTheGateway(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodNotAllowedNamesAllowedMethods: every 405 carries Allow, for the
+// template's routes and the local-only ones alike; an unknown path stays 404.
+func TestMethodNotAllowedNamesAllowedMethods(t *testing.T) {
+	g := newGateway(t)
+	g.HandleLocal("POST", "/api/v1/oauth/token", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	cases := []struct{ method, target, allow string }{
+		{"DELETE", "/api/v1/privacy-request/pri_1", "GET"},
+		{"TRACE", "/api/v1/privacy-request/pri_1/verify", "POST"},
+		{"GET", "/api/v1/oauth/token", "POST"},
+		{"OPTIONS", "/api/v1/oauth/token", "POST"},
+	}
+	for _, c := range cases {
+		status, body, hdr := do(t, g, c.method, c.target, "Bearer good", "")
+		if status != 405 || hdr.Get("Allow") != c.allow || body["detail"] != "Method Not Allowed" {
+			t.Errorf("%s %s: %d Allow %q %v, want 405 Allow %q", c.method, c.target, status, hdr.Get("Allow"), body, c.allow)
+		}
+	}
+	if status, _, hdr := do(t, g, "TRACE", "/api/v1/nothing", "", ""); status != 404 || hdr.Get("Allow") != "" {
+		t.Errorf("unknown path: %d Allow %q, want 404 without Allow", status, hdr.Get("Allow"))
+	}
+}

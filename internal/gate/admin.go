@@ -25,7 +25,7 @@ var msgNameTooLong = maxLengthMsg(MaxNameLen)
 const maxConfigBatch = 50
 
 // retiredSigningSecretTTL is how long a signing secret replaced by a
-// rotation still signs calls (the Admin API issue says 24 h), so validators can switch
+// rotation still signs calls (24 h), so validators can switch
 // over at their own pace.
 const retiredSigningSecretTTL = 24 * time.Hour
 
@@ -72,8 +72,8 @@ type ConnectionInput struct {
 	Name           *string `json:"name"`
 	ConnectionType *string `json:"connection_type"`
 	Access         *string `json:"access"`
-	Description    *string `json:"description"`
-	Disabled       *bool   `json:"disabled"`
+	Description    *string `json:"description" nullable:"true"`
+	Disabled       *bool   `json:"disabled" nullable:"true"`
 }
 
 // ValidateConnections checks a PATCH /connection body; all problems are reported.

@@ -48,7 +48,10 @@ func (a *API) AllowCORS(origins []string, routeKeys ...string) {
 
 func (c *cors) preflight(method string) HandlerFunc {
 	return func(_ context.Context, r *Request) (Response, error) {
-		h := map[string]string{"Allow": "OPTIONS, " + method}
+		// No Allow header: the path may take other methods served by
+		// another function (GET /privacy-request is the admin API's), which
+		// this one cannot name; CORS reads Access-Control-Allow-Methods.
+		h := map[string]string{}
 		if c.allowed(r.Header("Origin")) {
 			h["Access-Control-Allow-Methods"] = method
 			h["Access-Control-Allow-Headers"] = "Content-Type"

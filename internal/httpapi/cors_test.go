@@ -40,7 +40,7 @@ func TestCORSPreflight(t *testing.T) {
 	out := call(t, a, "OPTIONS /api/v1/privacy-request", "https://Privacy.Example.com")
 	h := out.Headers
 	if out.StatusCode != http.StatusNoContent || out.Body != "" || h["Access-Control-Allow-Origin"] != "https://Privacy.Example.com" ||
-		h["Access-Control-Allow-Methods"] != "POST" || h["Access-Control-Allow-Headers"] != "Content-Type" || h["Vary"] != "Origin" || h["Allow"] != "OPTIONS, POST" {
+		h["Access-Control-Allow-Methods"] != "POST" || h["Access-Control-Allow-Headers"] != "Content-Type" || h["Vary"] != "Origin" || h["Allow"] != "" {
 		t.Errorf("allowed origin's preflight: %d %v %q", out.StatusCode, h, out.Body)
 	}
 	out = call(t, a, "OPTIONS /api/v1/privacy-request/{id}/verify", "https://evil.example")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -25,7 +27,7 @@ func DecodeJSON(body []byte, v any) error {
 		if _, extra := dec.Token(); extra != io.EOF {
 			return BadRequest("Malformed JSON: trailing data after the JSON value")
 		}
-		return nil
+		return refuseNulls(body, reflect.TypeOf(v))
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -74,4 +76,91 @@ func jsonKind(goKind string) string {
 		return "float"
 	}
 	return goKind
+}
+
+// refuseNulls refuses a JSON null wherever the API does not document one:
+// encoding/json would decode it as an absent value (a nil pointer, an empty
+// string), so `null` where a string is documented would pass for "not sent".
+// A struct field whose tag has nullable:"true" takes null (the document's
+// type [..., "null"]). t is the type decoded into; body decoded already.
+func refuseNulls(body []byte, t reflect.Type) error {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return BadRequest("Malformed JSON: " + err.Error())
+	}
+	var fields []gate.FieldError
+	walkNulls(v, t, []any{"body"}, &fields)
+	if len(fields) == 0 {
+		return nil
+	}
+	return &gate.ValidationError{Fields: fields}
+}
+
+func walkNulls(v any, t reflect.Type, loc []any, out *[]gate.FieldError) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v == nil {
+		*out = append(*out, gate.FieldError{Loc: append([]any(nil), loc...), Msg: "none is not an allowed value", Type: "type_error.none.not_allowed"})
+		return
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		items, _ := v.([]any)
+		for i, item := range items {
+			walkNulls(item, t.Elem(), append(loc, i), out)
+		}
+	case reflect.Map:
+		m, _ := v.(map[string]any)
+		for _, k := range sortedKeys(m) {
+			walkNulls(m[k], t.Elem(), append(loc, k), out)
+		}
+	case reflect.Struct:
+		m, _ := v.(map[string]any)
+		for _, k := range sortedKeys(m) {
+			f, ok := jsonField(t, k)
+			if !ok || (m[k] == nil && f.Tag.Get("nullable") == "true") {
+				continue
+			}
+			walkNulls(m[k], f.Type, append(loc, k), out)
+		}
+	}
+}
+
+// jsonField finds the field encoding/json decodes key into (exact name first,
+// then case-insensitively, as encoding/json does).
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	var fold *reflect.StructField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous || !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if name == key {
+			return f, true
+		}
+		if fold == nil && strings.EqualFold(name, key) {
+			fold = &f
+		}
+	}
+	if fold != nil {
+		return *fold, true
+	}
+	return reflect.StructField{}, false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

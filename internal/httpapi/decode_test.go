@@ -15,6 +15,8 @@ type sample struct {
 		K string `json:"k"`
 	} `json:"items"`
 	Tags map[string]string `json:"tags"`
+	Note *string           `json:"note" nullable:"true"`
+	Opt  *string           `json:"opt"`
 }
 
 func TestDecodeJSON(t *testing.T) {
@@ -34,6 +36,14 @@ func TestDecodeJSON(t *testing.T) {
 		{"unknown field", `{"nope":1}`, 422, []any{"body", "nope"}},
 		{"header value not string", `{"tags":{"a":1}}`, 422, []any{"body", "tags"}},
 		{"array for object", `[1]`, 422, []any{"body"}},
+		{"null body", `null`, 422, []any{"body"}},
+		{"null field", `{"name":null}`, 422, []any{"body", "name"}},
+		{"null pointer field not documented nullable", `{"opt":null}`, 422, []any{"body", "opt"}},
+		{"null documented nullable", `{"note":null,"opt":"x"}`, 0, nil},
+		{"null list item", `{"items":[{"k":"x"},null]}`, 422, []any{"body", "items", 1}},
+		{"null nested field", `{"items":[{"k":null}]}`, 422, []any{"body", "items", 0, "k"}},
+		{"null map value", `{"tags":{"a":null}}`, 422, []any{"body", "tags", "a"}},
+		{"null list", `{"items":null}`, 422, []any{"body", "items"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -55,14 +55,14 @@ func AdminRequestRoutes(u *gate.Requests) []Route {
 }
 
 type identityBody struct {
-	Email       *string `json:"email"`
-	PhoneNumber *string `json:"phone_number"`
+	Email       *string `json:"email" nullable:"true"`
+	PhoneNumber *string `json:"phone_number" nullable:"true"`
 }
 
 type submitBody struct {
 	Identity   *identityBody `json:"identity"`
 	PolicyKey  string        `json:"policy_key"`
-	ExternalID *string       `json:"external_id"`
+	ExternalID *string       `json:"external_id" nullable:"true"`
 }
 
 func deref(s *string) string {
@@ -77,6 +77,20 @@ func submitRequests(u *gate.Requests) HandlerFunc {
 		var body []submitBody
 		if err := DecodeJSON(r.Body, &body); err != nil {
 			return Response{}, err
+		}
+		// An empty string is not "absent": it is a malformed email or phone
+		// number, as the document says ("" matches neither format).
+		var empty []gate.FieldError
+		for i, b := range body {
+			if b.Identity != nil && b.Identity.Email != nil && *b.Identity.Email == "" {
+				empty = append(empty, gate.FieldError{Loc: []any{"body", i, "identity", "email"}, Msg: "value is not a valid email address", Type: "value_error.email"})
+			}
+			if b.Identity != nil && b.Identity.PhoneNumber != nil && *b.Identity.PhoneNumber == "" {
+				empty = append(empty, gate.FieldError{Loc: []any{"body", i, "identity", "phone_number"}, Msg: "value is not a valid E.164 phone number", Type: "value_error.phone_number"})
+			}
+		}
+		if len(empty) > 0 {
+			return Response{}, &gate.ValidationError{Fields: empty}
 		}
 		items := make([]gate.SubmitItem, len(body))
 		for i, b := range body {
@@ -146,7 +160,7 @@ type approveBody struct {
 
 type denyBody struct {
 	RequestIDs []string `json:"request_ids"`
-	Reason     *string  `json:"reason"`
+	Reason     *string  `json:"reason" nullable:"true"`
 }
 
 func approveRequests(u *gate.Requests) HandlerFunc {
