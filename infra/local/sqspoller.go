@@ -111,21 +111,26 @@ func (p *SQSPoller) deliver(ctx context.Context, msgs []types.Message) {
 // startDispatcher builds the dispatcher as DispatcherFunction and polls the
 // dispatch queue with it, as its SQS event source does; Stop ends the pollers.
 func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), opts Options) error {
-	d, err := deps("DispatcherFunction")
-	if err != nil {
-		return err
-	}
-	h, err := dispatcher.New(ctx, d)
-	if err != nil {
-		return err
-	}
+	// Lambda's SQS event source runs several batches at once, each in an
+	// instance of its own (with its own config cache): one poller and one
+	// handler each play that concurrency.
 	q := s.Stack.Resources["DispatchQueue"]
-	p := &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"], Handler: timed(opts, "DispatcherFunction", invocation("DispatcherFunction", h.Handle)), Log: opts.Log}
-	// Lambda's SQS event source runs several batches at once; one poller
-	// each plays that concurrency.
+	var pollers []*SQSPoller
+	for range max(opts.DispatchPollers, 1) {
+		d, err := deps("DispatcherFunction")
+		if err != nil {
+			return err
+		}
+		h, err := dispatcher.New(ctx, d)
+		if err != nil {
+			return err
+		}
+		pollers = append(pollers, &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"],
+			Handler: timed(opts, "DispatcherFunction", invocation("DispatcherFunction", h.Handle)), Log: opts.Log})
+	}
 	s.dispatcher = s.runInBackground(func(ctx context.Context) {
 		var wg sync.WaitGroup
-		for range max(opts.DispatchPollers, 1) {
+		for _, p := range pollers {
 			wg.Go(func() { p.Run(ctx) })
 		}
 		wg.Wait()
