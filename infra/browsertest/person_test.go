@@ -202,6 +202,7 @@ func (p *person) narrowsTheLoginTo(scopes ...string) {
 
 func (p *person) logsIn(user, password string) {
 	p.t.Helper()
+	p.seesALabelOnEveryInput()
 	p.step("type the user name and password",
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password))
@@ -217,12 +218,24 @@ func (p *person) goesTo(section string) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#nav a[href="#/%s"]`, section))),
 		chromedp.WaitVisible(chromedp.CSS(`#nav a[aria-current=page][href="#/`+section+`"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`main .state[role=status]`)))
+	p.seesALabelOnEveryInput()
+}
+
+// seesALabelOnEveryInput: every field on the page and in an open dialog has a label.
+func (p *person) seesALabelOnEveryInput() {
+	p.t.Helper()
+	unlabelled := p.eval("look for fields without a label", `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+	  .filter((e) => !e.labels || e.labels.length === 0).map((e) => e.id || e.name || e.outerHTML).join(', ')`)
+	if unlabelled != "" {
+		p.t.Errorf("%s: fields without a label: %v", p.name, unlabelled)
+	}
 }
 
 // addsWebhook fills in the Add webhook form and returns the signing secret shown once.
 func (p *person) addsWebhook(name, endpoint, authorization string) string {
 	p.t.Helper()
 	p.step("open the Add webhook form", chromedp.Click(chromedp.ID("add-webhook")), chromedp.WaitVisible(chromedp.ID("wh-name")))
+	p.seesALabelOnEveryInput()
 	p.step("fill in the webhook "+name,
 		chromedp.SendKeys(chromedp.ID("wh-name"), name),
 		chromedp.SendKeys(chromedp.ID("wh-url"), endpoint),
@@ -254,6 +267,7 @@ func (p *person) editsWebhookURL(name, endpoint string) {
 func (p *person) deletesWebhook(name string) {
 	p.t.Helper()
 	p.step("press Delete on "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Delete %s"]`, name))), chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
+	p.seesALabelOnEveryInput()
 	p.picture("webhook-delete")
 	p.step("confirm", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
@@ -281,6 +295,7 @@ func (p *person) approves() {
 func (p *person) denies(reason string) {
 	p.t.Helper()
 	p.step("press Deny", chromedp.Click(chromedp.ID("deny")), chromedp.WaitVisible(chromedp.ID("deny-reason")))
+	p.seesALabelOnEveryInput()
 	p.step("give the reason", chromedp.SendKeys(chromedp.ID("deny-reason"), reason))
 	p.picture("request-deny")
 	p.step("deny", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
