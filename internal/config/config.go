@@ -109,11 +109,20 @@ func Load(getenv Getenv) (Config, error) {
 		Console: ConsoleLogin{AuthorizeURL: getenv("CONSOLE_AUTHORIZE_URL"), TokenURL: getenv("CONSOLE_TOKEN_URL"),
 			LogoutURL: getenv("CONSOLE_LOGOUT_URL"), ClientID: getenv("CONSOLE_CLIENT_ID")},
 	}
-	if c.WebhookTimeout > 15*time.Minute {
-		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), "must be at most 15m")
+	if c.WebhookTimeout > MaxWebhookTimeout {
+		p.fail("WEBHOOK_TIMEOUT", getenv("WEBHOOK_TIMEOUT"), fmt.Sprintf("must be at most %s (the dispatcher's Lambda timeout is %s, and it must still record the outcomes)", MaxWebhookTimeout, DispatcherTimeout))
 	}
 	return c, errors.Join(p.errs...)
 }
+
+// DispatcherTimeout is the dispatcher function's Lambda timeout
+// (template.yaml); MaxWebhookTimeout leaves it 10 s to record a batch's
+// outcomes after its calls (they run together). The template holds
+// WebhookTimeout to the same bound at deploy time.
+const (
+	DispatcherTimeout = 60 * time.Second
+	MaxWebhookTimeout = 50 * time.Second
+)
 
 // Require reports the named settings that are empty; a function calls it
 // with the resources it actually uses.

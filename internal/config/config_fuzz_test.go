@@ -32,7 +32,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		switch {
 		case c.ReplyTokenTTL < time.Minute,
-			c.WebhookTimeout < 100*time.Millisecond || c.WebhookTimeout > 15*time.Minute,
+			c.WebhookTimeout < 100*time.Millisecond || c.WebhookTimeout > MaxWebhookTimeout,
 			c.WebhookMaxAttempts < 1 || c.WebhookMaxAttempts > 20,
 			c.WebhookBackoff < 0, c.ReviewDeadline < 0:
 			t.Fatalf("accepted out-of-bounds settings %+v from %q", c, vars)

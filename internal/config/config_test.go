@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +47,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"REQUIRE_MANUAL_REQUEST_APPROVAL":        "maybe",
 		"SUBJECT_IDENTITY_VERIFICATION_REQUIRED": "2",
 		"REPLY_TOKEN_TTL":                        "forever",
-		"WEBHOOK_TIMEOUT":                        "1h",
+		"WEBHOOK_TIMEOUT":                        "51s",
 		"WEBHOOK_MAX_ATTEMPTS":                   "0",
 		"WEBHOOK_BACKOFF":                        "-1s",
 		"DISPATCH_CONFIG_TTL":                    "-5s",
@@ -119,6 +122,34 @@ func TestOperatorSettings(t *testing.T) {
 	for _, bad := range []string{"*", "privacy.example.com", "https://x.example/", "https://x.example?q", "ftp://x.example", "https://u@x.example"} {
 		if _, err := Load(env(map[string]string{"PUBLIC_CORS_ORIGINS": bad})); err == nil {
 			t.Errorf("PUBLIC_CORS_ORIGINS=%q accepted", bad)
+		}
+	}
+}
+
+// WEBHOOK_TIMEOUT is held below the dispatcher's timeout twice: at start-up
+// (Load) and at deploy (the template's AllowedPattern); both must agree with
+// the dispatcher's Lambda timeout in the template.
+func TestWebhookTimeoutBelowTheDispatcherTimeout(t *testing.T) {
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := string(raw)
+	fn := tpl[strings.Index(tpl, "\n  DispatcherFunction:"):]
+	fn = fn[:strings.Index(fn[1:], "\n  ReviewDeadlineFunction:")+1]
+	if m := regexp.MustCompile(`\n      Timeout: (\d+)\n`).FindStringSubmatch(fn); m == nil || m[1] != fmt.Sprint(int(DispatcherTimeout.Seconds())) {
+		t.Fatalf("the dispatcher's Timeout in the template is %v, want %v", m, DispatcherTimeout)
+	}
+	m := regexp.MustCompile(`\n  WebhookTimeout:\n(?:    .*\n)*?    AllowedPattern: "([^"]+)"`).FindStringSubmatch(tpl)
+	if m == nil {
+		t.Fatal("WebhookTimeout has no AllowedPattern")
+	}
+	pattern := regexp.MustCompile(m[1])
+	for _, v := range []string{"1s", "10s", "50s", "51s", "60s", "15m"} {
+		d, _ := time.ParseDuration(v)
+		_, loadErr := Load(env(map[string]string{"WEBHOOK_TIMEOUT": v}))
+		if deployOK, startOK := pattern.MatchString(v), loadErr == nil; deployOK != (d <= MaxWebhookTimeout) || startOK != (d <= MaxWebhookTimeout) {
+			t.Errorf("WEBHOOK_TIMEOUT=%s: deploy accepts %v, start-up accepts %v (%v)", v, deployOK, startOK, loadErr)
 		}
 	}
 }
