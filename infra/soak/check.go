@@ -32,6 +32,8 @@ type Observed struct {
 	// those whose connection had no secrets, or secrets that could not be
 	// opened, while this request could be delivered.
 	Removed, Broken map[string]bool
+	// Timeline is the activity, for the run's examples.
+	Timeline string
 }
 
 // Verdict is how one request counts (see docs/soak.md).

@@ -290,6 +290,20 @@ func run(cfg settings) (tally, error) {
 		}
 	}
 	t := api.checkAll(subs, sc, messages, faulted)
+	if t.lost > 0 {
+		// An approval published after the drain is late, not lost: read the
+		// approved queue again after a while and check once more.
+		logf("%d lost; reading the approved queue again in 30 s", t.lost)
+		time.Sleep(30 * time.Second)
+		more, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref)
+		if err != nil {
+			return tally{}, err
+		}
+		for id, n := range more {
+			messages[id] += n
+		}
+		t = api.checkAll(subs, sc, messages, faulted)
+	}
 	if orphans, err := api.orphans(subs); err != nil {
 		logf("could not list the requests: %v", err)
 	} else {
@@ -449,7 +463,7 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 				for _, r := range v.Rules {
 					if examples[r] < 2 { // two requests of each broken rule, with the whole story
 						examples[r]++
-						t.examples = append(t.examples, fmt.Sprintf("%s (status %s, faulted %v): %s", id, o.Status, o.Faulted, v.Why))
+						t.examples = append(t.examples, fmt.Sprintf("%s (status %s, faulted %v): %s; timeline: %s", id, o.Status, o.Faulted, v.Why, o.Timeline))
 					}
 				}
 				mu.Unlock()
@@ -477,6 +491,7 @@ func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
 		Items []struct {
 			Action  string `json:"action"`
 			Message string `json:"message"`
+			At      string `json:"at"`
 		} `json:"items"`
 	}
 	if c.retry(func() error { return c.Do("GET", "/privacy-request/"+id, nil, &r) }) != nil ||
@@ -488,6 +503,7 @@ func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
 		o.States[w.Key] = w.State
 	}
 	for _, e := range act.Items {
+		o.Timeline += fmt.Sprintf("[%s %s %q] ", e.At, e.Action, e.Message)
 		o.Actions[e.Action]++
 		if e.Action == "approved" || e.Action == "denied" {
 			o.Decisions++
