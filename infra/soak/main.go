@@ -353,9 +353,11 @@ func queueDepth(q *sqs.Client, url string) (int, error) {
 }
 
 // drainApproved reads (and deletes) the whole approved queue: the soak is its
-// only consumer. It counts the messages per request id.
+// only consumer. It counts the distinct messages per request id (a message
+// received again, its deletion not yet effective, counts once).
 func drainApproved(q *sqs.Client, url string) (map[string]int, error) {
 	counts := map[string]int{}
+	seen := map[string]bool{}
 	for empty := 0; empty < 2; {
 		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
@@ -372,7 +374,10 @@ func drainApproved(q *sqs.Client, url string) (map[string]int, error) {
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
 				return nil, fmt.Errorf("approved message %q: %w", aws.ToString(m.Body), err)
 			}
-			counts[b.PrivacyRequestID]++
+			if id := aws.ToString(m.MessageId); !seen[id] {
+				seen[id] = true
+				counts[b.PrivacyRequestID]++
+			}
 			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 		}
 		if _, err := q.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: entries}); err != nil {
