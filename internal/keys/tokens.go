@@ -24,6 +24,10 @@ var (
 	// ErrInvalidToken covers every refusal except expiry: malformed, wrong
 	// algorithm, unknown kid, failed decryption, wrong payload shape or scope.
 	ErrInvalidToken = errors.New("invalid reply token")
+	// ErrUnknownKID is the refusal of a token whose key is not in the key
+	// set (wrapped in ErrInvalidToken): a holder may reload the set, the key
+	// may be new since it was read.
+	ErrUnknownKID = errors.New("unknown kid")
 	// ErrTokenExpired is returned only for a token that is otherwise valid.
 	ErrTokenExpired = errors.New("reply token expired")
 )
@@ -117,7 +121,7 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 	}
 	key, ok := t.ks.lookup(obj.Header.KeyID)
 	if !ok {
-		return Claims{}, fmt.Errorf("%w: unknown kid", ErrInvalidToken)
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrUnknownKID)
 	}
 	payload, err := obj.Decrypt(key.secret[:])
 	if err != nil {
