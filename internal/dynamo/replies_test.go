@@ -74,7 +74,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 	reqs := &gate.Requests{Store: store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
 	replies := &gate.Replies{Store: store, Webhooks: hooks, Tokens: claimTokens{}, Now: time.Now, Log: log}
 	approvedQueue := queue.NewApprovedQueue(sqs.NewFromConfig(cfg), s.Resources["ApprovedQueue"].Ref)
-	sweep := &gate.Reconciler{Store: store, Replies: replies, Deliveries: discardDeliveries{}, DispatchGrace: time.Hour, MinBackoff: 10 * time.Millisecond,
+	sweep := &gate.Reconciler{Store: store, Replies: replies, Deliveries: discardDeliveries{}, DispatchGrace: time.Hour, MinBackoff: 200 * time.Millisecond,
 		Publisher: &gate.Publisher{Store: store, Queue: approvedQueue, Now: time.Now, Log: log}, Now: time.Now, Log: log}
 	var stop atomic.Bool
 	dispatcher := &gate.Dispatcher{Store: store, Targets: targets, Tokens: claimTokens{}, Caller: downCaller{},
@@ -190,6 +190,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 					f.transportRetries.Add(1) // the next run starts over, as the next scheduled run would
 				}
 				f.sweepApproved.Add(int64(res.Approved))
+				time.Sleep(200 * time.Millisecond) // a run per 200 ms: racing, without saturating the emulator
 			}
 		}()
 		close(start)
