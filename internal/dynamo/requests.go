@@ -71,6 +71,7 @@ type requestItem struct {
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
 	Webhooks           []snapshotItem `dynamodbav:"webhooks"`
 	Activity           []activityItem `dynamodbav:"activity"`
+	Runs               [][]runHook    `dynamodbav:"runs,omitempty"` // earlier runs' snapshots (activity.go)
 	Run                int            `dynamodbav:"pre_approval_run,omitempty"`
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
 	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
@@ -99,27 +100,11 @@ func toSnapshotItems(ws []gate.SnapshotWebhook) []snapshotItem {
 	return out
 }
 
-type activityItem struct {
-	At         string `dynamodbav:"at"`
-	Action     string `dynamodbav:"action"`
-	Message    string `dynamodbav:"message,omitempty"`
-	WebhookKey string `dynamodbav:"webhook_key,omitempty"`
-	Actor      string `dynamodbav:"actor,omitempty"`
-}
-
 func optTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
 	return gate.FormatTime(*t)
-}
-
-func toActivityItems(es []gate.ActivityEntry) []activityItem {
-	out := make([]activityItem, len(es))
-	for i, e := range es {
-		out[i] = activityItem{At: gate.FormatTime(e.At), Action: e.Action, Message: e.Message, WebhookKey: e.WebhookKey, Actor: e.Actor}
-	}
-	return out
 }
 
 func toRequestItem(r *gate.PrivacyRequest) requestItem {
@@ -176,8 +161,9 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
 			Reply: gate.WebhookState(w.Reply), RepliedAt: p.opt(w.RepliedAt)}
 	}
+	timeline := newTimelineReader(it.Webhooks, it.Runs)
 	for i, a := range it.Activity {
-		r.Activity[i] = gate.ActivityEntry{At: p.at(a.At), Action: a.Action, Message: a.Message, WebhookKey: a.WebhookKey, Actor: a.Actor}
+		r.Activity[i] = timeline.entry(a, &p)
 	}
 	r.PublishedAt = p.opt(it.PublishedAt)
 	if it.DueAt != "" {
@@ -274,6 +260,7 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		":activity": activity,
 		":none":     &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 	}
+	names := map[string]string{"#status": "status"}
 	if c.ReviewedBy != "" {
 		set += ", reviewed_at = :at, reviewed_by = :by"
 		values[":by"] = &types.AttributeValueMemberS{Value: c.ReviewedBy}
@@ -299,6 +286,17 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		}
 		set += ", webhooks = :webhooks"
 		values[":webhooks"] = av
+		if c.Run > 0 { // a re-run: the timeline keeps naming the webhooks of the run it ends
+			past, err := s.pastRun(ctx, c.ID, c.Webhooks)
+			if err != nil {
+				return nil, err
+			}
+			if past != nil {
+				set += ", #runs = list_append(if_not_exists(#runs, :none), :past)"
+				values[":past"] = past
+				names["#runs"] = "runs"
+			}
+		}
 	}
 	cond := "attribute_exists(id) AND #status = :from"
 	if c.Run > 0 {
@@ -318,7 +316,7 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: c.ID}},
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllNew,
 		// The old item tells a missing request from a lost race.

@@ -19,14 +19,16 @@ func (u *Reconciler) expire(ctx context.Context, r *PrivacyRequest, now time.Tim
 		return false, nil // the listing index lagged behind a move
 	}
 	var silent []string
-	for _, w := range r.Webhooks {
+	var mentions []Mention
+	for i, w := range r.Webhooks {
 		if w.Reply == "" {
 			silent = append(silent, w.Name)
+			mentions = append(mentions, Mention{Index: i, Key: w.Key, Name: w.Name})
 		}
 	}
 	msg := fmt.Sprintf("Review deadline of %s passed with no reply from pre-approval webhooks: %s", u.Deadline, strings.Join(silent, ", "))
 	_, err = u.Store.Apply(ctx, Change{ID: r.ID, From: r.Status, To: to, At: now,
-		Activity: []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: msg}}})
+		Activity: []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: msg, Mentions: mentions}}})
 	var conflict *ConflictError
 	var nf *NotFoundError
 	if errors.As(err, &conflict) || errors.As(err, &nf) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -306,7 +307,7 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 	for id, want := range map[string][]ActivityEntry{"silent-deleted": {removedC, approvedEntry(now, "b")},
 		"crashed": {approvedEntry(now, "b")}, "failed-deleted": {removedC, approvedEntry(now, "a")}} {
 		act := store.reqs[id].Activity
-		if len(act) != len(want) || act[len(act)-1] != want[len(want)-1] || act[0] != want[0] {
+		if len(act) != len(want) || !reflect.DeepEqual(act[len(act)-1], want[len(want)-1]) || !reflect.DeepEqual(act[0], want[0]) {
 			t.Errorf("%s: timeline %+v, want %+v", id, act, want)
 		}
 	}

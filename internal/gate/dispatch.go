@@ -504,7 +504,8 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 		mark := DeliveryMark{Index: i, Key: h.Key, Attempts: it.Number}
 		if it.call.OK {
 			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookCalled, WebhookKey: h.Key,
-				Message: fmt.Sprintf("Called pre-approval webhook '%s': HTTP %d", h.Name, it.call.StatusCode)})
+				Message:  fmt.Sprintf("Called pre-approval webhook '%s': HTTP %d", h.Name, it.call.StatusCode),
+				Mentions: []Mention{{Index: i, Key: h.Key, Name: h.Name}}})
 			if h.Delivery == "" {
 				mark.State = WebhookCalled
 				w.Marks = append(w.Marks, mark)
@@ -521,12 +522,13 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 			msg = fmt.Sprintf("Pre-approval webhook '%s' failed: %s", h.Name, TruncateReason(it.call.Reason))
 		}
 		w.Marks = append(w.Marks, mark)
-		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key, Message: msg})
+		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key, Message: msg,
+			Mentions: []Mention{{Index: i, Key: h.Key, Name: h.Name}}})
 		if r.Status == StatusAwaitingPreApproval && !w.ToPending {
 			w.ToPending = true
 			to, _ := Next(r.Status, EventDeliveryFailed)
 			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionStatusChanged, WebhookKey: h.Key,
-				Message: fmt.Sprintf("Status changed from %s to %s", r.Status, to)})
+				Message: fmt.Sprintf("Status changed from %s to %s", r.Status, to), Mentions: []Mention{{Index: i, Key: h.Key}}})
 		}
 	}
 	return w

@@ -68,11 +68,15 @@ func TestFieldLimits(t *testing.T) {
 		msg   string // default: the max_length text of limit
 	}{
 		{"email", MaxEmailLen, func(n int) error { return submit(SubmitItem{Identity: Identity{Email: email(n)}, PolicyKey: "p"}) }, []any{"body", 0, "identity", "email"}, ""},
-		{"phone", MaxPhoneLen, func(n int) error { return submit(SubmitItem{Identity: Identity{PhoneNumber: phone(n)}, PolicyKey: "p"}) }, []any{"body", 0, "identity", "phone_number"}, ""},
+		{"phone", MaxPhoneLen, func(n int) error {
+			return submit(SubmitItem{Identity: Identity{PhoneNumber: phone(n)}, PolicyKey: "p"})
+		}, []any{"body", 0, "identity", "phone_number"}, ""},
 		{"external_id", MaxExternalIDLen, func(n int) error {
 			return submit(SubmitItem{Identity: Identity{Email: "a@example.com"}, PolicyKey: "p", ExternalID: str(n)})
 		}, []any{"body", 0, "external_id"}, ""},
-		{"policy_key", MaxKeyLen, func(n int) error { return submit(SubmitItem{Identity: Identity{Email: "a@example.com"}, PolicyKey: ascii(n)}) }, []any{"body", 0, "policy_key"}, ""},
+		{"policy_key", MaxKeyLen, func(n int) error {
+			return submit(SubmitItem{Identity: Identity{Email: "a@example.com"}, PolicyKey: ascii(n)})
+		}, []any{"body", 0, "policy_key"}, ""},
 		{"deny reason", MaxDenyReasonLen, func(n int) error { return deny(str(n)) }, []any{"body", "reason"}, ""},
 		{"connection name", MaxNameLen, func(n int) error { return conn(func(c *ConnectionInput) { c.Name = ptr(str(n)) }) }, []any{"body", 0, "name"}, ""},
 		{"connection key", MaxKeyLen, func(n int) error { return conn(func(c *ConnectionInput) { c.Key = ptr(ascii(n)) }) }, []any{"body", 0, "key"}, ""},

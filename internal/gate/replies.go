@@ -289,11 +289,13 @@ func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, con
 	if answer == WebhookNotEligible {
 		w.To, _ = Next(r.Status, EventNotEligible) // allowed from pending and awaiting, checked above
 		w.Activity = []ActivityEntry{{At: now, Action: ActionNotEligible, WebhookKey: key,
-			Message: fmt.Sprintf("Request flagged for manual review by pre-approval webhooks. Webhook '%s' responded: not eligible", name)}}
+			Message:  fmt.Sprintf("Request flagged for manual review by pre-approval webhooks. Webhook '%s' responded: not eligible", name),
+			Mentions: []Mention{{Index: idx, Key: key, Name: name}}}}
 		return w, nil
 	}
 	w.Activity = []ActivityEntry{{At: now, Action: ActionEligible, WebhookKey: key,
-		Message: fmt.Sprintf("Pre-approval webhook '%s' responded: eligible", name)}}
+		Message:  fmt.Sprintf("Pre-approval webhook '%s' responded: eligible", name),
+		Mentions: []Mention{{Index: idx, Key: key, Name: name}}}}
 	eligible, ok := allEligible(r, configured, idx)
 	if !ok {
 		return w, nil // still waiting for another webhook, as far as this read shows

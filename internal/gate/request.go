@@ -75,6 +75,19 @@ type ActivityEntry struct {
 	Message    string
 	WebhookKey string
 	Actor      string
+	// Mentions are the webhooks of the request's snapshot that Message
+	// names, in the order it names them. They are not shown: storage keeps
+	// an entry small by storing a reference where the name or key was
+	// (docs/storage.md, "Largest item"). Reads leave them empty.
+	Mentions []Mention
+}
+
+// Mention is one webhook of the snapshot of the pre-approval run an entry
+// belongs to: its index there, its key, and the name the message uses ("" if
+// the message names none).
+type Mention struct {
+	Index     int
+	Key, Name string
 }
 
 // PrivacyRequest is one data subject's request and its whole history.

@@ -242,12 +242,14 @@ func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Eve
 func webhookSnapshot(hooks []Webhook, now time.Time) ([]SnapshotWebhook, []ActivityEntry) {
 	names := make([]string, len(hooks))
 	snapshot := make([]SnapshotWebhook, len(hooks))
+	mentions := make([]Mention, len(hooks))
 	for i, h := range hooks {
 		names[i] = h.Name
 		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name}
+		mentions[i] = Mention{Index: i, Key: h.Key, Name: h.Name}
 	}
 	return snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
-		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", ")}}
+		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", "), Mentions: mentions}}
 }
 
 // NotFound is the 404 for an unknown request id.

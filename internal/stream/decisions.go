@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo/timelinecode"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
 )
@@ -74,5 +75,17 @@ func lastAction(img map[string]events.DynamoDBAttributeValue) string {
 	if last.DataType() != events.DataTypeMap {
 		return ""
 	}
-	return str(last.Map(), "action")
+	if a := str(last.Map(), "action"); a != "" {
+		return a
+	}
+	// The compact layout stores the action as a code (internal/dynamo).
+	code, ok := last.Map()["a"]
+	if !ok || code.DataType() != events.DataTypeNumber {
+		return ""
+	}
+	n, err := code.Integer()
+	if err != nil {
+		return ""
+	}
+	return timelinecode.Action(int(n))
 }

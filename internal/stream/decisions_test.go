@@ -25,9 +25,13 @@ func TestDecisionsCountsEachTransition(t *testing.T) {
 			m["approved_by"] = events.NewStringAttribute(approvedBy)
 		}
 		if action != "" {
+			last := events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute(action)})
+			if code, ok := strings.CutPrefix(action, "#"); ok { // the compact layout: the action's code
+				last = events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"t": events.NewNumberAttribute("1764745200000000"), "a": events.NewNumberAttribute(code)})
+			}
 			m["activity"] = events.NewListAttribute([]events.DynamoDBAttributeValue{
 				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute("pre_approval_webhook_triggered")}),
-				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute(action)}),
+				last,
 			})
 		}
 		return m
@@ -44,6 +48,8 @@ func TestDecisionsCountsEachTransition(t *testing.T) {
 		{"awaiting_pre_approval", "pre_approval_not_eligible", "", stream.DecisionNotEligible, ""},
 		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "pre_approval_webhook_failed"},
 		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, "status_changed"},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "#3"},  // pre_approval_webhook_failed
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, "#9"}, // status_changed
 		{"pending", "denied", "", stream.DecisionDenied, ""},
 		{"", "pending", "", "", ""},
 		{"", "awaiting_pre_approval", "", "", ""},
