@@ -307,7 +307,8 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 	for id, want := range map[string][]ActivityEntry{"silent-deleted": {removedC, approvedEntry(now, "b")},
 		"crashed": {approvedEntry(now, "b")}, "failed-deleted": {removedC, approvedEntry(now, "a")}} {
 		act := store.reqs[id].Activity
-		if len(act) != len(want) || !reflect.DeepEqual(act[len(act)-1], want[len(want)-1]) || !reflect.DeepEqual(act[0], want[0]) {
+		plain := func(e ActivityEntry) ActivityEntry { e.Mentions = nil; return e } // what storage reads back
+		if len(act) != len(want) || !reflect.DeepEqual(plain(act[len(act)-1]), plain(want[len(want)-1])) || !reflect.DeepEqual(plain(act[0]), plain(want[0])) {
 			t.Errorf("%s: timeline %+v, want %+v", id, act, want)
 		}
 	}

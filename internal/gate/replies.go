@@ -235,10 +235,11 @@ func allEligible(r *PrivacyRequest, configured map[string]bool, skip int) ([]int
 // reply the approval does without.
 func removedEntries(r *PrivacyRequest, configured map[string]bool, at time.Time) []ActivityEntry {
 	var out []ActivityEntry
-	for _, h := range r.Webhooks {
+	for i, h := range r.Webhooks {
 		if !configured[h.Key] {
 			out = append(out, ActivityEntry{At: at, Action: ActionWebhookRemoved, WebhookKey: h.Key,
-				Message: fmt.Sprintf("Pre-approval webhook '%s' was removed from the configuration and is no longer awaited", h.Name)})
+				Message:  fmt.Sprintf("Pre-approval webhook '%s' was removed from the configuration and is no longer awaited", h.Name),
+				Mentions: []Mention{{Index: i, Key: h.Key, Name: h.Name}}})
 		}
 	}
 	return out
