@@ -279,7 +279,8 @@ func run(cfg settings) (tally, error) {
 		logf("  fault %s", line)
 	}
 
-	messages, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref)
+	seen := map[string]bool{} // approved-queue message ids, across both reads
+	messages, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref, seen)
 	if err != nil {
 		return tally{}, err
 	}
@@ -295,7 +296,7 @@ func run(cfg settings) (tally, error) {
 		// approved queue again after a while and check once more.
 		logf("%d lost; reading the approved queue again in 30 s", t.lost)
 		time.Sleep(30 * time.Second)
-		more, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref)
+		more, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref, seen)
 		if err != nil {
 			return tally{}, err
 		}
@@ -353,11 +354,11 @@ func queueDepth(q *sqs.Client, url string) (int, error) {
 }
 
 // drainApproved reads (and deletes) the whole approved queue: the soak is its
-// only consumer. It counts the distinct messages per request id (a message
-// received again, its deletion not yet effective, counts once).
-func drainApproved(q *sqs.Client, url string) (map[string]int, error) {
+// only consumer. It counts the distinct messages per request id: a message
+// received again (its deletion not yet effective, or refused) counts once,
+// also when a later read receives it, so seen is shared by the reads.
+func drainApproved(q *sqs.Client, url string, seen map[string]bool) (map[string]int, error) {
 	counts := map[string]int{}
-	seen := map[string]bool{}
 	for empty := 0; empty < 2; {
 		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
@@ -380,8 +381,12 @@ func drainApproved(q *sqs.Client, url string) (map[string]int, error) {
 			}
 			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 		}
-		if _, err := q.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: entries}); err != nil {
+		del, err := q.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: entries})
+		if err != nil {
 			return nil, fmt.Errorf("delete approved messages: %w", err)
+		}
+		if len(del.Failed) > 0 {
+			fmt.Fprintf(os.Stderr, "soak: approved queue: %d deletes refused (%s); those messages come back and count once\n", len(del.Failed), aws.ToString(del.Failed[0].Message))
 		}
 	}
 	return counts, nil
