@@ -291,9 +291,11 @@ func run(cfg settings) (tally, error) {
 		}
 	}
 	t := api.checkAll(subs, sc, messages, faulted)
-	if t.lost > 0 {
-		// An approval published after the drain is late, not lost: read the
-		// approved queue again after a while and check once more.
+	// An approval published after the drain is late, not lost: the statuses
+	// are read after the queue, so an approval made in between (the
+	// reconciler's, minutes after a webhook was removed) has its message
+	// still to come. Read the queue again after a while, a few times.
+	for try := 0; t.lost > 0 && try < 5; try++ {
 		logf("%d lost; reading the approved queue again in 30 s", t.lost)
 		time.Sleep(30 * time.Second)
 		more, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref, seen)
