@@ -423,11 +423,29 @@ func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult
 	return res, nil
 }
 
-// decideOne returns the request after the move, or a failure message. A
-// write that took effect although its answer was lost (our SDK's retry then
-// meets our own result and is refused) is told apart from another writer's
-// move by comparing the stored request with what we wrote.
+// decideOne approves or denies one request: the move an admin decision makes.
 func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Event) (*PrivacyRequest, string, error) {
+	return u.moveOne(ctx, id, ev, func(cur *PrivacyRequest, to Status, now time.Time) (Change, string) {
+		c := Change{ID: id, From: cur.Status, To: to, At: now, ReviewedBy: d.Actor}
+		if ev == EventApprove {
+			c.Approved = true
+			c.Activity = []ActivityEntry{{At: now, Action: ActionApproved, Actor: d.Actor}}
+		} else {
+			c.DenyReason = d.Reason
+			c.Activity = []ActivityEntry{{At: now, Action: ActionDenied, Message: d.Reason, Actor: d.Actor}}
+		}
+		return c, ""
+	})
+}
+
+// moveOne makes one admin move of request id, for event ev, with the change
+// that change builds from the request as read (or the failure message it
+// gives instead). It returns the request after the move, or a failure
+// message. A write that took effect although its answer was lost (our SDK's
+// retry then meets our own result and is refused) is told apart from another
+// writer's move by comparing the stored request with what we wrote.
+func (u *Requests) moveOne(ctx context.Context, id string, ev Event,
+	change func(cur *PrivacyRequest, to Status, now time.Time) (Change, string)) (*PrivacyRequest, string, error) {
 	var nf *NotFoundError
 	var cf *ConflictError
 	var tried *Change // our last write whose outcome is unknown
@@ -446,14 +464,9 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 		if err != nil {
 			return nil, msgCannotTransition, nil
 		}
-		now := u.now()
-		c := Change{ID: id, From: cur.Status, To: to, At: now, ReviewedBy: d.Actor}
-		if ev == EventApprove {
-			c.Approved = true
-			c.Activity = []ActivityEntry{{At: now, Action: ActionApproved, Actor: d.Actor}}
-		} else {
-			c.DenyReason = d.Reason
-			c.Activity = []ActivityEntry{{At: now, Action: ActionDenied, Message: d.Reason, Actor: d.Actor}}
+		c, failed := change(cur, to, u.now())
+		if failed != "" {
+			return nil, failed, nil
 		}
 		r, err := u.Store.Apply(ctx, c)
 		if errors.As(err, &cf) {
@@ -530,52 +543,19 @@ func (u *Requests) RetryPreApproval(ctx context.Context, d Decision) (BulkResult
 	return res, nil
 }
 
+// rerunOne re-runs pre-approval of one pending request with a fresh
+// snapshot of the configured webhooks.
 func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks []Webhook) (*PrivacyRequest, string, error) {
-	var nf *NotFoundError
-	var cf *ConflictError
-	var tried *Change
-	for range maxRetries {
-		cur, err := u.get(ctx, id)
-		if errors.As(err, &nf) {
-			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if tried != nil && wrote(cur, *tried) {
-			return cur, "", nil
-		}
-		to, err := Next(cur.Status, EventRetryPreApproval)
-		if err != nil {
-			return nil, msgCannotTransition, nil
-		}
+	return u.moveOne(ctx, id, EventRetryPreApproval, func(cur *PrivacyRequest, to Status, now time.Time) (Change, string) {
 		if cur.Run >= MaxPreApprovalReruns {
-			return nil, fmt.Sprintf("Pre-approval was already re-run %d times for privacy request '%s'.", MaxPreApprovalReruns, id), nil
+			return Change{}, fmt.Sprintf("Pre-approval was already re-run %d times for privacy request '%s'.", MaxPreApprovalReruns, id)
 		}
 		if len(hooks) == 0 {
-			return nil, "No pre-approval webhooks are configured; approve or deny the request instead.", nil
+			return Change{}, "No pre-approval webhooks are configured; approve or deny the request instead."
 		}
-		now := u.now()
 		snapshot, entries := webhookSnapshot(hooks, now)
-		c := Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, Run: cur.Run + 1,
+		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, Run: cur.Run + 1,
 			Activity: append([]ActivityEntry{{At: now, Action: ActionStatusChanged, Actor: actor,
-				Message: fmt.Sprintf("Status changed from %s to %s: pre-approval re-run", cur.Status, to)}}, entries...)}
-		r, err := u.Store.Apply(ctx, c)
-		if errors.As(err, &cf) {
-			tried = &c
-			continue
-		}
-		if errors.As(err, &nf) {
-			return nil, fmt.Sprintf("No privacy request found with id '%s'", id), nil
-		}
-		var big *ItemTooLargeError
-		if errors.As(err, &big) {
-			return nil, msgItemTooLarge, nil
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		return r, "", nil
-	}
-	return nil, "", fmt.Errorf("request %s: status kept changing after %d attempts", id, maxRetries)
+				Message: fmt.Sprintf("Status changed from %s to %s: pre-approval re-run", cur.Status, to)}}, entries...)}, ""
+	})
 }
