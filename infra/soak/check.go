@@ -32,6 +32,9 @@ type Observed struct {
 	// those whose connection had no secrets, or secrets that could not be
 	// opened, while this request could be delivered.
 	Removed, Broken map[string]bool
+	// Stranded: the dispatcher was stopped while it could hold this
+	// request's deliveries, which then come back after the review deadline.
+	Stranded bool
 	// Timeline is the activity, for the run's examples.
 	Timeline string
 }
@@ -158,7 +161,7 @@ func classify(o Observed) Verdict {
 				}
 			case stEligible, stNotEligible, stCalled:
 			default: // never delivered
-				if !o.Removed[k] && !o.Broken[k] {
+				if !o.Removed[k] && !o.Broken[k] && !(o.Deadline && o.Stranded) {
 					v.Unexplained = true
 					why("no delivery to %s recorded (state %q)", k, o.States[k])
 				}

@@ -33,6 +33,8 @@ func TestClassify(t *testing.T) {
 			Validated: three(el, failing, el)}, want{}},
 		{"failed delivery, a fault touched the request", Observed{Found: true, Status: "pending", States: states("eligible", "failed", "eligible"),
 			Validated: three(el, sound, el), Faulted: true}, want{}},
+		{"review deadline, deliveries held by a stopped dispatcher", Observed{Found: true, Status: "pending", States: states("pending", "pending", "called"), Deadline: true,
+			Stranded: true, Validated: three(Validated{}, Validated{}, silent)}, want{}},
 		{"failed delivery, connection unusable", Observed{Found: true, Status: "pending", States: states("eligible", "failed", "eligible"),
 			Validated: three(el, sound, el), Broken: map[string]bool{"b": true}}, want{}},
 		{"approved without a removed webhook, on the timeline", with(approved, func(o *Observed) {
@@ -66,6 +68,8 @@ func TestClassify(t *testing.T) {
 			Validated: three(el, el, el)}, want{unexplained: true}},
 		{"pending, a delivery never made", Observed{Found: true, Status: "pending", States: states("eligible", "eligible", "pending"), Deadline: true,
 			Validated: three(el, el, Validated{})}, want{unexplained: true}},
+		{"stranded deliveries, yet no review deadline", Observed{Found: true, Status: "pending", States: states("failed", "pending", "called"), Stranded: true,
+			Validated: three(failing, Validated{}, silent)}, want{unexplained: true}},
 		{"approved without a configured webhook", with(approved, func(o *Observed) { o.States["c"], o.Validated["c"] = "called", silent }), want{unexplained: true}},
 		{"approved without a removed webhook, not on the timeline", with(approved, func(o *Observed) {
 			o.States["c"], o.Validated["c"] = "called", silent

@@ -290,7 +290,7 @@ func run(cfg settings) (tally, error) {
 			faulted[id] = true
 		}
 	}
-	t := api.checkAll(subs, sc, messages, faulted)
+	t := api.checkAll(subs, sc, messages, faulted, cfg.deadline)
 	// An approval published after the drain is late, not lost: the statuses
 	// are read after the queue, so an approval made in between (the
 	// reconciler's, minutes after a webhook was removed) has its message
@@ -305,7 +305,7 @@ func run(cfg settings) (tally, error) {
 		for id, n := range more {
 			messages[id] += n
 		}
-		t = api.checkAll(subs, sc, messages, faulted)
+		t = api.checkAll(subs, sc, messages, faulted, cfg.deadline)
 	}
 	if orphans, err := api.orphans(subs); err != nil {
 		logf("could not list the requests: %v", err)
@@ -446,7 +446,7 @@ func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(at
 }
 
 // checkAll reads every request and its timeline and classifies it.
-func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string]int, faulted map[string]bool) tally {
+func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string]int, faulted map[string]bool, deadline time.Duration) tally {
 	t := tally{status: map[string]int{}, rules: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -458,6 +458,7 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 				o := c.observe(id, sc, messages[id])
 				o.Faulted = faulted[id]
 				o.Removed, o.Broken = sc.removed(), sc.broken(subs.at[id])
+				o.Stranded = sc.stranded(subs.at[id], deadline)
 				v := classify(o)
 				mu.Lock()
 				t.status[o.Status]++
@@ -472,11 +473,17 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 						*c.n++
 					}
 				}
+				// Two requests of each broken rule, with the whole story; a
+				// request that broke a rule twice is one example.
+				wanted, counted := false, map[string]bool{}
 				for _, r := range v.Rules {
-					if examples[r] < 2 { // two requests of each broken rule, with the whole story
+					if examples[r] < 2 && !counted[r] {
 						examples[r]++
-						t.examples = append(t.examples, fmt.Sprintf("%s (status %s, faulted %v): %s; timeline: %s", id, o.Status, o.Faulted, v.Why, o.Timeline))
+						counted[r], wanted = true, true
 					}
+				}
+				if wanted {
+					t.examples = append(t.examples, fmt.Sprintf("%s (status %s, faulted %v): %s; timeline: %s", id, o.Status, o.Faulted, v.Why, o.Timeline))
 				}
 				mu.Unlock()
 			}

@@ -44,6 +44,9 @@ type scenario struct {
 	sealed   types.AttributeValue
 	// spoiledAt is when broken's secrets were spoilt.
 	spoiledAt time.Time
+	// killedAt is when the dispatcher was stopped: the messages it held
+	// come back only after the queue's visibility timeout.
+	killedAt []time.Time
 	// background are the steps still running (the dispatcher's outage).
 	background sync.WaitGroup
 }
@@ -131,6 +134,9 @@ func (sc *scenario) steps(cfg settings) *stepper {
 		}},
 		{0.4, "kill the dispatcher", func() error {
 			sc.sys.StopDispatcher()
+			sc.mu.Lock()
+			sc.killedAt = append(sc.killedAt, time.Now())
+			sc.mu.Unlock()
 			sc.background.Go(func() {
 				time.Sleep(cfg.outage)
 				sc.sys.StartDispatcher()
@@ -255,6 +261,21 @@ func (sc *scenario) broken(submitted time.Time) map[string]bool {
 		}
 	}
 	return out
+}
+
+// stranded says whether the dispatcher was stopped while a request accepted
+// at submitted could have deliveries in its hands: within the review
+// deadline after the submission. Those deliveries come back after the
+// visibility timeout, past the deadline.
+func (sc *scenario) stranded(submitted time.Time, deadline time.Duration) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for _, at := range sc.killedAt {
+		if !at.Before(submitted) && at.Before(submitted.Add(deadline)) {
+			return true
+		}
+	}
+	return false
 }
 
 // view is what every validator did about one request.
