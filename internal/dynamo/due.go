@@ -91,14 +91,46 @@ func (s *RequestStore) Postpone(ctx context.Context, id string, st gate.Status, 
 	return nil
 }
 
+// ClaimPublish is one conditional UpdateItem:
+//
+//	SET publish_claim = :token, publish_claim_until = :until, due_shard = :shard, due_at = :due
+//	CONDITION #status = :approved AND attribute_not_exists(published_at)
+//	  AND (attribute_not_exists(publish_claim) OR publish_claim = :token OR publish_claim_until <= :now)
+//
+// Times are stored RFC 3339 with microseconds, all of one length, so the
+// string comparison is the time's. due_at moves to the claim's end: the
+// reconciler takes the request up again if the claimant never marks it.
+func (s *RequestStore) ClaimPublish(ctx context.Context, id string, c gate.PublishClaim, now time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: map[string]types.AttributeValue{"id": stringValue(id)},
+		UpdateExpression: aws.String("SET publish_claim = :token, publish_claim_until = :until, due_shard = :shard, due_at = :due"),
+		ConditionExpression: aws.String("#status = :approved AND attribute_not_exists(published_at)" +
+			" AND (attribute_not_exists(publish_claim) OR publish_claim = :token OR publish_claim_until <= :now)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":approved": stringValue(string(gate.StatusApproved)), ":token": stringValue(c.Token),
+			":until": stringValue(gate.FormatTime(c.Until)), ":now": stringValue(gate.FormatTime(now)),
+			":shard": stringValue(shard(id)), ":due": stringValue(dueKey(c.Until, id)),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s is not approved, already published or being published", id)}
+	}
+	if err != nil {
+		return fmt.Errorf("claim publication of request %s: %w", id, err)
+	}
+	return nil
+}
+
 // MarkPublished is one conditional UpdateItem:
 //
-//	SET published_at = :at REMOVE due_shard, due_at
+//	SET published_at = :at REMOVE due_shard, due_at, publish_claim, publish_claim_until
 //	CONDITION #status = :approved AND attribute_not_exists(published_at)
 func (s *RequestStore) MarkPublished(ctx context.Context, id string, at time.Time) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: map[string]types.AttributeValue{"id": stringValue(id)},
-		UpdateExpression:         aws.String("SET published_at = :at REMOVE due_shard, due_at"),
+		UpdateExpression:         aws.String("SET published_at = :at REMOVE due_shard, due_at, publish_claim, publish_claim_until"),
 		ConditionExpression:      aws.String("#status = :approved AND attribute_not_exists(published_at)"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -56,6 +56,8 @@ type requestItem struct {
 	DueShard           string         `dynamodbav:"due_shard,omitempty"`
 	DueAt              string         `dynamodbav:"due_at,omitempty"`
 	PublishedAt        string         `dynamodbav:"published_at,omitempty"`
+	PublishClaim       string         `dynamodbav:"publish_claim,omitempty"`
+	PublishClaimUntil  string         `dynamodbav:"publish_claim_until,omitempty"`
 	PolicyKey          string         `dynamodbav:"policy_key"`
 	PolicyAction       string         `dynamodbav:"policy_action"`
 	Email              string         `dynamodbav:"email,omitempty"`
@@ -118,6 +120,9 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity), Run: r.Run,
 		PublishedAt: optTime(r.PublishedAt),
 	}
+	if c := r.Publishing; c != nil {
+		it.PublishClaim, it.PublishClaimUntil = c.Token, gate.FormatTime(c.Until)
+	}
 	if r.DueAt != nil {
 		it.DueShard, it.DueAt = shard(r.ID), dueKey(*r.DueAt, r.ID)
 	}
@@ -166,6 +171,9 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		r.Activity[i] = timeline.entry(a, &p)
 	}
 	r.PublishedAt = p.opt(it.PublishedAt)
+	if it.PublishClaim != "" {
+		r.Publishing = &gate.PublishClaim{Token: it.PublishClaim, Until: p.at(it.PublishClaimUntil)}
+	}
 	if it.DueAt != "" {
 		at, err := dueTime(it.DueAt)
 		if err != nil && p.err == nil {

@@ -24,6 +24,8 @@ type memDeadlineStore struct {
 	// onRecord runs before a reply write's condition is checked (a racing writer).
 	onRecord func(id string)
 	failGet  map[string]bool // a poisoned request: its read fails
+	// onClaim runs before a publish claim's condition is checked (a racing publisher).
+	onClaim func(id string)
 }
 
 const dueGrace = time.Minute
@@ -134,7 +136,25 @@ func (m *memDeadlineStore) MarkPublished(_ context.Context, id string, at time.T
 	if !ok || r.Status != StatusApproved || r.PublishedAt != nil {
 		return &ConflictError{Msg: "marked"}
 	}
-	r.PublishedAt, r.DueAt = &at, nil
+	r.PublishedAt, r.DueAt, r.Publishing = &at, nil, nil
+	return nil
+}
+
+// ClaimPublish is the requests table's conditional claim: approved, not
+// marked, and unclaimed, claimed by the same token or past its claim.
+func (m *memDeadlineStore) ClaimPublish(_ context.Context, id string, c PublishClaim, now time.Time) error {
+	if m.onClaim != nil {
+		m.onClaim(id)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.reqs[id]
+	if !ok || r.Status != StatusApproved || r.PublishedAt != nil ||
+		r.Publishing != nil && r.Publishing.Token != c.Token && r.Publishing.Until.After(now) {
+		return &ConflictError{Msg: "not claimable"}
+	}
+	claim, until := c, c.Until
+	r.Publishing, r.DueAt = &claim, &until
 	return nil
 }
 

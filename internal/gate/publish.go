@@ -2,6 +2,8 @@ package gate
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,38 +12,65 @@ import (
 	"github.com/pregate/pregate/internal/logkey"
 )
 
+// PublishLease is how long a publisher holds the right to send one approval.
+// It is shorter than the approved queue's 5-minute deduplication window, so
+// that a publisher that crashed between its send and its mark is followed by
+// the reconciler's send while SQS still drops the repeat (when the reconciler
+// runs within the rest of that window).
+const PublishLease = time.Minute
+
+// PublishClaim is a publisher's right to send one approval: Token names the
+// publisher (so that a claim whose response was lost is recognised as its
+// own), Until is when the right ends.
+type PublishClaim struct {
+	Token string
+	Until time.Time
+}
+
 // PublishStore is what publishing approvals needs from storage.
 type PublishStore interface {
-	Get(ctx context.Context, id string) (*PrivacyRequest, error)
+	// ClaimPublish gives c.Token the right to send request id's approval
+	// until c.Until: only while the request is approved, not marked
+	// published, and not claimed by another publisher whose claim runs past
+	// now. The claim moves the request's DueAt to c.Until, so the reconciler
+	// looks at it again when the claim ends (a publisher that crashed). A
+	// claim already held by c.Token succeeds again (our own lost response);
+	// any other refusal is a *ConflictError.
+	ClaimPublish(ctx context.Context, id string, c PublishClaim, now time.Time) error
 	// MarkPublished sets PublishedAt on an approved request not yet marked,
-	// and takes it out of the due index; else a *ConflictError.
+	// drops its claim and takes it out of the due index; else a
+	// *ConflictError.
 	MarkPublished(ctx context.Context, id string, at time.Time) error
 }
 
-// Publisher puts each approval on the approved queue once. The durable mark
-// (PublishedAt) on the request, not the queue's deduplication window, is what
-// makes it once: a request already marked is never sent again, however late
-// a stream record is replayed. It sends, then marks; a crash in between
-// leaves the request due, and the reconciler sends again (within minutes, so
-// the queue's 5-minute deduplication drops that repeat).
+// Publisher puts each approval on the approved queue once. Two publishers
+// exist, the stream and the reconciler, and either may be late by minutes or
+// replayed days later; the request itself decides which one sends:
+//  1. claim: a conditional write that only one publisher at a time wins
+//     (PublishLease), and none once the request is marked published;
+//  2. send, only the claimant;
+//  3. mark PublishedAt, which ends the request's publication for good.
+//
+// So the queue's deduplication window is not what makes it once: a request
+// already marked or claimed is not sent again, however late a record comes.
+// A crash after the claim leaves the request due at the claim's end, and the
+// reconciler then claims and sends again (the only case of two sends; SQS
+// drops the second within its 5-minute window).
 type Publisher struct {
 	Store PublishStore
 	Queue ApprovedPublisher
 	Now   func() time.Time
 	Log   *slog.Logger
+	// Lease is how long a claim holds (PublishLease when 0).
+	Lease time.Duration
+	// NewToken names one claim (random when nil).
+	NewToken func() string
 }
 
-// Publish sends m unless its request is already marked published, then
-// marks it; it says whether it sent. The stream builds m from the record's
-// image; a request that is not approved (yet) is not sent.
+// Publish sends m unless its request is not approved, already marked
+// published or claimed by another publisher, then marks it; it says whether
+// it sent. The stream builds m from the record's image.
 func (p *Publisher) Publish(ctx context.Context, m ApprovedMessage) (bool, error) {
-	r, err := p.Store.Get(ctx, m.PrivacyRequestID)
-	if err != nil {
-		return false, err
-	}
-	if r.Status != StatusApproved || r.PublishedAt != nil {
-		return false, nil
-	}
 	return p.send(ctx, m)
 }
 
@@ -57,14 +86,39 @@ func (p *Publisher) publish(ctx context.Context, r *PrivacyRequest) (bool, error
 }
 
 func (p *Publisher) send(ctx context.Context, m ApprovedMessage) (bool, error) {
+	id := m.PrivacyRequestID
+	now := p.Now().UTC().Truncate(time.Microsecond)
+	lease := p.Lease
+	if lease <= 0 {
+		lease = PublishLease
+	}
+	claim := PublishClaim{Token: p.token(), Until: now.Add(lease)}
+	err := p.Store.ClaimPublish(ctx, id, claim, now)
+	var conflict *ConflictError
+	if errors.As(err, &conflict) { // not approved, marked, or another publisher's turn
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim publication of request %s: %w", id, err)
+	}
+	// From here on the request is due again at claim.Until: a failure leaves
+	// it to the reconciler then.
 	if err := p.Queue.PublishApproved(ctx, m); err != nil {
 		return false, err
 	}
-	err := p.Store.MarkPublished(ctx, m.PrivacyRequestID, p.Now().UTC().Truncate(time.Microsecond))
-	var conflict *ConflictError
+	err = p.Store.MarkPublished(ctx, id, p.Now().UTC().Truncate(time.Microsecond))
 	if err != nil && !errors.As(err, &conflict) { // a conflict: marked by another publisher meanwhile
-		return true, fmt.Errorf("mark request %s published: %w", m.PrivacyRequestID, err)
+		return true, fmt.Errorf("mark request %s published: %w", id, err)
 	}
-	p.Log.InfoContext(ctx, "approved request queued", logkey.PrivacyRequestID, m.PrivacyRequestID, "policy_action", m.PolicyAction)
+	p.Log.InfoContext(ctx, "approved request queued", logkey.PrivacyRequestID, id, "policy_action", m.PolicyAction)
 	return true, nil
+}
+
+func (p *Publisher) token() string {
+	if p.NewToken != nil {
+		return p.NewToken()
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
 }

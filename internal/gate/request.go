@@ -117,6 +117,9 @@ type PrivacyRequest struct {
 	DueAt *time.Time
 	// PublishedAt is when the approval was put on the approved queue.
 	PublishedAt *time.Time
+	// Publishing is the claim of the publisher sending the approval, until
+	// PublishedAt is set (Publisher).
+	Publishing *PublishClaim
 	// Code is the pending identity verification, while identity_unverified.
 	Code *VerificationCode
 }

@@ -122,8 +122,6 @@ func FuzzStreamEvent(f *testing.F) {
 // published, so the handler publishes what the records say.
 type unmarked struct{}
 
-func (unmarked) Get(_ context.Context, id string) (*gate.PrivacyRequest, error) {
-	return &gate.PrivacyRequest{ID: id, Status: gate.StatusApproved}, nil
-}
+func (unmarked) ClaimPublish(context.Context, string, gate.PublishClaim, time.Time) error { return nil }
 
 func (unmarked) MarkPublished(context.Context, string, time.Time) error { return nil }

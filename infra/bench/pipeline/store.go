@@ -259,7 +259,24 @@ func (s *memStore) MarkPublished(_ context.Context, id string, at time.Time) err
 		return conflict(id)
 	}
 	r := clone(old)
-	r.PublishedAt, r.DueAt = &at, nil
+	r.PublishedAt, r.DueAt, r.Publishing = &at, nil, nil
+	s.write(old, r)
+	return nil
+}
+
+// ClaimPublish gives c the right to publish an approved request not yet
+// marked, as the requests table's conditional write does.
+func (s *memStore) ClaimPublish(_ context.Context, id string, c gate.PublishClaim, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.items[id]
+	if !ok || old.Status != gate.StatusApproved || old.PublishedAt != nil ||
+		old.Publishing != nil && old.Publishing.Token != c.Token && old.Publishing.Until.After(now) {
+		return conflict(id)
+	}
+	r := clone(old)
+	claim, until := c, c.Until
+	r.Publishing, r.DueAt = &claim, &until
 	s.write(old, r)
 	return nil
 }
