@@ -133,7 +133,8 @@ func run(rep *report, o options) error {
 			return err
 		}
 	}
-	if err := cpuFigure(rep, o.runs, o.cpuRequests); err != nil {
+	cpu, err := cpuFigure(rep, o.runs, o.cpuRequests)
+	if err != nil {
 		return err
 	}
 	if o.rie != "" {
@@ -141,7 +142,7 @@ func run(rep *report, o options) error {
 			return fmt.Errorf("cold starts: %w", err)
 		}
 	}
-	if err := systemFigures(ctx, rep, root, o); err != nil {
+	if err := systemFigures(ctx, rep, root, o, cpu); err != nil {
 		return err
 	}
 	if o.maxItemM > 0 {
@@ -157,25 +158,26 @@ func run(rep *report, o options) error {
 
 // cpuFigure prints our CPU time per auto-approved request with three
 // validators, every handler in one process on in-memory fakes.
-func cpuFigure(rep *report, runs, n int) error {
+// It returns that median, which prices the Lambda duration.
+func cpuFigure(rep *report, runs, n int) (time.Duration, error) {
 	var us []float64
 	for r := 0; r < runs; r++ {
 		d, err := pipeline.CPUPerRequest(3, n)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		us = append(us, float64(d)/float64(time.Microsecond))
 	}
 	rep.note("cpu_us_per_request_m3: %d requests a run, user+system CPU (getrusage) inside the invocations, runtime JSON included", n)
 	rep.figure("cpu_us_per_request_m3", median(us))
-	return nil
+	return time.Duration(median(us) * float64(time.Microsecond)), nil
 }
 
 // systemFigures runs the local system with each M of validators (M=3:
 // o.runs runs on one system; any other M: one run of o.requests[M], default
 // 40) and prints the per-request call counts and, for M=3, the latency and
 // cost figures.
-func systemFigures(ctx context.Context, rep *report, root string, o options) error {
+func systemFigures(ctx context.Context, rep *report, root string, o options, cpuPerRequest time.Duration) error {
 	figures := map[string][]float64{}
 	add := func(name string, v float64) { figures[name] = append(figures[name], v) }
 	for _, m := range o.validators {
@@ -209,14 +211,14 @@ func systemFigures(ctx context.Context, rep *report, root string, o options) err
 			add("kms_calls_per_approved_m3", per(f.KMS))
 			add("e2e_p50_ms_submit_to_approved_m3", ms(percentile(res.Latencies, 50)))
 			add("e2e_p99_ms_submit_to_approved_m3", ms(percentile(res.Latencies, 99)))
-			c := cost(res)
+			c := cost(res, cpuPerRequest)
 			add("cost_usd_per_million_m3", c.total())
 			add("ddb_wcu_per_approved_m3", res.Writes.WCU/float64(res.N))
 			add("ddb_rcu_per_approved_m3", res.RCU/float64(res.N))
 			_, hot := res.Writes.hottestShared()
 			add("hot_key_wcu_per_s_at_1000rps", hot/float64(res.N)*1000)
 			if r == 0 {
-				describeRun(rep, res, c)
+				describeRun(rep, res, c, cpuPerRequest)
 				describeCapacity(rep, res.Writes, res.RCUBy, res.N)
 			}
 		}

@@ -44,30 +44,84 @@ func (c costBreakdown) total() float64 {
 	return c.APIGateway + c.LambdaRequests + c.LambdaDuration + c.DynamoDB + c.SQS + c.KMS
 }
 
+// Latencies is the AWS-side time each call is billed at in the Lambda
+// duration line: what a function in the same region waits for a call, at
+// the conservative end of what AWS documents (DynamoDB answers single-item
+// operations in single-digit milliseconds). The run itself talks to moto on
+// a shared machine, whose answers take 10 to 100 times as long: timing the
+// handlers there would price the emulator, not the product.
+var Latencies = struct {
+	DynamoDBItem   time.Duration // GetItem, PutItem, UpdateItem, DeleteItem
+	DynamoDBMulti  time.Duration // Query, BatchGetItem, transactions
+	SQS, KMS       time.Duration
+	Other          time.Duration // any other AWS call
+	ValidatorReply time.Duration // a validator's answer to a delivery (202, then it replies on its own)
+}{
+	DynamoDBItem: 10 * time.Millisecond, DynamoDBMulti: 20 * time.Millisecond,
+	SQS: 20 * time.Millisecond, KMS: 15 * time.Millisecond, Other: 20 * time.Millisecond,
+	ValidatorReply: 100 * time.Millisecond,
+}
+
+// lambdaSeconds models the billed Lambda time of a run: our CPU time per
+// request (measured, cpuPerRequest), every AWS call at its latency in
+// Latencies, each validator delivery at ValidatorReply, and half a
+// millisecond an invocation for rounding up to whole milliseconds.
+func lambdaSeconds(r *systemRun, cpuPerRequest time.Duration) float64 {
+	var wait time.Duration
+	for k, n := range r.Calls {
+		svc, op, _ := strings.Cut(k, "/")
+		d := Latencies.Other
+		switch {
+		case svc == "DynamoDB" && (op == "GetItem" || op == "PutItem" || op == "UpdateItem" || op == "DeleteItem"):
+			d = Latencies.DynamoDBItem
+		case svc == "DynamoDB":
+			d = Latencies.DynamoDBMulti
+		case svc == "SQS":
+			d = Latencies.SQS
+		case svc == "KMS":
+			d = Latencies.KMS
+		}
+		wait += time.Duration(n) * d
+	}
+	wait += time.Duration(r.M*r.N) * Latencies.ValidatorReply
+	invocations := 0
+	for _, ds := range r.Invocations {
+		invocations += len(ds)
+	}
+	billed := wait + time.Duration(r.N)*cpuPerRequest + time.Duration(invocations)*time.Millisecond/2
+	return billed.Seconds()
+}
+
+// measuredLambdaSeconds is the run's own handler time against moto, each
+// invocation rounded up to 1 ms: an upper bound, printed beside the model.
+func measuredLambdaSeconds(r *systemRun) float64 {
+	var s float64
+	for _, ds := range r.Invocations {
+		for _, d := range ds {
+			s += math.Ceil(float64(d)/float64(time.Millisecond)) / 1000
+		}
+	}
+	return s
+}
+
 // cost prices one run per million approved requests. Every API handler
-// invocation is one HTTP API request; each Lambda invocation is billed its
-// measured duration rounded up to 1 ms at 128 MB; DynamoDB is priced by the
-// write and read units of the capacity model (capacity.go), indexes
-// included; SQS and KMS by call.
-func cost(r *systemRun) costBreakdown {
+// invocation is one HTTP API request; Lambda duration is lambdaSeconds at
+// 128 MB; DynamoDB is priced by the write and read units of the capacity
+// model (capacity.go), indexes included; SQS and KMS by call.
+func cost(r *systemRun, cpuPerRequest time.Duration) costBreakdown {
 	perMillion := 1e6 / float64(r.N)
 	var apiCalls, invocations int
-	var gbSeconds float64
 	for fn, ds := range r.Invocations {
 		if strings.HasSuffix(fn, "ApiFunction") {
 			apiCalls += len(ds)
 		}
 		invocations += len(ds)
-		for _, d := range ds {
-			billedMS := math.Ceil(float64(d) / float64(time.Millisecond))
-			gbSeconds += billedMS / 1000 * lambdaMemoryGB
-		}
 	}
 	f := classify(r.Calls)
 	return costBreakdown{
 		APIGateway:     float64(apiCalls) * perMillion * Prices.HTTPAPIPerMillion / 1e6,
 		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
-		LambdaDuration: gbSeconds * perMillion * Prices.LambdaGBSecondArm64,
+		LambdaDuration: lambdaSeconds(r, cpuPerRequest) * lambdaMemoryGB * perMillion * Prices.LambdaGBSecondArm64,
 		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
 		SQS:            float64(f.SQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
 		KMS:            float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
@@ -75,7 +129,7 @@ func cost(r *systemRun) costBreakdown {
 }
 
 // describeRun prints, as comments, where one M=3 run's cost comes from.
-func describeRun(rep *report, r *systemRun, c costBreakdown) {
+func describeRun(rep *report, r *systemRun, c costBreakdown, cpuPerRequest time.Duration) {
 	rep.note("M=3 run: %d requests; prices of %s (us-east-1 list)", r.N, Prices.Date)
 	for _, fn := range sortedKeys(r.Invocations) {
 		ds := r.Invocations[fn]
@@ -91,5 +145,7 @@ func describeRun(rep *report, r *systemRun, c costBreakdown) {
 	}
 	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f",
 		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.SQS, c.KMS)
-	rep.note("  cost per million without the Lambda duration line (measured against moto, an upper bound): %.2f", c.total()-c.LambdaDuration)
+	rep.note("  Lambda duration modelled at %.0f ms per request (CPU %s measured, AWS calls and validator answers at the latencies in prices.go); the handlers took %.0f ms per request against moto here, which would price it at %.2f",
+		lambdaSeconds(r, cpuPerRequest)*1000/float64(r.N), cpuPerRequest, measuredLambdaSeconds(r)*1000/float64(r.N),
+		measuredLambdaSeconds(r)*lambdaMemoryGB*1e6/float64(r.N)*Prices.LambdaGBSecondArm64)
 }
