@@ -1,15 +1,11 @@
 package dynamo
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/dynamo/timelinecode"
@@ -49,6 +45,9 @@ type activityItem struct {
 	M []msgPart `dynamodbav:"m,omitempty"` // the message, when it names webhooks
 	S string    `dynamodbav:"s,omitempty"` // the message, when it names none
 	Y string    `dynamodbav:"y,omitempty"` // the actor
+	// D marks an entry whose message is the request's deny_reason, stored
+	// once, on the request (a denial's entry).
+	D bool `dynamodbav:"d,omitempty"`
 }
 
 // runHook is one webhook of an earlier run's snapshot.
@@ -95,10 +94,15 @@ func (p *msgPart) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error
 	return nil
 }
 
-func toActivityItems(es []gate.ActivityEntry) []activityItem {
+// toActivityItems stores es compactly; an entry whose message is
+// denyReason (the denial's, written with it) refers to it instead.
+func toActivityItems(es []gate.ActivityEntry, denyReason string) []activityItem {
 	out := make([]activityItem, len(es))
 	for i, e := range es {
 		out[i] = compactEntry(e)
+		if denyReason != "" && out[i].S == denyReason {
+			out[i].S, out[i].D = "", true
+		}
 	}
 	return out
 }
@@ -187,17 +191,18 @@ func appendText(parts []msgPart, s string) []msgPart {
 
 // timelineReader rebuilds entries: it knows the snapshot of every run.
 type timelineReader struct {
-	current []runHook
-	runs    [][]runHook
-	run     int // of the entry being read: triggered entries so far, minus one
+	current    []runHook
+	runs       [][]runHook
+	denyReason string
+	run        int // of the entry being read: triggered entries so far, minus one
 }
 
-func newTimelineReader(current []snapshotItem, runs [][]runHook) *timelineReader {
+func newTimelineReader(current []snapshotItem, runs [][]runHook, denyReason string) *timelineReader {
 	cur := make([]runHook, len(current))
 	for i, w := range current {
 		cur[i] = runHook{Key: w.Key, Name: w.Name}
 	}
-	return &timelineReader{current: cur, runs: runs, run: -1}
+	return &timelineReader{current: cur, runs: runs, denyReason: denyReason, run: -1}
 }
 
 // snapshot is the snapshot of run n: runs[n], or the next one stored when
@@ -221,6 +226,9 @@ func (t *timelineReader) entry(it activityItem, p *timeParser) gate.ActivityEntr
 	e := gate.ActivityEntry{At: time.UnixMicro(it.T).UTC(), Action: it.Action, Message: it.S, WebhookKey: it.WebhookKey, Actor: it.Y}
 	if a := timelinecode.Action(it.A); a != "" {
 		e.Action = a
+	}
+	if it.D {
+		e.Message = t.denyReason
 	}
 	if e.Action == gate.ActionWebhookTriggered {
 		t.run++
@@ -257,50 +265,4 @@ func (t *timelineReader) entry(it activityItem, p *timeParser) gate.ActivityEntr
 		e.Message = b.String()
 	}
 	return e
-}
-
-// pastRun reads the snapshot a re-run replaces and returns what to append to
-// runs for it: nil when the timeline has no run to keep it for (runs already
-// holds every earlier run), an empty list when next has the same keys and
-// names. Only a re-run pays this read.
-func (s *RequestStore) pastRun(ctx context.Context, id string, next []gate.SnapshotWebhook) (types.AttributeValue, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, ConsistentRead: aws.Bool(true),
-		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		ProjectionExpression:     aws.String("webhooks, #runs, activity"),
-		ExpressionAttributeNames: map[string]string{"#runs": "runs"},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read request %s before its re-run: %w", id, err)
-	}
-	if out.Item == nil {
-		return nil, nil // the conditional write says not found
-	}
-	var it struct {
-		Webhooks []snapshotItem `dynamodbav:"webhooks"`
-		Runs     [][]runHook    `dynamodbav:"runs"`
-		Activity []activityItem `dynamodbav:"activity"`
-	}
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, fmt.Errorf("unmarshal request %s: %w", id, err)
-	}
-	triggered := 0
-	for _, a := range it.Activity {
-		if a.Action == gate.ActionWebhookTriggered || timelinecode.Action(a.A) == gate.ActionWebhookTriggered {
-			triggered++
-		}
-	}
-	if triggered <= len(it.Runs) {
-		return nil, nil
-	}
-	past := make([]runHook, 0, len(it.Webhooks))
-	same := len(it.Webhooks) == len(next)
-	for i, w := range it.Webhooks {
-		past = append(past, runHook{Key: w.Key, Name: w.Name})
-		same = same && next[i].Key == w.Key && next[i].Name == w.Name
-	}
-	if same {
-		past = []runHook{}
-	}
-	return attributevalue.Marshal([][]runHook{past})
 }

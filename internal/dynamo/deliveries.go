@@ -15,7 +15,7 @@ var _ gate.DeliveryStore = (*RequestStore)(nil)
 // request's batch (docs/dispatch.md):
 //
 //	SET updated_at, activity = list_append(...),
-//	    webhooks[i].delivery = :d<n>, webhooks[i].attempts = :n<n>, webhooks[i].delivered_at = :at ...
+//	    webhooks[i].delivery = :d<n>, webhooks[i].attempts = :n<n> ...
 //	    [, #status = :pending]
 //	CONDITION attribute_exists(id) AND <run is w.Run>
 //	    AND webhooks[i].#key = :k<n> AND attribute_not_exists(webhooks[i].delivery) ...   (each mark)
@@ -29,7 +29,7 @@ func (s *RequestStore) RecordDeliveries(ctx context.Context, w gate.DeliveryWrit
 	for n, m := range w.Marks {
 		p := webhookPath(m.Index)
 		d, a, k := markValue("d", n), markValue("n", n), markValue("k", n)
-		u.set = append(u.set, p+".delivery = "+d, p+".attempts = "+a, p+".delivered_at = :at")
+		u.set = append(u.set, p+".delivery = "+d, p+".attempts = "+a)
 		u.cond = append(u.cond, p+".#key = "+k, "attribute_not_exists("+p+".delivery)")
 		if m.State == gate.WebhookFailed {
 			u.cond = append(u.cond, "attribute_not_exists("+p+".reply)")

@@ -101,9 +101,14 @@ func numberSize(s string) int {
 // any other error is returned as it is.
 func itemSizeError(err error, what string) error {
 	var api smithy.APIError
-	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" && strings.Contains(api.ErrorMessage(), "Item size") &&
-		strings.Contains(api.ErrorMessage(), "exceeded the maximum allowed size") {
+	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" && tooLargeMessage(api.ErrorMessage()) {
 		return &gate.ItemTooLargeError{Msg: what + ": the stored item would exceed the largest size an item may have", Cause: err}
 	}
 	return err
+}
+
+// tooLargeMessage reports whether a ValidationException's message is
+// DynamoDB's refusal of an item over its size limit.
+func tooLargeMessage(msg string) bool {
+	return strings.Contains(msg, "Item size") && strings.Contains(msg, "exceeded the maximum allowed size")
 }

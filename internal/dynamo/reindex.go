@@ -40,6 +40,9 @@ func (s *RequestStore) Reindex(ctx context.Context, now time.Time) (ReindexResul
 			return res, fmt.Errorf("scan requests: %w", err)
 		}
 		for _, av := range page.Items {
+			if _, request := av["status"]; !request {
+				continue // an archived run (archive.go)
+			}
 			res.Scanned++
 			if _, done := av["status_shard"]; done {
 				continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -81,16 +82,15 @@ type requestItem struct {
 }
 
 // snapshotItem is one webhook of the snapshot. The dispatcher writes only
-// delivery/attempts/delivered_at, replies only reply/replied_at, each
+// delivery/attempts, replies only reply/replied_at, each
 // conditioned on its own fields (docs/storage.md).
 type snapshotItem struct {
-	Key         string `dynamodbav:"key"`
-	Name        string `dynamodbav:"name"`
-	Delivery    string `dynamodbav:"delivery,omitempty"`
-	Attempts    int    `dynamodbav:"attempts"`
-	DeliveredAt string `dynamodbav:"delivered_at,omitempty"`
-	Reply       string `dynamodbav:"reply,omitempty"`
-	RepliedAt   string `dynamodbav:"replied_at,omitempty"`
+	Key       string `dynamodbav:"key"`
+	Name      string `dynamodbav:"name"`
+	Delivery  string `dynamodbav:"delivery,omitempty"`
+	Attempts  int    `dynamodbav:"attempts"`
+	Reply     string `dynamodbav:"reply,omitempty"`
+	RepliedAt string `dynamodbav:"replied_at,omitempty"`
 }
 
 func toSnapshotItems(ws []gate.SnapshotWebhook) []snapshotItem {
@@ -117,7 +117,7 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity), Run: r.Run,
+		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity, r.DenyReason), Run: r.Run,
 		PublishedAt: optTime(r.PublishedAt),
 	}
 	if c := r.Publishing; c != nil {
@@ -166,7 +166,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
 			Reply: gate.WebhookState(w.Reply), RepliedAt: p.opt(w.RepliedAt)}
 	}
-	timeline := newTimelineReader(it.Webhooks, it.Runs)
+	timeline := newTimelineReader(it.Webhooks, it.Runs, it.DenyReason)
 	for i, a := range it.Activity {
 		r.Activity[i] = timeline.entry(a, &p)
 	}
@@ -256,7 +256,7 @@ func unmarshalRequest(av map[string]types.AttributeValue) (*gate.PrivacyRequest,
 // Apply is one conditional UpdateItem: the status, the review fields and the
 // timeline entries change together, only while the status is still c.From.
 func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyRequest, error) {
-	activity, err := attributevalue.Marshal(toActivityItems(c.Activity))
+	activity, err := attributevalue.Marshal(toActivityItems(c.Activity, c.DenyReason))
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
@@ -294,31 +294,38 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		}
 		set += ", webhooks = :webhooks"
 		values[":webhooks"] = av
-		if c.Run > 0 { // a re-run: the timeline keeps naming the webhooks of the run it ends
-			past, err := s.pastRun(ctx, c.ID, c.Webhooks)
-			if err != nil {
-				return nil, err
-			}
-			if past != nil {
-				set += ", #runs = list_append(if_not_exists(#runs, :none), :past)"
-				values[":past"] = past
-				names["#runs"] = "runs"
-			}
-		}
 	}
 	cond := "attribute_exists(id) AND #status = :from"
+	var archive map[string]types.AttributeValue
+	var remove []string
 	if c.Run > 0 {
+		// A re-run: the run it ends moves to its archive item (archive.go),
+		// and the item's timeline starts again with the re-run's entries.
+		var n int
+		var err error
+		if archive, n, err = s.archivedRun(ctx, c.ID, c.Run-1); err != nil {
+			return nil, err
+		}
+		set = strings.Replace(set, "activity = list_append(if_not_exists(activity, :none), :activity)", "activity = :activity", 1)
+		delete(values, ":none")
 		set += ", pre_approval_run = :run"
 		values[":run"] = &types.AttributeValueMemberN{Value: strconv.Itoa(c.Run)}
-		cond += " AND " + runCondition(c.Run-1, values)
+		values[":archived"] = &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
+		cond += " AND " + runCondition(c.Run-1, values) + " AND size(activity) = :archived"
+		remove = append(remove, "#runs")
+		names["#runs"] = "runs"
 	}
-	sets, remove := s.indexClauses(c.ID, c.To, c.At, values)
+	sets, indexRemove := s.indexClauses(c.ID, c.To, c.At, values)
 	sets = append([]string{set}, sets...)
+	remove = append(remove, indexRemove...)
 	if c.IdentityVerified {
 		sets = append(sets, "identity_verified_at = :at")
 		remove = append(remove, "code_hash", "code_expires_at", "code_attempts")
 	}
 	update := updateExpression(sets, remove)
+	if archive != nil {
+		return s.applyRerun(ctx, c, archive, update, cond, names, values)
+	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: c.ID}},
@@ -339,6 +346,9 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update request %s: %w", c.ID, itemSizeError(err, "update request "+c.ID))
+	}
+	if exp, ok := values[":expires"]; ok {
+		s.expireArchives(ctx, out.Attributes, exp)
 	}
 	return unmarshalRequest(out.Attributes)
 }

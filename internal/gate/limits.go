@@ -21,7 +21,7 @@ const (
 	MaxHeaderValueLen = 1000 // one custom header's value
 	MaxURLLen         = 2048 // a connection's validator url
 	MaxAuthLen        = 4096 // a connection's authorization header value
-	MaxReasonLen      = 200  // bytes of a delivery failure reason kept on the timeline
+	MaxReasonLen      = 100  // bytes of a delivery failure reason kept on the timeline
 	maxStoredKeyLen   = 200  // the longest key ever saved (the limit before MaxKeyLen)
 	maxSecretsBytes   = 4096 // a connection's secrets together, as JSON (KMS encrypts at most 4 KiB directly)
 )

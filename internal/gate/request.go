@@ -195,6 +195,15 @@ type RequestStore interface {
 	CountWrongCode(ctx context.Context, id string, seen int) error
 }
 
+// RunArchive is kept by a store that moves the timeline of a pre-approval
+// run a re-run ends out of the request (so that the request's own record
+// stays small): the request then holds the current run's entries only.
+type RunArchive interface {
+	// ArchivedActivity returns the timeline entries of the first runs runs
+	// of request id that the store moved out of it, oldest first.
+	ArchivedActivity(ctx context.Context, id string, runs int) ([]ActivityEntry, error)
+}
+
 // SortKey orders requests by creation: "<created_at RFC 3339 micro>#<id>".
 func SortKey(r *PrivacyRequest) string {
 	return FormatTime(r.CreatedAt) + "#" + r.ID

@@ -273,13 +273,22 @@ func (u *Requests) Get(ctx context.Context, id string) (*PrivacyRequest, error) 
 	return u.get(ctx, id)
 }
 
-// Activity returns a request's timeline, oldest first.
+// Activity returns a request's timeline, oldest first: the entries of the
+// runs a re-run archived, then the request's own.
 func (u *Requests) Activity(ctx context.Context, id string) ([]ActivityEntry, error) {
 	r, err := u.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return r.Activity, nil
+	archive, ok := u.Store.(RunArchive)
+	if !ok || r.Run == 0 {
+		return r.Activity, nil
+	}
+	earlier, err := archive.ArchivedActivity(ctx, id, r.Run)
+	if err != nil {
+		return nil, err
+	}
+	return append(earlier, r.Activity...), nil
 }
 
 // ListParams are the list filters as the admin sends them.
