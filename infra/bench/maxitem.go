@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,17 +19,20 @@ import (
 	"github.com/pregate/pregate/infra/local"
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/dynamo"
+	"github.com/pregate/pregate/internal/gate"
 )
 
 // reRuns is how many times an admin may re-run a request's pre-approval.
 const reRuns = 3
 
 // maxItemFigure drives one request through the longest life the API
-// allows and prints the largest size its item reached (item_kb_max_m50):
-// m webhooks with keys and names at their limits, every submitted field at
-// its limit, every call failing with a long answer (each failure stored
-// with its reason), then each pre-approval re-run the API allows failing
-// the same way, and a deny with the longest reason.
+// allows and prints the largest size one of its items reached
+// (item_kb_max_m50; the request's item and the items its re-runs archive):
+// m webhooks with keys and names at their limits, a new set of them for
+// each pre-approval run, every submitted field at its limit, every call
+// failing with a long answer (each failure stored with its reason), all but
+// one webhook replying eligible in every run, each re-run the API allows,
+// and a deny with the longest reason.
 func maxItemFigure(ctx context.Context, rep *report, root string, m int) error {
 	sys, err := local.Start(ctx, local.Options{
 		Root: root, Addr: "127.0.0.1:0",
@@ -43,13 +47,18 @@ func maxItemFigure(ctx context.Context, rep *report, root string, m int) error {
 	if err := api.Login(rootClient.ID, rootClient.Secret); err != nil {
 		return err
 	}
+	var mu sync.Mutex
+	tokens := map[string]string{} // reply token by webhook-id ("<request>:<webhook>:<run>")
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		tokens[r.Header.Get("webhook-id")] = r.Header.Get("reply-to-token")
+		mu.Unlock()
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = io.WriteString(w, strings.Repeat("validator failure ", 200))
 	}))
 	defer failing.Close()
-	if err := api.configureLongest(failing.URL, m); err != nil {
+	if err := api.configureLongest(failing.URL, m, 0); err != nil {
 		return err
 	}
 	var out struct {
@@ -67,11 +76,33 @@ func maxItemFigure(ctx context.Context, rep *report, root string, m int) error {
 		return fmt.Errorf("the longest request was not accepted")
 	}
 	id := out.Succeeded[0].ID
-	runs := 1
-	if err := api.waitStatus(ctx, id, "pending"); err != nil {
+	replied := func(run int) error {
+		if err := api.waitStatus(ctx, id, "pending"); err != nil {
+			return err
+		}
+		for i := range m - 1 { // the last one never answers: the request stays undecided
+			mu.Lock()
+			token := tokens[gate.RunDeliveryID(id, longKey(run, i), run)]
+			mu.Unlock()
+			if token == "" {
+				return fmt.Errorf("run %d: webhook %d was not called", run, i)
+			}
+			c := api.Anonymous()
+			c.Token = token
+			if err := c.Do(http.MethodPost, "/privacy-request/"+id+"/pre-approve/eligible", map[string]any{}, nil); err != nil {
+				return fmt.Errorf("run %d: reply of webhook %d: %w", run, i, err)
+			}
+		}
+		return nil
+	}
+	if err := replied(0); err != nil {
 		return err
 	}
+	runs := 1
 	for ; runs <= reRuns; runs++ {
+		if err := api.configureLongest(failing.URL, m, runs); err != nil {
+			return err
+		}
 		var res struct {
 			Succeeded []any `json:"succeeded"`
 			Failed    []any `json:"failed"`
@@ -88,7 +119,7 @@ func maxItemFigure(ctx context.Context, rep *report, root string, m int) error {
 		}
 		// The re-run has set awaiting_pre_approval before answering; its
 		// calls fail anew and bring the request back to pending.
-		if err := api.waitStatus(ctx, id, "pending"); err != nil {
+		if err := replied(runs); err != nil {
 			return err
 		}
 	}
@@ -101,33 +132,40 @@ func maxItemFigure(ctx context.Context, rep *report, root string, m int) error {
 	if err != nil {
 		return err
 	}
-	largest := 0
+	largest, writes := 0, 0
 	for _, rec := range records {
-		if rec.Dynamodb != nil && str(fromStreamValue(rec.Dynamodb.Keys["id"])) == id {
+		if rec.Dynamodb == nil {
+			continue
+		}
+		if key := str(fromStreamValue(rec.Dynamodb.Keys["id"])); key == id || strings.HasPrefix(key, id+"#") { // its archived runs too
+			writes++
 			largest = max(largest, dynamo.ItemSize(fromStream(rec.Dynamodb.NewImage)))
 		}
 	}
-	rep.note("item_kb_max_m50: M=%d webhooks (keys 100, names 200 characters), every field at its limit, %d pre-approval run(s) each failing every call, then denied with a 1,000-character reason; %d writes, the largest item %d bytes",
-		m, runs, len(records), largest)
+	rep.note("item_kb_max_m50: M=%d webhooks (keys 100, names 200 characters), a new set for each of %d pre-approval run(s), every field at its limit, every call failing, all but one webhook replying eligible, then denied with a 1,000-character reason; %d writes, the largest item %d bytes",
+		m, runs, writes, largest)
 	rep.figure("item_kb_max_m50", float64(largest)/1024)
 	return nil
 }
 
-// configureLongest makes m connections and webhooks with keys and names at
-// their limits, every connection's secret pointing at url.
-func (c *apiClient) configureLongest(url string, m int) error {
-	key := func(i int) string { return fmt.Sprintf("k%02d", i) + strings.Repeat("k", 97) }
-	name := func(i int) string { return fmt.Sprintf("Webhook %02d ", i) + strings.Repeat("n", 189) }
+// longKey is the key of webhook i of the run's set: 100 characters.
+func longKey(run, i int) string { return fmt.Sprintf("k%d%02d", run, i) + strings.Repeat("k", 96) }
+
+// configureLongest makes the run's set of m connections and webhooks, keys
+// and names at their limits, every connection's secret pointing at url; the
+// set replaces the configured webhooks.
+func (c *apiClient) configureLongest(url string, m, run int) error {
+	name := func(i int) string { return fmt.Sprintf("Webhook %d%02d ", run, i) + strings.Repeat("n", 188) }
 	var conns, hooks []map[string]any
 	for i := range m {
-		conns = append(conns, map[string]any{"key": key(i), "name": name(i), "connection_type": "https", "access": "read"})
-		hooks = append(hooks, map[string]any{"key": key(i), "name": name(i), "connection_config_key": key(i)})
+		conns = append(conns, map[string]any{"key": longKey(run, i), "name": name(i), "connection_type": "https", "access": "read"})
+		hooks = append(hooks, map[string]any{"key": longKey(run, i), "name": name(i), "connection_config_key": longKey(run, i)})
 	}
 	if err := c.Do(http.MethodPatch, "/connection", conns, nil); err != nil {
 		return err
 	}
 	for i := range m {
-		if err := c.Do(http.MethodPut, "/connection/"+key(i)+"/secret", map[string]any{"url": url + "/validate", "authorization": "Bearer bench"}, nil); err != nil {
+		if err := c.Do(http.MethodPut, "/connection/"+longKey(run, i)+"/secret", map[string]any{"url": url + "/validate", "authorization": "Bearer bench"}, nil); err != nil {
 			return err
 		}
 	}
