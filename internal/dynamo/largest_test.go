@@ -34,7 +34,8 @@ const largestItemBound = 64 * 1024
 // any text of that many characters can be): 50 webhooks with 100-character
 // keys and 200-character names, a new set of them for each of the 4
 // pre-approval runs (the first and 3 re-runs), every call failing for good
-// with a long reason, 49 of the 50 replying eligible, and at the end a
+// with a long reason, 49 of the 50 replying eligible (in runs 1 and 3; one
+// in runs 0 and 2, whose items are no larger), and at the end a
 // denial with a 1,000-character reason; or, instead of the denial, an
 // approval naming 49 of the 50 webhooks removed from the configuration,
 // then published. After every step it measures the stored items (the request's
@@ -136,8 +137,16 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 		}
 		// The first reply through the use case; the other 48 straight to
 		// the store, with the write the use case makes (a reply that only
-		// records), which saves a read of the large item each.
-		for i, h := range sets[r][:m-1] {
+		// records), which saves a read of the large item each. Runs 0 and 2
+		// stop at the first: their archive items have the layout of run 1's
+		// (which also starts with a re-run's entry), and the item of the
+		// last run, the request's own, is the largest; so the largest item
+		// of each kind is reached at about half the writes.
+		replying := sets[r][:m-1]
+		if r%2 == 0 && r != runs-1 {
+			replying = replying[:1]
+		}
+		for i, h := range replying {
 			msg := fmt.Sprintf("Pre-approval webhook '%s' responded: eligible", h.Name)
 			want = append(want, msg)
 			if i == 0 {
