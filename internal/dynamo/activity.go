@@ -45,10 +45,16 @@ type activityItem struct {
 	M []msgPart `dynamodbav:"m,omitempty"` // the message, when it names webhooks
 	S string    `dynamodbav:"s,omitempty"` // the message, when it names none
 	Y string    `dynamodbav:"y,omitempty"` // the actor
-	// D marks an entry whose message is the request's deny_reason, stored
-	// once, on the request (a denial's entry).
+	// D marks an entry whose message is the request's deny_reason, and V one
+	// whose actor is its reviewed_by, each stored once, on the request (an
+	// admin decision's entry).
 	D bool `dynamodbav:"d,omitempty"`
+	V bool `dynamodbav:"v,omitempty"`
 }
+
+// itemRefs are the request's fields a decision's entry refers to rather
+// than repeats.
+type itemRefs struct{ denyReason, reviewer string }
 
 // runHook is one webhook of an earlier run's snapshot.
 type runHook struct {
@@ -94,14 +100,18 @@ func (p *msgPart) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error
 	return nil
 }
 
-// toActivityItems stores es compactly; an entry whose message is
-// denyReason (the denial's, written with it) refers to it instead.
-func toActivityItems(es []gate.ActivityEntry, denyReason string) []activityItem {
+// toActivityItems stores es compactly; an entry whose message is the deny
+// reason or whose actor is the reviewer written with it (a decision's
+// entry) refers to that field instead.
+func toActivityItems(es []gate.ActivityEntry, refs itemRefs) []activityItem {
 	out := make([]activityItem, len(es))
 	for i, e := range es {
 		out[i] = compactEntry(e)
-		if denyReason != "" && out[i].S == denyReason {
+		if refs.denyReason != "" && out[i].S == refs.denyReason {
 			out[i].S, out[i].D = "", true
+		}
+		if refs.reviewer != "" && out[i].Y == refs.reviewer {
+			out[i].Y, out[i].V = "", true
 		}
 	}
 	return out
@@ -191,18 +201,18 @@ func appendText(parts []msgPart, s string) []msgPart {
 
 // timelineReader rebuilds entries: it knows the snapshot of every run.
 type timelineReader struct {
-	current    []runHook
-	runs       [][]runHook
-	denyReason string
-	run        int // of the entry being read: triggered entries so far, minus one
+	current []runHook
+	runs    [][]runHook
+	refs    itemRefs
+	run     int // of the entry being read: triggered entries so far, minus one
 }
 
-func newTimelineReader(current []snapshotItem, runs [][]runHook, denyReason string) *timelineReader {
+func newTimelineReader(current []snapshotItem, runs [][]runHook, refs itemRefs) *timelineReader {
 	cur := make([]runHook, len(current))
 	for i, w := range current {
 		cur[i] = runHook{Key: w.Key, Name: w.Name}
 	}
-	return &timelineReader{current: cur, runs: runs, denyReason: denyReason, run: -1}
+	return &timelineReader{current: cur, runs: runs, refs: refs, run: -1}
 }
 
 // snapshot is the snapshot of run n: runs[n], or the next one stored when
@@ -228,7 +238,10 @@ func (t *timelineReader) entry(it activityItem, p *timeParser) gate.ActivityEntr
 		e.Action = a
 	}
 	if it.D {
-		e.Message = t.denyReason
+		e.Message = t.refs.denyReason
+	}
+	if it.V {
+		e.Actor = t.refs.reviewer
 	}
 	if e.Action == gate.ActionWebhookTriggered {
 		t.run++

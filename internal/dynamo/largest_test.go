@@ -31,7 +31,7 @@ const largestItemBound = 64 * 1024
 // TestLargestRequestItem drives the longest request life the API allows
 // through the gate's own use cases against the emulator, every field at its
 // limit and every free-text character 4 bytes long in UTF-8 (the largest
-// any text of that many characters can be): 50 webhooks with 100-character
+// any text of that many characters can be), the admin's name too: 50 webhooks with 100-character
 // keys and 200-character names, a new set of them for each of the 4
 // pre-approval runs (the first and 3 re-runs), every call failing for good
 // with a long reason, 49 of the 50 replying eligible (in runs 1 and 3; one
@@ -73,6 +73,7 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reqs := &gate.Requests{Store: store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
 	replies := &gate.Replies{Store: store, Webhooks: hooks, Tokens: runTokens{}, Now: time.Now, Log: log}
+	actor := text(gate.MaxActorLen) // the admin's name, on the timeline and as reviewer
 	const attempts = 10
 	reason := text(3 * gate.MaxReasonLen) // cut when stored
 	dispatcher := &gate.Dispatcher{Store: store, Targets: targets, Tokens: runTokens{}, Caller: failingCaller{reason: reason},
@@ -112,7 +113,7 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 	for r := range runs {
 		if r > 0 {
 			hooks.set = sets[r]
-			res, err := reqs.RetryPreApproval(ctx, gate.Decision{IDs: []string{id}, Actor: "admin"})
+			res, err := reqs.RetryPreApproval(ctx, gate.Decision{IDs: []string{id}, Actor: actor})
 			if err != nil || len(res.Succeeded) != 1 {
 				t.Fatalf("re-run %d: %+v %v", r, res, err)
 			}
@@ -198,7 +199,7 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 	}
 
 	deny := text(gate.MaxDenyReasonLen)
-	if res, err := reqs.Deny(ctx, gate.Decision{IDs: []string{id}, Actor: "admin", Reason: deny}); err != nil || len(res.Succeeded) != 1 {
+	if res, err := reqs.Deny(ctx, gate.Decision{IDs: []string{id}, Actor: actor, Reason: deny}); err != nil || len(res.Succeeded) != 1 {
 		t.Fatalf("deny: %+v %v", res, err)
 	}
 	last = measure(id)
@@ -212,6 +213,9 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 	activity, err := reqs.Activity(ctx, id)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e := activity[len(activity)-1]; e.Action != gate.ActionDenied || e.Actor != actor || e.Message != deny {
+		t.Errorf("the denial reads back as %.80q by %.40q", e.Message, e.Actor)
 	}
 	got := map[string]int{}
 	for _, e := range activity {

@@ -117,7 +117,7 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity, r.DenyReason), Run: r.Run,
+		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity, itemRefs{r.DenyReason, r.ReviewedBy}), Run: r.Run,
 		PublishedAt: optTime(r.PublishedAt),
 	}
 	if c := r.Publishing; c != nil {
@@ -166,7 +166,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
 			Reply: gate.WebhookState(w.Reply), RepliedAt: p.opt(w.RepliedAt)}
 	}
-	timeline := newTimelineReader(it.Webhooks, it.Runs, it.DenyReason)
+	timeline := newTimelineReader(it.Webhooks, it.Runs, itemRefs{it.DenyReason, it.ReviewedBy})
 	for i, a := range it.Activity {
 		r.Activity[i] = timeline.entry(a, &p)
 	}
@@ -256,7 +256,7 @@ func unmarshalRequest(av map[string]types.AttributeValue) (*gate.PrivacyRequest,
 // Apply is one conditional UpdateItem: the status, the review fields and the
 // timeline entries change together, only while the status is still c.From.
 func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyRequest, error) {
-	activity, err := attributevalue.Marshal(toActivityItems(c.Activity, c.DenyReason))
+	activity, err := attributevalue.Marshal(toActivityItems(c.Activity, itemRefs{c.DenyReason, c.ReviewedBy}))
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}

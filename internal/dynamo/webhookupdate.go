@@ -38,7 +38,7 @@ func webhookPath(i int) string { return "webhooks[" + strconv.Itoa(i) + "]" }
 // updateWebhooks makes u and returns the item after it (when u.returnNew); a refused condition
 // is a *gate.ConflictError.
 func (s *RequestStore) updateWebhooks(ctx context.Context, u webhookUpdate) (map[string]types.AttributeValue, error) {
-	activity, err := attributevalue.Marshal(toActivityItems(u.activity, ""))
+	activity, err := attributevalue.Marshal(toActivityItems(u.activity, itemRefs{}))
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}

@@ -21,7 +21,8 @@ const (
 	MaxHeaderValueLen = 1000 // one custom header's value
 	MaxURLLen         = 2048 // a connection's validator url
 	MaxAuthLen        = 4096 // a connection's authorization header value
-	MaxReasonLen      = 100  // bytes of a delivery failure reason kept on the timeline
+	MaxReasonLen      = 80   // bytes of a delivery failure reason kept on the timeline
+	MaxActorLen       = 128  // characters of the signed-in admin's name, stored as actor and reviewer (Cognito's user name limit)
 	maxStoredKeyLen   = 200  // the longest key ever saved (the limit before MaxKeyLen)
 	maxSecretsBytes   = 4096 // a connection's secrets together, as JSON (KMS encrypts at most 4 KiB directly)
 )
@@ -64,4 +65,14 @@ func checkKey(key string, loc ...any) (FieldError, bool) {
 		return FieldError{Loc: loc, Msg: msgBadKey, Type: "value_error"}, true
 	}
 	return FieldError{}, false
+}
+
+// checkActor refuses an admin whose name (the token's user name or client
+// id, stored on the timeline and as reviewer) is over MaxActorLen
+// characters, before anything is stored.
+func checkActor(actor string) error {
+	if tooLong(actor, MaxActorLen) {
+		return &ValidationError{Fields: []FieldError{maxLengthError(MaxActorLen, "header", "Authorization")}}
+	}
+	return nil
 }

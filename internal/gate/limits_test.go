@@ -196,3 +196,22 @@ func TestItemTooLargeFailsTheItem(t *testing.T) {
 		t.Fatalf("deny: %+v %v", res, err)
 	}
 }
+
+// An admin whose name is over MaxActorLen characters is refused before
+// anything is read or stored: the name goes on the timeline and in
+// reviewed_by, and the item's largest size counts on that limit.
+func TestActorOverItsLimitIsRefused(t *testing.T) {
+	u := &Requests{} // no store: nothing may be read or written
+	long := strings.Repeat("é", MaxActorLen+1)
+	for name, call := range map[string]func() (BulkResult, error){
+		"approve": func() (BulkResult, error) { return u.Approve(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long}) },
+		"deny":    func() (BulkResult, error) { return u.Deny(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long}) },
+		"re-run":  func() (BulkResult, error) { return u.RetryPreApproval(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long}) },
+	} {
+		_, err := call()
+		var v *ValidationError
+		if !errors.As(err, &v) || v.Fields[0].Type != "value_error.any_str.max_length" {
+			t.Errorf("%s by a %d-character name: %v, want a 422", name, MaxActorLen+1, err)
+		}
+	}
+}

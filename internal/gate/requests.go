@@ -416,6 +416,9 @@ func (u *Requests) decide(ctx context.Context, d Decision, ev Event) (BulkResult
 	if tooLong(d.Reason, MaxDenyReasonLen) {
 		return BulkResult{}, &ValidationError{Fields: []FieldError{maxLengthError(MaxDenyReasonLen, "body", "reason")}}
 	}
+	if err := checkActor(d.Actor); err != nil {
+		return BulkResult{}, err
+	}
 	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
 	for _, id := range d.IDs {
 		r, msg, err := u.decideOne(ctx, id, d, ev)
@@ -531,6 +534,9 @@ const MaxPreApprovalReruns = 3
 func (u *Requests) RetryPreApproval(ctx context.Context, d Decision) (BulkResult, error) {
 	if len(d.IDs) == 0 || len(d.IDs) > MaxBulk {
 		return BulkResult{}, Invalid(fmt.Sprintf("ensure this value has between 1 and %d items", MaxBulk), "value_error.list.size", "body", "request_ids")
+	}
+	if err := checkActor(d.Actor); err != nil {
+		return BulkResult{}, err
 	}
 	hooks, err := u.listWebhooks(ctx)
 	if err != nil {
