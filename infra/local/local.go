@@ -107,7 +107,17 @@ type System struct {
 	moto       *stack.Moto
 	server     *http.Server
 	dispatcher *restartable
+	stream     *StreamPoller
 	stopping   []func()
+}
+
+// StreamIteratorAge is how far the stream poller is behind the requests
+// table's writes (StreamPoller.IteratorAge).
+func (s *System) StreamIteratorAge() time.Duration {
+	if s.stream == nil {
+		return 0
+	}
+	return s.stream.IteratorAge()
 }
 
 // Start brings everything up; Stop tears it down.
@@ -320,6 +330,7 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
 		Log: opts.Log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
+	s.stream = p
 	s.runInBackground(p.Run)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -38,6 +39,22 @@ type StreamPoller struct {
 	// Filters are the event source's FilterCriteria; records matching none
 	// are dropped before the handler sees them, as Lambda does. Empty = all pass.
 	Filters []stack.FilterPattern
+
+	// lastWritten is when the last record read was written (Unix nanoseconds),
+	// 0 once a read finds nothing new.
+	lastWritten atomic.Int64
+}
+
+// IteratorAge is how long ago the last record read was written, while the
+// poller reads or delivers it (Lambda's IteratorAge metric of an event
+// source mapping): how far the handler is behind the table's writes; 0
+// once a read finds nothing new.
+func (p *StreamPoller) IteratorAge() time.Duration {
+	at := p.lastWritten.Load()
+	if at == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, at))
 }
 
 // Run polls until ctx ends.
@@ -61,6 +78,13 @@ func (p *StreamPoller) Run(ctx context.Context) {
 				continue
 			}
 			iterators[shard] = out.NextShardIterator
+			if n := len(out.Records); n > 0 {
+				if at := out.Records[n-1].Dynamodb.ApproximateCreationDateTime; at != nil {
+					p.lastWritten.Store(at.UnixNano())
+				}
+			} else {
+				p.lastWritten.Store(0)
+			}
 			if len(out.Records) > 0 {
 				got += len(out.Records)
 				records := make([]events.DynamoDBEventRecord, len(out.Records))

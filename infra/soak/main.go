@@ -186,8 +186,9 @@ func run(cfg settings) (tally, error) {
 	for k, v := range gateEnv {
 		env[k] = v
 	}
+	busy := &invocations{}
 	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Env: env,
-		Endpoint: endpoint, ProductEndpoint: proxyURL, DispatchPollers: cfg.pollers})
+		Endpoint: endpoint, ProductEndpoint: proxyURL, DispatchPollers: cfg.pollers, Invoked: busy.add})
 	if err != nil {
 		return tally{}, err
 	}
@@ -241,7 +242,8 @@ func run(cfg settings) (tally, error) {
 	steps := sc.steps(cfg)
 	subs := api.submitAll(cfg, func() int { return int(depth.Load()) }, func(attempted, accepted int) {
 		if d := int64(accepted * 10 / cfg.requests); d > decile.Load() && decile.CompareAndSwap(d-1, d) {
-			logf("%d submitted (dispatch backlog %d, %d faults so far)", accepted, depth.Load(), proxy.Count())
+			logf("%d submitted (dispatch backlog %d, stream %s behind, %d faults so far)", accepted, depth.Load(),
+				sys.StreamIteratorAge().Round(time.Second), proxy.Count())
 		}
 		steps.reached(attempted)
 	})
@@ -269,7 +271,7 @@ func run(cfg settings) (tally, error) {
 			break
 		}
 		if tick%15 == 0 {
-			logf("settling: %d dispatch messages left", n)
+			logf("settling: %d dispatch messages left, stream %s behind", n, sys.StreamIteratorAge().Round(time.Second))
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -277,6 +279,12 @@ func run(cfg settings) (tally, error) {
 	logf("settled: %d validator calls, %d faults injected", sc.calls(), proxy.Count())
 	for _, line := range proxy.Summary() {
 		logf("  fault %s", line)
+	}
+	for _, line := range busy.summary() {
+		logf("  invoked %s", line)
+	}
+	for _, line := range callSummary(proxy.Calls()) {
+		logf("  calls %s", line)
 	}
 
 	seen := map[string]bool{} // approved-queue message ids, across both reads
@@ -575,4 +583,45 @@ func (c *apiClient) retry(read func() error) error {
 		time.Sleep(500 * time.Millisecond)
 	}
 	return err
+}
+
+// invocations adds up the handlers' invocations per function, as Lambda
+// would bill them: where the run's time went.
+type invocations struct {
+	mu    sync.Mutex
+	count map[string]int
+	took  map[string]time.Duration
+}
+
+func (v *invocations) add(function string, took time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.count == nil {
+		v.count, v.took = map[string]int{}, map[string]time.Duration{}
+	}
+	v.count[function]++
+	v.took[function] += took
+}
+
+// summary is one "function: N invocations, T in all" line each, sorted.
+func (v *invocations) summary() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var lines []string
+	for f, n := range v.count {
+		lines = append(lines, fmt.Sprintf("%s: %d invocations, %s in all", f, n, v.took[f].Round(time.Second)))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// callSummary is one "operation count" line per operation the gate's
+// functions called, sorted.
+func callSummary(calls map[string]int) []string {
+	lines := make([]string, 0, len(calls))
+	for op, n := range calls {
+		lines = append(lines, fmt.Sprintf("%s %d", op, n))
+	}
+	sort.Strings(lines)
+	return lines
 }
