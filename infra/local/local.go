@@ -324,9 +324,10 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	if err != nil {
 		return err
 	}
+	parallel := tmpl.StreamParallelization("StreamFunction", "RequestsStream")
 	p := &StreamPoller{
 		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
-		Handler: timed(opts, "StreamFunction", invocation("StreamFunction", handler.Handle)), BatchSize: 100, MaxRetries: 10, Filters: filters,
+		Handler: timed(opts, "StreamFunction", invocation("StreamFunction", handler.Handle)), BatchSize: 100, MaxRetries: 10, Filters: filters, Parallel: parallel,
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
 		Log: opts.Log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}

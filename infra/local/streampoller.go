@@ -3,7 +3,11 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +30,9 @@ type StreamHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBE
 // a partial batch failure re-invokes from the first failed record (Lambda's
 // checkpoint rule with ReportBatchItemFailures). After MaxRetries the rest of
 // the batch is reported to the on-failure queue and skipped, as Lambda does.
+// With Parallel > 1 (ParallelizationFactor) the records read are split by
+// item key into that many batches handled at once, so that one item's
+// records stay in order, as Lambda does.
 type StreamPoller struct {
 	Streams      *dynamodbstreams.Client
 	StreamARN    string
@@ -39,6 +46,8 @@ type StreamPoller struct {
 	// Filters are the event source's FilterCriteria; records matching none
 	// are dropped before the handler sees them, as Lambda does. Empty = all pass.
 	Filters []stack.FilterPattern
+	// Parallel is how many batches are handled at once (1 when 0).
+	Parallel int
 
 	// lastWritten is when the last record read was written (Unix nanoseconds),
 	// 0 once a read finds nothing new.
@@ -93,7 +102,7 @@ func (p *StreamPoller) Run(ctx context.Context) {
 					records[i].EventSourceArn = p.StreamARN
 				}
 				if batch := stack.KeepMatching(p.Filters, records); len(batch) > 0 {
-					p.deliver(ctx, batch)
+					p.deliverAll(ctx, batch)
 				}
 			}
 		}
@@ -125,6 +134,42 @@ func (p *StreamPoller) discoverShards(ctx context.Context, iterators map[string]
 		iterators[id] = it.ShardIterator
 	}
 	return nil
+}
+
+// deliverAll splits the records by item key into at most Parallel batches,
+// each keeping its records' order, and delivers them at once.
+func (p *StreamPoller) deliverAll(ctx context.Context, records []events.DynamoDBEventRecord) {
+	if p.Parallel <= 1 {
+		p.deliver(ctx, records)
+		return
+	}
+	batches := make([][]events.DynamoDBEventRecord, p.Parallel)
+	for _, r := range records {
+		h := fnv.New32a()
+		for _, k := range slices.Sorted(maps.Keys(r.Change.Keys)) {
+			_, _ = h.Write([]byte(k + "=" + keyValue(r.Change.Keys[k]) + "\x00"))
+		}
+		i := h.Sum32() % uint32(p.Parallel)
+		batches[i] = append(batches[i], r)
+	}
+	var wg sync.WaitGroup
+	for _, b := range batches {
+		if len(b) > 0 {
+			wg.Go(func() { p.deliver(ctx, b) })
+		}
+	}
+	wg.Wait()
+}
+
+// keyValue is a key attribute's value as text (keys are strings or numbers).
+func keyValue(v events.DynamoDBAttributeValue) string {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return v.String()
+	case events.DataTypeNumber:
+		return v.Number()
+	}
+	return ""
 }
 
 // deliver invokes the handler until the batch is processed or retries run out.

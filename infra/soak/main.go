@@ -253,9 +253,10 @@ func run(cfg settings) (tally, error) {
 	logf("submitted: %d accepted, %d refused", len(subs.ids), subs.refused)
 	logf("emulator restart skipped: moto cannot keep its state across a restart (docs/emulator.md)")
 
-	// Settle: no dispatch message left (visible, in flight or delayed),
-	// every validator idle for 5 s, and the review deadline (and a sweep
-	// after it) passed since the last submission.
+	// Settle: the stream poller caught up with the table's writes, no
+	// dispatch message left (visible, in flight or delayed), every validator
+	// idle for 5 s, and the review deadline (and a sweep after it) passed
+	// since the last submission.
 	deadline := time.Now().Add(cfg.settle)
 	for tick := 1; ; tick++ {
 		n, err := queueDepth(q, dispatchURL)
@@ -263,15 +264,16 @@ func run(cfg settings) (tally, error) {
 			return tally{}, err
 		}
 		idle := sc.idleFor(5 * time.Second)
-		if n == 0 && idle && time.Since(lastSubmit) > cfg.deadline+cfg.deadline/2+2*time.Second {
+		behind := sys.StreamIteratorAge()
+		if n == 0 && idle && behind < 2*time.Second && time.Since(lastSubmit) > cfg.deadline+cfg.deadline/2+2*time.Second {
 			break
 		}
 		if time.Now().After(deadline) {
-			logf("not settled after %s (%d dispatch messages left); checking anyway", cfg.settle, n)
+			logf("not settled after %s (%d dispatch messages left, stream %s behind); checking anyway", cfg.settle, n, behind.Round(time.Second))
 			break
 		}
 		if tick%15 == 0 {
-			logf("settling: %d dispatch messages left, stream %s behind", n, sys.StreamIteratorAge().Round(time.Second))
+			logf("settling: %d dispatch messages left, stream %s behind", n, behind.Round(time.Second))
 		}
 		time.Sleep(2 * time.Second)
 	}

@@ -96,6 +96,19 @@ func (t *Template) StreamFilters(function, event string) ([]FilterPattern, error
 	return out, nil
 }
 
+// StreamParallelization is the ParallelizationFactor of a function's
+// stream event source: how many batches of one shard it handles at once (1
+// when unset).
+func (t *Template) StreamParallelization(function, event string) int {
+	switch n := Dig(t.Resources[function].Properties, "Events", event, "Properties", "ParallelizationFactor").(type) {
+	case float64:
+		return max(int(n), 1)
+	case int:
+		return max(n, 1)
+	}
+	return 1
+}
+
 func scalar(v any) bool {
 	switch v.(type) {
 	case string, float64, bool, nil:

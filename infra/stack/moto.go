@@ -50,6 +50,9 @@ func StartMoto(ctx context.Context, root string, opts MotoOptions) (*Moto, error
 	if opts.ThreadedDynamoDB {
 		args = append(args, "--threaded-dynamodb")
 	}
+	if opts.Log != nil { // someone reads moto's output: include its request log
+		args = append(args, "--log-requests")
+	}
 	cmd := exec.Command(python, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
