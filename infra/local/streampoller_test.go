@@ -3,10 +3,12 @@ package local
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +149,48 @@ func TestStreamPollerStopsQuietlyMidCall(t *testing.T) {
 	}
 	if logs.Len() > 0 {
 		t.Fatalf("the poller logged on a normal stop:\n%s", logs.String())
+	}
+}
+
+// With a ParallelizationFactor the records of one page go out in several
+// batches at once, split by item key: every record is handled once, one
+// item's records in their order, and the batches overlap in time.
+func TestStreamPollerParallelBatchesKeepEachItemsOrder(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{} // id -> sequence numbers, in handling order
+	inFlight, most := 0, 0
+	handler := func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+		for _, r := range ev.Records {
+			id := r.Change.Keys["id"].String()
+			got[id] = append(got[id], r.Change.SequenceNumber)
+		}
+		return events.DynamoDBEventResponse{}, nil
+	}
+	var records []events.DynamoDBEventRecord
+	for i := range 60 {
+		id := fmt.Sprintf("pri_%d", i%12)
+		records = append(records, events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{
+			Keys: map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(id)}, SequenceNumber: fmt.Sprintf("%03d", i)}})
+	}
+	p := &StreamPoller{Handler: handler, Parallel: 4, MaxRetries: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p.deliverAll(context.Background(), records)
+	if len(got) != 12 {
+		t.Fatalf("%d items handled, want 12", len(got))
+	}
+	for id, seqs := range got {
+		if len(seqs) != 5 || !slices.IsSorted(seqs) {
+			t.Fatalf("%s: records %v, want its 5 in order", id, seqs)
+		}
+	}
+	if most < 2 {
+		t.Fatalf("at most %d batches at once, want them to overlap", most)
 	}
 }

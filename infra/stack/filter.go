@@ -3,6 +3,8 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+
 	"github.com/aws/aws-lambda-go/events"
 )
 
@@ -100,13 +102,12 @@ func (t *Template) StreamFilters(function, event string) ([]FilterPattern, error
 // stream event source: how many batches of one shard it handles at once (1
 // when unset).
 func (t *Template) StreamParallelization(function, event string) int {
-	switch n := Dig(t.Resources[function].Properties, "Events", event, "Properties", "ParallelizationFactor").(type) {
-	case float64:
-		return max(int(n), 1)
-	case int:
-		return max(n, 1)
+	v := Dig(t.Resources[function].Properties, "Events", event, "Properties", "ParallelizationFactor")
+	n, err := strconv.Atoi(scalarString(v))
+	if err != nil {
+		return 1
 	}
-	return 1
+	return max(n, 1)
 }
 
 func scalar(v any) bool {

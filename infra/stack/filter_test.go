@@ -88,3 +88,22 @@ func TestAnythingBut(t *testing.T) {
 		}
 	}
 }
+
+// The local stream poller handles as many batches at once as the template's
+// ParallelizationFactor says, and one when it is unset.
+func TestTemplateStreamParallelization(t *testing.T) {
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := ParseTemplate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tmpl.StreamParallelization("StreamFunction", "RequestsStream"); n != 10 {
+		t.Errorf("StreamFunction: %d batches at once, want the template's 10", n)
+	}
+	if n := tmpl.StreamParallelization("StreamFunction", "NoSuchEvent"); n != 1 {
+		t.Errorf("unset: %d, want 1", n)
+	}
+}
