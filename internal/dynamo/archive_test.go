@@ -159,3 +159,69 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 		t.Error("reindexing gave an archive item index attributes")
 	}
 }
+
+// A request re-run before archive items existed keeps its earlier runs'
+// snapshots in runs, with every run's entries on the item; its next re-run
+// archives all of that as one item, which still names each run's webhooks.
+func TestRerunOfAnItemWithRunsInside(t *testing.T) {
+	s, cfg := awstest.Stack(t)
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(cfg)
+	table := s.Resources["RequestsTable"].Ref
+	store := dynamo.NewRequestStore(db, table)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	a := gate.SnapshotWebhook{Key: "crm", Name: "CRM"}
+	b := gate.SnapshotWebhook{Key: "ticketing", Name: "Ticketing"}
+	entry := func(action, key, msg string, h gate.SnapshotWebhook) gate.ActivityEntry {
+		return gate.ActivityEntry{At: at, Action: action, WebhookKey: key, Message: msg, Mentions: []gate.Mention{{Index: 0, Key: h.Key, Name: h.Name}}}
+	}
+	r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusPending, PolicyKey: "default_access_policy", PolicyAction: "access",
+		CreatedAt: at, UpdatedAt: at, Run: 1, Webhooks: []gate.SnapshotWebhook{b}, Activity: []gate.ActivityEntry{
+			entry(gate.ActionWebhookTriggered, "", "Triggered pre-approval webhooks: CRM", a),
+			entry(gate.ActionWebhookFailed, "crm", "Pre-approval webhook 'CRM' failed after 1 attempts: HTTP 503", a),
+			{At: at, Action: gate.ActionStatusChanged, Message: "Status changed from pending to awaiting_pre_approval: pre-approval re-run", Actor: "admin"},
+			entry(gate.ActionWebhookTriggered, "", "Triggered pre-approval webhooks: Ticketing", b),
+			entry(gate.ActionWebhookFailed, "ticketing", "Pre-approval webhook 'Ticketing' failed after 1 attempts: HTTP 503", b),
+		}}
+	av, err := dynamo.Item(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	av["runs"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberL{Value: []types.AttributeValue{
+		&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: a.Key}, "n": &types.AttributeValueMemberS{Value: a.Name}}}}}}}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: av}); err != nil {
+		t.Fatal(err)
+	}
+	hooks := &switchedWebhooks{set: []gate.Webhook{{Key: "billing", Name: "Billing"}}}
+	reqs := &gate.Requests{Store: store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if res, err := reqs.RetryPreApproval(ctx, gate.Decision{IDs: []string{r.ID}, Actor: "admin"}); err != nil || len(res.Succeeded) != 1 {
+		t.Fatalf("re-run: %+v %v", res, err)
+	}
+	activity, err := reqs.Activity(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range activity {
+		got = append(got, e.Message+"|"+e.WebhookKey)
+	}
+	want := []string{
+		"Triggered pre-approval webhooks: CRM|", "Pre-approval webhook 'CRM' failed after 1 attempts: HTTP 503|crm",
+		"Status changed from pending to awaiting_pre_approval: pre-approval re-run|",
+		"Triggered pre-approval webhooks: Ticketing|", "Pre-approval webhook 'Ticketing' failed after 1 attempts: HTTP 503|ticketing",
+		"Status changed from pending to awaiting_pre_approval: pre-approval re-run|",
+		"Triggered pre-approval webhooks: Billing|",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: r.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out.Item["runs"]; ok {
+		t.Error("the re-run left runs on the request's item")
+	}
+}
