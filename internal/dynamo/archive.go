@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/gate"
-	"github.com/pregate/pregate/internal/logkey"
 )
 
 // A re-run of pre-approval moves the run it ends out of the request's item
@@ -26,8 +24,10 @@ import (
 // item keeps the current run only. So the request's item holds at most one
 // run's worth of webhooks and timeline however often it is re-run, and each
 // archive item holds one run. An archive item has none of the index
-// attributes (no index sees it) and no status (the stream's filters drop it);
-// the write that finishes the request gives it the request's expires_at.
+// attributes (no index sees it) and no status (the stream's filters drop its
+// records). Once the request is finished, the stream record of the write
+// that finished it gives each archive item the request's expires_at
+// (ExpireArchives, internal/stream's Archives), retried until it succeeds.
 
 var _ gate.RunArchive = (*RequestStore)(nil)
 
@@ -179,29 +179,26 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 	return out, nil
 }
 
-// expireArchives gives the archived runs of a request that a write just
-// finished the request's expires_at, so they go with it. One UpdateItem per
-// run; a run not archived (re-run before archives existed) is skipped. It
-// follows the finishing write, which has happened whatever it meets: a
-// failure is logged, and leaves that archive item to be deleted by hand.
-func (s *RequestStore) expireArchives(ctx context.Context, item map[string]types.AttributeValue, exp types.AttributeValue) {
-	run, _ := item["pre_approval_run"].(*types.AttributeValueMemberN)
-	id, _ := item["id"].(*types.AttributeValueMemberS)
-	if run == nil || id == nil {
-		return
-	}
-	n, _ := strconv.Atoi(run.Value)
-	for k := range n {
+// ExpireArchives gives the archived runs 0..runs-1 of request id the TTL
+// expiresAt (epoch seconds), so they go with the request (the stream's
+// Archives step calls it once the request is finished, and its record is
+// retried until this succeeds). One UpdateItem per run, conditioned on the
+// archive item existing: a run not archived (re-run before archives
+// existed) is skipped. Setting the same value again changes nothing.
+func (s *RequestStore) ExpireArchives(ctx context.Context, id string, runs int, expiresAt int64) error {
+	exp := &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt, 10)}
+	for k := range runs {
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 &s.table,
-			Key:                       map[string]types.AttributeValue{"id": stringValue(archiveID(id.Value, k))},
+			Key:                       map[string]types.AttributeValue{"id": stringValue(archiveID(id, k))},
 			UpdateExpression:          aws.String("SET " + expiresAttr + " = :expires"),
 			ConditionExpression:       aws.String("attribute_exists(id)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":expires": exp},
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if err != nil && !errors.As(err, &ccf) {
-			slog.Default().WarnContext(ctx, "archived run left without expiry", logkey.PrivacyRequestID, id.Value, "run", k, "error", err.Error())
+			return fmt.Errorf("expire archived run %d of %s: %w", k, id, err)
 		}
 	}
+	return nil
 }

@@ -56,8 +56,5 @@ func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gat
 	if err != nil {
 		return nil, err
 	}
-	if exp, ok := u.values[":expires"]; ok {
-		s.expireArchives(ctx, av, exp)
-	}
 	return unmarshalRequest(av)
 }

@@ -347,9 +347,6 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if err != nil {
 		return nil, fmt.Errorf("update request %s: %w", c.ID, itemSizeError(err, "update request "+c.ID))
 	}
-	if exp, ok := values[":expires"]; ok {
-		s.expireArchives(ctx, out.Attributes, exp)
-	}
 	return unmarshalRequest(out.Attributes)
 }
 

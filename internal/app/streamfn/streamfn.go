@@ -1,7 +1,7 @@
 // Package streamfn wires the requests-stream function: deliveries for
-// requests entering awaiting_pre_approval, and one approved-queue message
-// per approval (checked against, then recorded in, the request's published
-// mark). It builds the SQS and DynamoDB clients, and no other.
+// requests entering awaiting_pre_approval; one approved-queue message per
+// approval (checked against, then recorded in, the request's published
+// mark); and a finished request's expiry given to its archived runs. It builds the SQS and DynamoDB clients, and no other.
 package streamfn
 
 import (
@@ -12,9 +12,12 @@ import (
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/queue"
 	"github.com/pregate/pregate/internal/stream"
 )
+
+var _ stream.ArchiveExpirer = (*dynamo.RequestStore)(nil)
 
 // New is the requests-stream function's handler.
 func New(_ context.Context, d app.Deps) (*stream.Handler, error) {
@@ -23,9 +26,13 @@ func New(_ context.Context, d app.Deps) (*stream.Handler, error) {
 		return nil, err
 	}
 	q := sqs.NewFromConfig(d.AWS)
+	requests := stores.Requests(d)
 	return &stream.Handler{Log: d.Log, Steps: []stream.RecordHandler{
 		&stream.Deliveries{Queue: queue.NewDispatchQueue(q, d.Config.DispatchQueueURL), Log: d.Log},
-		&stream.Approved{Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Store: stores.Requests(d), Now: d.Now, Log: d.Log},
+		&stream.Approved{Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Store: requests, Now: d.Now, Log: d.Log},
+		// Before Decisions: a record failed here is retried, and a metric
+		// already counted would be counted again.
+		&stream.Archives{Store: requests, Log: d.Log},
 		&stream.Decisions{Metrics: d.Metrics},
 	}}, nil
 }
