@@ -5,24 +5,28 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
+	"github.com/pregate/pregate/internal/stream"
 )
 
 // TestRerunsArchiveTheirRuns: each re-run moves the run it ends to an
 // archive item in the same transaction; the timeline route still returns
 // every run's entries in order; a re-run decided on a stale read is refused
-// as a conflict; the denial gives the archive items the request's expiry;
-// the reindexing tool leaves archive items alone.
+// as a conflict; the denial's stream record gives the archive items the
+// request's expiry; the reindexing tool leaves archive items alone.
 func TestRerunsArchiveTheirRuns(t *testing.T) {
 	s, cfg := awstest.Stack(t)
 	ctx := context.Background()
@@ -139,6 +143,41 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 	if !ok {
 		t.Fatal("the denied request has no expires_at")
 	}
+	// The denial's own write leaves them: its stream record, through the
+	// stream function's filters, gives them the expiry.
+	if _, ok := item(dynamo.ArchiveID(id, 0))["expires_at"]; ok {
+		t.Fatal("the denying write gave an archive item expires_at; the stream's record should")
+	}
+	tmpl, err := stack.LoadTemplate(filepath.Join(awstest.Root(), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters, err := tmpl.StreamFilters("StreamFunction", "RequestsStream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed := awstest.NewStreamReader(cfg, s)
+	records, err := streamed.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &stream.Handler{Log: log, Steps: []stream.RecordHandler{&stream.Archives{Store: store}}}
+	for range 2 { // a record delivered twice changes nothing more
+		if resp, err := h.Handle(ctx, events.DynamoDBEvent{Records: stack.KeepMatching(filters, records)}); err != nil || len(resp.BatchItemFailures) > 0 {
+			t.Fatalf("stream: %+v %v", resp, err)
+		}
+	}
+	// The archive items' own records (they have no status) never reach the function.
+	records, err = streamed.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) == 0 {
+		t.Fatal("no stream record of the archive items' expiry")
+	}
+	if kept := stack.KeepMatching(filters, records); len(kept) > 0 {
+		t.Errorf("the stream function would see %d records of archive items", len(kept))
+	}
 	for run := range 2 {
 		a := item(dynamo.ArchiveID(id, run))
 		if got, ok := a["expires_at"].(*types.AttributeValueMemberN); !ok || got.Value != exp.Value {
@@ -223,5 +262,59 @@ func TestRerunOfAnItemWithRunsInside(t *testing.T) {
 	}
 	if _, ok := out.Item["runs"]; ok {
 		t.Error("the re-run left runs on the request's item")
+	}
+}
+
+// ExpireArchives gives each archive item that exists the expiry, again and
+// again to the same effect, and creates none: a run not archived (re-run
+// before archive items existed) stays absent, and other items are untouched.
+func TestExpireArchives(t *testing.T) {
+	s, cfg := awstest.Stack(t)
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(cfg)
+	table := s.Resources["RequestsTable"].Ref
+	store := dynamo.NewRequestStore(db, table)
+	id := gate.NewRequestID()
+	put := func(key string) {
+		t.Helper()
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: key}, "activity": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Runs 0 and 2 archived, run 1 not; another request's run 0 archived.
+	put(dynamo.ArchiveID(id, 0))
+	put(dynamo.ArchiveID(id, 2))
+	other := gate.NewRequestID()
+	put(dynamo.ArchiveID(other, 0))
+	get := func(key string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	const exp = 1790000000
+	for range 2 {
+		if err := store.ExpireArchives(ctx, id, 3, exp); err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range []int{0, 2} {
+			if got, ok := get(dynamo.ArchiveID(id, run))["expires_at"].(*types.AttributeValueMemberN); !ok || got.Value != "1790000000" {
+				t.Errorf("archived run %d: expires_at %v", run, got)
+			}
+		}
+		if it := get(dynamo.ArchiveID(id, 1)); it != nil {
+			t.Errorf("run 1, never archived, now is %v", it)
+		}
+		if _, ok := get(dynamo.ArchiveID(other, 0))["expires_at"]; ok {
+			t.Error("another request's archive item got the expiry")
+		}
+	}
+	// No run archived at all: nothing to do.
+	if err := store.ExpireArchives(ctx, gate.NewRequestID(), 3, exp); err != nil {
+		t.Fatal(err)
 	}
 }
