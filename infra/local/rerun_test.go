@@ -1,15 +1,20 @@
 package local_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // An admin re-runs pre-approval of a request left pending by a validator's
 // outage: the validator is called again with a new delivery id and token,
 // its reply approves the request, and a reply with the first run's token no
-// longer counts.
+// longer counts; the archived first run takes the approved request's expiry.
 func TestRetryPreApprovalAfterAnOutage(t *testing.T) {
 	c := admin(t)
 	v := newValidator(t, 410) // gone: fails at once, no retries
@@ -67,6 +72,27 @@ func TestRetryPreApprovalAfterAnOutage(t *testing.T) {
 	if rerun != 1 || triggered != 2 {
 		t.Fatalf("timeline: %d re-run entries with an actor, %d triggered entries: %+v", rerun, triggered, act.Items)
 	}
+	// The approval's stream record gives the archived first run the
+	// request's expiry.
+	db := dynamodb.NewFromConfig(c.sys.AWS)
+	table := c.sys.Stack.Resources["RequestsTable"].Ref
+	expiresAt := func(key string) string {
+		out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := out.Item["expires_at"].(*types.AttributeValueMemberN)
+		if n == nil {
+			return ""
+		}
+		return n.Value
+	}
+	exp := expiresAt(id)
+	if exp == "" {
+		t.Fatal("the approved request has no expires_at")
+	}
+	waitUntil(t, 30*time.Second, func() bool { return expiresAt(id+"#run0") == exp })
 	// Decided now: a re-run fails that item.
 	c.must(200, "PATCH", "/privacy-request/administrate/retry-pre-approval", map[string]any{"request_ids": []string{id}}, &res)
 	if len(res.Failed) != 1 || res.Failed[0].Message != "Cannot transition status" {
