@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -74,7 +75,9 @@ func classify(o Observed) Verdict {
 			v.Why += "; "
 		}
 		v.Why += fmt.Sprintf(format, args...)
-		v.Rules = append(v.Rules, format)
+		if !slices.Contains(v.Rules, format) { // each rule once per request
+			v.Rules = append(v.Rules, format)
+		}
 	}
 	if o.Decisions > 1 || o.Messages > 1 {
 		v.DoubleDecided = true

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestClassify(t *testing.T) {
 	el := Validated{Called: true, Verdict: Eligible, Accepted: Eligible}
@@ -70,6 +73,8 @@ func TestClassify(t *testing.T) {
 			Validated: three(el, el, Validated{})}, want{unexplained: true}},
 		{"stranded deliveries, yet no review deadline", Observed{Found: true, Status: "pending", States: states("failed", "pending", "called"), Stranded: true,
 			Validated: three(failing, Validated{}, silent)}, want{unexplained: true}},
+		{"pending, two deliveries never made", Observed{Found: true, Status: "pending", States: states("pending", "pending", "called"), Deadline: true,
+			Validated: three(Validated{}, Validated{}, silent)}, want{unexplained: true}},
 		{"approved without a configured webhook", with(approved, func(o *Observed) { o.States["c"], o.Validated["c"] = "called", silent }), want{unexplained: true}},
 		{"approved without a removed webhook, not on the timeline", with(approved, func(o *Observed) {
 			o.States["c"], o.Validated["c"] = "called", silent
@@ -88,6 +93,10 @@ func TestClassify(t *testing.T) {
 			got := want{v.Lost, v.DoubleDecided, v.Stuck, v.Unexplained}
 			if got != tc.want {
 				t.Fatalf("got %+v (%s), want %+v", got, v.Why, tc.want)
+			}
+			// The run counts requests by rule: a rule broken twice is one.
+			if u := slices.Compact(slices.Sorted(slices.Values(v.Rules))); len(u) != len(v.Rules) {
+				t.Fatalf("rules %q repeat", v.Rules)
 			}
 		})
 	}
