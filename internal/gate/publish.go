@@ -67,13 +67,6 @@ type Publisher struct {
 	NewToken func() string
 }
 
-// Publish sends m unless its request is not approved, already marked
-// published or claimed by another publisher, then marks it; it says whether
-// it sent. The stream builds m from the record's image.
-func (p *Publisher) Publish(ctx context.Context, m ApprovedMessage) (bool, error) {
-	return p.send(ctx, m)
-}
-
 // publish is Publish for a request just read (the reconciler's).
 func (p *Publisher) publish(ctx context.Context, r *PrivacyRequest) (bool, error) {
 	if r.Status != StatusApproved || r.PublishedAt != nil {
@@ -82,10 +75,13 @@ func (p *Publisher) publish(ctx context.Context, r *PrivacyRequest) (bool, error
 	if r.ApprovedAt == nil {
 		return false, fmt.Errorf("request %s is approved without approved_at", r.ID)
 	}
-	return p.send(ctx, ApprovedMessage{PrivacyRequestID: r.ID, PolicyAction: r.PolicyAction, ApprovedAt: *r.ApprovedAt, ApprovedBy: r.ApprovedBy})
+	return p.Publish(ctx, ApprovedMessage{PrivacyRequestID: r.ID, PolicyAction: r.PolicyAction, ApprovedAt: *r.ApprovedAt, ApprovedBy: r.ApprovedBy})
 }
 
-func (p *Publisher) send(ctx context.Context, m ApprovedMessage) (bool, error) {
+// Publish sends m unless its request is not approved, already marked
+// published or claimed by another publisher, then marks it; it says whether
+// it sent. The stream builds m from the record's image.
+func (p *Publisher) Publish(ctx context.Context, m ApprovedMessage) (bool, error) {
 	id := m.PrivacyRequestID
 	now := p.Now().UTC().Truncate(time.Microsecond)
 	lease := p.Lease
