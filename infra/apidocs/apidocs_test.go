@@ -103,7 +103,9 @@ func TestServesTheDocumentAndItsReference(t *testing.T) {
 		Components struct {
 			SecuritySchemes map[string]struct {
 				Flows struct {
-					ClientCredentials struct{ TokenURL string `json:"tokenUrl"` } `json:"clientCredentials"`
+					ClientCredentials struct {
+						TokenURL string `json:"tokenUrl"`
+					} `json:"clientCredentials"`
 				} `json:"flows"`
 			} `json:"securitySchemes"`
 		} `json:"components"`

@@ -11,7 +11,7 @@ import (
 // AWS latencies, its validators' answers, its CPU time and the rounding.
 func TestLambdaSecondsModel(t *testing.T) {
 	r := &systemRun{M: 3, N: 2,
-		Calls: map[string]int{"DynamoDB/GetItem": 4, "DynamoDB/UpdateItem": 6, "DynamoDB/Query": 1, "SQS/SendMessageBatch": 2, "KMS/Decrypt": 1},
+		Calls:       map[string]int{"DynamoDB/GetItem": 4, "DynamoDB/UpdateItem": 6, "DynamoDB/Query": 1, "SQS/SendMessageBatch": 2, "KMS/Decrypt": 1},
 		Invocations: map[string][]time.Duration{"PublicApiFunction": {3 * time.Second, 2 * time.Second}, "DispatcherFunction": {5 * time.Second, time.Second}},
 	}
 	// 10 item calls × 10 ms + 1 query × 20 ms + 2 SQS × 20 ms + 1 KMS × 15 ms

@@ -121,4 +121,3 @@ func redact(args []string, token string) []string {
 	}
 	return out
 }
-

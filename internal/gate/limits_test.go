@@ -204,9 +204,15 @@ func TestActorOverItsLimitIsRefused(t *testing.T) {
 	u := &Requests{} // no store: nothing may be read or written
 	long := strings.Repeat("é", MaxActorLen+1)
 	for name, call := range map[string]func() (BulkResult, error){
-		"approve": func() (BulkResult, error) { return u.Approve(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long}) },
-		"deny":    func() (BulkResult, error) { return u.Deny(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long}) },
-		"re-run":  func() (BulkResult, error) { return u.RetryPreApproval(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long}) },
+		"approve": func() (BulkResult, error) {
+			return u.Approve(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long})
+		},
+		"deny": func() (BulkResult, error) {
+			return u.Deny(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long})
+		},
+		"re-run": func() (BulkResult, error) {
+			return u.RetryPreApproval(context.Background(), Decision{IDs: []string{"pri_x"}, Actor: long})
+		},
 	} {
 		_, err := call()
 		var v *ValidationError

@@ -69,7 +69,10 @@ func TestKeySetReloadsOnUnknownKIDAndAfterItsTTL(t *testing.T) {
 	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
 	current, reads := old, 0
 	tok := &Tokens{first: make(chan struct{}), now: func() time.Time { return now },
-		load: func(context.Context) (*keys.Tokens, error) { reads++; return keys.NewTokens(current, time.Hour, time.Now), nil }}
+		load: func(context.Context) (*keys.Tokens, error) {
+			reads++
+			return keys.NewTokens(current, time.Hour, time.Now), nil
+		}}
 	close(tok.first)
 	if err := tok.Ready(context.Background()); err != nil {
 		t.Fatal(err)
