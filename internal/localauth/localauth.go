@@ -43,14 +43,15 @@ type Client struct {
 
 // RootClient reads OAUTH_ROOT_CLIENT_ID / OAUTH_ROOT_CLIENT_SECRET, with the local defaults.
 func RootClient(getenv func(string) string) Client {
-	c := Client{ID: getenv("OAUTH_ROOT_CLIENT_ID"), Secret: getenv("OAUTH_ROOT_CLIENT_SECRET")}
-	if c.ID == "" {
-		c.ID = "local-admin"
+	return Client{ID: envOr(getenv, "OAUTH_ROOT_CLIENT_ID", "local-admin"), Secret: envOr(getenv, "OAUTH_ROOT_CLIENT_SECRET", "local-admin-secret")}
+}
+
+// envOr is getenv(key), or def when that is empty.
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
 	}
-	if c.Secret == "" {
-		c.Secret = "local-admin-secret"
-	}
-	return c
+	return def
 }
 
 // Server issues and verifies local tokens.

@@ -42,14 +42,7 @@ type User struct {
 
 // LocalUser reads LOCAL_ADMIN_USER / LOCAL_ADMIN_PASSWORD, with the local defaults.
 func LocalUser(getenv func(string) string) User {
-	u := User{Name: getenv("LOCAL_ADMIN_USER"), Password: getenv("LOCAL_ADMIN_PASSWORD")}
-	if u.Name == "" {
-		u.Name = "admin"
-	}
-	if u.Password == "" {
-		u.Password = "local-admin-password"
-	}
-	return u
+	return User{Name: envOr(getenv, "LOCAL_ADMIN_USER", "admin"), Password: envOr(getenv, "LOCAL_ADMIN_PASSWORD", "local-admin-password")}
 }
 
 // authCode is an issued, not yet redeemed authorization code.
