@@ -145,7 +145,8 @@ func describeRun(rep *report, r *systemRun, c costBreakdown, cpuPerRequest time.
 	}
 	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f",
 		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.SQS, c.KMS)
+	measured := measuredLambdaSeconds(r)
 	rep.note("  Lambda duration modelled at %.0f ms per request (CPU %s measured, AWS calls and validator answers at the latencies in prices.go); the handlers took %.0f ms per request against moto here, which would price it at %.2f",
-		lambdaSeconds(r, cpuPerRequest)*1000/float64(r.N), cpuPerRequest, measuredLambdaSeconds(r)*1000/float64(r.N),
-		measuredLambdaSeconds(r)*lambdaMemoryGB*1e6/float64(r.N)*Prices.LambdaGBSecondArm64)
+		lambdaSeconds(r, cpuPerRequest)*1000/float64(r.N), cpuPerRequest, measured*1000/float64(r.N),
+		measured*lambdaMemoryGB*1e6/float64(r.N)*Prices.LambdaGBSecondArm64)
 }
