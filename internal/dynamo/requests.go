@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -260,13 +259,18 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if err != nil {
 		return nil, fmt.Errorf("marshal activity: %w", err)
 	}
-	set := "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity)"
 	values := map[string]types.AttributeValue{
 		":to":       &types.AttributeValueMemberS{Value: string(c.To)},
 		":from":     &types.AttributeValueMemberS{Value: string(c.From)},
 		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(c.At)},
 		":activity": activity,
-		":none":     &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+	}
+	// A move appends its entries to the timeline; a re-run starts the
+	// timeline again with them (the run it ends goes to its archive item).
+	set := "#status = :to, updated_at = :at, activity = :activity"
+	if c.Run == 0 {
+		set = "#status = :to, updated_at = :at, activity = list_append(if_not_exists(activity, :none), :activity)"
+		values[":none"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 	}
 	names := map[string]string{"#status": "status"}
 	if c.ReviewedBy != "" {
@@ -299,15 +303,12 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	var archive map[string]types.AttributeValue
 	var remove []string
 	if c.Run > 0 {
-		// A re-run: the run it ends moves to its archive item (archive.go),
-		// and the item's timeline starts again with the re-run's entries.
+		// A re-run: the run it ends moves to its archive item (archive.go).
 		var n int
 		var err error
 		if archive, n, err = s.archivedRun(ctx, c.ID, c.Run-1); err != nil {
 			return nil, err
 		}
-		set = strings.Replace(set, "activity = list_append(if_not_exists(activity, :none), :activity)", "activity = :activity", 1)
-		delete(values, ":none")
 		set += ", pre_approval_run = :run"
 		values[":run"] = &types.AttributeValueMemberN{Value: strconv.Itoa(c.Run)}
 		values[":archived"] = &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
