@@ -31,7 +31,7 @@ vet:
 screenshots: $(VENV_STAMP)
 	PREGATE_SCREENSHOTS=1 go test -count=1 -run 'TestAdminConsole' -v ./infra/browsertest
 
-# Load and fault run (docs/soak.md), not part of `make test`: SOAK_REQUESTS=5000 by default.
+# Load and fault run (docs/internals/soak.md), not part of `make test`: SOAK_REQUESTS=5000 by default.
 soak: $(VENV_STAMP)
 	go run ./infra/soak
 

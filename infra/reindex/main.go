@@ -1,5 +1,5 @@
 // Command reindex is a step of upgrading a stack whose requests table
-// predates the sharded indexes (docs/storage.md, "Upgrading a stack"): it
+// predates the sharded indexes (docs/internals/storage.md, "Upgrading a stack"): it
 // gives every stored request the attributes the created, status and due
 // indexes are keyed on. It uses the AWS credentials and region of the
 // environment, like the AWS CLI, and is safe to run again.

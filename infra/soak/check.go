@@ -40,7 +40,7 @@ type Observed struct {
 	Timeline string
 }
 
-// Verdict is how one request counts (see docs/soak.md).
+// Verdict is how one request counts (see docs/internals/soak.md).
 type Verdict struct {
 	Lost, DoubleDecided, Stuck, Unexplained bool
 	Why                                     string

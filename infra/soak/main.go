@@ -6,7 +6,7 @@
 // dispatcher killed and restarted, REVIEW_DEADLINE on; then a checker reads
 // every request and prints
 // `soak: lost=N double_decided=N stuck=N unexplained=N faults=N`
-// (docs/soak.md says what each counts). It exits 1 when lost,
+// (docs/internals/soak.md says what each counts). It exits 1 when lost,
 // double_decided or unexplained is not 0.
 package main
 
@@ -251,7 +251,7 @@ func run(cfg settings) (tally, error) {
 	stopSampling()
 	lastSubmit := time.Now()
 	logf("submitted: %d accepted, %d refused", len(subs.ids), subs.refused)
-	logf("emulator restart skipped: moto cannot keep its state across a restart (docs/emulator.md)")
+	logf("emulator restart skipped: moto cannot keep its state across a restart (docs/internals/emulator.md)")
 
 	// Settle: the stream poller caught up with the table's writes, no
 	// dispatch message left (visible, in flight or delayed), every validator

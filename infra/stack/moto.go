@@ -28,7 +28,7 @@ type MotoOptions struct {
 	// or $MOTO_PYTHON.
 	Python string
 	// ThreadedDynamoDB lets moto run DynamoDB calls concurrently (only to
-	// reproduce the race documented in docs/emulator.md).
+	// reproduce the race documented in docs/internals/emulator.md).
 	ThreadedDynamoDB bool
 	// Log receives moto's own output; nil discards it.
 	Log io.Writer

@@ -240,7 +240,7 @@ func (a *Admin) SetSecrets(ctx context.Context, key string, in SecretsInput, mer
 		if stored != nil {
 			was = stored.Sealed
 			if merge {
-				// The only decryption outside the dispatcher (docs/storage.md).
+				// The only decryption outside the dispatcher (docs/internals/storage.md).
 				opened, err := a.openSealed(ctx, key, stored.Sealed)
 				if err != nil {
 					return err

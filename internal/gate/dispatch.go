@@ -60,7 +60,7 @@ type DeliveryMark struct {
 }
 
 // DeliveryWrite records the ends of one request's deliveries of a batch as
-// one conditional write (docs/dispatch.md). It never conditions on the
+// one conditional write (docs/internals/dispatch.md). It never conditions on the
 // status for a called mark, so replies and decisions never refuse it:
 //   - each mark applies only while its webhook has no delivery recorded
 //     (a redelivered message cannot record twice);

@@ -13,7 +13,7 @@ import (
 )
 
 // memDeliveryStore is an in-memory DeliveryStore with the conditions of
-// docs/dispatch.md.
+// docs/internals/dispatch.md.
 type memDeliveryStore struct {
 	memReplyStore
 }

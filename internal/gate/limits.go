@@ -6,7 +6,7 @@ import (
 )
 
 // The field limits. Every string the API stores has one, so that a stored
-// item has a known largest size (docs/storage.md, "Largest item"). Lengths
+// item has a known largest size (docs/internals/storage.md, "Largest item"). Lengths
 // count characters (Unicode code points), as the 422 messages say.
 const (
 	MaxEmailLen       = 254  // an address as SMTP carries it

@@ -29,7 +29,7 @@ type ReplyTokenVerifier interface {
 	VerifyReply(token string) (ReplyClaims, error)
 }
 
-// ReplyWrite is one conditional write of the reply path (docs/storage.md).
+// ReplyWrite is one conditional write of the reply path (docs/internals/storage.md).
 // It conditions on fields, never on the whole item, so that a delivery being
 // recorded or another webhook's reply never refuses it:
 //   - the status must still be pending or awaiting_pre_approval;
@@ -95,7 +95,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 	}
 	for range maxReplyRetries {
 		// The configuration is read anew before each decision, so the write
-		// rests on the configured set as it is when it happens (docs/storage.md).
+		// rests on the configured set as it is when it happens (docs/internals/storage.md).
 		configured, err := u.configured(ctx)
 		if err != nil {
 			return err

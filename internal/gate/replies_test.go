@@ -13,7 +13,7 @@ import (
 )
 
 // memReplyStore is the in-memory request store the domain tests run on. Its
-// writes hold the conditions docs/storage.md gives the DynamoDB ones.
+// writes hold the conditions docs/internals/storage.md gives the DynamoDB ones.
 type memReplyStore struct {
 	mu     sync.Mutex
 	reqs   map[string]*PrivacyRequest

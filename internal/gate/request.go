@@ -29,7 +29,7 @@ const (
 // SnapshotWebhook is one webhook recorded on a request when it entered
 // awaiting_pre_approval. Its delivery (written by the dispatcher) and its
 // reply (written by the validator's reply) are separate fields, so that the
-// two writers never condition on each other (docs/storage.md).
+// two writers never condition on each other (docs/internals/storage.md).
 type SnapshotWebhook struct {
 	Key  string
 	Name string
@@ -78,7 +78,7 @@ type ActivityEntry struct {
 	// Mentions are the webhooks of the request's snapshot that Message
 	// names, in the order it names them. They are not shown: storage keeps
 	// an entry small by storing a reference where the name or key was
-	// (docs/storage.md, "Largest item"). Reads leave them empty.
+	// (docs/internals/storage.md, "Largest item"). Reads leave them empty.
 	Mentions []Mention
 }
 

@@ -147,7 +147,7 @@ func (s *memStore) CountWrongCode(context.Context, string, int) error { return e
 
 func (s *memStore) Discard(context.Context, *gate.PrivacyRequest) error { return errUnused }
 
-// RecordReply applies w under the adapter's conditions (docs/storage.md):
+// RecordReply applies w under the adapter's conditions (docs/internals/storage.md):
 // the status is pending or awaiting; the webhook is at its index and has
 // no reply yet; an approval needs the other webhooks' eligible replies.
 func (s *memStore) RecordReply(_ context.Context, w gate.ReplyWrite) (*gate.PrivacyRequest, error) {
