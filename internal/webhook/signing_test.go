@@ -4,8 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,5 +95,55 @@ func TestSignVerifiesWithTheValidatorSDK(t *testing.T) {
 	}
 	if _, err := v.Verify(header(current), append(body[:len(body)-1:len(body)-1], ' ', '}')); !errors.Is(err, validator.ErrBadSignature) {
 		t.Fatalf("changed body: err = %v", err)
+	}
+}
+
+// The validator SDKs' shared test vectors pin signatures: Sign must make
+// each of them, the gate calls' one entry per secret in order.
+func TestSignMatchesTheSDKVectors(t *testing.T) {
+	raw, err := os.ReadFile("../../validator/testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Secrets    map[string]string `json:"secrets"`
+		Signatures []struct {
+			Secret    string `json:"secret"`
+			WebhookID string `json:"webhook_id"`
+			Timestamp string `json:"timestamp"`
+			Body      string `json:"body"`
+			Signature string `json:"signature"`
+		} `json:"signatures"`
+		GateCalls []struct {
+			SentAt  int64             `json:"sent_at"`
+			Body    string            `json:"body"`
+			Headers map[string]string `json:"headers"`
+			Signed  []string          `json:"signed_with"`
+		} `json:"gate_calls"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Signatures) == 0 || len(v.GateCalls) == 0 {
+		t.Fatal("no signatures in the vectors")
+	}
+	for _, s := range v.Signatures {
+		ts, _ := strconv.ParseInt(s.Timestamp, 10, 64)
+		if got, err := Sign(s.Secret, s.WebhookID, time.Unix(ts, 0), []byte(s.Body)); err != nil || got != s.Signature {
+			t.Errorf("Sign = %q, %v; want %q", got, err, s.Signature)
+		}
+	}
+	for _, gc := range v.GateCalls {
+		var sigs []string
+		for _, name := range gc.Signed {
+			sig, err := Sign(v.Secrets[name], gc.Headers["webhook-id"], time.Unix(gc.SentAt, 0), []byte(gc.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs = append(sigs, sig)
+		}
+		if got := strings.Join(sigs, " "); got != gc.Headers["webhook-signature"] {
+			t.Errorf("%s: signature %q, want %q", gc.Headers["webhook-id"], got, gc.Headers["webhook-signature"])
+		}
 	}
 }
