@@ -88,8 +88,12 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 	switch {
 	case errors.Is(err, ErrReplyTokenExpired):
 		return &ForbiddenError{Msg: "Webhook token expired"}
-	case err != nil:
+	case errors.Is(err, ErrReplyTokenInvalid):
 		return &ForbiddenError{Msg: "Not Authorized for this action"}
+	case err != nil:
+		// Our own failure (no key set to check with): a 5xx the validator
+		// retries, never a refusal of a token that may be valid.
+		return fmt.Errorf("verify reply token: %w", err)
 	case claims.PrivacyRequestID != pathID:
 		return &ForbiddenError{Msg: "Not Authorized for this action"}
 	}

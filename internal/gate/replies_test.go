@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,9 +86,15 @@ func (m *memReplyStore) decide(id string, ev Event) bool {
 
 type fakeTokens map[string]ReplyClaims // token -> claims; "expired" -> expired
 
+// errNoKeySet is the verifier's own failure: it has no key set to check with.
+var errNoKeySet = errors.New("reply-token key set not read yet")
+
 func (f fakeTokens) VerifyReply(token string) (ReplyClaims, error) {
-	if token == "expired" {
+	switch token {
+	case "expired":
 		return ReplyClaims{}, fmt.Errorf("exp: %w", ErrReplyTokenExpired)
+	case "unverifiable":
+		return ReplyClaims{}, errNoKeySet
 	}
 	c, ok := f[token]
 	if !ok {
@@ -168,6 +175,11 @@ func TestReplyChecksInOrder(t *testing.T) {
 				t.Fatalf("got %T %v, want %T %v", err, err, c.want, c.want)
 			}
 		})
+	}
+	// A token that cannot be checked for a reason of ours is not refused
+	// (a 403 is final to a validator): the error is ours, a 5xx it retries.
+	if err := u.Reply(ctx, "unverifiable", "pri_1", WebhookEligible); !errors.Is(err, errNoKeySet) {
+		t.Fatalf("verifier's own failure: %T %v, want it passed on", err, err)
 	}
 	r, _ := store.Get(ctx, "pri_1")
 	if r.Status != StatusAwaitingPreApproval || r.Webhooks[0].State() != WebhookEligible || store.writes != 1 {

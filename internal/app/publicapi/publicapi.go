@@ -20,7 +20,8 @@ import (
 
 // API is the public routes; a reply first waits for the reply-token key
 // set, read in the background from the cold start on (the other routes do
-// not use it).
+// not use it), and has it read again when it is older than
+// replytokens.RefreshAfter.
 type API struct {
 	*httpapi.API
 	tokens     *replytokens.Tokens
@@ -53,7 +54,12 @@ func New(_ context.Context, d app.Deps) (*API, error) {
 	}
 	tokens := replytokens.Start(d)
 	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
-	api := httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, d.Metrics))
+	replyRoutes := httpapi.ReplyRoutes(replies, d.Metrics)
+	replyRoute := map[string]bool{}
+	for _, r := range replyRoutes {
+		replyRoute[r.Key] = true
+	}
+	api := httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), replyRoutes)
 	api.AllowCORS(d.Config.PublicCORSOrigins, httpapi.SubmitRouteKey, httpapi.VerifyRouteKey)
-	return &API{API: api, tokens: tokens}, nil
+	return &API{API: api, tokens: tokens, replyRoute: replyRoute}, nil
 }
