@@ -81,7 +81,7 @@ build:
 	  $(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/$$id || exit 1; \
 	  ls -l $(BUILD_DIR)/$$id/bootstrap; done
 
-# The figures of README "Performance"; not part of make test.
+# The figures of DEVELOPMENT.md "Benchmarks"; not part of make test.
 # Sizes are of the arm64 build; init times are measured on a build for this
 # host (bin/host, with a hello-world built the same way) under the Lambda
 # Runtime Interface Emulator, installed here with go install.

@@ -20,7 +20,7 @@ import (
 	"github.com/pregate/pregate/internal/dynamo"
 )
 
-// The capacity model (README "Performance"), from DynamoDB's documented rules:
+// The capacity model (DEVELOPMENT.md "Benchmarks"), from DynamoDB's documented rules:
 //   - an item's size is the sum of its attribute names' and values' sizes;
 //   - a write costs one write unit per started 1 KB of the larger of the
 //     item before and after it; a refused conditional write costs the same;

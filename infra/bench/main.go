@@ -1,4 +1,4 @@
-// Command bench prints the figures of `make bench` (README "Performance"), one
+// Command bench prints the figures of `make bench` (DEVELOPMENT.md "Benchmarks"), one
 // "bench: NAME=VALUE" line each, VALUE a number and NAME carrying the unit;
 // lines starting with "#" say how a figure was made.
 package main

@@ -16,7 +16,7 @@ import (
 	"github.com/pregate/pregate/infra/local"
 )
 
-// Examples and Seed fix the run that `make test` makes (the README says how
+// Examples and Seed fix the run that `make test` makes (DEVELOPMENT.md says how
 // many): Schemathesis generates up to Examples test cases per operation in
 // each phase (examples, coverage, fuzzing, stateful), about 1,300 in all.
 const (

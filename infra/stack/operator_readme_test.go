@@ -14,10 +14,38 @@ import (
 	"testing"
 )
 
-// The README's AWS commands cannot run here (they need a deployed stack), so
+// The docs' AWS commands cannot run here (they need a deployed stack), so
 // these tests hold what they name against the files that define it: the
-// template's outputs, resources, parameters and alarms, and samconfig.toml's
-// stacks.
+// template's outputs, resources, parameters, environment and alarms, and
+// samconfig.toml's stacks.
+
+// operatorPages are the pages whose shell blocks are read: every user page
+// that may run an AWS command.
+var operatorPages = []string{"README.md", "docs/deploy.md", "docs/operate.md", "docs/admin.md", "docs/configuration.md", "docs/security.md"}
+
+// operatorDocs is the text of operatorPages, one after the other.
+func operatorDocs(t *testing.T) string {
+	var all strings.Builder
+	for _, page := range operatorPages {
+		_, text := repoFile(t, page)
+		all.WriteString(text + "\n")
+	}
+	return all.String()
+}
+
+// tableRows returns the first cell of every table row of a Markdown text
+// whose first cell starts with a code span or a dash, keyed by that cell,
+// with the whole row as value.
+func tableRows(text string) map[string]string {
+	rows := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "| `") || strings.HasPrefix(line, "| — |") {
+			first, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
+			rows[first+"\x00"+line] = line
+		}
+	}
+	return rows
+}
 
 func repoFile(t *testing.T, name string) (string, string) {
 	t.Helper()
@@ -89,7 +117,7 @@ func shellBlocks(readme string) []string {
 }
 
 func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
-	_, readme := repoFile(t, "README.md")
+	readme := operatorDocs(t)
 	tmpl := repoTemplate(t)
 	stacks := samconfigStacks(t)
 	stackNames := map[string]bool{}
@@ -109,7 +137,7 @@ func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
 	output := func(name string) {
 		checked["output"]++
 		if _, ok := tmpl.Outputs[name]; !ok {
-			t.Errorf("README reads output %q, which template.yaml's Outputs do not have", name)
+			t.Errorf("the docs read output %q, which template.yaml's Outputs do not have", name)
 		}
 	}
 	resource := func(name, line string, loops map[string][]string) {
@@ -117,13 +145,13 @@ func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
 		if strings.HasPrefix(name, "$") {
 			names = loops[strings.Trim(name, `$"{}`)]
 			if names == nil {
-				t.Errorf("README: %s is not a literal and not a loop variable: %s", name, line)
+				t.Errorf("the docs: %s is not a literal and not a loop variable: %s", name, line)
 			}
 		}
 		for _, n := range names {
 			checked["resource"]++
 			if _, ok := tmpl.Resources[n]; !ok {
-				t.Errorf("README names resource %q, which template.yaml does not define", n)
+				t.Errorf("the docs name resource %q, which template.yaml does not define", n)
 			}
 		}
 	}
@@ -140,19 +168,19 @@ func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
 			for _, m := range stackAssign.FindAllStringSubmatch(line, -1) {
 				checked["stack"]++
 				if !stackNames[strings.Trim(m[1], `"'`)] {
-					t.Errorf("README sets STACK=%s; samconfig.toml deploys %v", m[1], stacks)
+					t.Errorf("the docs set STACK=%s; samconfig.toml deploys %v", m[1], stacks)
 				}
 			}
 			for _, m := range stackFlag.FindAllStringSubmatch(line, -1) {
 				checked["stack"]++
 				if v := strings.Trim(m[1], `"'`); v != "$STACK" && !stackNames[v] {
-					t.Errorf("README uses --stack-name %s; use \"$STACK\" or a stack samconfig.toml deploys (%v)", m[1], stacks)
+					t.Errorf("the docs use --stack-name %s; use \"$STACK\" or a stack samconfig.toml deploys (%v)", m[1], stacks)
 				}
 			}
 			for _, m := range configEnv.FindAllStringSubmatch(line, -1) {
 				checked["stack"]++
 				if _, ok := stacks[m[1]]; !ok {
-					t.Errorf("README deploys --config-env %s, which samconfig.toml does not define", m[1])
+					t.Errorf("the docs deploy --config-env %s, which samconfig.toml does not define", m[1])
 				}
 			}
 			for _, m := range outCall.FindAllStringSubmatch(line, -1) {
@@ -171,46 +199,79 @@ func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
 			if strings.HasPrefix(line, "out() {") {
 				helpers++
 				if !strings.Contains(line, `--stack-name "$STACK"`) {
-					t.Errorf("README helper does not read the stack named by $STACK: %s", line)
+					t.Errorf("the docs' helper does not read the stack named by $STACK: %s", line)
 				}
 			}
 		}
 	}
 	if helpers != 1 {
-		t.Errorf("README defines the helper out() %d times, want once", helpers)
+		t.Errorf("the docs define the helper out() %d times, want once (docs/deploy.md)", helpers)
 	}
 	// The operator section reads outputs and names stacks; none found means the
 	// parsing broke. Resources named by --logical-resource-id are checked
 	// when a command uses one.
 	for _, kind := range []string{"output", "stack"} {
 		if checked[kind] == 0 {
-			t.Errorf("found no %s reference in the README's commands", kind)
+			t.Errorf("found no %s reference in the docs' commands", kind)
 		}
 	}
 }
 
-func TestReadmeDescribesEveryParameterAndAlarm(t *testing.T) {
-	_, readme := repoFile(t, "README.md")
-	ops := readme[strings.Index(readme, "## For operators"):]
+// TestDocsDescribeEveryParameterEnvironmentVariableAndAlarm: docs/configuration.md's
+// table has a row for every template parameter, and every environment
+// variable the template gives a function from a parameter is in the row of
+// that parameter (a variable the template fixes is in a row of its own); every
+// alarm is in docs/operate.md's table.
+func TestDocsDescribeEveryParameterEnvironmentVariableAndAlarm(t *testing.T) {
+	_, configuration := repoFile(t, "docs/configuration.md")
+	_, operate := repoFile(t, "docs/operate.md")
 	tmpl := repoTemplate(t)
-	var rows []string
-	for _, line := range strings.Split(ops, "\n") {
-		if strings.HasPrefix(line, "| `") {
-			first, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
-			rows = append(rows, first)
+	cell := func(rows map[string]string, name string) []string {
+		var found []string
+		for key, row := range rows {
+			first, _, _ := strings.Cut(key, "\x00")
+			if strings.Contains(first, "`"+name+"`") {
+				found = append(found, row)
+			}
 		}
+		return found
 	}
-	described := func(name string) bool {
-		return slices.ContainsFunc(rows, func(cell string) bool { return strings.Contains(cell, "`"+name+"`") })
-	}
+	params := tableRows(configuration)
 	for name := range tmpl.Parameters {
-		if !described(name) {
-			t.Errorf("parameter %s is not in the README's parameter table", name)
+		if len(cell(params, name)) == 0 {
+			t.Errorf("parameter %s has no row in docs/configuration.md", name)
 		}
 	}
+	seen := map[string]bool{}
 	for id, r := range tmpl.Resources {
-		if r.Type == "AWS::CloudWatch::Alarm" && !described(id) {
-			t.Errorf("alarm %s is not in the README's table of alarms", id)
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		for env, v := range tmpl.FunctionEnv(id) {
+			if seen[env] {
+				continue
+			}
+			seen[env] = true
+			ref, _ := Dig(v, "Ref").(string)
+			_, fromParameter := tmpl.Parameters[ref]
+			switch {
+			case fromParameter:
+				rows := cell(params, ref)
+				if len(rows) == 0 || !slices.ContainsFunc(rows, func(row string) bool { return strings.Contains(row, "`"+env+"`") }) {
+					t.Errorf("docs/configuration.md: %s is set from parameter %s; the parameter's row must name it", env, ref)
+				}
+			case !strings.Contains(configuration, "`"+env+"`"):
+				t.Errorf("environment variable %s (set by the template) is not in docs/configuration.md", env)
+			}
+		}
+	}
+	if len(seen) < 10 {
+		t.Fatalf("found only %d environment variables in the template's functions", len(seen))
+	}
+	alarms := tableRows(operate)
+	for id, r := range tmpl.Resources {
+		if r.Type == "AWS::CloudWatch::Alarm" && len(cell(alarms, id)) == 0 {
+			t.Errorf("alarm %s is not in docs/operate.md's table of alarms", id)
 		}
 	}
 }

@@ -23,7 +23,7 @@ type Template struct {
 	Parameters map[string]string
 	// Conditions are the template's conditions, unevaluated.
 	Conditions map[string]any
-	// Outputs are the stack outputs by name, unevaluated (the README's
+	// Outputs are the stack outputs by name, unevaluated (the docs'
 	// operator commands read them).
 	Outputs map[string]any
 }

@@ -54,7 +54,7 @@ func (w SnapshotWebhook) State() WebhookState {
 	return WebhookPending
 }
 
-// The timeline actions (README "Timeline texts").
+// The timeline actions (docs/admin.md, "Timeline texts").
 const (
 	ActionWebhookTriggered = "pre_approval_webhook_triggered"
 	ActionWebhookCalled    = "pre_approval_webhook_called"

@@ -7,7 +7,7 @@ import (
 )
 
 // The metrics the gate emits. template.yaml's DeliveryFailureRateAlarm and
-// the README's Observability section name the same metrics and dimensions.
+// docs/operate.md's metrics table name the same metrics and dimensions.
 const (
 	Deliveries      = "Deliveries"      // Count, per outcome (and per webhook_key)
 	DeliveryLatency = "DeliveryLatency" // Milliseconds, one attempt from receive to recorded outcome
