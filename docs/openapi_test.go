@@ -19,13 +19,14 @@ import (
 
 // localOnly are the local gateway's own routes: documented, never deployed.
 var localOnly = map[string]bool{
-	"POST /api/v1/oauth/token":     true,
-	"GET /api/v1/oauth/authorize":  true,
-	"POST /api/v1/oauth/authorize": true,
-	"GET /api/v1/oauth/logout":     true,
-	"GET /api/v1/openapi.json":     true,
-	"GET /api/v1/docs":             true,
-	"GET /api/v1/local/outbox":     true,
+	"POST /api/v1/oauth/token":        true,
+	"GET /api/v1/oauth/authorize":     true,
+	"POST /api/v1/oauth/authorize":    true,
+	"GET /api/v1/oauth/logout":        true,
+	"GET /api/v1/openapi.json":        true,
+	"GET /api/v1/docs":                true,
+	"GET /api/v1/local/outbox":        true,
+	"GET /api/v1/local/notifications": true,
 }
 
 func TestDocumentIsValidOpenAPI31(t *testing.T) {
@@ -81,7 +82,7 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 	// Handlers are only listed, never called: their use cases can be nil.
 	api := httpapi.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "",
 		httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(nil), httpapi.ReplyRoutes(nil, nil),
-		httpapi.ConfigRoutes(nil), httpapi.AdminRequestRoutes(nil))
+		httpapi.ConfigRoutes(nil), httpapi.AdminRequestRoutes(nil), httpapi.PolicyRoutes(nil), httpapi.AccessLogRoutes(nil))
 	api.AllowCORS(nil, httpapi.SubmitRouteKey, httpapi.VerifyRouteKey)
 	replies := map[string]bool{}
 	for _, r := range httpapi.ReplyRoutes(nil, nil) {
@@ -146,7 +147,7 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 }
 
 // TestDocumentScopesAreTheResourceServers: the admin token's scopes are the
-// ones the template's Cognito resource server defines (the eight admin scopes).
+// ones the template's Cognito resource server defines (the eleven admin scopes).
 func TestDocumentScopesAreTheResourceServers(t *testing.T) {
 	tmpl := template(t)
 	var want []string
@@ -171,7 +172,7 @@ func TestDocumentScopesAreTheResourceServers(t *testing.T) {
 	}
 	sort.Strings(got)
 	sort.Strings(want)
-	if len(want) != 8 || !reflect.DeepEqual(got, want) {
+	if len(want) != 11 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("document scopes %v, template's resource server %v", got, want)
 	}
 }

@@ -57,6 +57,14 @@ var validatorURL = silentValidator.URL + "/hook"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	// After every test: no notification the shared system published names
+	// a data subject (it leaves the system by email).
+	if shared != nil && code == 0 {
+		if err := checkNotificationsNameNoIdentity(shared); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: notifications:", err)
+			code = 1
+		}
+	}
 	silentValidator.Close()
 	shared.Stop()
 	awstest.Stop() // started by the stream poller's tests

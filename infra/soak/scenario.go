@@ -28,6 +28,9 @@ var (
 
 func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
 
+// window is when a connection could not be used: [from, to), to zero while open.
+type window struct{ from, to time.Time }
+
 // scenario holds the validators and the configuration changes of the run.
 type scenario struct {
 	api  *apiClient
@@ -36,8 +39,8 @@ type scenario struct {
 	vals map[string]*unruly
 
 	mu       sync.Mutex
-	gone     map[string]time.Time // webhooks removed from the configuration, with when their removal began
-	unusable map[string][]Span    // when connections had no usable secrets, by webhook key (To zero: still)
+	gone     map[string]bool     // webhooks removed from the configuration
+	unusable map[string][]window // connections without usable secrets, by webhook key
 	sealed   types.AttributeValue
 	// spoiledAt is when broken's secrets were spoilt.
 	spoiledAt time.Time
@@ -49,7 +52,7 @@ type scenario struct {
 }
 
 func newScenario(api *apiClient, sys *local.System, seed uint64, timeout time.Duration, logf func(string, ...any)) (*scenario, error) {
-	sc := &scenario{api: api, sys: sys, logf: logf, vals: map[string]*unruly{}, gone: map[string]time.Time{}, unusable: map[string][]Span{}}
+	sc := &scenario{api: api, sys: sys, logf: logf, vals: map[string]*unruly{}, gone: map[string]bool{}, unusable: map[string][]window{}}
 	for i, k := range append(append([]string{}, steady...), removed, noSecr) {
 		sc.vals[k] = newUnruly(k, seed+uint64(i), timeout)
 		if err := api.connection(k); err != nil {
@@ -118,7 +121,6 @@ type stepper struct {
 func (sc *scenario) steps(cfg settings) *stepper {
 	all := []step{
 		{0.2, "configure a webhook on a connection without secrets", func() error {
-			began := time.Now()
 			err := persist(func() error { return sc.api.webhooks(append(append([]string{}, steady...), removed, noSecr)) })
 			if err != nil && strings.Contains(err.Error(), "HTTP 422") {
 				sc.logf("  refused with 422, as it should be")
@@ -126,9 +128,7 @@ func (sc *scenario) steps(cfg settings) *stepper {
 			}
 			if err == nil {
 				sc.logf("  accepted: %s is configured on a connection without secrets", noSecr)
-				sc.mu.Lock()
-				sc.unusable[noSecr] = append(sc.unusable[noSecr], Span{From: began})
-				sc.mu.Unlock()
+				sc.mark(noSecr, true)
 			}
 			return err
 		}},
@@ -145,12 +145,11 @@ func (sc *scenario) steps(cfg settings) *stepper {
 			return nil
 		}},
 		{0.5, "remove webhooks " + removed + " and " + noSecr, func() error {
-			began := time.Now() // the gate may act on the removal before the call returns
 			if err := persist(func() error { return sc.api.webhooks(steady) }); err != nil {
 				return err
 			}
 			sc.mu.Lock()
-			sc.gone[removed], sc.gone[noSecr] = began, began
+			sc.gone[removed], sc.gone[noSecr] = true, true
 			sc.mu.Unlock()
 			return nil
 		}},
@@ -192,15 +191,15 @@ func (s *stepper) finish() {
 	<-s.done
 }
 
-// mark opens (or closes) a span in which key's connection is unusable.
+// mark opens (or closes) a window in which key's connection is unusable.
 func (sc *scenario) mark(key string, open bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	w := sc.unusable[key]
 	if open {
-		sc.unusable[key] = append(w, Span{From: time.Now()})
+		sc.unusable[key] = append(w, window{from: time.Now()})
 	} else if len(w) > 0 {
-		w[len(w)-1].To = time.Now()
+		w[len(w)-1].to = time.Now()
 	}
 }
 
@@ -237,24 +236,29 @@ func (sc *scenario) spoil(on bool) error {
 	return err
 }
 
-// removed are the webhooks no longer configured, with when their removal began.
-func (sc *scenario) removed() map[string]time.Time {
+// removed are the webhooks no longer configured.
+func (sc *scenario) removed() map[string]bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	out := map[string]time.Time{}
-	for k, at := range sc.gone {
-		out[k] = at
+	out := map[string]bool{}
+	for k, v := range sc.gone {
+		out[k] = v
 	}
 	return out
 }
 
-// unusableSpans are when each webhook's connection had no usable secrets.
-func (sc *scenario) unusableSpans() map[string][]Span {
+// broken are the webhooks whose connection was unusable at some time after
+// a request accepted at submitted, when its deliveries could be made.
+func (sc *scenario) broken(submitted time.Time) map[string]bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	out := map[string][]Span{}
+	out := map[string]bool{}
 	for k, ws := range sc.unusable {
-		out[k] = append([]Span(nil), ws...)
+		for _, w := range ws {
+			if w.to.IsZero() || !submitted.After(w.to) {
+				out[k] = true
+			}
+		}
 	}
 	return out
 }

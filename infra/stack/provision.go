@@ -14,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -32,8 +33,8 @@ type Stack struct {
 	Account   string
 }
 
-// Provision creates the template's DynamoDB tables, SQS queues, KMS keys and
-// Secrets Manager secrets, named "<prefix>-<LogicalId>". Other resource types
+// Provision creates the template's DynamoDB tables, SQS queues, KMS keys,
+// Secrets Manager secrets and SNS topics, named "<prefix>-<LogicalId>". Other resource types
 // (functions, API, Cognito, alarms) are played locally by the gateway and
 // pollers, or are not needed off AWS.
 func Provision(ctx context.Context, cfg aws.Config, t *Template, prefix string) (*Stack, error) {
@@ -45,6 +46,7 @@ func Provision(ctx context.Context, cfg aws.Config, t *Template, prefix string) 
 	sort.Strings(ids)
 	// Queues first without redrive targets, so a queue can point at its DLQ whatever the order.
 	ddb, q, k, sm := dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), kms.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
+	topics := sns.NewFromConfig(cfg)
 	for _, id := range ids {
 		r := t.Resources[id]
 		name := prefix + "-" + id
@@ -58,6 +60,8 @@ func Provision(ctx context.Context, cfg aws.Config, t *Template, prefix string) 
 			err = s.createKey(ctx, k, id, r.Properties)
 		case "AWS::SecretsManager::Secret":
 			err = s.createSecret(ctx, sm, id, name, r.Properties)
+		case "AWS::SNS::Topic":
+			err = s.createTopic(ctx, topics, id, name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("provision %s: %w", id, err)
@@ -175,6 +179,17 @@ func (s *Stack) createSecret(ctx context.Context, c *secretsmanager.Client, id, 
 		return err
 	}
 	s.Resources[id] = Physical{Ref: *out.ARN, Attrs: map[string]string{"Id": *out.ARN}}
+	return nil
+}
+
+// createTopic creates a topic without its KMS key: the emulator does not
+// encrypt, and the keys are provisioned after it in name order.
+func (s *Stack) createTopic(ctx context.Context, c *sns.Client, id, name string) error {
+	out, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		return err
+	}
+	s.Resources[id] = Physical{Ref: *out.TopicArn, Attrs: map[string]string{"TopicArn": *out.TopicArn, "TopicName": name}}
 	return nil
 }
 

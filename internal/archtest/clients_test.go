@@ -19,7 +19,7 @@ var functionClients = map[string][]string{
 	"dispatcher":      {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"public-api":      {"dynamodb", "secretsmanager", "sesv2"},
 	"review-deadline": {"dynamodb", "sqs"},
-	"stream":          {"dynamodb", "sqs"},
+	"stream":          {"dynamodb", "sns", "sqs"},
 }
 
 func TestEachFunctionLinksOnlyItsClients(t *testing.T) {

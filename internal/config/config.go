@@ -39,6 +39,12 @@ type Config struct {
 	ApprovedQueueURL   string
 	SecretsKeyID       string
 	ReplyTokenSecretID string
+	// IdentityHashSecretID is the Secrets Manager secret holding the key of
+	// the identity hash (the identity search index).
+	IdentityHashSecretID string
+	AccessLogTable       string
+	// NotificationTopicARN is the SNS topic the admins' notifications go to.
+	NotificationTopicARN string
 
 	VerificationSenderEmail string
 	// VerificationEmailTemplate is the SES template the code is mailed
@@ -99,6 +105,9 @@ func Load(getenv Getenv) (Config, error) {
 		ApprovedQueueURL:             getenv("APPROVED_QUEUE_URL"),
 		SecretsKeyID:                 getenv("SECRETS_KEY_ID"),
 		ReplyTokenSecretID:           getenv("REPLY_TOKEN_SECRET_ID"),
+		IdentityHashSecretID:         getenv("IDENTITY_HASH_SECRET_ID"),
+		AccessLogTable:               getenv("ACCESS_LOG_TABLE"),
+		NotificationTopicARN:         getenv("NOTIFICATION_TOPIC_ARN"),
 		VerificationSenderEmail:      getenv("VERIFICATION_SENDER_EMAIL"),
 		VerificationEmailTemplate:    p.sesTemplateName("VERIFICATION_EMAIL_TEMPLATE"),
 		ScopePrefix:                  getenv("SCOPE_PREFIX"),

@@ -51,6 +51,7 @@ var AdminScopes = []string{
 	"connection:read", "connection:create_or_update", "connection:delete",
 	"webhook:read", "webhook:create_or_update", "webhook:delete",
 	"privacy-request:read", "privacy-request:review",
+	"policy:read", "policy:create_or_update", "audit:read",
 }
 
 // asset is one file, ready to send.

@@ -81,9 +81,13 @@ func bulkJSON(res gate.BulkResult) map[string]any {
 	for i, r := range res.Succeeded {
 		succeeded[i] = toRequestJSON(r)
 	}
-	failed := make([]failureJSON, len(res.Failed))
-	for i, f := range res.Failed {
-		failed[i] = failureJSON{Message: f.Message, Data: f.Data}
+	return map[string]any{"succeeded": succeeded, "failed": failuresJSON(res.Failed)}
+}
+
+func failuresJSON(fs []gate.Failure) []failureJSON {
+	out := make([]failureJSON, len(fs))
+	for i, f := range fs {
+		out[i] = failureJSON{Message: f.Message, Data: f.Data}
 	}
-	return map[string]any{"succeeded": succeeded, "failed": failed}
+	return out
 }

@@ -27,6 +27,7 @@ var Scopes = []string{
 	"connection:read", "connection:create_or_update", "connection:delete",
 	"webhook:read", "webhook:create_or_update", "webhook:delete",
 	"privacy-request:read", "privacy-request:review",
+	"policy:read", "policy:create_or_update", "audit:read",
 }
 
 // Issuer is the "iss" of local tokens.

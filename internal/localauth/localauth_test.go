@@ -58,7 +58,7 @@ func TestTokenEndpointAndAuthorize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if claims["scope"] != strings.Join(Scopes, " ") || claims["client_id"] != "local-admin" || len(strings.Fields(claims["scope"])) != 8 {
+			if claims["scope"] != strings.Join(Scopes, " ") || claims["client_id"] != "local-admin" || len(strings.Fields(claims["scope"])) != 11 {
 				t.Fatalf("claims %v", claims)
 			}
 			if _, err := other.Authorize(context.Background(), out.AccessToken); err == nil {

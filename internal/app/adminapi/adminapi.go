@@ -1,5 +1,5 @@
 // Package adminapi wires the admin API function: connections, pre-approval
-// webhooks, review of privacy requests, and the admin console's page and
+// webhooks, review of privacy requests, policies, the access log, and the admin console's page and
 // assets. It builds the DynamoDB and KMS clients, and no other.
 package adminapi
 
@@ -16,7 +16,8 @@ import (
 
 // New serves the admin routes and the admin console.
 func New(_ context.Context, d app.Deps) (*httpapi.API, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID); err != nil {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID,
+		"ACCESS_LOG_TABLE", d.Config.AccessLogTable); err != nil {
 		return nil, err
 	}
 	site, err := Console(d)
@@ -24,7 +25,7 @@ func New(_ context.Context, d app.Deps) (*httpapi.API, error) {
 		return nil, err
 	}
 	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(configadmin.New(d)), httpapi.AdminRequestRoutes(stores.RequestCases(d, stores.Requests(d))),
-		site.Routes()), nil
+		httpapi.PolicyRoutes(stores.Policies(d)), httpapi.AccessLogRoutes(stores.AccessLog(d)), site.Routes()), nil
 }
 
 // Console builds the admin console from the embedded assets; it asks the

@@ -1,7 +1,9 @@
 // Package streamfn wires the requests-stream function: deliveries for
 // requests entering awaiting_pre_approval; one approved-queue message per
 // approval (checked against, then recorded in, the request's published
-// mark); and a finished request's expiry given to its archived runs. It builds the SQS and DynamoDB clients, and no other.
+// mark); a finished request's expiry given to its archived runs; and the
+// admins' notification of a request that needs review. It builds the SQS,
+// DynamoDB and SNS clients, and no other.
 package streamfn
 
 import (
@@ -10,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/notices"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/dynamo"
@@ -22,7 +25,7 @@ var _ stream.ArchiveExpirer = (*dynamo.RequestStore)(nil)
 // New is the requests-stream function's handler.
 func New(_ context.Context, d app.Deps) (*stream.Handler, error) {
 	if err := config.Require("DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "APPROVED_QUEUE_URL", d.Config.ApprovedQueueURL,
-		"REQUESTS_TABLE", d.Config.RequestsTable); err != nil {
+		"REQUESTS_TABLE", d.Config.RequestsTable, "NOTIFICATION_TOPIC_ARN", d.Config.NotificationTopicARN); err != nil {
 		return nil, err
 	}
 	q := sqs.NewFromConfig(d.AWS)
@@ -34,5 +37,7 @@ func New(_ context.Context, d app.Deps) (*stream.Handler, error) {
 		// already counted would be counted again.
 		&stream.Archives{Store: requests, Log: d.Log},
 		&stream.Decisions{Metrics: d.Metrics},
+		// Last: a retried record then repeats no notification already sent.
+		&stream.Notifications{Notifier: notices.Notifier(d), Links: notices.Links(d), Now: d.Now},
 	}}, nil
 }
