@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < infra/requirements-c
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test vet lint sam-build build venv clean bench bench-hello soak screenshots
+.PHONY: run test tools vet lint spectral sam-build build venv clean bench bench-hello soak screenshots
 
 # Built, then exec'd: Ctrl-C reaches the program itself, which stops moto and
 # exits 0 (go run would relink on every start and report the signal as an error).
@@ -20,15 +20,29 @@ run: $(VENV_STAMP)
 	go build -o bin/pregate-local ./infra/local/cmd/pregate-local
 	exec bin/pregate-local $(ARGS)
 
-test: $(VENV_STAMP) vet lint sam-build
+# PREGATE_MAKE_TEST: a test that cannot run here fails instead of skipping.
+test: tools $(VENV_STAMP) vet lint spectral sam-build
 	PREGATE_MAKE_TEST=1 go test -count=1 -timeout 45m ./...
+
+# curl, jq, Chromium, Node.js and npm: installed with apt-get as root, or a hint.
+tools:
+	@bash infra/ensure-tools.sh
+
+# Spectral's spectral:oas ruleset on the API reference: no warning allowed.
+# Pinned in infra/spectral/package-lock.json; npm ci runs no install scripts.
+SPECTRAL_DIR := infra/spectral
+SPECTRAL_STAMP := $(SPECTRAL_DIR)/node_modules/.installed-$(shell cksum < $(SPECTRAL_DIR)/package-lock.json | cut -d' ' -f1)
+spectral: $(SPECTRAL_STAMP)
+	$(SPECTRAL_DIR)/node_modules/.bin/spectral lint docs/openapi.yaml --ruleset $(SPECTRAL_DIR)/.spectral.yaml --fail-severity=warn
+$(SPECTRAL_STAMP): $(SPECTRAL_DIR)/package-lock.json
+	cd $(SPECTRAL_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 vet:
 	go vet ./...
 
-# The admin console's pictures in docs/console, taken by its browser tests
-# (headless Chromium: apt-get install -y chromium).
-screenshots: $(VENV_STAMP)
+# The admin console's pictures in docs/console, taken by its browser tests.
+screenshots: tools $(VENV_STAMP)
 	PREGATE_SCREENSHOTS=1 go test -count=1 -run 'TestAdminConsole' -v ./infra/browsertest
 
 # Load and fault run (docs/internals/soak.md), not part of `make test`: SOAK_REQUESTS=5000 by default.

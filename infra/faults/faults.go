@@ -3,13 +3,21 @@
 // through it, per operation, the ways AWS calls fail:
 //
 //   - throttle: 400 with the service's throttling error
-//     (ProvisionedThroughputExceededException for DynamoDB, ThrottlingException
-//     for SQS, KMS and the others), not forwarded;
+//     (ProvisionedThroughputExceededException or ThrottlingException, at
+//     random, for DynamoDB; ThrottlingException for Secrets Manager, KMS,
+//     SQS and the others), not forwarded;
 //   - server_error: 500 InternalFailure, not forwarded;
 //   - timeout: no answer for Hang, then the connection is dropped, not
 //     forwarded (the client's own timeout, if shorter, ends it first);
 //   - lost_response: forwarded, so the write is applied, then the response is
-//     replaced by a 500 or the connection is dropped (alternately).
+//     replaced by a 500 or the connection is dropped (alternately);
+//   - conflict (DynamoDB writes only): what DynamoDB answers a write that
+//     meets a transaction in flight on its item, not forwarded:
+//     TransactionCanceledException with a TransactionConflict reason for
+//     TransactWriteItems, TransactionConflictException for the others;
+//   - slow (Secrets Manager's GetSecretValue only): forwarded and answered,
+//     after SlowBy. The gate reads its secrets once per instance, when it
+//     starts, so this is a slow first read of a secret.
 //
 // The operation is the X-Amz-Target header (e.g. DynamoDB_20120810.UpdateItem,
 // AmazonSQS.SendMessageBatch, TrentService.Decrypt): every JSON-protocol
@@ -20,6 +28,7 @@ package faults
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -42,16 +51,36 @@ const (
 	ServerError  Kind = "server_error"
 	Timeout      Kind = "timeout"
 	LostResponse Kind = "lost_response"
+	Conflict     Kind = "conflict"
+	Slow         Kind = "slow"
 )
 
 // Kinds are every kind, in a fixed order.
-var Kinds = []Kind{Throttle, ServerError, Timeout, LostResponse}
+var Kinds = []Kind{Throttle, ServerError, Timeout, LostResponse, Conflict, Slow}
+
+// Applies says whether AWS can answer a call of op with kind: a conflict
+// only a DynamoDB write, a slow read only Secrets Manager's GetSecretValue.
+func Applies(op string, kind Kind) bool {
+	switch kind {
+	case Conflict:
+		switch op {
+		case "DynamoDB_20120810.PutItem", "DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.DeleteItem", "DynamoDB_20120810.TransactWriteItems":
+			return true
+		}
+		return false
+	case Slow:
+		return op == "secretsmanager.GetSecretValue"
+	}
+	return true
+}
 
 // Rules are fault rates per operation. A key is an operation
 // ("DynamoDB_20120810.UpdateItem"), a short one ("UpdateItem", matching that
 // action of any service), or "*" for every operation, each optionally
 // followed by ":<kind>" to set that kind's rate alone. A rate without a kind
-// is shared evenly by the kinds. The most specific key wins, kind by kind.
+// is shared evenly by the kinds that apply to the operation (Applies). The
+// most specific key wins, kind by kind; a kind never applies where AWS
+// would not answer with it.
 type Rules map[string]float64
 
 // ParseRules reads "op=rate,op:kind=rate,*=rate" (the FAULTS variable), e.g.
@@ -108,6 +137,9 @@ func knownKind(k Kind) bool {
 
 // Rate is the chance that a call of op fails with kind.
 func (r Rules) Rate(op string, kind Kind) float64 {
+	if !Applies(op, kind) {
+		return 0
+	}
 	_, action, _ := strings.Cut(op, ".")
 	for _, key := range []string{op, action, "*"} {
 		if key == "" {
@@ -117,7 +149,13 @@ func (r Rules) Rate(op string, kind Kind) float64 {
 			return v
 		}
 		if v, ok := r[key]; ok {
-			return v / float64(len(Kinds))
+			n := 0
+			for _, k := range Kinds {
+				if Applies(op, k) {
+					n++
+				}
+			}
+			return v / float64(n)
 		}
 	}
 	return 0
@@ -130,6 +168,12 @@ type Fault struct {
 	Kind Kind
 	// Tags are what Proxy.Tag found in the call (the soak: request ids).
 	Tags []string
+	// Absorbed: a later attempt of the same SDK operation (the same
+	// amz-sdk-invocation-id) was answered 2xx, so the caller never saw
+	// the fault. A slow call, answered, is absorbed.
+	Absorbed bool
+	// invocation is the call's amz-sdk-invocation-id.
+	invocation string
 }
 
 // Proxy forwards every call to Target, failing some by Rules.
@@ -138,6 +182,8 @@ type Proxy struct {
 	Rules  Rules
 	// Hang is how long a timeout holds the call before dropping it (5 s when 0).
 	Hang time.Duration
+	// SlowBy is how long a slow call waits before it is forwarded (2 s when 0).
+	SlowBy time.Duration
 	// Rand draws from [0,1); a seeded math/rand/v2 source when nil.
 	Rand func() float64
 	// Tag, when set, names what an injected call was about (kept on its Fault).
@@ -153,8 +199,11 @@ type Proxy struct {
 	mu     sync.Mutex
 	faults []Fault
 	calls  map[string]int
-	ln     net.Listener
-	srv    *http.Server
+	// answered are the SDK operations (amz-sdk-invocation-id) one of
+	// whose attempts was answered 2xx.
+	answered map[string]bool
+	ln       net.Listener
+	srv      *http.Server
 }
 
 // Start serves the proxy on a free loopback port and returns its URL.
@@ -189,7 +238,10 @@ func (p *Proxy) init() {
 		if p.Hang <= 0 {
 			p.Hang = 5 * time.Second
 		}
-		p.calls = map[string]int{}
+		if p.SlowBy <= 0 {
+			p.SlowBy = 2 * time.Second
+		}
+		p.calls, p.answered = map[string]int{}, map[string]bool{}
 	})
 }
 
@@ -223,17 +275,27 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := r.Header.Get("X-Amz-Target")
+	invocation := r.Header.Get("Amz-Sdk-Invocation-Id")
 	kind, inject := p.roll(op)
 	p.mu.Lock()
 	p.calls[op]++
 	p.mu.Unlock()
 	if inject {
-		p.record(op, kind, body)
+		p.record(op, kind, body, invocation)
 	}
 	switch {
 	case inject && kind == Throttle:
-		writeError(w, http.StatusBadRequest, throttleType(op), "Rate exceeded (injected)")
+		writeError(w, http.StatusBadRequest, p.throttleType(op), "Rate exceeded (injected)")
 		return
+	case inject && kind == Conflict:
+		writeConflict(w, op, body)
+		return
+	case inject && kind == Slow:
+		select {
+		case <-time.After(p.SlowBy):
+		case <-r.Context().Done():
+			return
+		}
 	case inject && kind == ServerError:
 		writeError(w, http.StatusInternalServerError, "InternalFailure", "Internal failure (injected)")
 		return
@@ -250,7 +312,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "emulator: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	if inject { // LostResponse: the emulator did the work; the caller never learns it
+	if inject && kind == LostResponse { // the emulator did the work; the caller never learns it
 		if p.Rand() < 0.5 {
 			drop(w)
 		} else {
@@ -258,8 +320,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if p.Observe != nil && resp.status/100 == 2 {
-		p.Observe(op, body, resp.body)
+	if resp.status/100 == 2 {
+		if invocation != "" {
+			p.mu.Lock()
+			p.answered[invocation] = true
+			p.mu.Unlock()
+		}
+		if p.Observe != nil {
+			p.Observe(op, body, resp.body)
+		}
 	}
 	for k, vs := range resp.header {
 		for _, v := range vs {
@@ -295,8 +364,8 @@ func (p *Proxy) forward(r *http.Request, body []byte) (*response, error) {
 	return &response{status: res.StatusCode, header: res.Header, body: b}, nil
 }
 
-func (p *Proxy) record(op string, kind Kind, body []byte) {
-	f := Fault{At: time.Now(), Op: op, Kind: kind}
+func (p *Proxy) record(op string, kind Kind, body []byte, invocation string) {
+	f := Fault{At: time.Now(), Op: op, Kind: kind, invocation: invocation}
 	if p.Tag != nil {
 		f.Tags = p.Tag(op, body)
 	}
@@ -305,20 +374,55 @@ func (p *Proxy) record(op string, kind Kind, body []byte) {
 	p.mu.Unlock()
 }
 
-// throttleType is the error a throttled call of op gets from AWS.
-func throttleType(op string) string {
-	if strings.HasPrefix(op, "DynamoDB_") {
-		return "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+// throttleType is the error a throttled call of op gets from AWS. DynamoDB
+// answers either: ProvisionedThroughputExceededException for a table or
+// partition over its capacity, ThrottlingException for control-plane and
+// account limits.
+func (p *Proxy) throttleType(op string) string {
+	if !strings.HasPrefix(op, "DynamoDB_") {
+		return "ThrottlingException"
 	}
-	return "ThrottlingException"
+	if p.Rand() < 0.5 {
+		return "com.amazonaws.dynamodb.v20120810#ThrottlingException"
+	}
+	return "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
 }
 
 // writeError answers as the JSON protocols do: the error's type in __type.
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	writeJSONError(w, status, typ, map[string]any{"message": msg})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, typ string, fields map[string]any) {
+	fields["__type"] = typ
+	b, _ := json.Marshal(fields)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, typ, msg)
+	_, _ = w.Write(b)
+}
+
+// writeConflict answers a DynamoDB write as DynamoDB does when a
+// transaction in flight holds its item: a transaction is cancelled with a
+// TransactionConflict reason on one of its items (the first), any other
+// write fails with TransactionConflictException.
+func writeConflict(w http.ResponseWriter, op string, body []byte) {
+	const ongoing = "Transaction is ongoing for the item"
+	if op != "DynamoDB_20120810.TransactWriteItems" {
+		writeError(w, http.StatusBadRequest, "com.amazonaws.dynamodb.v20120810#TransactionConflictException", ongoing+" (injected)")
+		return
+	}
+	var in struct{ TransactItems []json.RawMessage }
+	_ = json.Unmarshal(body, &in)
+	reasons := make([]map[string]string, max(len(in.TransactItems), 1))
+	codes := make([]string, len(reasons))
+	for i := range reasons {
+		reasons[i], codes[i] = map[string]string{"Code": "None"}, "None"
+	}
+	reasons[0], codes[0] = map[string]string{"Code": "TransactionConflict", "Message": ongoing}, "TransactionConflict"
+	writeJSONError(w, http.StatusBadRequest, "com.amazonaws.dynamodb.v20120810#TransactionCanceledException", map[string]any{
+		"Message":             "Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "] (injected)",
+		"CancellationReasons": reasons})
 }
 
 // drop closes the connection without an answer.
@@ -341,7 +445,24 @@ func drop(w http.ResponseWriter) {
 func (p *Proxy) Faults() []Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Fault(nil), p.faults...)
+	out := append([]Fault(nil), p.faults...)
+	for i := range out {
+		out[i].Absorbed = out[i].invocation != "" && p.answered[out[i].invocation]
+	}
+	return out
+}
+
+// CountKind is the number of faults of kind injected so far.
+func (p *Proxy) CountKind(kind Kind) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, f := range p.faults {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // Count is the number of faults injected so far.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 )
@@ -28,11 +30,15 @@ func TestParseRules(t *testing.T) {
 		kind Kind
 		want float64
 	}{
-		{"DynamoDB_20120810.UpdateItem", Throttle, 0.005},
-		{"DynamoDB_20120810.UpdateItem", LostResponse, 0.005},
+		{"DynamoDB_20120810.UpdateItem", Throttle, 0.004}, // five kinds apply to a DynamoDB write
+		{"DynamoDB_20120810.UpdateItem", Conflict, 0.004},
+		{"DynamoDB_20120810.UpdateItem", Slow, 0},
+		{"DynamoDB_20120810.GetItem", Throttle, 0.001}, // four to a read
+		{"DynamoDB_20120810.GetItem", Conflict, 0},
+		{"secretsmanager.GetSecretValue", Slow, 0.0008}, // five to a secret read
 		{"AmazonSQS.SendMessageBatch", Timeout, 0.0025},
 		{"DynamoDB_20120810.PutItem", LostResponse, 0.5}, // short op name, kind alone
-		{"DynamoDB_20120810.PutItem", Throttle, 0.001},   // other kinds fall back to *
+		{"DynamoDB_20120810.PutItem", Throttle, 0.0008},  // other kinds fall back to *
 		{"TrentService.Decrypt", ServerError, 0.001},
 	}
 	for _, c := range cases {
@@ -100,7 +106,7 @@ func TestKindsAsTheSDKSeesThem(t *testing.T) {
 		forwards bool
 	}{
 		{"", "", true},
-		{Throttle, "ProvisionedThroughputExceededException", false},
+		{Throttle, "ProvisionedThroughputExceededException|ThrottlingException", false},
 		{ServerError, "InternalFailure", false},
 		{Timeout, "", false},
 	}
@@ -120,7 +126,7 @@ func TestKindsAsTheSDKSeesThem(t *testing.T) {
 				return
 			case c.code != "":
 				var api smithy.APIError
-				if !errors.As(err, &api) || api.ErrorCode() != c.code {
+				if !errors.As(err, &api) || !slices.Contains(strings.Split(c.code, "|"), api.ErrorCode()) {
 					t.Fatalf("got %v, want API error %s", err, c.code)
 				}
 			case err == nil:
@@ -196,5 +202,102 @@ func TestObserveAndUntargetedCalls(t *testing.T) {
 	p.Resume()
 	if err := getItem(cfg); err == nil || p.Count() != 1 {
 		t.Fatalf("resumed: %v, %d faults", err, p.Count())
+	}
+}
+
+func TestDynamoDBThrottlesBothWays(t *testing.T) {
+	srv, _ := emulator(t)
+	_, cfg := proxyFor(t, srv.URL, Throttle)
+	seen := map[string]bool{}
+	for range 20 {
+		var api smithy.APIError
+		if err := getItem(cfg); errors.As(err, &api) {
+			seen[api.ErrorCode()] = true
+		}
+	}
+	if !seen["ThrottlingException"] || !seen["ProvisionedThroughputExceededException"] || len(seen) != 2 {
+		t.Fatalf("throttles seen: %v", seen)
+	}
+}
+
+func TestConflictsAsTheSDKSeesThem(t *testing.T) {
+	srv, applied := emulator(t)
+	p, cfg := proxyFor(t, srv.URL, Conflict)
+	db := dynamodb.NewFromConfig(cfg)
+	key := map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "pri_1"}}
+	_, err := db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key})
+	var conflict *types.TransactionConflictException
+	if !errors.As(err, &conflict) {
+		t.Fatalf("UpdateItem: got %v, want TransactionConflictException", err)
+	}
+	update := types.TransactWriteItem{Update: &types.Update{TableName: aws.String("t"), Key: key, UpdateExpression: aws.String("SET a = :a")}}
+	_, err = db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{update, update}})
+	var cancelled *types.TransactionCanceledException
+	if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != 2 ||
+		aws.ToString(cancelled.CancellationReasons[0].Code) != "TransactionConflict" || aws.ToString(cancelled.CancellationReasons[1].Code) != "None" {
+		t.Fatalf("TransactWriteItems: got %v, want a cancellation for a TransactionConflict", err)
+	}
+	// A read meets no conflict, even at rate 1.
+	if err := getItem(cfg); err != nil {
+		t.Fatalf("GetItem: %v", err)
+	}
+	if applied.Load() != 1 || p.CountKind(Conflict) != 2 || p.Count() != 2 {
+		t.Fatalf("%d applied, %d conflicts, %d faults", applied.Load(), p.CountKind(Conflict), p.Count())
+	}
+}
+
+func TestSlowSecretReadIsAnswered(t *testing.T) {
+	srv, applied := emulator(t)
+	p := &Proxy{Target: srv.URL, Rules: Rules{"*:slow": 1}, SlowBy: 300 * time.Millisecond}
+	url, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", ""), BaseEndpoint: aws.String(url), RetryMaxAttempts: 1}
+	start := time.Now()
+	_, err = secretsmanager.NewFromConfig(cfg).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")})
+	if took := time.Since(start); err != nil || took < 300*time.Millisecond {
+		t.Fatalf("GetSecretValue: %v after %s, want an answer after 300ms", err, took)
+	}
+	if err := getItem(cfg); err != nil { // slow applies to secret reads only
+		t.Fatal(err)
+	}
+	f := p.Faults()
+	if applied.Load() != 2 || len(f) != 1 || f[0].Kind != Slow || !f[0].Absorbed {
+		t.Fatalf("%d applied, faults %+v", applied.Load(), f)
+	}
+}
+
+// A fault is absorbed when a later attempt of the same SDK operation is
+// answered, and only then.
+func TestAbsorbedFaults(t *testing.T) {
+	srv, _ := emulator(t)
+	first := true
+	p := &Proxy{Target: srv.URL, Rules: Rules{"*:server_error": 0.5}, Rand: func() float64 {
+		if first { // the first roll fails the call; the others pass
+			first = false
+			return 0
+		}
+		return 0.99
+	}}
+	url, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	retrying := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", ""), BaseEndpoint: aws.String(url), RetryMaxAttempts: 2}
+	if err := getItem(retrying); err != nil {
+		t.Fatalf("retried call: %v", err)
+	}
+	first = true
+	once := retrying.Copy()
+	once.RetryMaxAttempts = 1
+	if err := getItem(once); err == nil {
+		t.Fatal("a call without retries was answered")
+	}
+	f := p.Faults()
+	if len(f) != 2 || !f[0].Absorbed || f[1].Absorbed {
+		t.Fatalf("faults %+v: want the retried one absorbed, the other not", f)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -72,6 +73,9 @@ type Options struct {
 	// Resolver, when set, looks up validator hosts instead of the system's
 	// DNS (tests: DNS rebinding through the SSRF guard).
 	Resolver *net.Resolver
+	// Instances, when set, start fresh handler instances as Lambda does
+	// (make soak and its smoke run); see Instances.
+	Instances *Instances
 }
 
 // LocalDefaults are the settings of `make run`.
@@ -109,6 +113,11 @@ type System struct {
 	dispatcher *restartable
 	stream     *StreamPoller
 	stopping   []func()
+	// coldStarts counts fresh instances (ColdStarts); instanceSeed and
+	// streams feed the dice of Options.Instances.
+	coldStarts   atomic.Int64
+	instanceSeed uint64
+	streams      uint64
 }
 
 // StreamIteratorAge is how far the stream poller is behind the requests
@@ -129,6 +138,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		opts.Metrics = io.Discard
 	}
 	sys = &System{}
+	if opts.Instances != nil {
+		sys.instanceSeed = opts.Instances.Seed
+	}
 	defer func() {
 		if err != nil {
 			sys.Stop()
@@ -209,7 +221,13 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := verifySender(ctx, sys.AWS, publicDeps.Config.VerificationSenderEmail); err != nil {
 		return nil, err
 	}
-	public, err := publicapi.New(ctx, publicDeps)
+	public, err := instance(sys, opts, "PublicApiFunction", func(ctx context.Context) (handler[events.APIGatewayV2HTTPRequest, events.APIGatewayV2HTTPResponse], error) {
+		api, err := publicapi.New(ctx, publicDeps)
+		if err != nil {
+			return nil, err
+		}
+		return api.Handle, nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +235,13 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := adminapi.New(ctx, adminDeps)
+	admin, err := instance(sys, opts, "AdminApiFunction", func(ctx context.Context) (handler[events.APIGatewayV2HTTPRequest, events.APIGatewayV2HTTPResponse], error) {
+		api, err := adminapi.New(ctx, adminDeps)
+		if err != nil {
+			return nil, err
+		}
+		return api.Handle, nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +255,8 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	sys.Auth.WithUser(localauth.LocalUser(func(k string) string { return overrides[k] }))
 	gw, err := gateway.New(routes, map[string]gateway.LambdaHandler{
-		"PublicApiFunction": timed(opts, "PublicApiFunction", invocation("PublicApiFunction", public.Handle)),
-		"AdminApiFunction":  timed(opts, "AdminApiFunction", invocation("AdminApiFunction", admin.Handle)),
+		"PublicApiFunction": gateway.LambdaHandler(timed(opts, "PublicApiFunction", public)),
+		"AdminApiFunction":  gateway.LambdaHandler(timed(opts, "AdminApiFunction", admin)),
 	}, sys.Auth, opts.Log)
 	if err != nil {
 		return nil, err
@@ -249,7 +273,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := sys.startStreamPoller(tmpl, deps, opts); err != nil {
 		return nil, err
 	}
-	if err := sys.startReviewDeadlineSweep(deps); err != nil {
+	if err := sys.startReviewDeadlineSweep(deps, opts); err != nil {
 		return nil, err
 	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
@@ -318,7 +342,13 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	if err != nil {
 		return err
 	}
-	handler, err := streamfn.New(context.Background(), d)
+	h, err := instance(s, opts, "StreamFunction", func(ctx context.Context) (handler[events.DynamoDBEvent, events.DynamoDBEventResponse], error) {
+		fn, err := streamfn.New(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return fn.Handle, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -329,7 +359,7 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	parallel := tmpl.StreamParallelization("StreamFunction", "RequestsStream")
 	p := &StreamPoller{
 		Streams: dynamodbstreams.NewFromConfig(s.AWS), StreamARN: s.Stack.Resources["RequestsTable"].Attrs["StreamArn"],
-		Handler: timed(opts, "StreamFunction", invocation("StreamFunction", handler.Handle)), BatchSize: 100, MaxRetries: 10, Filters: filters, Parallel: parallel,
+		Handler: timed(opts, "StreamFunction", h), BatchSize: 100, MaxRetries: 10, Filters: filters, Parallel: parallel,
 		FailureQueue: s.Stack.Resources["StreamFailureQueue"].Ref, SQS: sqs.NewFromConfig(s.AWS),
 		Log: opts.Log.With("poller", "RequestsStream"), Idle: 200 * time.Millisecond,
 	}
@@ -342,12 +372,20 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 // runs it every 5 minutes; locally it runs every second, or at a quarter of
 // the deadline (between 100ms and 1m) when one is set, so that short
 // deadlines and the approval of complete requests can be tried out.
-func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) error {
+func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error), opts Options) error {
 	d, err := deps("ReviewDeadlineFunction")
 	if err != nil {
 		return err
 	}
-	h, err := sweep.New(context.Background(), d)
+	run, err := instance(s, opts, "ReviewDeadlineFunction", func(ctx context.Context) (handler[events.EventBridgeEvent, struct{}], error) {
+		h, err := sweep.New(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+			return struct{}{}, h.Handle(ctx, ev)
+		}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -355,9 +393,6 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 	if d.Config.ReviewDeadline > 0 {
 		every = min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
 	}
-	sweep := invocation("ReviewDeadlineFunction", func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
-		return struct{}{}, h.Handle(ctx, ev)
-	})
 	s.runInBackground(func(ctx context.Context) {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
@@ -366,7 +401,7 @@ func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error)) e
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				_, _ = sweep(ctx, events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}) // the handler logs its failures
+				_, _ = run(ctx, events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}) // the handler logs its failures
 			}
 		}
 	})

@@ -112,21 +112,37 @@ func (p *SQSPoller) deliver(ctx context.Context, msgs []types.Message) {
 // dispatch queue with it, as its SQS event source does; Stop ends the pollers.
 func (s *System) startDispatcher(ctx context.Context, deps func(string) (app.Deps, error), opts Options) error {
 	// Lambda's SQS event source runs several batches at once, each in an
-	// instance of its own (with its own config cache): one poller and one
-	// handler each play that concurrency.
+	// instance of its own (with its own config cache): one poller each plays
+	// that concurrency, with an instance of its own, or instances from one
+	// pool with Options.Instances.
 	q := s.Stack.Resources["DispatchQueue"]
-	var pollers []*SQSPoller
-	for range max(opts.DispatchPollers, 1) {
-		d, err := deps("DispatcherFunction")
-		if err != nil {
-			return err
-		}
+	d, err := deps("DispatcherFunction")
+	if err != nil {
+		return err
+	}
+	build := func(ctx context.Context) (handler[events.SQSEvent, events.SQSEventResponse], error) {
 		h, err := dispatcher.New(ctx, d)
 		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}
+	var shared handler[events.SQSEvent, events.SQSEventResponse]
+	if opts.Instances != nil {
+		if shared, err = instance(s, opts, "DispatcherFunction", build); err != nil {
 			return err
 		}
+	}
+	var pollers []*SQSPoller
+	for range max(opts.DispatchPollers, 1) {
+		h := shared
+		if h == nil {
+			if h, err = instance(s, opts, "DispatcherFunction", build); err != nil {
+				return err
+			}
+		}
 		pollers = append(pollers, &SQSPoller{SQS: sqs.NewFromConfig(s.AWS), QueueURL: q.Ref, QueueARN: q.Attrs["Arn"],
-			Handler: timed(opts, "DispatcherFunction", invocation("DispatcherFunction", h.Handle)), Log: opts.Log})
+			Handler: timed(opts, "DispatcherFunction", h), Log: opts.Log})
 	}
 	s.dispatcher = s.runInBackground(func(ctx context.Context) {
 		var wg sync.WaitGroup

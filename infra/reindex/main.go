@@ -31,7 +31,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("reindex: AWS configuration: %v", err)
 	}
-	res, err := dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg), *table).Reindex(ctx, time.Now())
+	res, err := dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg, dynamo.RetryConflicts), *table).Reindex(ctx, time.Now())
 	if err != nil {
 		log.Fatalf("reindex: %v (after %d scanned, %d updated; run it again to go on)", err, res.Scanned, res.Updated)
 	}

@@ -5,37 +5,71 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Validated is what one validator did about one request.
 type Validated struct {
-	Called   bool   // it was called at least once
-	Verdict  Answer // fixed at the first call
-	Silent   bool   // it never replies to this request
-	Accepted Answer // the reply the gate answered 200 ("" when none)
-	Unsure   bool   // a reply never got a 200 or a 4xx: it may or may not be kept
-	Failed   int    // calls it answered 500 or too late
+	Called   bool        // it was called at least once
+	CalledAt time.Time   // its first call
+	Verdict  Answer      // fixed at the first call
+	Silent   bool        // it never replies to this request
+	Replied  bool        // it began sending a reply
+	Accepted Answer      // the reply the gate answered 2xx ("" when none)
+	Refused  []Refusal   // replies the gate refused for good (a 4xx the SDK does not retry)
+	Unsure   []Span      // replies that never got a definite answer: they may or may not be kept
+	Failed   []time.Time // calls it answered 500 or too late
+}
+
+// Entry is a timeline entry.
+type Entry struct {
+	At      time.Time
+	Message string
+}
+
+// SurfacedFault is an injected fault about one request that reached the
+// gate's code: the SDK's retries did not absorb it.
+type SurfacedFault struct {
+	At time.Time
+	// Webhooks are the webhooks the faulted call named; none when it named
+	// no webhook (a call about the whole request).
+	Webhooks []string
 }
 
 // Observed is what the checker learnt about one accepted request.
 type Observed struct {
-	Found     bool
-	Status    string
-	States    map[string]string // the request's webhooks (its snapshot): key -> delivery/reply state
-	Decisions int               // "approved" and "denied" timeline entries
-	Messages  int               // approved-queue messages for it
-	Actions   map[string]int    // timeline entries by action
-	Deadline  bool              // a status_changed entry says the review deadline passed
+	Found          bool
+	Status         string
+	Created        time.Time         // created_at
+	ReviewDeadline time.Duration     // the gate's REVIEW_DEADLINE
+	States         map[string]string // the request's webhooks (its snapshot): key -> delivery/reply state
+	Decisions      int               // "approved" and "denied" timeline entries
+	Messages       int               // approved-queue messages for it
+	Actions        map[string]int    // timeline entries by action
+	// Deadline is when a status_changed entry says the review deadline
+	// moved it to pending (zero when none did).
+	Deadline time.Time
+	// Closed is the first entry that took it out of pending and
+	// awaiting_pre_approval (approved, denied, flagged); Approved the
+	// approval's entry. Zero when none.
+	Closed, Approved time.Time
+	// Failures are the pre_approval_webhook_failed entries, by webhook key.
+	Failures  map[string]Entry
 	Validated map[string]Validated
-	// Faulted: a fault was injected into a call about this request.
-	Faulted bool
-	// Removed are the webhooks no longer configured at the end; Broken
-	// those whose connection had no secrets, or secrets that could not be
-	// opened, while this request could be delivered.
-	Removed, Broken map[string]bool
+	// Faults are the injected faults on calls about this request that the
+	// SDK did not absorb.
+	Faults []SurfacedFault
+	// Removed are the webhooks removed from the configuration, with when
+	// their removal began.
+	Removed map[string]time.Time
+	// Unusable are the spans in which a webhook's connection had no usable
+	// secrets (To zero: until the end).
+	Unusable map[string][]Span
 	// Stranded: the dispatcher was stopped while it could hold this
 	// request's deliveries, which then come back after the review deadline.
 	Stranded bool
+	// FirstCall is when a validator was first called about it (zero: never).
+	FirstCall time.Time
 	// Timeline is the activity, for the run's examples.
 	Timeline string
 }
@@ -43,7 +77,11 @@ type Observed struct {
 // Verdict is how one request counts (see docs/internals/soak.md).
 type Verdict struct {
 	Lost, DoubleDecided, Stuck, Unexplained bool
-	Why                                     string
+	// ShouldApprove: every validator of its snapshot (but removed webhooks)
+	// replied eligible and no reply was left without an answer, so the gate
+	// should have approved it.
+	ShouldApprove bool
+	Why           string
 	// Rules are the rules the request broke, as their message patterns
 	// (the run counts requests by them).
 	Rules []string
@@ -57,6 +95,17 @@ const (
 	stCalled      = "called"
 )
 
+// Slack of the time windows the checker holds excuses to.
+const (
+	// secretsCacheSlack: after a connection's secrets are put back, the
+	// dispatcher may still hold (DISPATCH_CONFIG_TTL) and be recording
+	// what it found while they were unusable.
+	secretsCacheSlack = 10 * time.Second
+	// batchSpread: the deliveries of one request, sent in one batch, are
+	// received within this of each other.
+	batchSpread = 10 * time.Second
+)
+
 // classify holds one request to what its validators did, the faults
 // injected into it and the configuration changes of the run. The rules:
 //   - lost: missing; an accepted reply not kept in its webhook's state; an
@@ -64,7 +113,10 @@ const (
 //   - double_decided: more than one decision entry or approved message;
 //   - stuck: still awaiting_pre_approval, a status that waits on the system;
 //   - unexplained: any other end that what the validators did, the faults and
-//     the configuration changes do not account for.
+//     the configuration changes do not account for. Each excuse is held to
+//     its own webhook and its own time: a fault excuses only a failure on
+//     the request's own call, after it was submitted and before the failure
+//     was recorded, and only when the SDK did not absorb it.
 func classify(o Observed) Verdict {
 	if !o.Found {
 		return Verdict{Lost: true, Why: "request missing"}
@@ -89,6 +141,7 @@ func classify(o Observed) Verdict {
 	}
 	sort.Strings(keys)
 	allEligible, notEligible := true, []string{}
+	v.ShouldApprove = len(keys) > 0
 	for _, k := range keys {
 		st, val := o.States[k], o.Validated[k]
 		switch {
@@ -98,15 +151,30 @@ func classify(o Observed) Verdict {
 		case (st == stEligible || st == stNotEligible) && replyOf(st) != val.Verdict:
 			v.Unexplained = true
 			why("%s shows %s, its validator said %s", k, st, val.Verdict)
-		case (st == stEligible || st == stNotEligible) && val.Accepted == "" && !val.Unsure:
+		case (st == stEligible || st == stNotEligible) && val.Accepted == "" && len(val.Unsure) == 0:
 			v.Unexplained = true
 			why("%s shows %s, yet no reply of its validator was accepted", k, st)
+		}
+		for _, r := range val.Refused {
+			if !o.refusalJustified(k, r) {
+				v.Unexplained = true
+				why("a reply of %s was refused with HTTP %d (%s) when it should have got through", k, r.Status, r.Detail)
+			}
+		}
+		for _, s := range val.Unsure {
+			if !o.faultIn(s.From, s.To, "") {
+				v.Unexplained = true
+				why("a reply of %s never got a definite answer, and no fault touched the request then", k)
+			}
 		}
 		if st == stNotEligible {
 			notEligible = append(notEligible, k)
 		}
-		if st != stEligible && !o.Removed[k] {
+		if _, gone := o.Removed[k]; st != stEligible && !gone {
 			allEligible = false
+		}
+		if _, gone := o.Removed[k]; !gone && (val.Verdict != Eligible || val.Silent || !val.Replied || len(val.Unsure) > 0) {
+			v.ShouldApprove = false
 		}
 	}
 	if o.Status == "approved" && o.Messages == 0 {
@@ -116,6 +184,18 @@ func classify(o Observed) Verdict {
 	if o.Decisions > 0 && o.Status != "approved" && o.Status != "denied" {
 		v.Unexplained = true
 		why("a decision entry, yet status %s", o.Status)
+	}
+	deadlinePassed := false
+	if !o.Deadline.IsZero() {
+		due := o.Created.Add(o.ReviewDeadline)
+		if deadlinePassed = !o.Deadline.Before(due); !deadlinePassed {
+			v.Unexplained = true
+			why("moved to pending for its review deadline at %s, before the deadline's time %s", o.Deadline.Format(time.RFC3339Nano), due.Format(time.RFC3339Nano))
+		}
+	}
+	if v.ShouldApprove && o.Status != "approved" {
+		v.Unexplained = true
+		why("every validator replied eligible, yet status %s", o.Status)
 	}
 
 	switch o.Status {
@@ -131,10 +211,15 @@ func classify(o Observed) Verdict {
 			if o.States[k] == stEligible {
 				continue
 			}
-			if !o.Removed[k] {
+			removedAt, gone := o.Removed[k]
+			switch {
+			case !gone:
 				v.Unexplained = true
 				why("approved without %s (state %s)", k, o.States[k])
-			} else if o.Actions["pre_approval_webhook_removed"] == 0 {
+			case o.Approved.Before(removedAt):
+				v.Unexplained = true
+				why("approved without %s before its removal", k)
+			case o.Actions["pre_approval_webhook_removed"] == 0:
 				v.Unexplained = true
 				why("approved without removed %s, and no pre_approval_webhook_removed entry", k)
 			}
@@ -158,19 +243,19 @@ func classify(o Observed) Verdict {
 			switch o.States[k] {
 			case stFailed:
 				failed++
-				if o.Validated[k].Failed == 0 && !o.Broken[k] && !o.Faulted {
+				if !o.failureExplained(k) {
 					v.Unexplained = true
-					why("delivery to %s failed, yet its validator failed no call, its connection was sound and no fault touched the request", k)
+					why("delivery to %s failed, yet neither its validator, its connection nor a fault on its call failed it in time", k)
 				}
 			case stEligible, stNotEligible, stCalled:
 			default: // never delivered
-				if !o.Removed[k] && !o.Broken[k] && !(o.Deadline && o.Stranded) {
+				if !o.removedBeforeHandling(k) && !o.unusableWhileDue(k) && !(deadlinePassed && o.Stranded) {
 					v.Unexplained = true
 					why("no delivery to %s recorded (state %q)", k, o.States[k])
 				}
 			}
 		}
-		if failed == 0 && !o.Deadline {
+		if failed == 0 && !deadlinePassed {
 			v.Unexplained = true
 			why("pending without a failed delivery or a passed review deadline")
 		}
@@ -179,6 +264,77 @@ func classify(o Observed) Verdict {
 		why("status %q", o.Status)
 	}
 	return v
+}
+
+// refusalJustified says whether the gate was right to refuse a reply of k
+// for good: the request had already left the statuses that take replies
+// (400), or k had been removed from the configuration (404).
+func (o Observed) refusalJustified(k string, r Refusal) bool {
+	switch r.Status {
+	case 400:
+		return !o.Closed.IsZero() && !r.At.Before(o.Closed)
+	case 404:
+		removedAt, gone := o.Removed[k]
+		return gone && !r.At.Before(removedAt)
+	}
+	return false
+}
+
+// faultIn says whether a fault the SDK did not absorb hit a call about the
+// request within [from, to], on a call naming webhook k or no webhook ("":
+// any call).
+func (o Observed) faultIn(from, to time.Time, k string) bool {
+	for _, f := range o.Faults {
+		if f.At.Before(from) || f.At.After(to) {
+			continue
+		}
+		if k == "" || len(f.Webhooks) == 0 || slices.Contains(f.Webhooks, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// failureExplained says whether k's failed delivery has a cause recorded
+// before the failure: its validator failed a call about the request, its
+// connection was unusable then, or a fault hit the request's own call.
+func (o Observed) failureExplained(k string) bool {
+	at := time.Now() // without its entry, any time up to the check
+	if e, ok := o.Failures[k]; ok {
+		at = e.At
+	}
+	for _, f := range o.Validated[k].Failed {
+		if !f.After(at) {
+			return true
+		}
+	}
+	for _, s := range o.Unusable[k] {
+		if !at.Before(s.From) && (s.To.IsZero() || !at.After(s.To.Add(secretsCacheSlack))) {
+			return true
+		}
+	}
+	return o.faultIn(o.Created, at, k)
+}
+
+// removedBeforeHandling says whether k was removed before the request's
+// deliveries were handled, so that its delivery was rightly dropped: the
+// request's first call came no earlier than batchSpread before the
+// removal began (or no call came at all).
+func (o Observed) removedBeforeHandling(k string) bool {
+	removedAt, gone := o.Removed[k]
+	return gone && (o.FirstCall.IsZero() || !o.FirstCall.Before(removedAt.Add(-batchSpread)))
+}
+
+// unusableWhileDue says whether k's connection became unusable while the
+// request's delivery to it was due (before its review deadline) and stayed
+// so at least until the request was submitted.
+func (o Observed) unusableWhileDue(k string) bool {
+	for _, s := range o.Unusable[k] {
+		if !s.From.After(o.Created.Add(o.ReviewDeadline)) && (s.To.IsZero() || !s.To.Before(o.Created)) {
+			return true
+		}
+	}
+	return false
 }
 
 func replyOf(state string) Answer {

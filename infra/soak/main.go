@@ -1,13 +1,15 @@
 // Command soak is `make soak`: SOAK_REQUESTS privacy requests (5,000 by
 // default) through the local system, with a fault injector between the
-// gate's functions and the emulator (FAULTS), validators that misbehave at
-// random, a webhook on a connection without secrets, a connection whose
-// secrets cannot be opened for a while, a webhook removed mid-run, the
-// dispatcher killed and restarted, REVIEW_DEADLINE on; then a checker reads
-// every request and prints
-// `soak: lost=N double_decided=N stuck=N unexplained=N faults=N`
-// (docs/internals/soak.md says what each counts). It exits 1 when lost,
-// double_decided or unexplained is not 0.
+// gate's functions and the emulator (FAULTS: AWS's errors, throttles and
+// conflicts), handler instances started fresh as Lambda starts them,
+// validators that misbehave at random and reply with our Go SDK, a webhook
+// on a connection without secrets, a connection whose secrets cannot be
+// opened for a while, a webhook removed mid-run, the dispatcher killed and
+// restarted, REVIEW_DEADLINE on; then a checker reads every request and
+// prints `soak: lost=N double_decided=N stuck=N unexplained=N faults=N
+// cold_starts=N throttles=N conflicts=N` (docs/internals/soak.md says what
+// each counts). It exits 1 when lost, double_decided or unexplained is not
+// 0, or when fewer requests were approved than should have been.
 package main
 
 import (
@@ -48,11 +50,16 @@ type settings struct {
 	backlog     int           // SOAK_MAX_BACKLOG: dispatch messages before submissions pause
 	deadline    time.Duration // SOAK_REVIEW_DEADLINE: the gate's REVIEW_DEADLINE
 	hang        time.Duration // SOAK_FAULT_HANG: how long an injected timeout holds a call
+	fresh       float64       // SOAK_FRESH_INSTANCES: share of invocations given a fresh instance
 	faults      faults.Rules  // FAULTS ("off": none)
 }
 
-// DefaultFaults are the injector's rates when FAULTS is not set.
-const DefaultFaults = "DynamoDB_20120810.UpdateItem=0.02,SQS.SendMessageBatch=0.01,*=0.005"
+// DefaultFaults are the injector's rates when FAULTS is not set: every
+// operation fails now and then, writes of a request more often, the reads
+// of the reply-token key set (each fresh instance's first call) are
+// throttled or slow, and so is KMS.
+const DefaultFaults = "DynamoDB_20120810.UpdateItem=0.02,TransactWriteItems=0.02,SQS.SendMessageBatch=0.01," +
+	"GetSecretValue:throttle=0.05,GetSecretValue:slow=0.1,Decrypt:throttle=0.02,*=0.005"
 
 func main() {
 	cfg, err := load(os.Getenv)
@@ -63,7 +70,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if t.lost > 0 || t.double > 0 || t.unexplained > 0 {
+	if t.failed() {
 		os.Exit(1)
 	}
 }
@@ -75,7 +82,7 @@ func fail(err error) {
 
 func load(getenv func(string) string) (settings, error) {
 	s := settings{requests: 5000, concurrency: 16, seed: 1, settle: 10 * time.Minute, outage: 5 * time.Second, pollers: 5, backlog: 150,
-		deadline: 20 * time.Second, hang: 3 * time.Second}
+		deadline: 20 * time.Second, hang: 3 * time.Second, fresh: 0.05}
 	ints := map[string]*int{"SOAK_REQUESTS": &s.requests, "SOAK_CONCURRENCY": &s.concurrency, "SOAK_DISPATCH_POLLERS": &s.pollers, "SOAK_MAX_BACKLOG": &s.backlog}
 	for k, dst := range ints {
 		if v := getenv(k); v != "" {
@@ -101,6 +108,13 @@ func load(getenv func(string) string) (settings, error) {
 			}
 			*dst = d
 		}
+	}
+	if v := getenv("SOAK_FRESH_INSTANCES"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return s, fmt.Errorf("SOAK_FRESH_INSTANCES=%q: want a share from 0 to 1", v)
+		}
+		s.fresh = f
 	}
 	rules := getenv("FAULTS")
 	switch rules {
@@ -129,23 +143,64 @@ var gateEnv = map[string]string{"WEBHOOK_BACKOFF": "200ms", "WEBHOOK_MAX_ATTEMPT
 // they would in AWS, only sooner.
 const dispatchVisibility = 20
 
-// requestID finds the privacy request ids a call to AWS is about.
-var requestID = regexp.MustCompile(`pri_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+// requestID and webhookKey find the privacy requests and the run's
+// webhooks a call to AWS is about (a webhook's connection, conn_<key>,
+// names it too).
+var (
+	requestID  = regexp.MustCompile(`pri_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	webhookKey = regexp.MustCompile(`soak_[a-z]\b`)
+)
 
-func tagIDs(_ string, body []byte) []string {
-	var ids []string
+// tagCall names the request ids, then the webhook keys, a call's body holds.
+func tagCall(_ string, body []byte) []string {
+	var tags []string
 	seen := map[string]bool{}
-	for _, m := range requestID.FindAll(body, -1) {
-		if id := string(m); !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
+	for _, re := range []*regexp.Regexp{requestID, webhookKey} {
+		for _, m := range re.FindAll(body, -1) {
+			if tag := string(m); !seen[tag] {
+				seen[tag] = true
+				tags = append(tags, tag)
+			}
 		}
 	}
-	return ids
+	return tags
+}
+
+// surfaced are the injected faults the SDK did not absorb, by the request
+// ids their calls named.
+func surfaced(all []faults.Fault) map[string][]SurfacedFault {
+	out := map[string][]SurfacedFault{}
+	for _, f := range all {
+		if f.Absorbed {
+			continue
+		}
+		var ids, hooks []string
+		for _, tag := range f.Tags {
+			if requestID.MatchString(tag) {
+				ids = append(ids, tag)
+			} else {
+				hooks = append(hooks, tag)
+			}
+		}
+		for _, id := range ids {
+			out[id] = append(out[id], SurfacedFault{At: f.At, Webhooks: hooks})
+		}
+	}
+	return out
+}
+
+// failed says whether the run breaks the gate's promise.
+func (t tally) failed() bool {
+	return t.lost > 0 || t.double > 0 || t.unexplained > 0 || t.approved < t.shouldApprove
 }
 
 type tally struct {
 	lost, double, stuck, unexplained int
+	// shouldApprove are the requests every validator replied eligible to
+	// (ShouldApprove); approved those of them the gate approved.
+	shouldApprove, approved int
+	// What the run made happen: fresh instances, throttles, conflicts.
+	coldStarts, throttles, conflicts int
 	status                           map[string]int
 	rules                            map[string]int // requests by broken rule
 	examples                         []string       // the first few requests of each count, with why
@@ -175,7 +230,7 @@ func run(cfg settings) (tally, error) {
 	// run's own calls (provisioning, the pollers standing in for Lambda's
 	// event sources, queue depth, draining) go to it directly. The
 	// injector is paused while the run sets up and while it checks.
-	proxy := &faults.Proxy{Target: endpoint, Rules: cfg.faults, Hang: cfg.hang, Tag: tagIDs, Rand: seeded(cfg.seed)}
+	proxy := &faults.Proxy{Target: endpoint, Rules: cfg.faults, Hang: cfg.hang, Tag: tagCall, Rand: seeded(cfg.seed)}
 	proxy.Pause()
 	proxyURL, err := proxy.Start()
 	if err != nil {
@@ -188,7 +243,8 @@ func run(cfg settings) (tally, error) {
 	}
 	busy := &invocations{}
 	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Env: env,
-		Endpoint: endpoint, ProductEndpoint: proxyURL, DispatchPollers: cfg.pollers, Invoked: busy.add})
+		Endpoint: endpoint, ProductEndpoint: proxyURL, DispatchPollers: cfg.pollers, Invoked: busy.add,
+		Instances: &local.Instances{Fresh: cfg.fresh, Seed: cfg.seed}})
 	if err != nil {
 		return tally{}, err
 	}
@@ -294,12 +350,7 @@ func run(cfg settings) (tally, error) {
 	if err != nil {
 		return tally{}, err
 	}
-	faulted := map[string]bool{}
-	for _, f := range proxy.Faults() {
-		for _, id := range f.Tags {
-			faulted[id] = true
-		}
-	}
+	faulted := surfaced(proxy.Faults())
 	t := api.checkAll(subs, sc, messages, faulted, cfg.deadline)
 	// An approval published after the drain is late, not lost: the statuses
 	// are read after the queue, so an approval made in between (the
@@ -334,7 +385,10 @@ func run(cfg settings) (tally, error) {
 	for _, why := range t.examples {
 		logf("  %s", why)
 	}
-	fmt.Printf("soak: lost=%d double_decided=%d stuck=%d unexplained=%d faults=%d\n", t.lost, t.double, t.stuck, t.unexplained, proxy.Count())
+	logf("should approve %d requests (every validator replied eligible); approved %d of them", t.shouldApprove, t.approved)
+	t.coldStarts, t.throttles, t.conflicts = sys.ColdStarts(), proxy.CountKind(faults.Throttle), proxy.CountKind(faults.Conflict)
+	fmt.Printf("soak: lost=%d double_decided=%d stuck=%d unexplained=%d faults=%d cold_starts=%d throttles=%d conflicts=%d\n",
+		t.lost, t.double, t.stuck, t.unexplained, proxy.Count(), t.coldStarts, t.throttles, t.conflicts)
 	return t, nil
 }
 
@@ -456,7 +510,7 @@ func (c *apiClient) submitAll(cfg settings, backlog func() int, progress func(at
 }
 
 // checkAll reads every request and its timeline and classifies it.
-func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string]int, faulted map[string]bool, deadline time.Duration) tally {
+func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string]int, faulted map[string][]SurfacedFault, deadline time.Duration) tally {
 	t := tally{status: map[string]int{}, rules: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -466,12 +520,18 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 		wg.Go(func() {
 			for id := range work {
 				o := c.observe(id, sc, messages[id])
-				o.Faulted = faulted[id]
-				o.Removed, o.Broken = sc.removed(), sc.broken(subs.at[id])
+				o.ReviewDeadline, o.Faults = deadline, faulted[id]
+				o.Removed, o.Unusable = sc.removed(), sc.unusableSpans()
 				o.Stranded = sc.stranded(subs.at[id], deadline)
 				v := classify(o)
 				mu.Lock()
 				t.status[o.Status]++
+				if v.ShouldApprove {
+					t.shouldApprove++
+					if o.Status == "approved" {
+						t.approved++
+					}
+				}
 				for _, r := range v.Rules {
 					t.rules[r]++
 				}
@@ -492,7 +552,7 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 					}
 				}
 				if wanted {
-					t.examples = append(t.examples, fmt.Sprintf("%s (status %s, faulted %v): %s; timeline: %s", id, o.Status, o.Faulted, v.Why, o.Timeline))
+					t.examples = append(t.examples, fmt.Sprintf("%s (status %s, %d faults surfaced): %s; timeline: %s", id, o.Status, len(o.Faults), v.Why, o.Timeline))
 				}
 				mu.Unlock()
 			}
@@ -507,41 +567,69 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 }
 
 func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
-	o := Observed{States: map[string]string{}, Actions: map[string]int{}, Validated: sc.view(id), Messages: messages}
+	o := Observed{States: map[string]string{}, Actions: map[string]int{}, Failures: map[string]Entry{}, Validated: sc.view(id), Messages: messages}
+	for _, v := range o.Validated {
+		if v.Called && (o.FirstCall.IsZero() || v.CalledAt.Before(o.FirstCall)) {
+			o.FirstCall = v.CalledAt
+		}
+	}
 	var r struct {
-		Status   string `json:"status"`
-		Webhooks []struct {
+		Status    string    `json:"status"`
+		CreatedAt time.Time `json:"created_at"`
+		Webhooks  []struct {
 			Key   string `json:"key"`
 			State string `json:"state"`
 		} `json:"webhooks"`
 	}
 	var act struct {
 		Items []struct {
-			Action  string `json:"action"`
-			Message string `json:"message"`
-			At      string `json:"at"`
+			Action     string    `json:"action"`
+			Message    string    `json:"message"`
+			At         time.Time `json:"at"`
+			WebhookKey *string   `json:"webhook_key"`
 		} `json:"items"`
 	}
 	if c.retry(func() error { return c.Do("GET", "/privacy-request/"+id, nil, &r) }) != nil ||
 		c.retry(func() error { return c.Do("GET", "/privacy-request/"+id+"/activity", nil, &act) }) != nil {
 		return o // not found, or unreadable: lost either way
 	}
-	o.Found, o.Status = true, r.Status
+	o.Found, o.Status, o.Created = true, r.Status, r.CreatedAt
 	for _, w := range r.Webhooks {
 		o.States[w.Key] = w.State
 	}
-	for _, e := range act.Items {
-		o.Timeline += fmt.Sprintf("[%s %s %q] ", e.At, e.Action, e.Message)
-		o.Actions[e.Action]++
-		if e.Action == "approved" || e.Action == "denied" {
-			o.Decisions++
+	first := func(t *time.Time, at time.Time) {
+		if t.IsZero() || at.Before(*t) {
+			*t = at
 		}
-		if e.Action == "status_changed" && regexp.MustCompile(`(?i)review deadline`).MatchString(e.Message) {
-			o.Deadline = true
+	}
+	for _, e := range act.Items {
+		o.Timeline += fmt.Sprintf("[%s %s %q] ", e.At.Format(time.RFC3339Nano), e.Action, e.Message)
+		o.Actions[e.Action]++
+		switch e.Action {
+		case "approved":
+			o.Decisions++
+			first(&o.Approved, e.At)
+			first(&o.Closed, e.At)
+		case "denied":
+			o.Decisions++
+			first(&o.Closed, e.At)
+		case "pre_approval_not_eligible":
+			first(&o.Closed, e.At)
+		case "pre_approval_webhook_failed":
+			if e.WebhookKey != nil {
+				o.Failures[*e.WebhookKey] = Entry{At: e.At, Message: e.Message}
+			}
+		case "status_changed":
+			if reviewDeadline.MatchString(e.Message) {
+				first(&o.Deadline, e.At)
+			}
 		}
 	}
 	return o
 }
+
+// reviewDeadline finds the status change the review deadline makes.
+var reviewDeadline = regexp.MustCompile(`(?i)review deadline`)
 
 // orphans lists every request and returns those that were not accepted as
 // far as their submitter knows: created, yet reported failed.

@@ -28,9 +28,6 @@ var (
 
 func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
 
-// window is when a connection could not be used: [from, to), to zero while open.
-type window struct{ from, to time.Time }
-
 // scenario holds the validators and the configuration changes of the run.
 type scenario struct {
 	api  *apiClient
@@ -39,8 +36,8 @@ type scenario struct {
 	vals map[string]*unruly
 
 	mu       sync.Mutex
-	gone     map[string]bool     // webhooks removed from the configuration
-	unusable map[string][]window // connections without usable secrets, by webhook key
+	gone     map[string]time.Time // webhooks removed from the configuration, with when their removal began
+	unusable map[string][]Span    // when connections had no usable secrets, by webhook key (To zero: still)
 	sealed   types.AttributeValue
 	// spoiledAt is when broken's secrets were spoilt.
 	spoiledAt time.Time
@@ -52,7 +49,7 @@ type scenario struct {
 }
 
 func newScenario(api *apiClient, sys *local.System, seed uint64, timeout time.Duration, logf func(string, ...any)) (*scenario, error) {
-	sc := &scenario{api: api, sys: sys, logf: logf, vals: map[string]*unruly{}, gone: map[string]bool{}, unusable: map[string][]window{}}
+	sc := &scenario{api: api, sys: sys, logf: logf, vals: map[string]*unruly{}, gone: map[string]time.Time{}, unusable: map[string][]Span{}}
 	for i, k := range append(append([]string{}, steady...), removed, noSecr) {
 		sc.vals[k] = newUnruly(k, seed+uint64(i), timeout)
 		if err := api.connection(k); err != nil {
@@ -121,6 +118,7 @@ type stepper struct {
 func (sc *scenario) steps(cfg settings) *stepper {
 	all := []step{
 		{0.2, "configure a webhook on a connection without secrets", func() error {
+			began := time.Now()
 			err := persist(func() error { return sc.api.webhooks(append(append([]string{}, steady...), removed, noSecr)) })
 			if err != nil && strings.Contains(err.Error(), "HTTP 422") {
 				sc.logf("  refused with 422, as it should be")
@@ -128,7 +126,9 @@ func (sc *scenario) steps(cfg settings) *stepper {
 			}
 			if err == nil {
 				sc.logf("  accepted: %s is configured on a connection without secrets", noSecr)
-				sc.mark(noSecr, true)
+				sc.mu.Lock()
+				sc.unusable[noSecr] = append(sc.unusable[noSecr], Span{From: began})
+				sc.mu.Unlock()
 			}
 			return err
 		}},
@@ -145,11 +145,12 @@ func (sc *scenario) steps(cfg settings) *stepper {
 			return nil
 		}},
 		{0.5, "remove webhooks " + removed + " and " + noSecr, func() error {
+			began := time.Now() // the gate may act on the removal before the call returns
 			if err := persist(func() error { return sc.api.webhooks(steady) }); err != nil {
 				return err
 			}
 			sc.mu.Lock()
-			sc.gone[removed], sc.gone[noSecr] = true, true
+			sc.gone[removed], sc.gone[noSecr] = began, began
 			sc.mu.Unlock()
 			return nil
 		}},
@@ -191,15 +192,15 @@ func (s *stepper) finish() {
 	<-s.done
 }
 
-// mark opens (or closes) a window in which key's connection is unusable.
+// mark opens (or closes) a span in which key's connection is unusable.
 func (sc *scenario) mark(key string, open bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	w := sc.unusable[key]
 	if open {
-		sc.unusable[key] = append(w, window{from: time.Now()})
+		sc.unusable[key] = append(w, Span{From: time.Now()})
 	} else if len(w) > 0 {
-		w[len(w)-1].to = time.Now()
+		w[len(w)-1].To = time.Now()
 	}
 }
 
@@ -236,29 +237,24 @@ func (sc *scenario) spoil(on bool) error {
 	return err
 }
 
-// removed are the webhooks no longer configured.
-func (sc *scenario) removed() map[string]bool {
+// removed are the webhooks no longer configured, with when their removal began.
+func (sc *scenario) removed() map[string]time.Time {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	out := map[string]bool{}
-	for k, v := range sc.gone {
-		out[k] = v
+	out := map[string]time.Time{}
+	for k, at := range sc.gone {
+		out[k] = at
 	}
 	return out
 }
 
-// broken are the webhooks whose connection was unusable at some time after
-// a request accepted at submitted, when its deliveries could be made.
-func (sc *scenario) broken(submitted time.Time) map[string]bool {
+// unusableSpans are when each webhook's connection had no usable secrets.
+func (sc *scenario) unusableSpans() map[string][]Span {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	out := map[string]bool{}
+	out := map[string][]Span{}
 	for k, ws := range sc.unusable {
-		for _, w := range ws {
-			if w.to.IsZero() || !submitted.After(w.to) {
-				out[k] = true
-			}
-		}
+		out[k] = append([]Span(nil), ws...)
 	}
 	return out
 }

@@ -3,14 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pregate/pregate/validator"
 )
 
 // Answer is a validator's verdict on one request.
@@ -25,22 +27,43 @@ const (
 // answers after the dispatcher's timeout, replies twice, replies late, or
 // (per request) never replies. Its verdict on a request is fixed at the first
 // call, as a real validator's would be; every reply it sends says that verdict.
+// It replies with our Go SDK's Replier, so it retries what the SDK retries
+// (no answer, 429, 5xx) and gives up where the SDK does (any other 4xx): a
+// reply the gate wrongly refuses strands the request here as it would in AWS.
 type unruly struct {
 	key     string
 	srv     *httptest.Server
-	client  *http.Client
+	replier *validator.Replier
 	timeout time.Duration // the gate's WEBHOOK_TIMEOUT: "too slow" sleeps past it
 
 	mu       sync.Mutex
 	rng      *rand.Rand
-	verdicts map[string]verdict // by request id
-	accepted map[string]Answer  // replies the gate accepted (200), by request id
-	unsure   map[string]bool    // a reply never got a 200 or 4xx answer
-	failed   map[string]int     // calls answered 500 or too late, by request id
-	inFlight atomic.Int64       // calls being answered and replies being sent
+	verdicts map[string]verdict  // by request id
+	seen     map[string]*history // what happened to the calls and replies, by request id
+	inFlight atomic.Int64        // calls being answered and replies being sent
 	calls    atomic.Int64
 	lastBusy atomic.Int64 // unix nanos of the last call or reply
 }
+
+// history is what one validator did about one request.
+type history struct {
+	first    time.Time // its first call
+	replied  bool      // it sent (or began sending) a reply
+	accepted Answer    // the reply the gate answered 2xx ("" when none)
+	refused  []Refusal // replies the gate refused for good (a 4xx the SDK does not retry)
+	unsure   []Span    // replies that never got a definite answer
+	failed   []time.Time
+}
+
+// Refusal is a reply the gate refused for good.
+type Refusal struct {
+	At     time.Time
+	Status int
+	Detail string
+}
+
+// Span is a stretch of time: [From, To].
+type Span struct{ From, To time.Time }
 
 type verdict struct {
 	answer Answer
@@ -49,8 +72,8 @@ type verdict struct {
 
 func newUnruly(key string, seed uint64, timeout time.Duration) *unruly {
 	v := &unruly{key: key, timeout: timeout, rng: rand.New(rand.NewPCG(seed, 0x5eed)),
-		verdicts: map[string]verdict{}, accepted: map[string]Answer{}, unsure: map[string]bool{}, failed: map[string]int{},
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+		verdicts: map[string]verdict{}, seen: map[string]*history{},
+		replier: &validator.Replier{Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
 	v.srv = httptest.NewServer(http.HandlerFunc(v.serve))
 	return v
 }
@@ -85,8 +108,13 @@ func (v *unruly) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vd, roll, late := v.draw(in.ID)
-	replyTo := r.Header.Get("reply-to-base-url") + r.Header.Get("reply-to-"+string(vd.answer))
-	token := r.Header.Get("reply-to-token")
+	v.record(in.ID, func(h *history) {
+		if h.first.IsZero() {
+			h.first = time.Now()
+		}
+	})
+	to := validator.ReplyTo{BaseURL: r.Header.Get("reply-to-base-url"), EligiblePath: r.Header.Get("reply-to-eligible"),
+		NotEligiblePath: r.Header.Get("reply-to-not-eligible"), Token: r.Header.Get("reply-to-token")}
 	// Of 100 calls: 10 fail, 5 are too slow, 10 reply twice, 10 reply late,
 	// the rest reply at once.
 	replies, delay := 1, time.Duration(0)
@@ -111,51 +139,54 @@ func (v *unruly) serve(w http.ResponseWriter, r *http.Request) {
 	if vd.silent {
 		return
 	}
+	v.record(in.ID, func(h *history) { h.replied = true })
 	v.inFlight.Add(1)
 	go func() {
 		defer v.inFlight.Add(-1)
 		defer v.touch()
 		time.Sleep(delay)
 		for range replies {
-			v.reply(in.ID, vd.answer, replyTo, token)
+			v.reply(in.ID, vd.answer, to)
 		}
 	}()
 }
 
-// reply posts the verdict as a validator would, retrying what a validator
-// should retry (no answer, 5xx); it records whether the gate accepted it.
-func (v *unruly) reply(id string, answer Answer, url, token string) {
-	for range 5 {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader("{}"))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := v.client.Do(req)
-		if err != nil {
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusOK:
-			v.mu.Lock()
-			v.accepted[id] = answer
-			v.mu.Unlock()
-			return
-		case resp.StatusCode < 500:
-			return // refused: the request was decided or flagged meanwhile
-		}
-		time.Sleep(200 * time.Millisecond)
+// reply sends the verdict with the SDK's Replier and records how the gate
+// answered: accepted, refused for good, or never definitely.
+func (v *unruly) reply(id string, answer Answer, to validator.ReplyTo) {
+	d := validator.Eligible
+	if answer == NotEligible {
+		d = validator.NotEligible
 	}
-	v.mu.Lock()
-	v.unsure[id] = true
-	v.mu.Unlock()
+	from := time.Now()
+	err := v.replier.Reply(context.Background(), to, d)
+	var re *validator.ReplyError
+	v.record(id, func(h *history) {
+		switch {
+		case err == nil:
+			h.accepted = answer
+		case errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests:
+			h.refused = append(h.refused, Refusal{At: time.Now(), Status: re.StatusCode, Detail: re.Detail})
+		default:
+			h.unsure = append(h.unsure, Span{From: from, To: time.Now()})
+		}
+	})
 }
 
 func (v *unruly) fail(id string) {
+	v.record(id, func(h *history) { h.failed = append(h.failed, time.Now()) })
+}
+
+// record changes what is known about id under the lock.
+func (v *unruly) record(id string, change func(*history)) {
 	v.mu.Lock()
-	v.failed[id]++
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	h := v.seen[id]
+	if h == nil {
+		h = &history{}
+		v.seen[id] = h
+	}
+	change(h)
 }
 
 func (v *unruly) touch() { v.lastBusy.Store(time.Now().UnixNano()) }
@@ -170,5 +201,10 @@ func (v *unruly) view(id string) Validated {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	vd, called := v.verdicts[id]
-	return Validated{Called: called, Verdict: vd.answer, Silent: vd.silent, Accepted: v.accepted[id], Unsure: v.unsure[id], Failed: v.failed[id]}
+	out := Validated{Called: called, Verdict: vd.answer, Silent: vd.silent}
+	if h := v.seen[id]; h != nil {
+		out.CalledAt, out.Replied, out.Accepted, out.Failed = h.first, h.replied, h.accepted, append([]time.Time(nil), h.failed...)
+		out.Refused, out.Unsure = append([]Refusal(nil), h.refused...), append([]Span(nil), h.unsure...)
+	}
+	return out
 }

@@ -92,7 +92,7 @@ func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map
 // the request after it.
 func (s *RequestStore) applyRerun(ctx context.Context, c gate.Change, archive map[string]types.AttributeValue,
 	update, cond string, names map[string]string, values map[string]types.AttributeValue) (*gate.PrivacyRequest, error) {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	err := transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: archive, ConditionExpression: aws.String("attribute_not_exists(id)")}},
 		{Update: &types.Update{
 			TableName:                 &s.table,
@@ -111,10 +111,11 @@ func (s *RequestStore) applyRerun(ctx context.Context, c gate.Change, archive ma
 			}
 		}
 		for _, r := range canceled.CancellationReasons {
-			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+			if code := aws.ToString(r.Code); code == "ConditionalCheckFailed" || code == "TransactionConflict" {
 				// Moved, grown or gone since it was read (the archive put
-				// fails only when the re-run already happened): the use
-				// case reads it again.
+				// fails only when the re-run already happened), or another
+				// write of it still in flight after transactWrite's tries:
+				// the use case reads it again.
 				return nil, &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s changed since it was read", c.ID)}
 			}
 		}

@@ -315,7 +315,7 @@ func (s *ConfigStore) SaveWebhookSet(ctx context.Context, set gate.WebhookSet, c
 			TableName: &s.table, Key: s.key(pkConnection, k), ConditionExpression: aws.String("attribute_exists(sk)"),
 		}})
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err = transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	return conditional(err, "save webhook set")
 }
 
@@ -325,7 +325,7 @@ func (s *ConfigStore) DeleteConnection(ctx context.Context, key string, set gate
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	err = transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.table, Key: s.key(pkConnection, key), ConditionExpression: aws.String("attribute_exists(sk)")}},
 		{Put: put},
 	}})

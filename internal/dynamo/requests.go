@@ -389,8 +389,8 @@ func (s *RequestStore) Discard(ctx context.Context, r *gate.PrivacyRequest) erro
 	return nil
 }
 
-// CountWrongCode records one more wrong verification code.
-func (s *RequestStore) CountWrongCode(ctx context.Context, id string, seen int) error {
+// CountCodeTry records one more verification code tried.
+func (s *RequestStore) CountCodeTry(ctx context.Context, id string, seen int) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},

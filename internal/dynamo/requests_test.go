@@ -65,7 +65,7 @@ func TestDiscardOnlyAnUntouchedRequest(t *testing.T) {
 	}
 
 	tried := unverified()
-	if err := store.CountWrongCode(ctx, tried.ID, 0); err != nil {
+	if err := store.CountCodeTry(ctx, tried.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Discard(ctx, tried); !errors.As(err, &conflict) {

@@ -190,9 +190,10 @@ type RequestStore interface {
 	// Discard deletes a request just created, only while it is still
 	// identity_unverified with the code it was created with; else a *ConflictError.
 	Discard(ctx context.Context, r *PrivacyRequest) error
-	// CountWrongCode raises the wrong-code count from seen to seen+1, only
-	// while the request is identity_unverified with that count; else a *ConflictError.
-	CountWrongCode(ctx context.Context, id string, seen int) error
+	// CountCodeTry raises the count of codes tried from seen to seen+1,
+	// only while the request is identity_unverified with that count; else a
+	// *ConflictError. A code is compared only after its try is counted.
+	CountCodeTry(ctx context.Context, id string, seen int) error
 }
 
 // RunArchive is kept by a store that moves the timeline of a pre-approval

@@ -18,6 +18,9 @@ type memRequestStore struct {
 	memReplyStore
 	RequestStore // Create, List... are not used here
 	lostAnswers  int
+	// contended requests are refused every time, as when other writes of
+	// them (or a transaction's conflicts) keep coming first.
+	contended map[string]bool
 }
 
 func (m *memRequestStore) Get(ctx context.Context, id string) (*PrivacyRequest, error) {
@@ -31,7 +34,7 @@ func (m *memRequestStore) Apply(_ context.Context, c Change) (*PrivacyRequest, e
 	if !ok {
 		return nil, NotFound(c.ID)
 	}
-	if r.Status != c.From || c.Run > 0 && r.Run != c.Run-1 {
+	if r.Status != c.From || c.Run > 0 && r.Run != c.Run-1 || m.contended[c.ID] {
 		return nil, &ConflictError{Msg: "moved"}
 	}
 	r.Status, r.UpdatedAt = c.To, c.At
@@ -75,6 +78,29 @@ const (
 	rerunID2 = "pri_00000000-0000-4000-8000-000000000002"
 	rerunID3 = "pri_00000000-0000-4000-8000-000000000003"
 )
+
+// A request whose re-run is refused on every attempt fails its item; the
+// bulk goes on with the other ids instead of stopping after some were re-run.
+func TestRetryPreApprovalGoesOnPastAContendedRequest(t *testing.T) {
+	u, store, _ := newRerun("a")
+	for _, id := range []string{rerunID1, rerunID2, rerunID3} {
+		store.reqs[id] = &PrivacyRequest{ID: id, Status: StatusPending, PolicyAction: "access"}
+	}
+	store.contended = map[string]bool{rerunID2: true}
+	res, err := u.RetryPreApproval(context.Background(), Decision{IDs: []string{rerunID1, rerunID2, rerunID3}, Actor: "admin-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Succeeded) != 2 || res.Succeeded[0].ID != rerunID1 || res.Succeeded[1].ID != rerunID3 {
+		t.Fatalf("succeeded %+v", res.Succeeded)
+	}
+	if len(res.Failed) != 1 || res.Failed[0].Message != msgConcurrentChanges || res.Failed[0].Data["privacy_request_id"] != rerunID2 {
+		t.Fatalf("failed %+v", res.Failed)
+	}
+	if store.reqs[rerunID2].Status != StatusPending {
+		t.Fatalf("contended request moved: %+v", store.reqs[rerunID2])
+	}
+}
 
 func TestRetryPreApproval(t *testing.T) {
 	u, store, lister := newRerun("a", "b")

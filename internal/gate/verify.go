@@ -70,14 +70,19 @@ func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest
 			return nil, &ForbiddenError{Msg: msgCodeSpent}
 		case now.After(r.Code.ExpiresAt):
 			return nil, &BadRequestError{Msg: msgCodeExpired}
-		case subtle.ConstantTimeCompare([]byte(hashCode(id, code)), []byte(r.Code.Hash)) != 1:
-			err := u.Store.CountWrongCode(ctx, id, r.Code.Attempts)
-			if errors.As(err, &cf) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
+		}
+		// The try is counted before the code is compared, conditioned on
+		// the count read: of concurrent calls that read the same count,
+		// one compares and the others read again, so no more than
+		// MaxCodeAttempts codes are ever compared.
+		err = u.Store.CountCodeTry(ctx, id, r.Code.Attempts)
+		if errors.As(err, &cf) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare([]byte(hashCode(id, code)), []byte(r.Code.Hash)) != 1 {
 			u.Log.InfoContext(ctx, "wrong verification code", logkey.PrivacyRequestID, id, logkey.Attempt, r.Code.Attempts+1)
 			if r.Code.Attempts+1 >= MaxCodeAttempts {
 				return nil, &ForbiddenError{Msg: msgCodeSpent}

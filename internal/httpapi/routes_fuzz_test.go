@@ -40,7 +40,7 @@ func (emptyStore) Apply(context.Context, gate.Change) (*gate.PrivacyRequest, err
 func (emptyStore) List(context.Context, gate.ListQuery) ([]*gate.PrivacyRequest, string, error) {
 	return nil, "", nil
 }
-func (emptyStore) CountWrongCode(context.Context, string, int) error   { return notFound }
+func (emptyStore) CountCodeTry(context.Context, string, int) error     { return notFound }
 func (emptyStore) Discard(context.Context, *gate.PrivacyRequest) error { return notFound }
 func (emptyStore) RecordReply(context.Context, gate.ReplyWrite) (*gate.PrivacyRequest, error) {
 	return nil, notFound

@@ -143,7 +143,7 @@ func (s *memStore) List(context.Context, gate.ListQuery) ([]*gate.PrivacyRequest
 	return nil, "", errUnused
 }
 
-func (s *memStore) CountWrongCode(context.Context, string, int) error { return errUnused }
+func (s *memStore) CountCodeTry(context.Context, string, int) error { return errUnused }
 
 func (s *memStore) Discard(context.Context, *gate.PrivacyRequest) error { return errUnused }
 

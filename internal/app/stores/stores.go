@@ -12,7 +12,7 @@ import (
 
 // Requests is the requests table.
 func Requests(d app.Deps) *dynamo.RequestStore {
-	s := dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS), d.Config.RequestsTable).WithReconcileAfter(d.Config.ReconcileAfter)
+	s := dynamo.NewRequestStore(dynamodb.NewFromConfig(d.AWS, dynamo.RetryConflicts), d.Config.RequestsTable).WithReconcileAfter(d.Config.ReconcileAfter)
 	s.FinishedRetention = d.Config.FinishedRequestRetention
 	return s
 }
@@ -20,7 +20,7 @@ func Requests(d app.Deps) *dynamo.RequestStore {
 // Config is the config table (connections, the webhook set); it is also the
 // gate.WebhookLister that submission and replies use.
 func Config(d app.Deps) *dynamo.ConfigStore {
-	return dynamo.NewConfigStore(dynamodb.NewFromConfig(d.AWS), d.Config.ConfigTable)
+	return dynamo.NewConfigStore(dynamodb.NewFromConfig(d.AWS, dynamo.RetryConflicts), d.Config.ConfigTable)
 }
 
 // RequestCases builds the privacy-request use cases; the snapshot of
