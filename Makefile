@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < infra/requirements-c
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
 
-.PHONY: run test tools vet lint spectral sam-build build venv clean bench bench-hello soak screenshots
+.PHONY: run test tools vet lint spectral sam-build build venv clean bench bench-hello soak screenshots sdk-deps sdk-test
 
 # Built, then exec'd: Ctrl-C reaches the program itself, which stops moto and
 # exits 0 (go run would relink on every start and report the signal as an error).
@@ -21,7 +21,7 @@ run: $(VENV_STAMP)
 	exec bin/pregate-local $(ARGS)
 
 # PREGATE_MAKE_TEST: a test that cannot run here fails instead of skipping.
-test: tools $(VENV_STAMP) vet lint spectral sam-build
+test: tools $(VENV_STAMP) vet lint spectral sam-build sdk-test
 	PREGATE_MAKE_TEST=1 go test -count=1 -timeout 45m ./...
 
 # curl, jq, Chromium, Node.js and npm: installed with apt-get as root, or a hint.
@@ -94,6 +94,43 @@ build:
 	@for f in $(FUNCTIONS); do id=$${f%%:*}; \
 	  $(MAKE) --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/$(BUILD_DIR)/$$id || exit 1; \
 	  ls -l $(BUILD_DIR)/$$id/bootstrap; done
+
+# The Python and TypeScript validator SDKs and their examples: their own
+# tools (a virtualenv inside the git-ignored .venv, npm ci from the committed
+# lockfiles), reinstalled when the pinned versions change. sdk-test lints and
+# type-checks both, runs their tests on the shared vectors, and installs each
+# package as its users do; go test's infra/local then drives each example
+# against the local system.
+SDK_VENV := $(VENV)/sdk
+SDK_VENV_STAMP := $(SDK_VENV)/.installed-$(shell cksum < validator/python/requirements-dev.txt | cut -d' ' -f1)
+SDK_TS := validator/typescript
+SDK_TS_STAMP := $(SDK_TS)/node_modules/.ci-$(shell cksum < $(SDK_TS)/package-lock.json | cut -d' ' -f1)
+EXAMPLE_TS := examples/validator-typescript
+EXAMPLE_TS_STAMP := $(EXAMPLE_TS)/node_modules/.ci-$(shell cksum < $(EXAMPLE_TS)/package-lock.json | cut -d' ' -f1)
+
+sdk-deps: tools $(SDK_VENV_STAMP) $(SDK_TS_STAMP) $(EXAMPLE_TS_STAMP)
+
+$(SDK_VENV_STAMP): validator/python/requirements-dev.txt
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r validator/python/requirements-dev.txt
+	rm -f $(SDK_VENV)/.installed-* && touch $@
+
+# npm ci also builds dist/ (the package's prepare script).
+$(SDK_TS_STAMP): $(SDK_TS)/package-lock.json
+	cd $(SDK_TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EXAMPLE_TS_STAMP): $(EXAMPLE_TS)/package-lock.json | $(SDK_TS_STAMP)
+	cd $(EXAMPLE_TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+sdk-test: sdk-deps
+	cd validator/python && $(CURDIR)/$(SDK_VENV)/bin/ruff check --config pyproject.toml . ../../examples/validator-python
+	cd validator/python && $(CURDIR)/$(SDK_VENV)/bin/mypy --strict src tests ../../examples/validator-python/app.py
+	cd validator/python && $(CURDIR)/$(SDK_VENV)/bin/pytest -q -p no:cacheprovider
+	cd $(SDK_TS) && npm run --silent check && npm run --silent build && node --test test/
+	$(SDK_TS)/node_modules/.bin/tsc -p $(EXAMPLE_TS)
+	validator/packaging_test.sh $(CURDIR)/$(SDK_VENV)/bin/pip
 
 # The figures of DEVELOPMENT.md "Benchmarks"; not part of make test.
 # Sizes are of the arm64 build; init times are measured on a build for this

@@ -46,28 +46,10 @@ func TestValidatorSDKEndToEnd(t *testing.T) {
 	h.Verifier = verifier
 	srv.Start()
 
-	approved := struct{ email, status, action, message string }{"ada@example.com", "approved", "pre_approval_eligible",
-		"Pre-approval webhook 'Hook " + hook + "' responded: eligible"}
-	flagged := struct{ email, status, action, message string }{"blocked@example.com", "pre_approval_not_eligible", "pre_approval_not_eligible",
-		"Request flagged for manual review by pre-approval webhooks. Webhook 'Hook " + hook + "' responded: not eligible"}
-	run := func(tc struct{ email, status, action, message string }) *sdk.Call {
+	approved, flagged := validatorOutcomes(hook)
+	run := func(o outcome) *sdk.Call {
 		t.Helper()
-		start := time.Now()
-		id, status := c.submitAs(tc.email)
-		if status != "awaiting_pre_approval" {
-			t.Fatalf("%s: submitted request is %s", tc.email, status)
-		}
-		var got requestOut
-		waitUntil(t, 20*time.Second, func() bool {
-			c.must(200, "GET", "/privacy-request/"+id, nil, &got)
-			return got.Status == tc.status
-		})
-		t.Logf("%s: %s %s after submission", tc.email, tc.status, time.Since(start).Round(time.Millisecond))
-		var act activityOut
-		c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
-		if !hasActivity(act, tc.action, tc.message) {
-			t.Fatalf("%s: no %s entry in %+v", tc.email, tc.action, act)
-		}
+		c.submitExpecting(o)
 		return <-calls
 	}
 	run(approved)
@@ -91,5 +73,38 @@ func TestValidatorSDKEndToEnd(t *testing.T) {
 	}
 	if l := validatorLogs.String(); strings.Contains(l, "refused") || strings.Count(l, "pre-approval answer sent") != 3 {
 		t.Fatalf("validator logs:\n%s", l)
+	}
+}
+
+// outcome is what a request for email comes to once the validator answered.
+type outcome struct{ email, status, action, message string }
+
+// validatorOutcomes are the outcomes of a deny-list validator behind webhook
+// hook: ada@example.com approved, blocked@example.com flagged for review.
+func validatorOutcomes(hook string) (approved, flagged outcome) {
+	return outcome{"ada@example.com", "approved", "pre_approval_eligible", "Pre-approval webhook 'Hook " + hook + "' responded: eligible"},
+		outcome{"blocked@example.com", "pre_approval_not_eligible", "pre_approval_not_eligible",
+			"Request flagged for manual review by pre-approval webhooks. Webhook 'Hook " + hook + "' responded: not eligible"}
+}
+
+// submitExpecting submits a request for o.email and waits until it comes to
+// o, with o's timeline entry.
+func (c *client) submitExpecting(o outcome) {
+	c.t.Helper()
+	start := time.Now()
+	id, status := c.submitAs(o.email)
+	if status != "awaiting_pre_approval" {
+		c.t.Fatalf("%s: submitted request is %s", o.email, status)
+	}
+	var got requestOut
+	waitUntil(c.t, 30*time.Second, func() bool {
+		c.must(200, "GET", "/privacy-request/"+id, nil, &got)
+		return got.Status == o.status
+	})
+	c.t.Logf("%s: %s %s after submission", o.email, o.status, time.Since(start).Round(time.Millisecond))
+	var act activityOut
+	c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
+	if !hasActivity(act, o.action, o.message) {
+		c.t.Fatalf("%s: no %s entry in %+v", o.email, o.action, act)
 	}
 }
