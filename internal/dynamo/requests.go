@@ -199,7 +199,7 @@ func (s *RequestStore) Create(ctx context.Context, r *gate.PrivacyRequest) error
 	if err != nil {
 		return fmt.Errorf("marshal request %s: %w", r.ID, err)
 	}
-	if exp, ok := s.expiry(r.Status, r.CreatedAt); ok { // e.g. a consent request, approved at once
+	if exp, ok := s.expiry(r.Status, r.CreatedAt); ok { // awaiting verification, or e.g. a consent request approved at once
 		av[expiresAttr] = exp
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -283,7 +283,8 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 			set += ", approved_by = :by"
 		}
 	}
-	if exp, ok := s.expiry(c.To, c.At); ok {
+	exp, expires := s.expiry(c.To, c.At)
+	if expires {
 		set += ", " + expiresAttr + " = :expires"
 		values[":expires"] = exp
 	}
@@ -322,6 +323,9 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 	if c.IdentityVerified {
 		sets = append(sets, "identity_verified_at = :at")
 		remove = append(remove, "code_hash", "code_expires_at", "code_attempts")
+		if !expires { // the expiry of an unverified request
+			remove = append(remove, expiresAttr)
+		}
 	}
 	update := updateExpression(sets, remove)
 	if archive != nil {

@@ -79,3 +79,53 @@ func TestFinishedRequestsExpire(t *testing.T) {
 		t.Errorf("retention 0: expires_at %q set", expiresAt(id))
 	}
 }
+
+// TestUnverifiedRequestsExpire: a request awaiting identity verification
+// expires UnverifiedRetention after its creation (its code lifetime and a
+// day), whatever the finished retention; the verifying write removes that
+// expiry, or sets the finished one when it decides the request at once.
+func TestUnverifiedRequestsExpire(t *testing.T) {
+	s, cfg := awstest.Stack(t)
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(cfg)
+	table := s.Resources["RequestsTable"].Ref
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	expiresAt := func(id string) string {
+		t.Helper()
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := out.Item["expires_at"].(*types.AttributeValueMemberN); ok {
+			return n.Value
+		}
+		return ""
+	}
+	for _, retention := range []time.Duration{0, 30 * 24 * time.Hour} {
+		store := dynamo.NewRequestStore(db, table)
+		store.FinishedRetention = retention
+		for _, to := range []gate.Status{gate.StatusPending, gate.StatusApproved} {
+			r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusIdentityUnverified, PolicyKey: "default_access_policy",
+				PolicyAction: "access", Identity: gate.Identity{Email: "unverified@example.com", PhoneNumber: "+15555550100"}, CreatedAt: now, UpdatedAt: now,
+				Code: &gate.VerificationCode{Hash: "h", ExpiresAt: now.Add(gate.CodeTTL)}}
+			if err := store.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := expiresAt(r.ID), strconv.FormatInt(now.Add(gate.CodeTTL+24*time.Hour).Unix(), 10); got != want {
+				t.Fatalf("retention %s: unverified request expires_at %q, want %s", retention, got, want)
+			}
+			at := now.Add(time.Minute)
+			if _, err := store.Apply(ctx, gate.Change{ID: r.ID, From: gate.StatusIdentityUnverified, To: to, At: at, IdentityVerified: true,
+				Approved: to == gate.StatusApproved}); err != nil {
+				t.Fatal(err)
+			}
+			want := ""
+			if to == gate.StatusApproved && retention > 0 {
+				want = strconv.FormatInt(at.Add(retention).Unix(), 10)
+			}
+			if got := expiresAt(r.ID); got != want {
+				t.Errorf("retention %s, verified to %s: expires_at %q, want %q", retention, to, got, want)
+			}
+		}
+	}
+}
