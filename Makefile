@@ -10,7 +10,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum < infra/requirements.txt | cut -d
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < infra/requirements-checkov.txt | cut -d' ' -f1)
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
-FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReviewDeadlineFunction:review-deadline
+FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReconcilerFunction:reconciler
 
 .PHONY: run test tools vet lint spectral sam-build build venv clean bench bench-hello soak screenshots sdk-deps sdk-test
 

@@ -33,16 +33,16 @@ var (
 )
 
 // backgroundFunctions run on a schedule, not per request: their calls are
-// not the request path's (locally the sweep runs every second, in AWS every
+// not the request path's (locally the reconciler runs every second, in AWS every
 // few minutes, whatever the traffic).
-var backgroundFunctions = map[string]bool{"ReviewDeadlineFunction": true}
+var backgroundFunctions = map[string]bool{"ReconcilerFunction": true}
 
 // callCounter counts AWS API call attempts by service and operation. It sits
 // in the SDK's Finalize step after the retry middleware, so every attempt is
 // one count: retries and refused conditional writes included, as AWS bills them.
 // It counts only the request path: calls made inside an invocation of a
 // function (local.FunctionOf) that is not a background one. The pollers'
-// own calls (made outside any invocation) and the sweep's are left out.
+// own calls (made outside any invocation) and the reconciler's are left out.
 type callCounter struct {
 	mu         sync.Mutex
 	counts     map[string]int // "Service/Operation" -> attempts

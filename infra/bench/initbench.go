@@ -27,15 +27,15 @@ const helloID = "Hello"
 // effect that could fail: the public API's health route, the admin API's
 // connection list without a token (refused with 401 before any AWS call,
 // the admin API has no health route), an empty batch for the stream and the
-// dispatcher, a scheduled event for the sweep of waiting requests (on the
+// dispatcher, a scheduled event for the reconciler of waiting requests (on the
 // bench's empty tables: one read of the webhook set and two empty queries).
 var firstEvents = map[string]string{
-	"PublicApiFunction":      `{"version":"2.0","routeKey":"GET /api/v1/health","rawPath":"/api/v1/health","requestContext":{"http":{"method":"GET","path":"/api/v1/health"}}}`,
-	"AdminApiFunction":       `{"version":"2.0","routeKey":"GET /api/v1/connection","rawPath":"/api/v1/connection","requestContext":{"http":{"method":"GET","path":"/api/v1/connection"}}}`,
-	"StreamFunction":         `{"Records":[]}`,
-	"DispatcherFunction":     `{"Records":[]}`,
-	"ReviewDeadlineFunction": `{"version":"0","id":"bench","detail-type":"Scheduled Event","source":"aws.events","time":"2026-11-27T00:00:00Z","detail":{}}`,
-	helloID:                  `{}`,
+	"PublicApiFunction":  `{"version":"2.0","routeKey":"GET /api/v1/health","rawPath":"/api/v1/health","requestContext":{"http":{"method":"GET","path":"/api/v1/health"}}}`,
+	"AdminApiFunction":   `{"version":"2.0","routeKey":"GET /api/v1/connection","rawPath":"/api/v1/connection","requestContext":{"http":{"method":"GET","path":"/api/v1/connection"}}}`,
+	"StreamFunction":     `{"Records":[]}`,
+	"DispatcherFunction": `{"Records":[]}`,
+	"ReconcilerFunction": `{"version":"0","id":"bench","detail-type":"Scheduled Event","source":"aws.events","time":"2026-11-27T00:00:00Z","detail":{}}`,
+	helloID:              `{}`,
 }
 
 // initFigures times each function's cold start under the Runtime Interface
@@ -46,7 +46,7 @@ var firstEvents = map[string]string{
 // ratio within the round, so that the load of a shared machine, which
 // drifts between rounds, divides out. A cold start is the time from the process start to the
 // first invoke's response, less the median of the same event's warm
-// invokes that follow: the handler's own work on that event (the sweep's
+// invokes that follow: the handler's own work on that event (the reconciler's
 // reads) is not init, while everything the first invoke does only because
 // it is the first (opening connections, waiting for the reply-token key
 // set read in the background) stays in.

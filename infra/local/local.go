@@ -31,8 +31,8 @@ import (
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/adminapi"
 	"github.com/pregate/pregate/internal/app/publicapi"
+	"github.com/pregate/pregate/internal/app/reconciler"
 	"github.com/pregate/pregate/internal/app/streamfn"
-	"github.com/pregate/pregate/internal/app/sweep"
 	"github.com/pregate/pregate/internal/awsenv"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/localauth"
@@ -273,7 +273,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := sys.startStreamPoller(tmpl, deps, opts); err != nil {
 		return nil, err
 	}
-	if err := sys.startReviewDeadlineSweep(deps, opts); err != nil {
+	if err := sys.startReconciler(deps, opts); err != nil {
 		return nil, err
 	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
@@ -368,17 +368,17 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 	return nil
 }
 
-// startReviewDeadlineSweep plays the ReviewDeadlineFunction's schedule. AWS
+// startReconciler plays the ReconcilerFunction's schedule. AWS
 // runs it every 5 minutes; locally it runs every second, or at a quarter of
 // the deadline (between 100ms and 1m) when one is set, so that short
 // deadlines and the approval of complete requests can be tried out.
-func (s *System) startReviewDeadlineSweep(deps func(string) (app.Deps, error), opts Options) error {
-	d, err := deps("ReviewDeadlineFunction")
+func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Options) error {
+	d, err := deps("ReconcilerFunction")
 	if err != nil {
 		return err
 	}
-	run, err := instance(s, opts, "ReviewDeadlineFunction", func(ctx context.Context) (handler[events.EventBridgeEvent, struct{}], error) {
-		h, err := sweep.New(ctx, d)
+	run, err := instance(s, opts, "ReconcilerFunction", func(ctx context.Context) (handler[events.EventBridgeEvent, struct{}], error) {
+		h, err := reconciler.New(ctx, d)
 		if err != nil {
 			return nil, err
 		}

@@ -413,9 +413,9 @@ func deref(s *string) string {
 
 // A request whose other webhook replied eligible and whose silent webhook is
 // then deleted is complete (every webhook still configured has
-// replied eligible); no further reply will come, so the scheduled sweep
+// replied eligible); no further reply will come, so the reconciler
 // approves it, with the auto-approve entry and exactly one approved message.
-func TestSweepApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {
+func TestReconcilerApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {
 	c := admin(t)
 	silent, answering := unique("silent"), unique("answering")
 	c.webhooks(silent, answering)
@@ -427,7 +427,7 @@ func TestSweepApprovesWhenTheSilentWebhookIsDeleted(t *testing.T) {
 	st, raw := reply(t, id, "eligible", "Bearer "+mint(t, tokens, answering, id))
 	expectReply(t, answering, st, raw, 200, "")
 	var got requestOut
-	time.Sleep(2 * time.Second) // a sweep or two: nothing to approve yet
+	time.Sleep(2 * time.Second) // a reconciler run or two: nothing to approve yet
 	c.must(200, "GET", "/privacy-request/"+id, nil, &got)
 	if got.Status != "awaiting_pre_approval" {
 		t.Fatalf("one eligible of two: %s", got.Status)

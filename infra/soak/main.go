@@ -311,7 +311,7 @@ func run(cfg settings) (tally, error) {
 
 	// Settle: the stream poller caught up with the table's writes, no
 	// dispatch message left (visible, in flight or delayed), every validator
-	// idle for 5 s, and the review deadline (and a sweep after it) passed
+	// idle for 5 s, and the review deadline (and a reconciler run after it) passed
 	// since the last submission.
 	deadline := time.Now().Add(cfg.settle)
 	for tick := 1; ; tick++ {

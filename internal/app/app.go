@@ -1,7 +1,7 @@
 // Package app holds what every function is built from: the environment, the
 // logger, the metrics, and Must, which builds a function's handler at cold
 // start. Each function's wiring is a package of its own under internal/app
-// (publicapi, adminapi, streamfn, dispatcher, sweep) that builds only the
+// (publicapi, adminapi, streamfn, dispatcher, reconciler) that builds only the
 // service clients that function calls, so that a binary links and
 // initializes no other: the functions' main packages and the local system
 // build their handlers there, so Lambda and `make run` run the very same code.

@@ -15,11 +15,11 @@ import (
 // imports, so each function's wiring (internal/app/<function>) builds only
 // these; the SDK's config loader, with its SSO and STS clients, is in none.
 var functionClients = map[string][]string{
-	"admin-api":       {"dynamodb", "kms"},
-	"dispatcher":      {"dynamodb", "kms", "secretsmanager", "sqs"},
-	"public-api":      {"dynamodb", "secretsmanager", "sesv2"},
-	"review-deadline": {"dynamodb", "sqs"},
-	"stream":          {"dynamodb", "sns", "sqs"},
+	"admin-api":  {"dynamodb", "kms"},
+	"dispatcher": {"dynamodb", "kms", "secretsmanager", "sqs"},
+	"public-api": {"dynamodb", "secretsmanager", "sesv2"},
+	"reconciler": {"dynamodb", "sqs"},
+	"stream":     {"dynamodb", "sns", "sqs"},
 }
 
 func TestEachFunctionLinksOnlyItsClients(t *testing.T) {

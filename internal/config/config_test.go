@@ -136,7 +136,7 @@ func TestWebhookTimeoutBelowTheDispatcherTimeout(t *testing.T) {
 	}
 	tpl := string(raw)
 	fn := tpl[strings.Index(tpl, "\n  DispatcherFunction:"):]
-	fn = fn[:strings.Index(fn[1:], "\n  ReviewDeadlineFunction:")+1]
+	fn = fn[:strings.Index(fn[1:], "\n  ReconcilerFunction:")+1]
 	if m := regexp.MustCompile(`\n      Timeout: (\d+)\n`).FindStringSubmatch(fn); m == nil || m[1] != fmt.Sprint(int(DispatcherTimeout.Seconds())) {
 		t.Fatalf("the dispatcher's Timeout in the template is %v, want %v", m, DispatcherTimeout)
 	}

@@ -47,7 +47,7 @@ func (claimTokens) VerifyReply(token string) (gate.ReplyClaims, error) {
 // requests x 5 webhooks, 5 rounds; 40 x 2 under -short): every reply of every
 // request fired at once, 20% of them twice, 10% of the requests getting an
 // admin decision and 10% a delivery failing for good (the move to pending)
-// at the same moment, and the scheduled sweep running throughout. After each round it checks the table (decided at most
+// at the same moment, and the reconciler running throughout. After each round it checks the table (decided at most
 // once, never moved after, no lost reply, the status the replies imply) and
 // the approved queue, fed every stream record twice: exactly one message per
 // approved request. PREGATE_RACE_REQUESTS / PREGATE_RACE_ROUNDS override the sizes.
@@ -74,7 +74,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 	reqs := &gate.Requests{Store: store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
 	replies := &gate.Replies{Store: store, Webhooks: hooks, Tokens: claimTokens{}, Now: time.Now, Log: log}
 	approvedQueue := queue.NewApprovedQueue(sqs.NewFromConfig(cfg), s.Resources["ApprovedQueue"].Ref)
-	sweep := &gate.Reconciler{Store: store, Replies: replies, Deliveries: discardDeliveries{}, DispatchGrace: time.Hour, MinBackoff: 200 * time.Millisecond,
+	rec := &gate.Reconciler{Store: store, Replies: replies, Deliveries: discardDeliveries{}, DispatchGrace: time.Hour, MinBackoff: 200 * time.Millisecond,
 		Publisher: &gate.Publisher{Store: store, Queue: approvedQueue, Now: time.Now, Log: log}, Now: time.Now, Log: log}
 	var stop atomic.Bool
 	dispatcher := &gate.Dispatcher{Store: store, Targets: targets, Tokens: claimTokens{}, Caller: downCaller{},
@@ -179,24 +179,24 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 				})
 			}
 		}
-		// The scheduled sweep runs meanwhile: its approvals race the replies' and the admin's.
-		sweepDone := make(chan struct{})
+		// The reconciler runs meanwhile: its approvals race the replies' and the admin's.
+		reconcilerDone := make(chan struct{})
 		go func() {
-			defer close(sweepDone)
+			defer close(reconcilerDone)
 			<-start
 			for !stop.Load() {
-				res, err := sweep.Run(ctx)
+				res, err := rec.Run(ctx)
 				if err != nil || res.Failed > 0 {
 					f.transportRetries.Add(1) // the next run starts over, as the next scheduled run would
 				}
-				f.sweepApproved.Add(int64(res.Approved))
+				f.reconcilerApproved.Add(int64(res.Approved))
 				time.Sleep(200 * time.Millisecond) // a run per 200 ms: racing, without saturating the emulator
 			}
 		}()
 		close(start)
 		wg.Wait()
 		stop.Store(true)
-		<-sweepDone
+		<-reconcilerDone
 		stop.Store(false)
 
 		approved := map[string]bool{}
@@ -305,8 +305,8 @@ type raceFigures struct {
 	decidedTwice, movedAgain, lost, wrongStatus, stuck, approved, approvedMessages, wrongMessages, toPending int
 	// transportRetries counts attempts failed in transport and retried;
 	// undefined the replies, decisions and deliveries that never got a definite answer.
-	transportRetries, undefined, deliveryFailures, sweepApproved atomic.Int64
-	firstUndefined                                               atomic.Value
+	transportRetries, undefined, deliveryFailures, reconcilerApproved atomic.Int64
+	firstUndefined                                                    atomic.Value
 }
 
 func (f *raceFigures) add(o *raceFigures) {
@@ -322,14 +322,14 @@ func (f *raceFigures) add(o *raceFigures) {
 	f.transportRetries.Add(o.transportRetries.Load())
 	f.undefined.Add(o.undefined.Load())
 	f.deliveryFailures.Add(o.deliveryFailures.Load())
-	f.sweepApproved.Add(o.sweepApproved.Load())
+	f.reconcilerApproved.Add(o.reconcilerApproved.Load())
 }
 
 func (f *raceFigures) String(nReq, nHooks int) string {
 	return fmt.Sprintf("requests=%d webhooks=%d decided_twice=%d moved_again=%d lost_replies=%d wrong_status=%d stuck=%d "+
-		"approved=%d approved_messages=%d wrong_message_counts=%d delivery_failures=%d moved_to_pending=%d approved_by_sweep=%d transport_retries=%d no_definite_answer=%d",
+		"approved=%d approved_messages=%d wrong_message_counts=%d delivery_failures=%d moved_to_pending=%d approved_by_reconciler=%d transport_retries=%d no_definite_answer=%d",
 		nReq, nHooks, f.decidedTwice, f.movedAgain, f.lost, f.wrongStatus, f.stuck, f.approved, f.approvedMessages, f.wrongMessages,
-		f.deliveryFailures.Load(), f.toPending, f.sweepApproved.Load(), f.transportRetries.Load(), f.undefined.Load())
+		f.deliveryFailures.Load(), f.toPending, f.reconcilerApproved.Load(), f.transportRetries.Load(), f.undefined.Load())
 }
 
 // failures says what went wrong, "" when nothing did.

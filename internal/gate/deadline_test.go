@@ -86,8 +86,8 @@ func (q *recordingQueue) PublishApproved(_ context.Context, m ApprovedMessage) e
 	return nil
 }
 
-// newSweep is a reconciler over store with these webhooks configured.
-func newSweep(store *memDeadlineStore, deadline time.Duration, now time.Time, configured ...string) *Reconciler {
+// newReconciler is a reconciler over store with these webhooks configured.
+func newReconciler(store *memDeadlineStore, deadline time.Duration, now time.Time, configured ...string) *Reconciler {
 	lister := &fakeLister{}
 	for _, k := range configured {
 		lister.hooks = append(lister.hooks, Webhook{Key: k, Name: "Hook " + k})
@@ -185,7 +185,7 @@ func due(r *PrivacyRequest, now time.Time) *PrivacyRequest {
 
 // The reconciler moves the overdue awaiting requests to pending, in batches
 // of its index reads, and backs off those still within the deadline.
-func TestReviewDeadlineSweep(t *testing.T) {
+func TestReconcilerReviewDeadline(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	hooks := func(states ...WebhookState) []SnapshotWebhook {
 		var out []SnapshotWebhook
@@ -220,8 +220,8 @@ func TestReviewDeadlineSweep(t *testing.T) {
 		id := "bulk-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String()
 		store.reqs[id] = due(req(id, StatusAwaitingPreApproval, 100*time.Hour+time.Duration(i)*time.Second, 99*time.Hour, hooks(WebhookCalled)), now)
 	}
-	sweep := newSweep(store, 48*time.Hour, now, "a", "b", "c")
-	res, err := sweep.Run(context.Background())
+	rec := newReconciler(store, 48*time.Hour, now, "a", "b", "c")
+	res, err := rec.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,19 +248,19 @@ func TestReviewDeadlineSweep(t *testing.T) {
 	}
 
 	// A second run finds nothing due.
-	if again, err := sweep.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
-		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
+	if again, err := rec.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
+		t.Fatalf("second run %+v (%v), want nothing", again, err)
 	}
 }
 
-// A request decided between the sweep's read and its write stays decided.
+// A request decided between the reconciler's read and its write stays decided.
 func TestReviewDeadlineLosesToADecision(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-72 * time.Hour),
 		Webhooks: []SnapshotWebhook{{Key: "a", Name: "A", Delivery: WebhookCalled}}}
 	store := newDeadlineStore(due(r, now))
 	store.onApply = func(id string) { store.reqs[id].Status = StatusApproved }
-	res, err := newSweep(store, time.Hour, now, "a").Run(context.Background())
+	res, err := newReconciler(store, time.Hour, now, "a").Run(context.Background())
 	if err != nil || res != (ReconcileResult{}) || r.Status != StatusApproved || len(r.Activity) != 0 {
 		t.Fatalf("swept %+v (%v), status %s, activity %v: want the decision kept", res, err, r.Status, r.Activity)
 	}
@@ -271,16 +271,16 @@ func TestReviewDeadlineOff(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "old", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-1000 * time.Hour),
 		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookCalled)}}
-	res, err := newSweep(newDeadlineStore(due(r, now)), 0, now, "a").Run(context.Background())
+	res, err := newReconciler(newDeadlineStore(due(r, now)), 0, now, "a").Run(context.Background())
 	if err != nil || res != (ReconcileResult{Postponed: 1}) || r.Status != StatusAwaitingPreApproval {
 		t.Fatalf("deadline off: swept %+v (%v), status %s", res, err, r.Status)
 	}
 }
 
-// The sweep approves, as a last reply would, the waiting requests every
+// The reconciler approves, as a last reply would, the waiting requests every
 // still-configured webhook of which has replied eligible, with or without a
 // deadline, naming the webhook whose reply came last; it leaves the others.
-func TestSweepApprovesCompleteRequests(t *testing.T) {
+func TestReconcilerApprovesCompleteRequests(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	eligibleAt := func(key string, ago time.Duration) SnapshotWebhook {
 		w := withState(key, "Hook "+key, WebhookEligible)
@@ -306,8 +306,8 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 		req("flagged", StatusPreApprovalNotEligible, eligibleAt("a", time.Minute), withState("b", "Hook b", WebhookNotEligible)),
 	)
 	store.reqs["flagged"].DueAt = nil // not due: not in the index
-	sweep := newSweep(store, 0, now, "a", "b")
-	res, err := sweep.Run(context.Background())
+	rec := newReconciler(store, 0, now, "a", "b")
+	res, err := rec.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,14 +332,14 @@ func TestSweepApprovesCompleteRequests(t *testing.T) {
 			t.Errorf("%s: timeline %+v, want %+v", id, act, want)
 		}
 	}
-	if again, err := sweep.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
-		t.Fatalf("second sweep %+v (%v), want nothing", again, err)
+	if again, err := rec.Run(context.Background()); err != nil || again != (ReconcileResult{}) {
+		t.Fatalf("second run %+v (%v), want nothing", again, err)
 	}
 }
 
-// An admin's denial landing between the sweep's read and its approval stands:
+// An admin's denial landing between the reconciler's read and its approval stands:
 // the approval is refused, re-read, and not retried on a decided request.
-func TestSweepApprovalLosesToADecision(t *testing.T) {
+func TestReconcilerApprovalLosesToADecision(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := &PrivacyRequest{ID: "r", Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-time.Hour),
 		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookEligible), withState("b", "Hook b", WebhookCalled)}}
@@ -349,7 +349,7 @@ func TestSweepApprovalLosesToADecision(t *testing.T) {
 			store.onRecord = nil
 		}
 	}
-	res, err := newSweep(store, 0, now, "a").Run(context.Background())
+	res, err := newReconciler(store, 0, now, "a").Run(context.Background())
 	if err != nil || res != (ReconcileResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action != string(StatusDenied) {
 		t.Fatalf("swept %+v (%v), status %s, activity %+v: want the denial kept", res, err, r.Status, r.Activity)
 	}
@@ -358,20 +358,20 @@ func TestSweepApprovalLosesToADecision(t *testing.T) {
 // The reconciler's approval rests on the configuration as it is when the
 // write happens, not as it was when the run began: a webhook of the snapshot
 // configured again meanwhile, whose delivery failed, keeps the request pending.
-func TestSweepApprovalReadsTheConfigurationAtTheWrite(t *testing.T) {
+func TestReconcilerApprovalReadsTheConfigurationAtTheWrite(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r := due(&PrivacyRequest{ID: "r", Status: StatusPending, CreatedAt: now.Add(-time.Hour),
 		Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookEligible), withState("c", "Hook c", WebhookFailed)}}, now)
 	inner := newDeadlineStore(r)
-	sweep := newSweep(inner, 0, now, "a")
-	lister := sweep.Replies.Webhooks.(*fakeLister)
+	rec := newReconciler(inner, 0, now, "a")
+	lister := rec.Replies.Webhooks.(*fakeLister)
 	store := &getHookStore{memDeadlineStore: inner, onGet: func() { // c is configured again while the run reads r
 		lister.mu.Lock()
 		lister.hooks = append(lister.hooks, Webhook{Key: "c", Name: "Hook c"})
 		lister.mu.Unlock()
 	}}
-	sweep.Store = store
-	res, err := sweep.Run(context.Background())
+	rec.Store = store
+	res, err := rec.Run(context.Background())
 	if err != nil || res.Approved != 0 || r.Status != StatusPending {
 		t.Fatalf("swept %+v (%v), status %s: want it left pending", res, err, r.Status)
 	}

@@ -119,17 +119,17 @@ func TestExpiredClaimIsTakenOver(t *testing.T) {
 	if ok, err := other.Publish(context.Background(), ApprovedMessage{PrivacyRequestID: "r", ApprovedAt: now}); ok || err != nil {
 		t.Fatalf("within the lease: sent %v (%v)", ok, err)
 	}
-	sweep := newSweep(store, 0, later)
-	sweep.Publisher.Queue = q
-	if res, err := sweep.Run(context.Background()); err != nil || res != (ReconcileResult{}) {
+	rec := newReconciler(store, 0, later)
+	rec.Publisher.Queue = q
+	if res, err := rec.Run(context.Background()); err != nil || res != (ReconcileResult{}) {
 		t.Fatalf("reconciler within the lease: %+v (%v), want nothing due", res, err)
 	}
 
 	// The lease ended: the reconciler publishes.
 	after := now.Add(PublishLease)
-	sweep = newSweep(store, 0, after)
-	sweep.Publisher.Queue = q
-	if res, err := sweep.Run(context.Background()); err != nil || res != (ReconcileResult{Published: 1}) {
+	rec = newReconciler(store, 0, after)
+	rec.Publisher.Queue = q
+	if res, err := rec.Run(context.Background()); err != nil || res != (ReconcileResult{Published: 1}) {
 		t.Fatalf("reconciler after the lease: %+v (%v)", res, err)
 	}
 	if len(sent) != 1 || store.reqs["r"].PublishedAt == nil || store.reqs["r"].DueAt != nil {

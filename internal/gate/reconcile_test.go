@@ -16,7 +16,7 @@ func TestReconcilerSurvivesAPoisonedRequest(t *testing.T) {
 			Webhooks: []SnapshotWebhook{withState("a", "Hook a", WebhookEligible)}}, now)
 	}
 	store.failGet = map[string]bool{"r2": true}
-	res, err := newSweep(store, 0, now, "a").Run(context.Background())
+	res, err := newReconciler(store, 0, now, "a").Run(context.Background())
 	if err != nil || res != (ReconcileResult{Approved: 2, Failed: 1}) {
 		t.Fatalf("run %+v (%v), want 2 approved and 1 failed", res, err)
 	}
@@ -34,23 +34,23 @@ func TestReconcilerPublishesUnpublishedApprovals(t *testing.T) {
 		due(&PrivacyRequest{ID: "lost", Status: StatusApproved, PolicyAction: "erasure", ApprovedAt: &at, ApprovedBy: "admin"}, now),
 		due(&PrivacyRequest{ID: "marked", Status: StatusApproved, ApprovedAt: &at, PublishedAt: &marked}, now),
 	)
-	sweep := newSweep(store, 0, now)
-	res, err := sweep.Run(context.Background())
+	rec := newReconciler(store, 0, now)
+	res, err := rec.Run(context.Background())
 	if err != nil || res != (ReconcileResult{Published: 1, Postponed: 1}) {
 		t.Fatalf("run %+v (%v), want 1 published and the marked one out of the index", res, err)
 	}
-	q := sweep.Deliveries.(*recordingQueue)
+	q := rec.Deliveries.(*recordingQueue)
 	if len(q.approved) != 1 || q.approved[0] != (ApprovedMessage{PrivacyRequestID: "lost", PolicyAction: "erasure", ApprovedAt: at, ApprovedBy: "admin"}) {
 		t.Fatalf("published %+v", q.approved)
 	}
 	if r := store.reqs["lost"]; r.PublishedAt == nil || r.DueAt != nil || store.reqs["marked"].DueAt != nil {
 		t.Fatalf("after publishing: %+v", r)
 	}
-	if again, err := sweep.Run(context.Background()); err != nil || again != (ReconcileResult{}) || len(q.approved) != 1 {
+	if again, err := rec.Run(context.Background()); err != nil || again != (ReconcileResult{}) || len(q.approved) != 1 {
 		t.Fatalf("second run %+v (%v), %d messages", again, err, len(q.approved))
 	}
 	// A stream record of the approval replayed after the mark sends nothing.
-	if sent, err := sweep.Publisher.Publish(context.Background(), q.approved[0]); sent || err != nil || len(q.approved) != 1 {
+	if sent, err := rec.Publisher.Publish(context.Background(), q.approved[0]); sent || err != nil || len(q.approved) != 1 {
 		t.Fatalf("replay after the mark: sent %v (%v)", sent, err)
 	}
 }
@@ -67,12 +67,12 @@ func TestReconcilerEnqueuesLostDeliveries(t *testing.T) {
 			Activity: []ActivityEntry{{At: now.Add(-triggered), Action: ActionWebhookTriggered}}}, now)
 	}
 	store := newDeadlineStore(req("lost", 2*time.Hour), req("in-flight", 10*time.Minute))
-	sweep := newSweep(store, 0, now, "a", "b", "c") // DispatchGrace 1 h
-	res, err := sweep.Run(context.Background())
+	rec := newReconciler(store, 0, now, "a", "b", "c") // DispatchGrace 1 h
+	res, err := rec.Run(context.Background())
 	if err != nil || res != (ReconcileResult{Redelivered: 1, Postponed: 2}) {
 		t.Fatalf("run %+v (%v)", res, err)
 	}
-	q := sweep.Deliveries.(*recordingQueue)
+	q := rec.Deliveries.(*recordingQueue)
 	want := DeliveriesOf("lost", 0, []string{"b", "c"})
 	if len(q.deliveries) != 2 || q.deliveries[0] != want[0] || q.deliveries[1] != want[1] {
 		t.Fatalf("enqueued %+v, want %+v", q.deliveries, want)
@@ -82,7 +82,7 @@ func TestReconcilerEnqueuesLostDeliveries(t *testing.T) {
 	}
 	store.reqs["in-flight"].DueAt = nil
 	store.reqs["late"] = req("late", 50*time.Minute)
-	if _, err := sweep.Run(context.Background()); err != nil {
+	if _, err := rec.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := store.reqs["late"].DueAt; d == nil || !d.Equal(now.Add(10*time.Minute)) {
@@ -98,11 +98,11 @@ func TestReconcilerEnqueuesLostDeliveries(t *testing.T) {
 func TestReconcilerStopsBeforeItsDeadline(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	store := newDeadlineStore(due(&PrivacyRequest{ID: "r", Status: StatusPending, Webhooks: []SnapshotWebhook{withState("a", "A", WebhookCalled)}}, now))
-	sweep := newSweep(store, 0, now, "a")
-	sweep.StopBefore = time.Minute
+	rec := newReconciler(store, 0, now, "a")
+	rec.StopBefore = time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := sweep.Run(ctx)
+	res, err := rec.Run(ctx)
 	if err != nil || !res.Stopped || res.Postponed != 0 || !store.reqs["r"].DueAt.Before(now) {
 		t.Fatalf("run %+v (%v): want a stop with the request still due", res, err)
 	}

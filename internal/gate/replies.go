@@ -149,7 +149,7 @@ func (u *Replies) now() time.Time { return u.Now().UTC().Truncate(time.Microseco
 // ApproveIfComplete approves r when every webhook of its snapshot still
 // configured has replied eligible while r is undecided, and says whether
 // this call did. It reads the configuration itself, immediately before each
-// write, so an approval by the sweep or the reconciler rests on the
+// write, so an approval by the reconciler rests on the
 // configured set as it is then, however long ago r was listed. The webhook
 // the timeline names as deciding is the one whose eligible reply came last.
 func (u *Replies) ApproveIfComplete(ctx context.Context, r *PrivacyRequest) (bool, error) {
@@ -159,7 +159,7 @@ func (u *Replies) ApproveIfComplete(ctx context.Context, r *PrivacyRequest) (boo
 // approveIfComplete is ApproveIfComplete naming key as deciding ("": the
 // last eligible reply's webhook). It is needed when the
 // last two replies were recorded at once, each write seeing the other
-// missing: the later one's result (r) shows both; and by the sweep, for a
+// missing: the later one's result (r) shows both; and by the reconciler, for a
 // request completed by a deletion or left complete by a crash. Of two such
 // approvals only one passes its condition; the loser re-reads and sees the
 // request decided. A request none of whose webhooks is still configured has

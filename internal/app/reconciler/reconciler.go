@@ -1,9 +1,9 @@
-// Package sweep wires the scheduled function, the reconciler: it completes
+// Package reconciler wires the scheduled function: it completes
 // every overdue step of the requests in the due index (deliveries never
 // made, approvals never decided or never published, the review deadline)
 // and backs off the ones that legitimately wait. It builds the DynamoDB and
 // SQS clients, and no other.
-package sweep
+package reconciler
 
 import (
 	"context"
