@@ -213,6 +213,8 @@ type webhookItem struct {
 	Key                 string              `dynamodbav:"key"`
 	Name                string              `dynamodbav:"name"`
 	ConnectionConfigKey string              `dynamodbav:"connection_config_key"`
+	Mode                string              `dynamodbav:"mode"`
+	PolicyActions       []string            `dynamodbav:"policy_actions"`
 	CreatedAt           string              `dynamodbav:"created_at"`
 	UpdatedAt           string              `dynamodbav:"updated_at"`
 	SigningSecrets      []signingSecretItem `dynamodbav:"signing_secrets"`
@@ -249,6 +251,7 @@ func (s *ConfigStore) LoadWebhookSet(ctx context.Context) (gate.WebhookSet, erro
 	for _, w := range it.Webhooks {
 		sw := gate.StoredWebhook{Webhook: gate.Webhook{
 			Key: w.Key, Name: w.Name, ConnectionKey: w.ConnectionConfigKey,
+			Mode: gate.WebhookMode(w.Mode), PolicyActions: w.PolicyActions,
 			CreatedAt: parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
 		}}
 		for _, ss := range w.SigningSecrets {
@@ -278,6 +281,7 @@ func (s *ConfigStore) putSet(set gate.WebhookSet) (*types.Put, error) {
 	for _, w := range set.Webhooks {
 		wi := webhookItem{
 			Key: w.Key, Name: w.Name, ConnectionConfigKey: w.ConnectionKey,
+			Mode: string(w.Mode), PolicyActions: w.PolicyActions,
 			CreatedAt: fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: []signingSecretItem{},
 		}
 		for _, ss := range w.SigningSecrets {

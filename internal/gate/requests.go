@@ -229,8 +229,10 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 }
 
 // admission decides where a submitted (and verified, if need be) request
-// goes: the event, the webhook snapshot and the timeline entries.
+// goes: the event, the webhook snapshot (the configured webhooks in scope
+// for its action) and the timeline entries.
 func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
+	hooks = InScope(hooks, action)
 	switch {
 	case !u.RequireManualApproval || action == "consent":
 		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionApproved, Message: "Request auto-approved: manual approval not required"}}
@@ -572,8 +574,9 @@ func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks []Webho
 		if cur.Run >= MaxPreApprovalReruns {
 			return Change{}, fmt.Sprintf("Pre-approval was already re-run %d times for privacy request '%s'.", MaxPreApprovalReruns, id)
 		}
+		hooks := InScope(hooks, cur.PolicyAction)
 		if len(hooks) == 0 {
-			return Change{}, "No pre-approval webhooks are configured; approve or deny the request instead."
+			return Change{}, fmt.Sprintf("No pre-approval webhook applies to %s requests; approve or deny the request instead.", cur.PolicyAction)
 		}
 		snapshot, entries := webhookSnapshot(hooks, now)
 		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, Run: cur.Run + 1,

@@ -2,6 +2,8 @@ package gate
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -10,8 +12,78 @@ type Webhook struct {
 	Key           string
 	Name          string
 	ConnectionKey string
+	// Mode says whether the webhook's replies count (enforce) or are only
+	// recorded (shadow): a shadow webhook never holds or decides a request.
+	Mode WebhookMode
+	// PolicyActions are the policy actions whose requests call the webhook
+	// (its scope), in ScopeActions' order; none is every action.
+	PolicyActions []string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+// WebhookMode is how a webhook's replies count.
+type WebhookMode string
+
+// The webhook modes; ModeEnforce is the default.
+const (
+	ModeEnforce WebhookMode = "enforce"
+	ModeShadow  WebhookMode = "shadow"
+)
+
+// ScopeActions are the policy actions a webhook may be scoped to, and a
+// webhook's scope when none is given. Consent requests are approved
+// without webhooks, so they are not among them.
+var ScopeActions = []string{"access", "erasure", "update"}
+
+// Applies reports whether requests of policy action action call w.
+func (w Webhook) Applies(action string) bool {
+	return len(w.PolicyActions) == 0 || slices.Contains(w.PolicyActions, action)
+}
+
+// InScope returns the webhooks of hooks that requests of action call, in order.
+func InScope(hooks []Webhook, action string) []Webhook {
+	var out []Webhook
+	for _, h := range hooks {
+		if h.Applies(action) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// parseMode reads a mode as the API takes it; nil is the default.
+func parseMode(s *string, loc ...any) (WebhookMode, *FieldError) {
+	if s == nil {
+		return ModeEnforce, nil
+	}
+	if m := WebhookMode(*s); m == ModeEnforce || m == ModeShadow {
+		return m, nil
+	}
+	return "", &FieldError{Loc: loc, Msg: "value is not a valid enumeration member; permitted: 'enforce', 'shadow'", Type: "type_error.enum"}
+}
+
+// parsePolicyActions reads a scope as the API takes it: nil is every
+// action; a repeated action counts once; the result is in ScopeActions' order.
+func parsePolicyActions(in *[]string, loc ...any) ([]string, *FieldError) {
+	if in == nil {
+		return slices.Clone(ScopeActions), nil
+	}
+	if len(*in) == 0 {
+		return nil, &FieldError{Loc: loc, Msg: "ensure this value has at least 1 items", Type: "value_error.list.min_items"}
+	}
+	for i, a := range *in {
+		if !slices.Contains(ScopeActions, a) {
+			return nil, &FieldError{Loc: append(slices.Clone(loc), i), Msg: fmt.Sprintf("unknown policy action '%s'; permitted: 'access', 'erasure', 'update'", a), Type: "type_error.enum"}
+		}
+	}
+	var out []string
+	for _, a := range ScopeActions {
+		if slices.Contains(*in, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // WebhookLister lists the configured pre-approval webhooks. Submission takes

@@ -12,9 +12,26 @@ import (
 // WebhookInput is one item of PUT /dsr/webhook/pre_approval, or the body of
 // its PATCH (where every field is optional and the key is not allowed).
 type WebhookInput struct {
-	Key                 *string `json:"key,omitempty"`
-	Name                *string `json:"name"`
-	ConnectionConfigKey *string `json:"connection_config_key"`
+	Key                 *string   `json:"key,omitempty"`
+	Name                *string   `json:"name"`
+	ConnectionConfigKey *string   `json:"connection_config_key"`
+	Mode                *string   `json:"mode,omitempty"`
+	PolicyActions       *[]string `json:"policy_actions,omitempty"`
+}
+
+// rollout reads the mode and scope of in (their defaults when omitted), or
+// the problems with them, located at loc.
+func (in WebhookInput) rollout(loc ...any) (WebhookMode, []string, []FieldError) {
+	var fields []FieldError
+	mode, bad := parseMode(in.Mode, append(slices.Clone(loc), "mode")...)
+	if bad != nil {
+		fields = append(fields, *bad)
+	}
+	actions, bad := parsePolicyActions(in.PolicyActions, append(slices.Clone(loc), "policy_actions")...)
+	if bad != nil {
+		fields = append(fields, *bad)
+	}
+	return mode, actions, fields
 }
 
 // WebhookView is a webhook with its connection, as the API shows it.
@@ -66,6 +83,8 @@ func validateWebhookSet(in []WebhookInput) error {
 				fields = append(fields, f)
 			}
 		}
+		_, _, bad := w.rollout("body", i)
+		fields = append(fields, bad...)
 	}
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
@@ -181,6 +200,7 @@ func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]Webho
 				fresh[key], sw.SigningSecrets = secret, []SealedSigningSecret{{Sealed: sealed}}
 			}
 			sw.Name, sw.ConnectionKey, sw.UpdatedAt = strings.TrimSpace(*w.Name), *w.ConnectionConfigKey, now
+			sw.Mode, sw.PolicyActions, _ = w.rollout() // validated above; omitted fields take their defaults
 			next.Webhooks = append(next.Webhooks, sw)
 		}
 		err = a.Store.SaveWebhookSet(ctx, next, connKeys)
@@ -251,10 +271,17 @@ func (a *Admin) newSigningSecret(ctx context.Context, webhookKey string) (string
 	return secret, sealed, nil
 }
 
-// PatchWebhook renames a webhook or moves it to another connection.
+// PatchWebhook renames a webhook, moves it to another connection, or
+// changes its mode or scope; an omitted field is kept. A change of mode or
+// scope applies to requests submitted afterwards: a request keeps the
+// snapshot it took.
 func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (WebhookView, error) {
 	if in.Key != nil {
 		return WebhookView{}, Invalid("extra fields not permitted", "value_error.extra", "body", "key")
+	}
+	mode, actions, bad := in.rollout("body")
+	if len(bad) > 0 {
+		return WebhookView{}, &ValidationError{Fields: bad}
 	}
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		return WebhookView{}, Invalid("invalid name", "value_error", "body", "name")
@@ -283,6 +310,12 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 				return "", err
 			}
 			w.ConnectionKey = *in.ConnectionConfigKey
+		}
+		if in.Mode != nil {
+			w.Mode = mode
+		}
+		if in.PolicyActions != nil {
+			w.PolicyActions = actions
 		}
 		return "", nil
 	})
