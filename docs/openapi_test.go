@@ -82,7 +82,8 @@ func TestDocumentMatchesTemplate(t *testing.T) {
 	// Handlers are only listed, never called: their use cases can be nil.
 	api := httpapi.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "",
 		httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(nil), httpapi.ReplyRoutes(nil, nil),
-		httpapi.ConfigRoutes(nil), httpapi.AdminRequestRoutes(nil), httpapi.PolicyRoutes(nil), httpapi.AccessLogRoutes(nil))
+		httpapi.ConfigRoutes(nil), httpapi.AdminRequestRoutes(nil), httpapi.PolicyRoutes(nil), httpapi.AccessLogRoutes(nil),
+		httpapi.WebhookActivityRoutes(nil), httpapi.WebhookTestRoutes(nil))
 	api.AllowCORS(nil, httpapi.SubmitRouteKey, httpapi.VerifyRouteKey)
 	replies := map[string]bool{}
 	for _, r := range httpapi.ReplyRoutes(nil, nil) {

@@ -35,6 +35,7 @@ type Config struct {
 
 	RequestsTable      string
 	ConfigTable        string
+	DeliveryLogTable   string
 	DispatchQueueURL   string
 	ApprovedQueueURL   string
 	SecretsKeyID       string
@@ -101,6 +102,7 @@ func Load(getenv Getenv) (Config, error) {
 		PublicBaseURL:                p.baseURL("PUBLIC_BASE_URL"),
 		RequestsTable:                getenv("REQUESTS_TABLE"),
 		ConfigTable:                  getenv("CONFIG_TABLE"),
+		DeliveryLogTable:             getenv("DELIVERY_LOG_TABLE"),
 		DispatchQueueURL:             getenv("DISPATCH_QUEUE_URL"),
 		ApprovedQueueURL:             getenv("APPROVED_QUEUE_URL"),
 		SecretsKeyID:                 getenv("SECRETS_KEY_ID"),

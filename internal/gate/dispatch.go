@@ -163,6 +163,10 @@ type Dispatcher struct {
 	Now                 func() time.Time
 	Rand                func() float64 // [0,1); math/rand/v2 when nil
 	Log                 *slog.Logger
+	// Attempts keeps every attempt in the webhook's delivery log; nil keeps none.
+	Attempts DeliveryLog
+	// Tests keeps the test calls the dispatcher makes (nil: none are made).
+	Tests TestStore
 }
 
 // maxDeliveryRetries bounds re-decisions of the recording write under contention.
@@ -177,8 +181,10 @@ type batchItem struct {
 	call   CallResult
 	// ours is set when the delivery ends for a reason of ours (call.Reason
 	// says which) instead of a validator's answer.
-	ours bool
-	log  *slog.Logger
+	ours    bool
+	latency time.Duration
+	logged  bool // kept in the delivery log
+	log     *slog.Logger
 }
 
 // DeliverBatch makes every attempt of a batch, results in the same order.
@@ -188,10 +194,14 @@ type batchItem struct {
 // request (the stream sends them in one SendMessageBatch) costs one write.
 func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Result {
 	res := make([]Result, len(attempts))
-	items := make([]*batchItem, len(attempts))
+	items := make([]*batchItem, 0, len(attempts))
 	for i, a := range attempts {
-		items[i] = &batchItem{Attempt: a, pos: i, log: u.Log.With(logkey.PrivacyRequestID, a.Delivery.PrivacyRequestID,
-			logkey.WebhookKey, a.Delivery.WebhookKey, logkey.DeliveryID, a.Delivery.ID, logkey.Attempt, a.Number)}
+		if IsTestID(a.Delivery.PrivacyRequestID) {
+			res[i] = u.deliverTest(ctx, a)
+			continue
+		}
+		items = append(items, &batchItem{Attempt: a, pos: i, log: u.Log.With(logkey.PrivacyRequestID, a.Delivery.PrivacyRequestID,
+			logkey.WebhookKey, a.Delivery.WebhookKey, logkey.DeliveryID, a.Delivery.ID, logkey.Attempt, a.Number)})
 	}
 	toCall := u.readRequests(ctx, items, res)
 	calls, ended := u.openTargets(ctx, toCall, res)
@@ -205,7 +215,30 @@ func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Res
 		}
 	}
 	u.recordAll(ctx, givenUp, res) // a refusal now leaves the message to the queue's dead-letter queue
+	for _, it := range append(ended, givenUp...) {
+		if it.ours && !it.logged { // an attempt that made a call was logged as it ended
+			u.logAttempt(ctx, it)
+		}
+	}
 	return res
+}
+
+// logAttempt keeps it's attempt in the delivery log. The log is a record for
+// admins, not a state the gate depends on: a write that fails is logged and
+// the delivery goes on (retrying it would call the validator again).
+func (u *Dispatcher) logAttempt(ctx context.Context, it *batchItem) {
+	if u.Attempts == nil {
+		return
+	}
+	it.logged = true
+	a := LoggedAttempt{PrivacyRequestID: it.Delivery.PrivacyRequestID, Run: it.Delivery.Run, Attempt: it.Number,
+		At: u.Now().UTC(), Outcome: WebhookCalled, HTTPStatus: it.call.StatusCode, Latency: it.latency}
+	if !it.call.OK {
+		a.Outcome, a.Error = WebhookFailed, TruncateReason(it.call.Reason)
+	}
+	if err := u.Attempts.LogAttempt(ctx, it.Delivery.WebhookKey, a); err != nil {
+		it.log.ErrorContext(ctx, "delivery log write failed", "error", err.Error())
+	}
 }
 
 type failedGroup struct {
@@ -448,7 +481,10 @@ func (u *Dispatcher) call(ctx context.Context, it *batchItem) error {
 	if err != nil {
 		return err
 	}
+	start := u.Now()
 	it.call = u.Caller.Call(ctx, it.target.URL, header, body)
+	it.latency = u.Now().Sub(start)
+	u.logAttempt(ctx, it)
 	return nil
 }
 

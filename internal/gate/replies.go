@@ -75,6 +75,10 @@ type Replies struct {
 	Tokens   ReplyTokenVerifier
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Attempts is the delivery log a reply is the outcome of a call in; nil: none.
+	Attempts DeliveryLog
+	// Tests keeps test calls, which validators answer like requests (nil: none).
+	Tests TestStore
 }
 
 // maxReplyRetries bounds re-decisions under contention: each retry means
@@ -107,6 +111,9 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if !configured[claims.WebhookKey] {
 			return &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", claims.WebhookKey)}
 		}
+		if IsTestID(pathID) {
+			return u.replyToTest(ctx, claims, answer)
+		}
 		r, err := u.Store.Get(ctx, pathID)
 		var nf *NotFoundError
 		if errors.As(err, &nf) {
@@ -135,6 +142,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		}
 		u.Log.InfoContext(ctx, "pre-approval reply recorded", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, claims.WebhookKey,
 			"answer", string(answer), logkey.Status, string(after.Status))
+		u.logReply(ctx, claims, answer, w.At)
 		if w.To != "" {
 			return nil // this write decided the request
 		}
@@ -142,6 +150,18 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		return err
 	}
 	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
+}
+
+// logReply makes answer the outcome of its call in the delivery log; like
+// the dispatcher's, a failed log write is logged and the reply stands.
+func (u *Replies) logReply(ctx context.Context, claims ReplyClaims, answer WebhookState, at time.Time) {
+	if u.Attempts == nil {
+		return
+	}
+	if err := u.Attempts.LogReply(ctx, claims.WebhookKey, claims.PrivacyRequestID, claims.Run, answer, at); err != nil {
+		u.Log.ErrorContext(ctx, "delivery log write failed", logkey.PrivacyRequestID, claims.PrivacyRequestID,
+			logkey.WebhookKey, claims.WebhookKey, "error", err.Error())
+	}
 }
 
 func (u *Replies) now() time.Time { return u.Now().UTC().Truncate(time.Microsecond) }

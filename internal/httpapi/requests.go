@@ -107,16 +107,26 @@ func submitRequests(u *gate.Requests) HandlerFunc {
 	}
 }
 
+// pageSize reads ?size= of a cursor-paged list (gate.DefaultPageSize when absent).
+func pageSize(r *Request) (int, error) {
+	s := r.Query("size")
+	if s == "" {
+		return gate.DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, gate.Invalid("value is not a valid integer", "type_error.integer", "query", "size")
+	}
+	return n, nil
+}
+
 func listRequests(u *gate.Requests) HandlerFunc {
 	return func(ctx context.Context, r *Request) (Response, error) {
-		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: gate.DefaultPageSize}
-		if s := r.Query("size"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				return Response{}, gate.Invalid("value is not a valid integer", "type_error.integer", "query", "size")
-			}
-			p.Size = n
+		size, err := pageSize(r)
+		if err != nil {
+			return Response{}, err
 		}
+		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: size}
 		page, err := u.List(ctx, p)
 		if err != nil {
 			return Response{}, err

@@ -1,31 +1,41 @@
 // Package adminapi wires the admin API function: connections, pre-approval
-// webhooks, review of privacy requests, policies, the access log, and the admin console's page and
-// assets. It builds the DynamoDB and KMS clients, and no other.
+// webhooks (with their delivery log, health and test calls), review of
+// privacy requests, policies, the access log, and the admin console's page
+// and assets. It builds the DynamoDB, KMS and SQS (a test call goes through
+// the dispatch queue) clients, and no other.
 package adminapi
 
 import (
 	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/configadmin"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/console"
+	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
+	"github.com/pregate/pregate/internal/queue"
 )
 
 // New serves the admin routes and the admin console.
 func New(_ context.Context, d app.Deps) (*httpapi.API, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID,
-		"ACCESS_LOG_TABLE", d.Config.AccessLogTable); err != nil {
+		"ACCESS_LOG_TABLE", d.Config.AccessLogTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable, "DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL); err != nil {
 		return nil, err
 	}
 	site, err := Console(d)
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(configadmin.New(d)), httpapi.AdminRequestRoutes(stores.RequestCases(d, stores.Requests(d))),
-		httpapi.PolicyRoutes(stores.Policies(d)), httpapi.AccessLogRoutes(stores.AccessLog(d)), site.Routes()), nil
+	admin, log := configadmin.New(d), stores.DeliveryLog(d)
+	activity := &gate.WebhookActivity{Webhooks: stores.Config(d), Log: log, Now: d.Now}
+	tests := &gate.WebhookTests{Admin: admin, Tests: log, Queue: queue.NewDispatchQueue(sqs.NewFromConfig(d.AWS), d.Config.DispatchQueueURL), Now: d.Now}
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(admin), httpapi.AdminRequestRoutes(stores.RequestCases(d, stores.Requests(d))),
+		httpapi.PolicyRoutes(stores.Policies(d)), httpapi.AccessLogRoutes(stores.AccessLog(d)),
+		httpapi.WebhookActivityRoutes(activity), httpapi.WebhookTestRoutes(tests), site.Routes()), nil
 }
 
 // Console builds the admin console from the embedded assets; it asks the

@@ -40,12 +40,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // New builds the dispatcher function's SQS handler. Its config cache lives
 // as long as the warm function instance.
 func New(_ context.Context, d app.Deps) (*Handler, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable,
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable,
 		"SECRETS_KEY_ID", d.Config.SecretsKeyID, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID,
 		"DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "PUBLIC_BASE_URL", d.Config.PublicBaseURL); err != nil {
 		return nil, err
 	}
-	tokens := replytokens.Start(d)
+	tokens, log := replytokens.Start(d), stores.DeliveryLog(d)
 	u := &gate.Dispatcher{
 		Store:       stores.Requests(d),
 		Targets:     &gate.TargetCache{Admin: configadmin.New(d), TTL: d.Config.DispatchConfigTTL, Now: d.Now},
@@ -57,6 +57,8 @@ func New(_ context.Context, d app.Deps) (*Handler, error) {
 		Backoff:     d.Config.WebhookBackoff,
 		Now:         d.Now,
 		Log:         d.Log,
+		Attempts:    log,
+		Tests:       log,
 	}
 	return &Handler{Handler: &dispatch.Handler{Deliveries: u, SQS: sqs.NewFromConfig(d.AWS), QueueURL: d.Config.DispatchQueueURL, Log: d.Log, Metrics: d.Metrics}, tokens: tokens}, nil
 }

@@ -40,7 +40,8 @@ func (a *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (ev
 
 // New serves the public routes: health, submission, verification, replies.
 func New(_ context.Context, d app.Deps) (*API, error) {
-	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID); err != nil {
+	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable,
+		"REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID); err != nil {
 		return nil, err
 	}
 	store := stores.Requests(d)
@@ -53,7 +54,8 @@ func New(_ context.Context, d app.Deps) (*API, error) {
 		reqs.Codes = email.NewCodeMailer(sesv2.NewFromConfig(d.AWS), d.Config.VerificationSenderEmail, d.Config.VerificationEmailTemplate)
 	}
 	tokens := replytokens.Start(d)
-	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log}
+	log := stores.DeliveryLog(d)
+	replies := &gate.Replies{Store: store, Webhooks: reqs.Webhooks, Tokens: tokens, Now: d.Now, Log: d.Log, Attempts: log, Tests: log}
 	replyRoutes := httpapi.ReplyRoutes(replies, d.Metrics)
 	replyRoute := map[string]bool{}
 	for _, r := range replyRoutes {

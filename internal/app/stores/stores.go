@@ -45,3 +45,9 @@ func Policies(d app.Deps) *gate.PolicyCases {
 func AccessLog(d app.Deps) *dynamo.AccessLog {
 	return dynamo.NewAccessLog(dynamodb.NewFromConfig(d.AWS), d.Config.AccessLogTable)
 }
+
+// DeliveryLog is the delivery-log table: every call attempt of every
+// webhook, its counts for the webhook's health, and test calls.
+func DeliveryLog(d app.Deps) *dynamo.DeliveryLog {
+	return dynamo.NewDeliveryLog(dynamodb.NewFromConfig(d.AWS), d.Config.DeliveryLogTable)
+}

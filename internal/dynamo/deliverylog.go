@@ -1,0 +1,366 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+var _ gate.DeliveryLog = (*DeliveryLog)(nil)
+
+// DeliveryLog keeps every call attempt of every webhook in the delivery-log
+// table (docs/internals/storage.md, "Delivery log"). Three kinds of items,
+// each webhook's spread over logShards partition key values by its
+// deliveries (FNV-1a of the delivery id), so that one busy webhook never
+// concentrates on one key:
+//   - an attempt: "L#<webhook>#<shard>", "<at>#<request id>#<run>#<attempt>";
+//   - a delivery's reply link: the same key, "C#<request id>#<run>": the sort
+//     key of its successful call and the reply, each writer setting its own
+//     half and reading the other's, so the reply becomes the outcome of its
+//     call whichever comes first;
+//   - an hour's counts: "H#<webhook>#<shard>", "<hour>": attempts, failures,
+//     replies, the last failure, and one counter per latency bucket.
+//
+// Attempts and links expire DeliveryLogRetention after they are written,
+// counts two days after their hour.
+type DeliveryLog struct {
+	db    *dynamodb.Client
+	table string
+}
+
+// NewDeliveryLog uses the delivery-log table named table.
+func NewDeliveryLog(db *dynamodb.Client, table string) *DeliveryLog {
+	return &DeliveryLog{db: db, table: table}
+}
+
+// logShards spreads a webhook's log and counts over this many partition key
+// values: at 1,000 calls a second to one webhook, each takes about 63 calls
+// a second, far below a partition's 1,000 write units (storage.md gives the
+// units of a call).
+const logShards = 16
+
+// countsRetention is how long an hour's counts are kept after the hour.
+const countsRetention = 48 * time.Hour
+
+// hourLayout names an hour's counts item; it sorts by time.
+const hourLayout = "2006-01-02T15"
+
+// logShard is the shard of one delivery: all its attempts, its link and its
+// counts share it.
+func logShard(webhookKey, id string, run int) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(gate.RunDeliveryID(id, webhookKey, run)))
+	return fmt.Sprintf("%02d", h.Sum32()%logShards)
+}
+
+// AttemptPartition is the partition key of the attempts of one delivery
+// (exported for the test of write units per key).
+func AttemptPartition(webhookKey, id string, run int) string {
+	return "L#" + webhookKey + "#" + logShard(webhookKey, id, run)
+}
+
+func countsPartition(webhookKey, shard string) string { return "H#" + webhookKey + "#" + shard }
+
+func attemptSortKey(a gate.LoggedAttempt) string {
+	return fmt.Sprintf("%s#%s#%d#%d", gate.FormatTime(a.At), a.PrivacyRequestID, a.Run, a.Attempt)
+}
+
+func linkSortKey(id string, run int) string { return "C#" + id + "#" + strconv.Itoa(run) }
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func expiry(t time.Time) types.AttributeValue { return number(t.Unix()) }
+
+func (l *DeliveryLog) key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}
+}
+
+// LogAttempt writes the attempt and counts it; a successful call also sets
+// its delivery's link, and takes the reply already there as its outcome.
+func (l *DeliveryLog) LogAttempt(ctx context.Context, webhookKey string, a gate.LoggedAttempt) error {
+	pk, sk := AttemptPartition(webhookKey, a.PrivacyRequestID, a.Run), attemptSortKey(a)
+	item := map[string]types.AttributeValue{
+		"pk": str(pk), "sk": str(sk), "o": str(string(a.Outcome)),
+		"expires_at": expiry(a.At.Add(gate.DeliveryLogRetention)),
+	}
+	if a.HTTPStatus != 0 {
+		item["hs"] = number(int64(a.HTTPStatus))
+	}
+	if a.Latency > 0 || a.HTTPStatus != 0 {
+		item["ms"] = number(a.Latency.Milliseconds())
+	}
+	if a.Error != "" {
+		item["e"] = str(a.Error)
+	}
+	if _, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
+		return fmt.Errorf("log attempt of webhook %q: %w", webhookKey, err)
+	}
+	if err := l.count(ctx, webhookKey, a.PrivacyRequestID, a.Run, a.At, attemptCounts(a)); err != nil {
+		return err
+	}
+	if a.Outcome != gate.WebhookCalled {
+		return nil
+	}
+	link, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &l.table, Key: l.key(pk, linkSortKey(a.PrivacyRequestID, a.Run)),
+		UpdateExpression:          aws.String("SET c = :c, expires_at = :x"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(sk), ":x": expiry(a.At.Add(gate.DeliveryLogRetention))},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return fmt.Errorf("link call of webhook %q: %w", webhookKey, err)
+	}
+	if r, ok := link.Attributes["r"].(*types.AttributeValueMemberS); ok {
+		return l.setOutcome(ctx, pk, sk, r.Value)
+	}
+	return nil
+}
+
+// LogReply sets the reply on its delivery's link and, when the call is
+// already linked, makes it that call's outcome; and counts it.
+func (l *DeliveryLog) LogReply(ctx context.Context, webhookKey, id string, run int, answer gate.WebhookState, at time.Time) error {
+	pk := AttemptPartition(webhookKey, id, run)
+	link, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &l.table, Key: l.key(pk, linkSortKey(id, run)),
+		UpdateExpression:          aws.String("SET r = :r, expires_at = :x"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(string(answer)), ":x": expiry(at.Add(gate.DeliveryLogRetention))},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return fmt.Errorf("log reply to webhook %q: %w", webhookKey, err)
+	}
+	if c, ok := link.Attributes["c"].(*types.AttributeValueMemberS); ok {
+		if err := l.setOutcome(ctx, pk, c.Value, string(answer)); err != nil {
+			return err
+		}
+	}
+	field := "el"
+	if answer == gate.WebhookNotEligible {
+		field = "ne"
+	}
+	return l.count(ctx, webhookKey, id, run, at, hourCounts{add: map[string]int64{field: 1}})
+}
+
+func (l *DeliveryLog) setOutcome(ctx context.Context, pk, sk, outcome string) error {
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &l.table, Key: l.key(pk, sk),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		UpdateExpression:          aws.String("SET o = :o"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(outcome)},
+	})
+	if isConditionFailed(err) {
+		return nil // expired meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("set outcome of logged call: %w", err)
+	}
+	return nil
+}
+
+// hourCounts is one update of an hour's counts: counters to add and, for a
+// failure, the last failure to set.
+type hourCounts struct {
+	add         map[string]int64
+	failureAt   string
+	failureText string
+}
+
+func attemptCounts(a gate.LoggedAttempt) hourCounts {
+	c := hourCounts{add: map[string]int64{"n": 1}}
+	if a.Latency > 0 || a.HTTPStatus != 0 {
+		c.add["l"+strconv.FormatInt(gate.LatencyBucket(a.Latency.Milliseconds()), 10)] = 1
+	}
+	if a.Outcome == gate.WebhookFailed {
+		c.add["f"] = 1
+		c.failureAt, c.failureText = gate.FormatTime(a.At), a.Error
+	}
+	return c
+}
+
+// count adds c to the counts of the hour of at, in the delivery's shard.
+func (l *DeliveryLog) count(ctx context.Context, webhookKey, id string, run int, at time.Time, c hourCounts) error {
+	hour := at.UTC().Truncate(time.Hour)
+	values := map[string]types.AttributeValue{":x": expiry(hour.Add(time.Hour + countsRetention))}
+	names := map[string]string{}
+	var adds []string
+	for _, f := range slices.Sorted(maps.Keys(c.add)) {
+		names["#"+f], values[":"+f] = f, number(c.add[f])
+		adds = append(adds, fmt.Sprintf("#%s :%s", f, f))
+	}
+	update := "SET expires_at = :x"
+	if c.failureAt != "" {
+		update += ", lfa = :lfa, lf = :lf"
+		values[":lfa"], values[":lf"] = str(c.failureAt), str(c.failureText)
+	}
+	update += " ADD " + strings.Join(adds, ", ")
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &l.table, Key: l.key(countsPartition(webhookKey, logShard(webhookKey, id, run)), hour.Format(hourLayout)),
+		UpdateExpression: aws.String(update), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	})
+	if err != nil {
+		return fmt.Errorf("count delivery of webhook %q: %w", webhookKey, err)
+	}
+	return nil
+}
+
+// eachShard runs f for every shard at once and returns the first error.
+func eachShard(f func(k int, shard string) error) error {
+	errs := make([]error, logShards)
+	var wg sync.WaitGroup
+	for k := range logShards {
+		wg.Go(func() { errs[k] = f(k, fmt.Sprintf("%02d", k)) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attemptsBefore bounds the first page: every attempt's sort key starts
+// with a digit, and ':' sorts right after '9' (and before the links' 'C').
+const attemptsBefore = ":"
+
+// Attempts reads the newest size attempts before after from every shard
+// and merges them, newest first; the next page starts after the last one.
+func (l *DeliveryLog) Attempts(ctx context.Context, webhookKey string, size int, after string) ([]gate.LoggedAttempt, string, error) {
+	before := after
+	if before == "" {
+		before = attemptsBefore
+	}
+	type row struct {
+		sk string
+		a  gate.LoggedAttempt
+	}
+	pages := make([][]row, logShards)
+	more := make([]bool, logShards)
+	err := eachShard(func(k int, shard string) error {
+		out, err := l.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: &l.table, KeyConditionExpression: aws.String("pk = :pk AND sk < :before"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("L#" + webhookKey + "#" + shard), ":before": str(before)},
+			ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(int32(size)),
+		})
+		if err != nil {
+			return fmt.Errorf("list attempts of webhook %q: %w", webhookKey, err)
+		}
+		more[k] = len(out.LastEvaluatedKey) > 0
+		for _, it := range out.Items {
+			sk := it["sk"].(*types.AttributeValueMemberS).Value
+			a, ok := attemptFromItem(sk, it)
+			if ok {
+				pages[k] = append(pages[k], row{sk, a})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []row
+	for _, p := range pages {
+		rows = append(rows, p...)
+	}
+	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(y.sk, x.sk) })
+	next := ""
+	if len(rows) > size || slices.Contains(more, true) {
+		rows = rows[:min(size, len(rows))]
+		if len(rows) > 0 {
+			next = rows[len(rows)-1].sk
+		}
+	}
+	out := make([]gate.LoggedAttempt, len(rows))
+	for i, r := range rows {
+		out[i] = r.a
+	}
+	return out, next, nil
+}
+
+// attemptFromItem reads an attempt back; ok is false for an item that is not one.
+func attemptFromItem(sk string, it map[string]types.AttributeValue) (gate.LoggedAttempt, bool) {
+	parts := strings.Split(sk, "#")
+	if len(parts) != 4 {
+		return gate.LoggedAttempt{}, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, parts[0])
+	if err != nil {
+		return gate.LoggedAttempt{}, false
+	}
+	run, _ := strconv.Atoi(parts[2])
+	attempt, _ := strconv.Atoi(parts[3])
+	a := gate.LoggedAttempt{PrivacyRequestID: parts[1], Run: run, Attempt: attempt, At: at,
+		Outcome: gate.WebhookState(stringAttr(it, "o")), HTTPStatus: int(numberAttr(it, "hs")),
+		Latency: time.Duration(numberAttr(it, "ms")) * time.Millisecond, Error: stringAttr(it, "e")}
+	return a, true
+}
+
+func stringAttr(it map[string]types.AttributeValue, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func numberAttr(it map[string]types.AttributeValue, name string) int64 {
+	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// Counts adds up the counts of the hours after the one since falls in, in
+// every shard: the current hour and the 23 before it for a day's health.
+func (l *DeliveryLog) Counts(ctx context.Context, webhookKey string, since time.Time) (gate.HealthCounts, error) {
+	from := since.UTC().Truncate(time.Hour).Format(hourLayout)
+	items := make([][]map[string]types.AttributeValue, logShards)
+	err := eachShard(func(k int, shard string) error {
+		p := dynamodb.NewQueryPaginator(l.db, &dynamodb.QueryInput{
+			TableName: &l.table, KeyConditionExpression: aws.String("pk = :pk AND sk > :from"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(countsPartition(webhookKey, shard)), ":from": str(from)},
+		})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("read counts of webhook %q: %w", webhookKey, err)
+			}
+			items[k] = append(items[k], out.Items...)
+		}
+		return nil
+	})
+	if err != nil {
+		return gate.HealthCounts{}, err
+	}
+	c := gate.HealthCounts{Latencies: map[int64]int{}}
+	for _, shard := range items {
+		for _, it := range shard {
+			c.Calls += int(numberAttr(it, "n"))
+			c.Failures += int(numberAttr(it, "f"))
+			c.Eligible += int(numberAttr(it, "el"))
+			c.NotEligible += int(numberAttr(it, "ne"))
+			for name := range it {
+				if ms, err := strconv.ParseInt(strings.TrimPrefix(name, "l"), 10, 64); err == nil && strings.HasPrefix(name, "l") {
+					c.Latencies[ms] += int(numberAttr(it, name))
+				}
+			}
+			if at := stringAttr(it, "lfa"); at != "" && (c.LastFailureAt == nil || gate.FormatTime(*c.LastFailureAt) < at) {
+				t, _ := time.Parse(time.RFC3339Nano, at)
+				c.LastFailureAt, c.LastFailure = &t, stringAttr(it, "lf")
+			}
+		}
+	}
+	return c, nil
+}
