@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,5 +108,24 @@ func TestSnapshotTakesWebhooksInScope(t *testing.T) {
 	ev, snap, _ = u.admission("access", hooks[1:], now)
 	if ev != EventAwaitReview || len(snap) != 0 {
 		t.Fatalf("access, none in scope: %v, %+v", ev, snap)
+	}
+}
+
+// A test call of a webhook whose connection has no secrets (a webhook set
+// written before the check) is a 422 that says what to set, and sends nothing.
+func TestTestCallWithoutSecrets(t *testing.T) {
+	ctx := context.Background()
+	a, store := rolloutAdmin(t)
+	store.conns["bare"] = Connection{Key: "bare", Version: 1}
+	store.set = WebhookSet{Version: 1, Webhooks: []StoredWebhook{{Webhook: Webhook{Key: "w", Name: "W", ConnectionKey: "bare"}}}}
+	u := &WebhookTests{Admin: a, Now: time.Now} // no store, no queue: nothing may be written or sent
+	_, err := u.Send(ctx, "w")
+	var v *ValidationError
+	if !errors.As(err, &v) || !strings.Contains(v.Fields[0].Msg, "PUT /connection/bare/secret") {
+		t.Fatalf("test call without secrets: %v", err)
+	}
+	var nf *NotFoundError
+	if _, err := u.Send(ctx, "ghost"); !errors.As(err, &nf) {
+		t.Fatalf("test call of an unknown webhook: %v", err)
 	}
 }
