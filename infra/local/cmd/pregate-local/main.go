@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
 	"github.com/pregate/pregate/internal/app"
 )
 
@@ -23,6 +25,11 @@ func main() {
 	flag.Parse()
 
 	level := slog.LevelInfo
+	if v := os.Getenv("LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			fail(fmt.Errorf("LOG_LEVEL: %w", err))
+		}
+	}
 	if *verbose {
 		level = slog.LevelDebug
 	}
@@ -31,14 +38,13 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	// Variables set in the shell win over the local defaults.
-	env := map[string]string{}
-	for k := range local.LocalDefaults {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		}
+	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		fail(err)
 	}
-	for _, k := range []string{"SUBJECT_IDENTITY_VERIFICATION_REQUIRED", "REPLY_TOKEN_TTL", "WEBHOOK_TIMEOUT", "REVIEW_DEADLINE", "PUBLIC_CORS_ORIGINS", "OAUTH_ROOT_CLIENT_ID", "OAUTH_ROOT_CLIENT_SECRET", "LOCAL_ADMIN_USER", "LOCAL_ADMIN_PASSWORD"} {
+	// Settings set in the shell win over the local defaults.
+	env := map[string]string{}
+	for _, k := range local.ShellSettings(tmpl) {
 		if v, ok := os.LookupEnv(k); ok {
 			env[k] = v
 		}
