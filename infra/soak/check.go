@@ -98,9 +98,11 @@ const (
 // Slack of the time windows the checker holds excuses to.
 const (
 	// secretsCacheSlack: after a connection's secrets are put back, the
-	// dispatcher may still hold (DISPATCH_CONFIG_TTL) and be recording
-	// what it found while they were unusable.
-	secretsCacheSlack = 10 * time.Second
+	// dispatcher may still hold what it found while they were unusable
+	// (DISPATCH_CONFIG_TTL) and be finishing the batch (its other calls,
+	// each up to WEBHOOK_TIMEOUT) before it records the failure, on a
+	// loaded machine.
+	secretsCacheSlack = 30 * time.Second
 	// batchSpread: the deliveries of one request, sent in one batch, are
 	// received within this of each other.
 	batchSpread = 10 * time.Second
