@@ -115,20 +115,23 @@ $(SDK_VENV_STAMP): validator/python/requirements-dev.txt
 	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r validator/python/requirements-dev.txt
 	rm -f $(SDK_VENV)/.installed-* && touch $@
 
-# npm ci also builds dist/ (the package's prepare script).
+# No install scripts run: dist/ is built below, when a source changed.
 $(SDK_TS_STAMP): $(SDK_TS)/package-lock.json
-	cd $(SDK_TS) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(SDK_TS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(EXAMPLE_TS_STAMP): $(EXAMPLE_TS)/package-lock.json | $(SDK_TS_STAMP)
-	cd $(EXAMPLE_TS) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(EXAMPLE_TS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-sdk-test: sdk-deps
+$(SDK_TS)/dist/index.js: $(wildcard $(SDK_TS)/src/*.ts) $(SDK_TS)/tsconfig.json $(SDK_TS_STAMP)
+	cd $(SDK_TS) && npm run --silent build
+
+sdk-test: sdk-deps $(SDK_TS)/dist/index.js
 	cd validator/python && $(CURDIR)/$(SDK_VENV)/bin/ruff check --config pyproject.toml . ../../examples/validator-python
 	cd validator/python && $(CURDIR)/$(SDK_VENV)/bin/mypy --strict src tests ../../examples/validator-python/app.py
 	cd validator/python && $(CURDIR)/$(SDK_VENV)/bin/pytest -q -p no:cacheprovider
-	cd $(SDK_TS) && npm run --silent check && npm run --silent build && node --test test/
+	cd $(SDK_TS) && npm run --silent check && node --test test/
 	$(SDK_TS)/node_modules/.bin/tsc -p $(EXAMPLE_TS)
 	validator/packaging_test.sh $(CURDIR)/$(SDK_VENV)/bin/pip
 
