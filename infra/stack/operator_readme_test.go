@@ -128,7 +128,7 @@ func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
 		stackAssign = regexp.MustCompile(`(?:^|[\s;])STACK=(\S+)`)
 		stackFlag   = regexp.MustCompile(`--stack-name\s+(\S+)`)
 		configEnv   = regexp.MustCompile(`--config-env\s+(\S+)`)
-		outCall     = regexp.MustCompile(`\$\(out\s+([^\s)]+)\)`)
+		outCall     = regexp.MustCompile(`\$\((?:out|saved)\s+([^\s)]+)\)`) // saved reads the outputs saved before a delete
 		outputKey   = regexp.MustCompile(`OutputKey\s*==\s*['"]([^'"]+)['"]`)
 		logicalID   = regexp.MustCompile(`--logical-resource-id\s+([^\s)]+)`)
 		forLoop     = regexp.MustCompile(`for\s+(\w+)\s+in\s+([^;]+);`)
@@ -221,7 +221,7 @@ func TestReadmeOperatorCommandsMatchTheTemplate(t *testing.T) {
 // table has a row for every template parameter, and every environment
 // variable the template gives a function from a parameter is in the row of
 // that parameter (a variable the template fixes is in a row of its own); every
-// alarm is in docs/operate.md's table.
+// output is in docs/deploy.md's table, every alarm in docs/operate.md's.
 func TestDocsDescribeEveryParameterEnvironmentVariableAndAlarm(t *testing.T) {
 	_, configuration := repoFile(t, "docs/configuration.md")
 	_, operate := repoFile(t, "docs/operate.md")
@@ -267,6 +267,13 @@ func TestDocsDescribeEveryParameterEnvironmentVariableAndAlarm(t *testing.T) {
 	}
 	if len(seen) < 10 {
 		t.Fatalf("found only %d environment variables in the template's functions", len(seen))
+	}
+	_, deploy := repoFile(t, "docs/deploy.md")
+	outputs := tableRows(deploy)
+	for name := range tmpl.Outputs {
+		if len(cell(outputs, name)) == 0 {
+			t.Errorf("output %s is not in docs/deploy.md's table of outputs", name)
+		}
 	}
 	alarms := tableRows(operate)
 	for id, r := range tmpl.Resources {
