@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -214,4 +215,201 @@ func checkNotificationsNameNoIdentity(sys *local.System) error {
 	}
 	fmt.Printf("checked %d notifications against %d identities: none named\n", len(items), len(identities))
 	return nil
+}
+
+type deadlineOut struct {
+	ID         string  `json:"id"`
+	Status     string  `json:"status"`
+	DueDate    *string `json:"due_date"`
+	DaysLeft   *int    `json:"days_left"`
+	ExternalID *string `json:"external_id"`
+}
+
+type bulkOut struct {
+	Succeeded []deadlineOut `json:"succeeded"`
+	Failed    []struct {
+		Message string         `json:"message"`
+		Data    map[string]any `json:"data"`
+	} `json:"failed"`
+}
+
+// TestDeadlinesSearchAndAuditRoutes: a request gets its policy's due date;
+// the due-date listing, the one extension, search by identity, reveal,
+// evidence and export answer as documented, bad input is 422 and changes
+// nothing, and each reveal, evidence download and export page writes one
+// access-log entry with the actor.
+func TestDeadlinesSearchAndAuditRoutes(t *testing.T) {
+	c := admin(t)
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
+	start := time.Now().UTC().Format(time.RFC3339Nano)
+	tag := unique("dl")
+	var sub bulkOut
+	var items []map[string]any
+	for i := range 7 {
+		items = append(items, map[string]any{"identity": map[string]string{"email": fmt.Sprintf("%s.%d@Example.com", tag, i), "phone_number": fmt.Sprintf("+1555%07d", time.Now().UnixNano()%10000000)},
+			"policy_key": "default_access_policy", "external_id": fmt.Sprintf("%s-ext-%d", tag, i)})
+	}
+	c.must(200, "POST", "/privacy-request", items, &sub)
+	if len(sub.Succeeded) != 7 {
+		t.Fatalf("submit: %+v", sub)
+	}
+	first := sub.Succeeded[0]
+	if first.DueDate == nil || first.DaysLeft == nil || *first.DaysLeft != 29 {
+		t.Fatalf("a request just submitted with 30 days: %+v", first)
+	}
+	due, _ := time.Parse(time.RFC3339Nano, *first.DueDate)
+
+	// Due before: strictly before, every status, soonest first.
+	var page struct {
+		Items      []deadlineOut `json:"items"`
+		NextCursor *string       `json:"next_cursor"`
+	}
+	c.must(200, "GET", "/privacy-request?size=100&due_before="+url.QueryEscape(due.Add(time.Second).Format(time.RFC3339)), nil, &page)
+	found := false
+	for i, r := range page.Items {
+		found = found || r.ID == first.ID
+		if i > 0 && *r.DueDate < *page.Items[i-1].DueDate {
+			t.Errorf("due listing out of order at %d", i)
+		}
+	}
+	if !found {
+		t.Errorf("%s (due %s) not listed due before a second later", first.ID, *first.DueDate)
+	}
+	c.must(200, "GET", "/privacy-request?due_before="+url.QueryEscape(due.Format(time.RFC3339Nano)), nil, &page)
+	for _, r := range page.Items {
+		if r.ID == first.ID {
+			t.Errorf("%s listed due strictly before its own due date", first.ID)
+		}
+	}
+
+	// Extension: once; bad input is 422 and changes nothing.
+	for _, bad := range []map[string]any{
+		{"request_ids": []string{first.ID}, "days": 0, "reason": "x"},
+		{"request_ids": []string{first.ID}, "days": 91, "reason": "x"},
+		{"request_ids": []string{first.ID}, "days": 10},
+		{"request_ids": []string{first.ID}, "days": 10, "reason": strings.Repeat("r", 501)},
+	} {
+		if status, raw := c.do("PATCH", "/privacy-request/administrate/extend", bad); status != 422 {
+			t.Errorf("extend %v: %d %s, want 422", bad, status, raw)
+		}
+	}
+	var ext bulkOut
+	c.must(200, "PATCH", "/privacy-request/administrate/extend", map[string]any{"request_ids": []string{first.ID, "pri_00000000-0000-4000-8000-000000000000"}, "days": 1, "reason": "complex request"}, &ext)
+	if len(ext.Succeeded) != 1 || *ext.Succeeded[0].DaysLeft != 30 || len(ext.Failed) != 1 {
+		t.Fatalf("extend: %+v", ext)
+	}
+	c.must(200, "PATCH", "/privacy-request/administrate/extend", map[string]any{"request_ids": []string{first.ID}, "days": 5, "reason": "again"}, &ext)
+	if len(ext.Failed) != 1 || ext.Failed[0].Message != "Deadline already extended" {
+		t.Errorf("second extension: %+v", ext)
+	}
+	denied := sub.Succeeded[1].ID
+	c.must(200, "PATCH", "/privacy-request/administrate/deny", map[string]any{"request_ids": []string{denied}, "reason": "no"}, nil)
+	c.must(200, "PATCH", "/privacy-request/administrate/extend", map[string]any{"request_ids": []string{denied}, "days": 5, "reason": "late"}, &ext)
+	if len(ext.Failed) != 1 || ext.Failed[0].Message != "Cannot extend a denied request" {
+		t.Errorf("extension of a denied request: %+v", ext)
+	}
+	var activity struct {
+		Items []struct {
+			Action  string  `json:"action"`
+			Message *string `json:"message"`
+			Actor   *string `json:"actor"`
+		} `json:"items"`
+	}
+	c.must(200, "GET", "/privacy-request/"+first.ID+"/activity", nil, &activity)
+	last := activity.Items[len(activity.Items)-1]
+	if last.Action != "deadline_extended" || last.Message == nil || *last.Message != "Deadline extended by 1 day: complex request" || last.Actor == nil {
+		t.Errorf("timeline: %+v", last)
+	}
+
+	// Search by identity: email without case, phone, external id.
+	for _, q := range []string{strings.ToUpper(tag) + ".2@EXAMPLE.COM", tag + "-ext-2"} {
+		c.must(200, "GET", "/privacy-request?identity="+url.QueryEscape(q), nil, &page)
+		if len(page.Items) != 1 || page.Items[0].ID != sub.Succeeded[2].ID {
+			t.Errorf("identity %q: %+v", q, page.Items)
+		}
+	}
+	c.must(200, "GET", "/privacy-request?status=denied&identity="+url.QueryEscape(tag+"-ext-2"), nil, &page)
+	if len(page.Items) != 0 {
+		t.Errorf("identity with another status: %+v", page.Items)
+	}
+	for _, bad := range []string{"identity=" + strings.Repeat("a", 321), "due_before=tomorrow"} {
+		if status, _ := c.do("GET", "/privacy-request?"+bad, nil); status != 422 {
+			t.Errorf("%s: %d, want 422", bad[:12], status)
+		}
+	}
+
+	// Reveal, evidence, export: each writes the access log.
+	var revealed struct {
+		Identity struct {
+			Email string `json:"email"`
+		} `json:"identity"`
+		ExternalID string `json:"external_id"`
+	}
+	c.must(200, "POST", "/privacy-request/"+first.ID+"/reveal", nil, &revealed)
+	if revealed.ExternalID != tag+"-ext-0" || !strings.HasPrefix(revealed.Identity.Email, tag) {
+		t.Errorf("reveal: %+v", revealed)
+	}
+	var evidence map[string]any
+	c.must(200, "GET", "/privacy-request/"+first.ID+"/evidence", nil, &evidence)
+	if evidence["request"] == nil || len(evidence["admin_actions"].([]any)) != 1 {
+		t.Errorf("evidence: %v", evidence)
+	}
+	var rows [][]string
+	pages := 0
+	cursor := ""
+	for {
+		path := "/privacy-request/export?size=3&created_from=" + url.QueryEscape(start)
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		req, _ := http.NewRequest("GET", c.sys.URL+"/api/v1"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(resp.Body).ReadAll()
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+			t.Fatalf("export page %d: %d %v", pages, resp.StatusCode, err)
+		}
+		if strings.Join(recs[0], ",") != "id,status,policy_key,created_at,due_date,decided_at,decided_by,webhooks" {
+			t.Fatalf("export header: %v", recs[0])
+		}
+		rows = append(rows, recs[1:]...)
+		pages++
+		if cursor = resp.Header.Get("X-Next-Cursor"); cursor == "" {
+			break
+		}
+	}
+	if pages < 3 || len(rows) != 7 {
+		t.Errorf("export: %d pages, %d rows, want at least 3 pages and 7 rows", pages, len(rows))
+	}
+	for _, r := range rows {
+		if r[0] == denied && (r[1] != "denied" || r[6] != "local-admin" || r[5] == "") {
+			t.Errorf("denied row: %v", r)
+		}
+	}
+	old := time.Now().AddDate(-2, 0, 0).UTC().Format(time.RFC3339)
+	if status, _ := c.do("GET", "/privacy-request/export?created_from="+url.QueryEscape(old), nil); status != 422 {
+		t.Errorf("export over 366 days: %d, want 422", status)
+	}
+	var log struct {
+		Items []struct {
+			Actor            string  `json:"actor"`
+			Action           string  `json:"action"`
+			PrivacyRequestID *string `json:"privacy_request_id"`
+		} `json:"items"`
+	}
+	c.must(200, "GET", "/audit/access?size=100", nil, &log)
+	count := map[string]int{}
+	for _, e := range log.Items[:pages+2] {
+		if e.Actor != "local-admin" {
+			t.Errorf("access entry without the actor: %+v", e)
+		}
+		count[e.Action]++
+	}
+	if count["reveal"] != 1 || count["evidence"] != 1 || count["export"] != pages {
+		t.Errorf("access log: %v, want one reveal, one evidence, %d exports", count, pages)
+	}
 }

@@ -15,7 +15,7 @@ import (
 // imports, so each function's wiring (internal/app/<function>) builds only
 // these; the SDK's config loader, with its SSO and STS clients, is in none.
 var functionClients = map[string][]string{
-	"admin-api":  {"dynamodb", "kms", "sqs"},
+	"admin-api":  {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"dispatcher": {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"public-api": {"dynamodb", "secretsmanager", "sesv2"},
 	"reconciler": {"dynamodb", "sqs"},

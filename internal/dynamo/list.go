@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -31,12 +32,7 @@ func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.Priv
 		if q.Status != "" {
 			index, hashName, hashValue = indexStatus, "status_shard", string(q.Status)+"#"+sh
 		}
-		cond := "#h = :h"
-		values := map[string]types.AttributeValue{":h": stringValue(hashValue)}
-		if q.After != "" {
-			cond += " AND sort_key < :after"
-			values[":after"] = stringValue(q.After)
-		}
+		cond, values := listCondition(q, hashValue)
 		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(index),
 			KeyConditionExpression:    aws.String(cond),
@@ -49,6 +45,9 @@ func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.Priv
 		}
 		keys = append(keys, got...)
 	}
+	if q.From != "" && q.After != "" {
+		keys = slices.DeleteFunc(keys, func(k indexKey) bool { return k.sort == q.After })
+	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].sort > keys[j].sort })
 	more := len(keys) > q.Size
 	if more {
@@ -59,6 +58,30 @@ func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.Priv
 		return items, "", err
 	}
 	return items, gate.SortKey(items[len(items)-1]), nil
+}
+
+// listCondition is the key condition of one shard's query for q: below
+// the cursor, and within [From, To) for an export. BETWEEN is inclusive:
+// the cursor's own key is dropped by the caller's filter on After, and a
+// key "<To>#<id>" sorts after To, so To stays exclusive.
+func listCondition(q gate.ListQuery, hashValue string) (string, map[string]types.AttributeValue) {
+	values := map[string]types.AttributeValue{":h": stringValue(hashValue)}
+	hi := q.After
+	if q.To != "" && (hi == "" || q.To < hi) {
+		hi = q.To
+	}
+	switch {
+	case q.From != "" && hi != "":
+		values[":lo"], values[":hi"] = stringValue(q.From), stringValue(hi)
+		return "#h = :h AND sort_key BETWEEN :lo AND :hi", values
+	case q.From != "":
+		values[":lo"] = stringValue(q.From)
+		return "#h = :h AND sort_key >= :lo", values
+	case hi != "":
+		values[":hi"] = stringValue(hi)
+		return "#h = :h AND sort_key < :hi", values
+	}
+	return "#h = :h", values
 }
 
 // queryKeys runs a Query on a KEYS_ONLY index, following LastEvaluatedKey,

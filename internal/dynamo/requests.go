@@ -78,6 +78,14 @@ type requestItem struct {
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
 	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
 	CodeAttempts       *int           `dynamodbav:"code_attempts,omitempty"`
+	// The due date (epoch seconds) and its index's shard, the extension's
+	// mark, and the identity hashes of the search indexes (deadlines.go).
+	DueDate      int64  `dynamodbav:"dd,omitempty"`
+	DueDateShard string `dynamodbav:"dds,omitempty"`
+	Extended     bool   `dynamodbav:"dx,omitempty"`
+	HashEmail    string `dynamodbav:"ihe,omitempty"`
+	HashPhone    string `dynamodbav:"ihp,omitempty"`
+	HashExternal string `dynamodbav:"ihx,omitempty"`
 }
 
 // snapshotItem is one webhook of the snapshot. The dispatcher writes only
@@ -128,6 +136,11 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 	if c := r.Code; c != nil {
 		it.CodeHash, it.CodeExpiresAt, it.CodeAttempts = c.Hash, gate.FormatTime(c.ExpiresAt), &c.Attempts
 	}
+	if r.DueDate != nil {
+		it.DueDate, it.DueDateShard = r.DueDate.Unix(), shard(r.ID)
+	}
+	it.Extended = r.Extended
+	it.HashEmail, it.HashPhone, it.HashExternal = r.Hashes.Email, r.Hashes.Phone, r.Hashes.External
 	return it
 }
 
@@ -180,6 +193,11 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		}
 		r.DueAt = &at
 	}
+	if it.DueDate != 0 {
+		due := time.Unix(it.DueDate, 0).UTC()
+		r.DueDate = &due
+	}
+	r.Extended = it.Extended
 	if it.CodeHash != "" && it.CodeAttempts != nil {
 		r.Code = &gate.VerificationCode{Hash: it.CodeHash, ExpiresAt: p.at(it.CodeExpiresAt), Attempts: *it.CodeAttempts}
 	}

@@ -66,6 +66,7 @@ const (
 	ActionIdentityVerified = "identity_verified"
 	ActionStatusChanged    = "status_changed"
 	ActionWebhookRemoved   = "pre_approval_webhook_removed"
+	ActionDeadlineExtended = "deadline_extended"
 )
 
 // ActivityEntry is one line of a request's timeline. Empty strings are shown as null.
@@ -122,6 +123,14 @@ type PrivacyRequest struct {
 	Publishing *PublishClaim
 	// Code is the pending identity verification, while identity_unverified.
 	Code *VerificationCode
+	// DueDate is when the law wants the request done: created_at plus its
+	// policy's execution timeframe, in whole seconds; nil without one.
+	DueDate *time.Time
+	// Extended is set by the one extension of the due date a request may have.
+	Extended bool
+	// Hashes are the identity's keyed hashes the search index holds, set
+	// at submission (reads leave them empty).
+	Hashes IdentityHashes
 }
 
 // VerificationCode is the stored trace of a 6-digit code: its hash, never the code.
@@ -173,6 +182,9 @@ type ListQuery struct {
 	Status Status
 	Size   int
 	After  string
+	// From and To, when set, bound the sort keys: created at From or
+	// later, and before To (an export's range).
+	From, To string
 }
 
 // RequestStore keeps privacy requests.

@@ -36,6 +36,15 @@ type Requests struct {
 	Now            func() time.Time
 	NewID          func() string
 	Log            *slog.Logger
+	// Policies give a submission's due date; nil: every policy has
+	// DefaultTimeframeDays.
+	Policies PolicyStore
+	// IdentityKey makes the identity hashes of the search index.
+	IdentityKey IdentityKey
+	// Deadlines extends due dates and lists by due date and identity;
+	// Access is the access log (admin routes only).
+	Deadlines Deadlines
+	Access    AccessLog
 }
 
 // SubmitItem is one request as the data subject sends it.
@@ -119,6 +128,10 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 			return BulkResult{}, err
 		}
 	}
+	timeframes, err := u.timeframes(ctx)
+	if err != nil {
+		return BulkResult{}, err
+	}
 	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
 	for _, it := range items {
 		action, ok := Policies[it.PolicyKey]
@@ -134,6 +147,8 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 			continue
 		}
 		r := u.newRequest(it, action, hooks)
+		r.DueDate = DueDate(r.CreatedAt.Truncate(time.Second), timeframes[it.PolicyKey])
+		r.Hashes = u.IdentityKey.Of(r)
 		code := ""
 		if u.VerifyIdentity {
 			code = newCode()
@@ -177,6 +192,22 @@ func (u *Requests) sendCode(ctx context.Context, r *PrivacyRequest, code string)
 	}
 	u.Log.ErrorContext(ctx, "verification code not sent; request removed", logkey.PrivacyRequestID, r.ID, "error", sendErr.Error())
 	return false, nil
+}
+
+// timeframes are the policies' execution timeframes now, by policy key.
+func (u *Requests) timeframes(ctx context.Context) (map[string]int, error) {
+	set := map[string]int{}
+	if u.Policies != nil {
+		var err error
+		if set, err = u.Policies.Timeframes(ctx); err != nil {
+			return nil, fmt.Errorf("read policies: %w", err)
+		}
+	}
+	out := make(map[string]int, len(PolicyKeys))
+	for _, k := range PolicyKeys {
+		out[k] = policy(k, set).ExecutionTimeframe
+	}
+	return out, nil
 }
 
 func (u *Requests) listWebhooks(ctx context.Context) ([]Webhook, error) {
@@ -286,6 +317,12 @@ func (u *Requests) Activity(ctx context.Context, id string) ([]ActivityEntry, er
 	if err != nil {
 		return nil, err
 	}
+	return u.activityOf(ctx, r)
+}
+
+// activityOf is r's whole timeline, oldest first.
+func (u *Requests) activityOf(ctx context.Context, r *PrivacyRequest) ([]ActivityEntry, error) {
+	id := r.ID
 	archive, ok := u.Store.(RunArchive)
 	if !ok || r.Run == 0 {
 		return r.Activity, nil
@@ -303,6 +340,10 @@ type ListParams struct {
 	RequestID string
 	Size      int // 1 to MaxPageSize; callers default it to DefaultPageSize
 	Cursor    string
+	// DueBefore (RFC 3339) lists the requests due strictly before it,
+	// soonest first; Identity those of one email, phone number or external id.
+	DueBefore string
+	Identity  string
 }
 
 // Page is one page of requests; NextCursor is "" on the last page.
@@ -362,12 +403,29 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 		}
 		q.Status = st
 	}
+	var before *time.Time
+	if p.DueBefore != "" {
+		t, err := time.Parse(time.RFC3339Nano, p.DueBefore)
+		if err != nil {
+			return Page{}, Invalid("value is not a date-time in RFC 3339", "value_error.datetime", "query", "due_before")
+		}
+		before = &t
+	}
+	if len(p.Identity) > MaxIdentityQueryLen {
+		return Page{}, &ValidationError{Fields: []FieldError{maxLengthError(MaxIdentityQueryLen, "query", "identity")}}
+	}
+	if before != nil && p.Identity == "" && p.RequestID == "" {
+		return u.listDue(ctx, q, *before, p.Cursor)
+	}
 	if p.Cursor != "" {
 		after, err := u.cursor(ctx, p.Cursor)
 		if err != nil {
 			return Page{}, err
 		}
 		q.After = after
+	}
+	if p.Identity != "" && p.RequestID == "" {
+		return u.listIdentity(ctx, q, p.Identity, before)
 	}
 	if p.RequestID != "" {
 		r, err := u.get(ctx, p.RequestID)
@@ -377,11 +435,29 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 			return Page{Items: []*PrivacyRequest{}}, nil
 		case err != nil:
 			return Page{}, err
-		case q.Status != "" && r.Status != q.Status:
+		case q.Status != "" && r.Status != q.Status,
+			p.Identity != "" && !matchesIdentity(r, p.Identity),
+			before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)):
 			return Page{Items: []*PrivacyRequest{}}, nil
 		}
 		return Page{Items: []*PrivacyRequest{r}}, nil
 	}
+	return u.storePage(ctx, q)
+}
+
+// listPage is one page of the store's listing for q, continuing after cursor.
+func (u *Requests) listPage(ctx context.Context, q ListQuery, cursor string) (Page, error) {
+	if cursor != "" {
+		after, err := u.cursor(ctx, cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		q.After = after
+	}
+	return u.storePage(ctx, q)
+}
+
+func (u *Requests) storePage(ctx context.Context, q ListQuery) (Page, error) {
 	items, after, err := u.Store.List(ctx, q)
 	if err != nil {
 		return Page{}, err

@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/pregate/pregate/internal/gate"
 )
@@ -126,4 +129,129 @@ func listAccess(log gate.AccessLog) HandlerFunc {
 		}
 		return OK(map[string]any{"items": items, "next_cursor": nullable(page.NextCursor)})
 	}
+}
+
+type extendBody struct {
+	RequestIDs []string `json:"request_ids"`
+	Days       *int     `json:"days"`
+	Reason     *string  `json:"reason"`
+}
+
+func extendRequests(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		var b extendBody
+		if err := DecodeJSON(r.Body, &b); err != nil {
+			return Response{}, err
+		}
+		res, err := u.Extend(ctx, gate.Extension{IDs: b.RequestIDs, Days: b.Days, Reason: b.Reason, Actor: r.Caller.ClientID})
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(bulkJSON(res))
+	}
+}
+
+func revealRequest(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		pr, err := u.Reveal(ctx, r.Path("id"), r.Caller.ClientID)
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(map[string]any{"identity": identityJSON{Email: nullable(pr.Identity.Email), PhoneNumber: nullable(pr.Identity.PhoneNumber)},
+			"external_id": nullable(pr.ExternalID)})
+	}
+}
+
+type evidenceEntryJSON struct {
+	At         string  `json:"at"`
+	Action     string  `json:"action"`
+	Message    *string `json:"message"`
+	WebhookKey *string `json:"webhook_key"`
+	Actor      *string `json:"actor"`
+}
+
+func evidenceEntry(e gate.ActivityEntry) evidenceEntryJSON {
+	return evidenceEntryJSON{At: gate.FormatTime(e.At), Action: e.Action, Message: nullable(e.Message), WebhookKey: nullable(e.WebhookKey), Actor: nullable(e.Actor)}
+}
+
+// evidenceOf sorts a request's timeline into what an auditor asks about:
+// the runs, the calls, the replies and the admins' actions.
+func evidenceOf(ev gate.Evidence, at string) map[string]any {
+	runs := make([]map[string]any, len(ev.Runs))
+	for i, run := range ev.Runs {
+		runs[i] = map[string]any{"run": run.Run, "started_at": gate.FormatTime(run.Triggered.At), "snapshot": run.Triggered.Message}
+	}
+	calls, replies, admin, timeline := []evidenceEntryJSON{}, []evidenceEntryJSON{}, []evidenceEntryJSON{}, []evidenceEntryJSON{}
+	for _, e := range ev.Activity {
+		j := evidenceEntry(e)
+		timeline = append(timeline, j)
+		switch {
+		case e.Action == gate.ActionWebhookCalled || e.Action == gate.ActionWebhookFailed:
+			calls = append(calls, j)
+		case e.Action == gate.ActionEligible || e.Action == gate.ActionNotEligible:
+			replies = append(replies, j)
+		case e.Actor != "":
+			admin = append(admin, j)
+		}
+	}
+	return map[string]any{"generated_at": at, "request": toRequestJSON(ev.Request), "runs": runs, "calls": calls,
+		"replies": replies, "admin_actions": admin, "timeline": timeline}
+}
+
+func requestEvidence(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		ev, err := u.Evidence(ctx, r.Path("id"), r.Caller.ClientID)
+		if err != nil {
+			return Response{}, err
+		}
+		return OK(evidenceOf(ev, gate.FormatTime(now())))
+	}
+}
+
+// exportHeader is the header row every export page repeats.
+var exportHeader = []string{"id", "status", "policy_key", "created_at", "due_date", "decided_at", "decided_by", "webhooks"}
+
+func exportRequests(u *gate.Requests) HandlerFunc {
+	return func(ctx context.Context, r *Request) (Response, error) {
+		size, err := offsetQueryInt(r, "size", gate.DefaultExportSize, 1, gate.MaxExportSize)
+		if err != nil {
+			return Response{}, err
+		}
+		page, err := u.Export(ctx, gate.ExportParams{CreatedFrom: r.Query("created_from"), CreatedTo: r.Query("created_to"),
+			Status: r.Query("status"), Size: size, Cursor: r.Query("cursor"), Actor: r.Caller.ClientID})
+		if err != nil {
+			return Response{}, err
+		}
+		var b strings.Builder
+		w := csv.NewWriter(&b)
+		_ = w.Write(exportHeader)
+		for _, pr := range page.Items {
+			_ = w.Write(exportRow(pr))
+		}
+		w.Flush()
+		headers := map[string]string{"Content-Type": "text/csv; charset=utf-8"}
+		if page.NextCursor != "" {
+			headers["X-Next-Cursor"] = page.NextCursor
+		}
+		return Response{Status: http.StatusOK, Headers: headers, Raw: []byte(b.String())}, nil
+	}
+}
+
+func exportRow(r *gate.PrivacyRequest) []string {
+	hooks := make([]string, len(r.Webhooks))
+	for i, w := range r.Webhooks {
+		hooks[i] = w.Key + ":" + string(w.State())
+	}
+	decidedAt, decidedBy := "", ""
+	switch {
+	case r.ReviewedAt != nil && (r.Status == gate.StatusApproved || r.Status == gate.StatusDenied):
+		decidedAt, decidedBy = gate.FormatTime(*r.ReviewedAt), r.ReviewedBy
+	case r.ApprovedAt != nil:
+		decidedAt = gate.FormatTime(*r.ApprovedAt) // automatic: no one decided
+	}
+	due := ""
+	if r.DueDate != nil {
+		due = gate.FormatTime(*r.DueDate)
+	}
+	return []string{r.ID, string(r.Status), r.PolicyKey, gate.FormatTime(r.CreatedAt), due, decidedAt, decidedBy, strings.Join(hooks, ";")}
 }

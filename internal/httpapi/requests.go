@@ -51,6 +51,10 @@ func AdminRequestRoutes(u *gate.Requests) []Route {
 		{Key: "PATCH /api/v1/privacy-request/administrate/approve", Scope: ScopeRequestReview, Handle: approveRequests(u)},
 		{Key: "PATCH /api/v1/privacy-request/administrate/deny", Scope: ScopeRequestReview, Handle: denyRequests(u)},
 		{Key: "PATCH /api/v1/privacy-request/administrate/retry-pre-approval", Scope: ScopeRequestReview, Handle: retryPreApproval(u)},
+		{Key: "PATCH /api/v1/privacy-request/administrate/extend", Scope: ScopeRequestReview, Handle: extendRequests(u)},
+		{Key: "GET /api/v1/privacy-request/{id}/evidence", Scope: ScopeRequestRead, Handle: requestEvidence(u)},
+		{Key: "POST /api/v1/privacy-request/{id}/reveal", Scope: ScopeRequestRead, Handle: revealRequest(u)},
+		{Key: "GET /api/v1/privacy-request/export", Scope: ScopeRequestRead, Handle: exportRequests(u)},
 	}
 }
 
@@ -126,7 +130,8 @@ func listRequests(u *gate.Requests) HandlerFunc {
 		if err != nil {
 			return Response{}, err
 		}
-		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: size}
+		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: size,
+			DueBefore: r.Query("due_before"), Identity: r.Query("identity")}
 		page, err := u.List(ctx, p)
 		if err != nil {
 			return Response{}, err

@@ -20,6 +20,8 @@ type requestJSON struct {
 	ReviewedAt         *string            `json:"reviewed_at"`
 	ReviewedBy         *string            `json:"reviewed_by"`
 	Webhooks           []webhookStateJSON `json:"webhooks"`
+	DueDate            *string            `json:"due_date"`
+	DaysLeft           *int               `json:"days_left"`
 }
 
 type identityJSON struct {
@@ -62,6 +64,9 @@ func optTime(t *time.Time) *string {
 	return &s
 }
 
+// now is the clock days_left is counted from (a variable for tests).
+var now = time.Now
+
 func toRequestJSON(r *gate.PrivacyRequest) requestJSON {
 	out := requestJSON{
 		ID: r.ID, Status: string(r.Status), PolicyKey: r.PolicyKey, PolicyAction: r.PolicyAction,
@@ -72,6 +77,10 @@ func toRequestJSON(r *gate.PrivacyRequest) requestJSON {
 	}
 	for i, w := range r.Webhooks {
 		out.Webhooks[i] = webhookStateJSON{Key: w.Key, State: string(w.State()), Attempts: w.Attempts}
+	}
+	if r.DueDate != nil {
+		left := gate.DaysLeft(*r.DueDate, now())
+		out.DueDate, out.DaysLeft = optTime(r.DueDate), &left
 	}
 	return out
 }

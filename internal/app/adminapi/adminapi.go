@@ -1,8 +1,9 @@
 // Package adminapi wires the admin API function: connections, pre-approval
 // webhooks (with their delivery log, health and test calls), review of
 // privacy requests, policies, the access log, and the admin console's page
-// and assets. It builds the DynamoDB, KMS and SQS (a test call goes through
-// the dispatch queue) clients, and no other.
+// and assets. It builds the DynamoDB, KMS, SQS (a test call goes through
+// the dispatch queue) and Secrets Manager (the identity hash key) clients,
+// and no other.
 package adminapi
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/configadmin"
+	"github.com/pregate/pregate/internal/app/identitykey"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/console"
@@ -21,7 +23,7 @@ import (
 )
 
 // New serves the admin routes and the admin console.
-func New(_ context.Context, d app.Deps) (*httpapi.API, error) {
+func New(ctx context.Context, d app.Deps) (*httpapi.API, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "SECRETS_KEY_ID", d.Config.SecretsKeyID,
 		"ACCESS_LOG_TABLE", d.Config.AccessLogTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable, "DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL); err != nil {
 		return nil, err
@@ -33,7 +35,12 @@ func New(_ context.Context, d app.Deps) (*httpapi.API, error) {
 	admin, log := configadmin.New(d), stores.DeliveryLog(d)
 	activity := &gate.WebhookActivity{Webhooks: stores.Config(d), Log: log, Now: d.Now}
 	tests := &gate.WebhookTests{Admin: admin, Tests: log, Queue: queue.NewDispatchQueue(sqs.NewFromConfig(d.AWS), d.Config.DispatchQueueURL), Now: d.Now}
-	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(admin), httpapi.AdminRequestRoutes(stores.RequestCases(d, stores.Requests(d))),
+	reqs := stores.RequestCases(d, stores.Requests(d))
+	if reqs.IdentityKey, err = identitykey.Load(ctx, d); err != nil {
+		return nil, err
+	}
+	reqs.Access = stores.AccessLog(d)
+	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(admin), httpapi.AdminRequestRoutes(reqs),
 		httpapi.PolicyRoutes(stores.Policies(d)), httpapi.AccessLogRoutes(stores.AccessLog(d)),
 		httpapi.WebhookActivityRoutes(activity), httpapi.WebhookTestRoutes(tests), site.Routes()), nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/pregate/pregate/internal/app"
+	"github.com/pregate/pregate/internal/app/identitykey"
 	"github.com/pregate/pregate/internal/app/replytokens"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
@@ -39,13 +40,18 @@ func (a *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (ev
 }
 
 // New serves the public routes: health, submission, verification, replies.
-func New(_ context.Context, d app.Deps) (*API, error) {
+func New(ctx context.Context, d app.Deps) (*API, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable,
 		"REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID); err != nil {
 		return nil, err
 	}
 	store := stores.Requests(d)
 	reqs := stores.RequestCases(d, store)
+	key, err := identitykey.Load(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	reqs.IdentityKey = key
 	if d.Config.IdentityVerificationRequired {
 		if err := config.Require("VERIFICATION_SENDER_EMAIL", d.Config.VerificationSenderEmail); err != nil {
 			return nil, err

@@ -33,6 +33,8 @@ func RequestCases(d app.Deps, store *dynamo.RequestStore) *gate.Requests {
 		Now:                   d.Now,
 		NewID:                 gate.NewRequestID,
 		Log:                   d.Log,
+		Policies:              dynamo.NewPolicyStore(dynamodb.NewFromConfig(d.AWS), d.Config.ConfigTable),
+		Deadlines:             store,
 	}
 }
 

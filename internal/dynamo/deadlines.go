@@ -1,0 +1,187 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pregate/pregate/internal/gate"
+)
+
+// The requests table's indexes for the privacy team (template.yaml), all
+// KEYS_ONLY and sparse:
+//   - deadline: dds (the id's shard, 16 ways), dd (due date, epoch
+//     seconds): every request with a due date, soonest first. Written when
+//     a request is created and when it is extended, never by a status change.
+//   - id_email, id_phone, id_external: ihe / ihp / ihx (the keyed hash of
+//     the identity, gate.IdentityKey), sort_key: one identity's requests,
+//     newest first. Written once, at creation. A hash is one person's: no
+//     key is shared by many requests, and no key holds an identity in clear.
+const (
+	indexDeadline = "deadline"
+)
+
+var identityIndexes = []struct{ index, attr string }{{"id_email", "ihe"}, {"id_phone", "ihp"}, {"id_external", "ihx"}}
+
+var _ gate.Deadlines = (*RequestStore)(nil)
+
+// Extend moves a request's due date once: one conditional UpdateItem that
+// also appends the timeline entry.
+func (s *RequestStore) Extend(ctx context.Context, w gate.ExtendWrite) (*gate.PrivacyRequest, error) {
+	activity, err := attributevalue.Marshal(toActivityItems([]gate.ActivityEntry{w.Entry}, itemRefs{}))
+	if err != nil {
+		return nil, fmt.Errorf("marshal activity: %w", err)
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table,
+		Key:       map[string]types.AttributeValue{"id": stringValue(w.ID)},
+		UpdateExpression: aws.String("SET dd = :to, dx = :true, updated_at = :at, " +
+			"activity = list_append(if_not_exists(activity, :none), :activity)"),
+		ConditionExpression:      aws.String("attribute_exists(id) AND dd = :from AND attribute_not_exists(dx) AND #status <> :denied"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":to": number(w.To.Unix()), ":from": number(w.From.Unix()), ":true": &types.AttributeValueMemberBOOL{Value: true},
+			":at": stringValue(gate.FormatTime(w.At)), ":activity": activity, ":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+			":denied": stringValue(string(gate.StatusDenied)),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if len(ccf.Item) == 0 {
+			return nil, gate.NotFound(w.ID)
+		}
+		return nil, &gate.ConflictError{Msg: fmt.Sprintf("privacy request %s: due date no longer %s, or extended", w.ID, gate.FormatTime(w.From))}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("extend request %s: %w", w.ID, itemSizeError(err, "extend request "+w.ID))
+	}
+	return unmarshalRequest(out.Attributes)
+}
+
+// ListDue reads each shard of the deadline index soonest first, from the
+// cursor's due second, merges the keys by (due, id) and reads the page's
+// requests.
+func (s *RequestStore) ListDue(ctx context.Context, before time.Time, size int, after string) ([]*gate.PrivacyRequest, string, error) {
+	// dd is whole seconds: due < before is dd < before rounded up.
+	bound := before.Unix()
+	if before.After(time.Unix(bound, 0)) {
+		bound++
+	}
+	from := int64(-1 << 62)
+	if after != "" {
+		sec, _, _ := strings.Cut(after, "#")
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if err != nil {
+			return nil, "", fmt.Errorf("due cursor %q: %w", after, err)
+		}
+		from = n
+	}
+	want := size + 1
+	var keys []indexKey
+	for _, sh := range shards() {
+		in := &dynamodb.QueryInput{
+			TableName: &s.table, IndexName: aws.String(indexDeadline),
+			KeyConditionExpression:    aws.String("dds = :sh AND dd BETWEEN :from AND :to"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":sh": stringValue(sh), ":from": number(from), ":to": number(bound - 1)},
+		}
+		got, err := s.queryDueKeys(ctx, in, want, after)
+		if err != nil {
+			return nil, "", err
+		}
+		keys = append(keys, got...)
+	}
+	sort.Slice(keys, func(i, j int) bool { return dueLess(keys[i].sort, keys[j].sort) })
+	more := len(keys) > size
+	if more {
+		keys = keys[:size]
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil || !more || len(items) == 0 {
+		return items, "", err
+	}
+	return items, gate.DueKey(items[len(items)-1]), nil
+}
+
+// dueLess orders due keys "<seconds>#<id>" by time, then id.
+func dueLess(a, b string) bool {
+	as, aid, _ := strings.Cut(a, "#")
+	bs, bid, _ := strings.Cut(b, "#")
+	an, _ := strconv.ParseInt(as, 10, 64)
+	bn, _ := strconv.ParseInt(bs, 10, 64)
+	if an != bn {
+		return an < bn
+	}
+	return aid < bid
+}
+
+// queryDueKeys follows one shard's pages until it has want keys after the
+// cursor key (those of the cursor's own second up to it are skipped).
+func (s *RequestStore) queryDueKeys(ctx context.Context, in *dynamodb.QueryInput, want int, after string) ([]indexKey, error) {
+	var out []indexKey
+	for {
+		in.Limit = aws.Int32(int32(want))
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query deadline index: %w", err)
+		}
+		for _, av := range page.Items {
+			id, _ := av["id"].(*types.AttributeValueMemberS)
+			dd, _ := av["dd"].(*types.AttributeValueMemberN)
+			if id == nil || dd == nil {
+				return nil, errors.New("query deadline index: an entry without id or dd")
+			}
+			k := indexKey{id: id.Value, sort: dd.Value + "#" + id.Value}
+			if after == "" || dueLess(after, k.sort) {
+				out = append(out, k)
+			}
+		}
+		if len(out) >= want || len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// FindByIdentity queries the three identity indexes, newest first, and
+// reads the requests (each once).
+func (s *RequestStore) FindByIdentity(ctx context.Context, h gate.IdentityHashes, limit int) ([]*gate.PrivacyRequest, error) {
+	seen := map[string]bool{}
+	var keys []indexKey
+	for i, value := range []string{h.Email, h.Phone, h.External} {
+		if value == "" {
+			continue
+		}
+		ix := identityIndexes[i]
+		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
+			TableName: &s.table, IndexName: aws.String(ix.index),
+			KeyConditionExpression:    aws.String(ix.attr + " = :h"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": stringValue(value)},
+			ScanIndexForward:          aws.Bool(false),
+		}, "sort_key", limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range got {
+			if !seen[k.id] {
+				seen[k.id] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].sort > keys[j].sort })
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return s.batchGet(ctx, keys)
+}
