@@ -40,7 +40,7 @@ const (
 // stored request, ...) are listed, with the status the document gives them,
 // in infra/schemathesis.toml, each held to its exact case by the check in
 // infra/schemathesis_hooks.py. The local sign-in endpoints (the stand-ins
-// for Cognito) are fuzzed too.
+// for Cognito: token, sign-in page, sign-out) are fuzzed too.
 func TestAPIMatchesItsDocument(t *testing.T) {
 	if testing.Short() {
 		t.Skip("about a minute; not with -short")
