@@ -31,7 +31,7 @@ var journeyCalls = &callLog{calls: map[string]map[string]bool{}}
 
 // iamPrefix maps the SDK's service ids to IAM's action prefixes.
 var iamPrefix = map[string]string{
-	"DynamoDB": "dynamodb", "SQS": "sqs", "KMS": "kms", "Secrets Manager": "secretsmanager", "SESv2": "ses", "SNS": "sns",
+	"DynamoDB": "dynamodb", "SQS": "sqs", "KMS": "kms", "Secrets Manager": "secretsmanager", "SESv2": "ses", "SNS": "sns", "CloudWatch": "cloudwatch",
 }
 
 // iamAction is the action IAM checks for an operation (batch calls are

@@ -18,7 +18,7 @@ var functionClients = map[string][]string{
 	"admin-api":  {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"dispatcher": {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"public-api": {"dynamodb", "secretsmanager", "sesv2"},
-	"reconciler": {"dynamodb", "sqs"},
+	"reconciler": {"cloudwatch", "dynamodb", "sqs"},
 	"stream":     {"dynamodb", "sns", "sqs"},
 }
 

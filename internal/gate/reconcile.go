@@ -31,6 +31,13 @@ type ReconcileStore interface {
 	Postpone(ctx context.Context, id string, st Status, from time.Time, to *time.Time) error
 }
 
+// QueueBacklog tells how long messages wait in the dispatch queue.
+type QueueBacklog interface {
+	// OldestMessageAge is the largest age the queue's oldest message
+	// reached since since (0 when nothing waited).
+	OldestMessageAge(ctx context.Context, since time.Time) (time.Duration, error)
+}
+
 // Reconciler is the scheduled job that completes every overdue step the
 // normal path (stream, dispatcher, replies) did not. It reads only the due
 // index, oldest due first, so a run costs O(due requests), and each request
@@ -62,6 +69,13 @@ type Reconciler struct {
 	// may stay unrecorded before it is enqueued again: longer than the
 	// dispatcher can spend on it (DispatchSpan) plus a crashed attempt.
 	DispatchGrace time.Duration
+	// Backlog, when set, tells how long messages wait in the dispatch
+	// queue: past DispatchGrace, a delivery is enqueued again only once
+	// DispatchAttempts waits as long as the longest seen since its trigger
+	// have passed too, so that a message still queued behind a backlog is
+	// never sent a second time.
+	Backlog          QueueBacklog
+	DispatchAttempts int
 	// MinBackoff is the shortest push of a waiting request's DueAt.
 	MinBackoff time.Duration
 	// StopBefore is how long before the invocation's deadline the run stops.
@@ -183,7 +197,11 @@ func (u *Reconciler) wait(ctx context.Context, r *PrivacyRequest, now time.Time,
 		next = minTime(next, since.Add(u.Deadline))
 	}
 	if lost := undelivered(r); awaiting && len(lost) > 0 {
-		if grace := since.Add(u.DispatchGrace); grace.After(now) {
+		grace, err := u.graceEnd(ctx, since, now)
+		if err != nil {
+			return err
+		}
+		if grace.After(now) {
 			next = minTime(next, grace)
 		} else {
 			if err := u.Deliveries.EnqueueDeliveries(ctx, DeliveriesOf(r.ID, r.Run, lost)); err != nil {
@@ -194,6 +212,22 @@ func (u *Reconciler) wait(ctx context.Context, r *PrivacyRequest, now time.Time,
 		}
 	}
 	return u.postpone(ctx, r, &next, res)
+}
+
+// graceEnd is when the deliveries of a request triggered at since count as
+// lost: DispatchGrace later, plus, behind a backlog of the dispatch queue,
+// one wait as long as the longest seen since then for each attempt (each
+// attempt's message may have waited that long).
+func (u *Reconciler) graceEnd(ctx context.Context, since, now time.Time) (time.Time, error) {
+	grace := since.Add(u.DispatchGrace)
+	if grace.After(now) || u.Backlog == nil {
+		return grace, nil
+	}
+	age, err := u.Backlog.OldestMessageAge(ctx, since)
+	if err != nil {
+		return time.Time{}, err // unknown: the request stays due, nothing is sent again
+	}
+	return grace.Add(time.Duration(max(u.DispatchAttempts, 1)) * age), nil
 }
 
 func (u *Reconciler) postpone(ctx context.Context, r *PrivacyRequest, to *time.Time, res *ReconcileResult) error {

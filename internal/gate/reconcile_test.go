@@ -93,6 +93,49 @@ func TestReconcilerEnqueuesLostDeliveries(t *testing.T) {
 	}
 }
 
+// fixedBacklog is a dispatch queue whose oldest message has waited age.
+type fixedBacklog struct {
+	age   time.Duration
+	since []time.Time
+}
+
+func (b *fixedBacklog) OldestMessageAge(_ context.Context, since time.Time) (time.Duration, error) {
+	b.since = append(b.since, since)
+	return b.age, nil
+}
+
+// Behind a backlog of the dispatch queue older than the grace, a delivery
+// past its grace may still be queued: it is not enqueued again until each
+// attempt could have waited as long as the backlog's oldest message, and
+// then once.
+func TestReconcilerDoesNotEnqueueAgainWhatABacklogStillHolds(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	triggered := now.Add(-2 * time.Hour) // past the 1 h grace
+	store := newDeadlineStore(due(&PrivacyRequest{ID: "queued", Status: StatusAwaitingPreApproval, CreatedAt: triggered,
+		Webhooks: []SnapshotWebhook{{Key: "b", Name: "Hook b"}},
+		Activity: []ActivityEntry{{At: triggered, Action: ActionWebhookTriggered}}}, now))
+	rec := newReconciler(store, 0, now, "b")
+	backlog := &fixedBacklog{age: 40 * time.Minute}
+	rec.Backlog, rec.DispatchAttempts = backlog, 3
+	res, err := rec.Run(context.Background())
+	if err != nil || res.Redelivered != 0 || len(rec.Deliveries.(*recordingQueue).deliveries) != 0 {
+		t.Fatalf("behind a 40-minute backlog: %+v (%v), enqueued %v; want nothing sent again", res, err, rec.Deliveries.(*recordingQueue).deliveries)
+	}
+	if len(backlog.since) != 1 || !backlog.since[0].Equal(triggered) {
+		t.Fatalf("backlog read since %v, want since the trigger", backlog.since)
+	}
+	// The grace ends 1 h + 3 × 40 min after the trigger: due again then, not before.
+	if d := store.reqs["queued"].DueAt; d == nil || !d.Equal(triggered.Add(time.Hour+120*time.Minute)) {
+		t.Fatalf("due again at %v, want when the grace behind the backlog ends", d)
+	}
+	// The backlog drained: the delivery is lost after all, and sent again once.
+	backlog.age = 0
+	store.reqs["queued"].DueAt = &now
+	if res, err := rec.Run(context.Background()); err != nil || res.Redelivered != 1 {
+		t.Fatalf("after the backlog: %+v (%v), want the delivery enqueued again", res, err)
+	}
+}
+
 // A run stops StopBefore its invocation's deadline; what it did not reach
 // stays due for the next run.
 func TestReconcilerStopsBeforeItsDeadline(t *testing.T) {

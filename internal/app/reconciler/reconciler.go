@@ -1,18 +1,20 @@
 // Package reconciler wires the scheduled function: it completes
 // every overdue step of the requests in the due index (deliveries never
 // made, approvals never decided or never published, the review deadline)
-// and backs off the ones that legitimately wait. It builds the DynamoDB and
-// SQS clients, and no other.
+// and backs off the ones that legitimately wait. It builds the DynamoDB,
+// SQS and CloudWatch (the dispatch queue's backlog) clients, and no other.
 package reconciler
 
 import (
 	"context"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/stores"
+	"github.com/pregate/pregate/internal/backlog"
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/queue"
@@ -34,9 +36,11 @@ func New(_ context.Context, d app.Deps) (*schedule.Handler, error) {
 		Deadline:  d.Config.ReviewDeadline,
 		// The dispatcher's longest retry schedule, plus an SQS visibility
 		// timeout (6 min) for a crashed attempt, and a margin.
-		DispatchGrace: gate.DispatchSpan(d.Config.WebhookMaxAttempts, d.Config.WebhookBackoff, d.Config.WebhookTimeout) + 15*time.Minute,
-		MinBackoff:    d.Config.ReconcileAfter,
-		StopBefore:    15 * time.Second,
-		Now:           d.Now, Log: d.Log,
+		DispatchGrace:    gate.DispatchSpan(d.Config.WebhookMaxAttempts, d.Config.WebhookBackoff, d.Config.WebhookTimeout) + 15*time.Minute,
+		Backlog:          backlog.New(cloudwatch.NewFromConfig(d.AWS, backlog.QueryProtocol), d.Config.DispatchQueueURL, d.Now),
+		DispatchAttempts: d.Config.WebhookMaxAttempts,
+		MinBackoff:       d.Config.ReconcileAfter,
+		StopBefore:       15 * time.Second,
+		Now:              d.Now, Log: d.Log,
 	}}, nil
 }
