@@ -9,7 +9,6 @@ import (
 
 type rolloutWebhook struct {
 	Key           string   `json:"key"`
-	Mode          string   `json:"mode"`
 	PolicyActions []string `json:"policy_actions"`
 }
 
@@ -62,7 +61,7 @@ func TestWebhookScopeTestCallAndDeliveryLog(t *testing.T) {
 		body         any
 		want         int
 	}{
-		{"PATCH", base, map[string]any{"mode": "audit"}, 422},
+		{"PATCH", base, map[string]any{"policy_actions": []string{}}, 422},
 		{"PATCH", base, map[string]any{"policy_actions": []string{"erasure", "consent"}}, 422},
 		{"POST", "/dsr/webhook/pre_approval/" + unique("ghost") + "/test", nil, 404},
 		{"GET", base + "/deliveries", nil, 200},
@@ -76,7 +75,7 @@ func TestWebhookScopeTestCallAndDeliveryLog(t *testing.T) {
 	}
 	var one rolloutWebhook
 	c.must(200, "GET", base, nil, &one)
-	if one.Mode != "enforce" || !slices.Equal(one.PolicyActions, []string{"erasure"}) {
+	if !slices.Equal(one.PolicyActions, []string{"erasure"}) {
 		t.Fatalf("after refused changes: %+v", one)
 	}
 
@@ -86,6 +85,11 @@ func TestWebhookScopeTestCallAndDeliveryLog(t *testing.T) {
 	c.must(200, "GET", "/privacy-request/"+id, nil, &req)
 	if status != "pending" || len(req.Webhooks) != 0 {
 		t.Fatalf("access request with only an erasure webhook: %s, %+v", status, req.Webhooks)
+	}
+	var act activityOut
+	c.must(200, "GET", "/privacy-request/"+id+"/activity", nil, &act)
+	if !hasActivity(act, "status_changed", "No pre-approval webhook applies to access requests") {
+		t.Fatalf("timeline of a request no webhook applies to: %+v", act.Items)
 	}
 
 	// A test call: one signed call marked as a test, its reply recorded on the test.

@@ -213,7 +213,6 @@ type webhookItem struct {
 	Key                 string              `dynamodbav:"key"`
 	Name                string              `dynamodbav:"name"`
 	ConnectionConfigKey string              `dynamodbav:"connection_config_key"`
-	Mode                string              `dynamodbav:"mode"`
 	PolicyActions       []string            `dynamodbav:"policy_actions"`
 	CreatedAt           string              `dynamodbav:"created_at"`
 	UpdatedAt           string              `dynamodbav:"updated_at"`
@@ -251,8 +250,8 @@ func (s *ConfigStore) LoadWebhookSet(ctx context.Context) (gate.WebhookSet, erro
 	for _, w := range it.Webhooks {
 		sw := gate.StoredWebhook{Webhook: gate.Webhook{
 			Key: w.Key, Name: w.Name, ConnectionKey: w.ConnectionConfigKey,
-			Mode: gate.WebhookMode(w.Mode), PolicyActions: w.PolicyActions,
-			CreatedAt: parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
+			PolicyActions: w.PolicyActions,
+			CreatedAt:     parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
 		}}
 		for _, ss := range w.SigningSecrets {
 			sw.SigningSecrets = append(sw.SigningSecrets, gate.SealedSigningSecret{Sealed: ss.Sealed, ValidUntil: parseTime(ss.ValidUntil)})
@@ -281,8 +280,8 @@ func (s *ConfigStore) putSet(set gate.WebhookSet) (*types.Put, error) {
 	for _, w := range set.Webhooks {
 		wi := webhookItem{
 			Key: w.Key, Name: w.Name, ConnectionConfigKey: w.ConnectionKey,
-			Mode: string(w.Mode), PolicyActions: w.PolicyActions,
-			CreatedAt: fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: []signingSecretItem{},
+			PolicyActions: w.PolicyActions,
+			CreatedAt:     fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: []signingSecretItem{},
 		}
 		for _, ss := range w.SigningSecrets {
 			si := signingSecretItem{Sealed: ss.Sealed}

@@ -263,14 +263,17 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 // goes: the event, the webhook snapshot (the configured webhooks in scope
 // for its action) and the timeline entries.
 func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
-	hooks = InScope(hooks, action)
+	inScope := InScope(hooks, action)
 	switch {
 	case !u.RequireManualApproval || action == "consent":
 		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionApproved, Message: "Request auto-approved: manual approval not required"}}
 	case len(hooks) == 0:
 		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: awaiting manual review"}}
+	case len(inScope) == 0:
+		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged,
+			Message: fmt.Sprintf("No pre-approval webhook applies to %s requests", action)}}
 	}
-	snapshot, entries := webhookSnapshot(hooks, now)
+	snapshot, entries := webhookSnapshot(inScope, now)
 	return EventAwaitWebhooks, snapshot, entries
 }
 

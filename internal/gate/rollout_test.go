@@ -18,36 +18,35 @@ func rolloutAdmin(t *testing.T) (*Admin, *memConfig) {
 	return &Admin{Store: store, Sealer: plainSealer{}, Now: time.Now, NewSigningSecret: func() (string, error) { return "whsec_x", nil }}, store
 }
 
-// Mode and scope are set on PUT (omitted: enforce, every action), on add
-// and on PATCH (omitted: kept); a bad one is a 422 at its place and
-// changes nothing.
-func TestWebhookModeAndScope(t *testing.T) {
+// A scope is set on PUT (omitted: every action), on add and on PATCH
+// (omitted: kept); a bad one is a 422 at its place and changes nothing.
+func TestWebhookScope(t *testing.T) {
 	ctx := context.Background()
 	a, store := rolloutAdmin(t)
 	vs, err := a.ReplaceWebhooks(ctx, []WebhookInput{
 		{Key: ptr("plain"), Name: ptr("Plain"), ConnectionConfigKey: ptr("c")},
-		{Key: ptr("fraud"), Name: ptr("Fraud"), ConnectionConfigKey: ptr("c"), Mode: ptr("shadow"), PolicyActions: ptr([]string{"update", "erasure", "erasure"})},
+		{Key: ptr("fraud"), Name: ptr("Fraud"), ConnectionConfigKey: ptr("c"), PolicyActions: ptr([]string{"update", "erasure", "erasure"})},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vs[0].Mode != ModeEnforce || !slices.Equal(vs[0].PolicyActions, ScopeActions) {
-		t.Fatalf("defaults: %q %v", vs[0].Mode, vs[0].PolicyActions)
+	if !slices.Equal(vs[0].PolicyActions, ScopeActions) {
+		t.Fatalf("default: %v", vs[0].PolicyActions)
 	}
-	if vs[1].Mode != ModeShadow || !slices.Equal(vs[1].PolicyActions, []string{"erasure", "update"}) {
-		t.Fatalf("given: %q %v", vs[1].Mode, vs[1].PolicyActions)
+	if !slices.Equal(vs[1].PolicyActions, []string{"erasure", "update"}) {
+		t.Fatalf("given: %v", vs[1].PolicyActions)
 	}
 
-	v, err := a.PatchWebhook(ctx, "fraud", WebhookInput{Mode: ptr("enforce")})
-	if err != nil || v.Mode != ModeEnforce || !slices.Equal(v.PolicyActions, []string{"erasure", "update"}) {
-		t.Fatalf("patch of the mode: %+v, %v", v.Webhook, err)
+	v, err := a.PatchWebhook(ctx, "fraud", WebhookInput{Name: ptr("Fraud check")})
+	if err != nil || !slices.Equal(v.PolicyActions, []string{"erasure", "update"}) {
+		t.Fatalf("patch of the name: %+v, %v", v.Webhook, err)
 	}
 	v, err = a.PatchWebhook(ctx, "fraud", WebhookInput{PolicyActions: ptr([]string{"access"})})
-	if err != nil || v.Mode != ModeEnforce || !slices.Equal(v.PolicyActions, []string{"access"}) {
+	if err != nil || !slices.Equal(v.PolicyActions, []string{"access"}) {
 		t.Fatalf("patch of the scope: %+v, %v", v.Webhook, err)
 	}
-	added, err := a.AddWebhook(ctx, WebhookInput{Name: ptr("Late"), ConnectionConfigKey: ptr("c"), Mode: ptr("shadow")})
-	if err != nil || added.Mode != ModeShadow || !slices.Equal(added.PolicyActions, ScopeActions) {
+	added, err := a.AddWebhook(ctx, WebhookInput{Name: ptr("Late"), ConnectionConfigKey: ptr("c")})
+	if err != nil || !slices.Equal(added.PolicyActions, ScopeActions) {
 		t.Fatalf("add: %+v, %v", added.Webhook, err)
 	}
 
@@ -57,10 +56,6 @@ func TestWebhookModeAndScope(t *testing.T) {
 		call func() error
 		loc  []any
 	}{
-		{"PUT, bad mode", func() error {
-			_, err := a.ReplaceWebhooks(ctx, []WebhookInput{{Key: ptr("x"), Name: ptr("X"), ConnectionConfigKey: ptr("c"), Mode: ptr("audit")}})
-			return err
-		}, []any{"body", 0, "mode"}},
 		{"PUT, unknown action", func() error {
 			_, err := a.ReplaceWebhooks(ctx, []WebhookInput{{Key: ptr("x"), Name: ptr("X"), ConnectionConfigKey: ptr("c"), PolicyActions: ptr([]string{"access", "consent"})}})
 			return err
@@ -69,10 +64,6 @@ func TestWebhookModeAndScope(t *testing.T) {
 			_, err := a.AddWebhook(ctx, WebhookInput{Name: ptr("X"), ConnectionConfigKey: ptr("c"), PolicyActions: ptr([]string{})})
 			return err
 		}, []any{"body", "policy_actions"}},
-		{"PATCH, bad mode", func() error {
-			_, err := a.PatchWebhook(ctx, "plain", WebhookInput{Mode: ptr("Shadow")})
-			return err
-		}, []any{"body", "mode"}},
 		{"PATCH, unknown action", func() error {
 			_, err := a.PatchWebhook(ctx, "plain", WebhookInput{PolicyActions: ptr([]string{"delete"})})
 			return err

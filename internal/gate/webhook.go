@@ -12,24 +12,12 @@ type Webhook struct {
 	Key           string
 	Name          string
 	ConnectionKey string
-	// Mode says whether the webhook's replies count (enforce) or are only
-	// recorded (shadow): a shadow webhook never holds or decides a request.
-	Mode WebhookMode
 	// PolicyActions are the policy actions whose requests call the webhook
 	// (its scope), in ScopeActions' order; none is every action.
 	PolicyActions []string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
-
-// WebhookMode is how a webhook's replies count.
-type WebhookMode string
-
-// The webhook modes; ModeEnforce is the default.
-const (
-	ModeEnforce WebhookMode = "enforce"
-	ModeShadow  WebhookMode = "shadow"
-)
 
 // ScopeActions are the policy actions a webhook may be scoped to, and a
 // webhook's scope when none is given. Consent requests are approved
@@ -50,17 +38,6 @@ func InScope(hooks []Webhook, action string) []Webhook {
 		}
 	}
 	return out
-}
-
-// parseMode reads a mode as the API takes it; nil is the default.
-func parseMode(s *string, loc ...any) (WebhookMode, *FieldError) {
-	if s == nil {
-		return ModeEnforce, nil
-	}
-	if m := WebhookMode(*s); m == ModeEnforce || m == ModeShadow {
-		return m, nil
-	}
-	return "", &FieldError{Loc: loc, Msg: "value is not a valid enumeration member; permitted: 'enforce', 'shadow'", Type: "type_error.enum"}
 }
 
 // parsePolicyActions reads a scope as the API takes it: nil is every

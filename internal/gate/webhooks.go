@@ -15,23 +15,17 @@ type WebhookInput struct {
 	Key                 *string   `json:"key,omitempty"`
 	Name                *string   `json:"name"`
 	ConnectionConfigKey *string   `json:"connection_config_key"`
-	Mode                *string   `json:"mode,omitempty"`
 	PolicyActions       *[]string `json:"policy_actions,omitempty"`
 }
 
-// rollout reads the mode and scope of in (their defaults when omitted), or
-// the problems with them, located at loc.
-func (in WebhookInput) rollout(loc ...any) (WebhookMode, []string, []FieldError) {
-	var fields []FieldError
-	mode, bad := parseMode(in.Mode, append(slices.Clone(loc), "mode")...)
-	if bad != nil {
-		fields = append(fields, *bad)
-	}
+// scope reads the scope of in (every action when omitted), or the problem
+// with it, located at loc.
+func (in WebhookInput) scope(loc ...any) ([]string, []FieldError) {
 	actions, bad := parsePolicyActions(in.PolicyActions, append(slices.Clone(loc), "policy_actions")...)
 	if bad != nil {
-		fields = append(fields, *bad)
+		return nil, []FieldError{*bad}
 	}
-	return mode, actions, fields
+	return actions, nil
 }
 
 // WebhookView is a webhook with its connection, as the API shows it.
@@ -83,7 +77,7 @@ func validateWebhookSet(in []WebhookInput) error {
 				fields = append(fields, f)
 			}
 		}
-		_, _, bad := w.rollout("body", i)
+		_, bad := w.scope("body", i)
 		fields = append(fields, bad...)
 	}
 	if len(fields) > 0 {
@@ -200,7 +194,7 @@ func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]Webho
 				fresh[key], sw.SigningSecrets = secret, []SealedSigningSecret{{Sealed: sealed}}
 			}
 			sw.Name, sw.ConnectionKey, sw.UpdatedAt = strings.TrimSpace(*w.Name), *w.ConnectionConfigKey, now
-			sw.Mode, sw.PolicyActions, _ = w.rollout() // validated above; omitted fields take their defaults
+			sw.PolicyActions, _ = w.scope() // validated above; omitted, every action
 			next.Webhooks = append(next.Webhooks, sw)
 		}
 		err = a.Store.SaveWebhookSet(ctx, next, connKeys)
@@ -272,14 +266,13 @@ func (a *Admin) newSigningSecret(ctx context.Context, webhookKey string) (string
 }
 
 // PatchWebhook renames a webhook, moves it to another connection, or
-// changes its mode or scope; an omitted field is kept. A change of mode or
-// scope applies to requests submitted afterwards: a request keeps the
-// snapshot it took.
+// changes its scope; an omitted field is kept. A change of scope applies to
+// requests submitted afterwards: a request keeps the snapshot it took.
 func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (WebhookView, error) {
 	if in.Key != nil {
 		return WebhookView{}, Invalid("extra fields not permitted", "value_error.extra", "body", "key")
 	}
-	mode, actions, bad := in.rollout("body")
+	actions, bad := in.scope("body")
 	if len(bad) > 0 {
 		return WebhookView{}, &ValidationError{Fields: bad}
 	}
@@ -310,9 +303,6 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 				return "", err
 			}
 			w.ConnectionKey = *in.ConnectionConfigKey
-		}
-		if in.Mode != nil {
-			w.Mode = mode
 		}
 		if in.PolicyActions != nil {
 			w.PolicyActions = actions

@@ -77,14 +77,13 @@ func connectionOut(c *gate.Connection) *connectionJSON {
 type webhookJSON struct {
 	Key              string          `json:"key"`
 	Name             string          `json:"name"`
-	Mode             string          `json:"mode"`
 	PolicyActions    []string        `json:"policy_actions"`
 	ConnectionConfig *connectionJSON `json:"connection_config"`
 	SigningSecret    string          `json:"signing_secret,omitempty"`
 }
 
 func webhookOut(v gate.WebhookView) webhookJSON {
-	return webhookJSON{Key: v.Key, Name: v.Name, Mode: string(v.Mode), PolicyActions: v.PolicyActions,
+	return webhookJSON{Key: v.Key, Name: v.Name, PolicyActions: v.PolicyActions,
 		ConnectionConfig: connectionOut(v.Connection), SigningSecret: v.SigningSecret}
 }
 
