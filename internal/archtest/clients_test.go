@@ -16,7 +16,7 @@ import (
 // these; the SDK's config loader, with its SSO and STS clients, is in none.
 var functionClients = map[string][]string{
 	"admin-api":  {"dynamodb", "kms", "secretsmanager", "sqs"},
-	"dispatcher": {"dynamodb", "kms", "secretsmanager", "sqs"},
+	"dispatcher": {"dynamodb", "kms", "secretsmanager", "sns", "sqs"},
 	"public-api": {"dynamodb", "secretsmanager", "sesv2"},
 	"reconciler": {"cloudwatch", "dynamodb", "sqs"},
 	"stream":     {"dynamodb", "sns", "sqs"},

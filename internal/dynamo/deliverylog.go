@@ -104,6 +104,9 @@ func (l *DeliveryLog) LogAttempt(ctx context.Context, webhookKey string, a gate.
 	if a.Error != "" {
 		item["e"] = str(a.Error)
 	}
+	if a.Final {
+		item["fin"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	if _, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
 		return fmt.Errorf("log attempt of webhook %q: %w", webhookKey, err)
 	}
@@ -253,6 +256,8 @@ func (l *DeliveryLog) Attempts(ctx context.Context, webhookKey string, size int,
 			TableName: &l.table, KeyConditionExpression: aws.String("pk = :pk AND sk < :before"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("L#" + webhookKey + "#" + shard), ":before": str(before)},
 			ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(int32(size)),
+			// Strongly consistent: the failing-streak check reads the attempt just logged.
+			ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
 			return fmt.Errorf("list attempts of webhook %q: %w", webhookKey, err)
@@ -304,6 +309,9 @@ func attemptFromItem(sk string, it map[string]types.AttributeValue) (gate.Logged
 	a := gate.LoggedAttempt{PrivacyRequestID: parts[1], Run: run, Attempt: attempt, At: at,
 		Outcome: gate.WebhookState(stringAttr(it, "o")), HTTPStatus: int(numberAttr(it, "hs")),
 		Latency: time.Duration(numberAttr(it, "ms")) * time.Millisecond, Error: stringAttr(it, "e")}
+	if fin, ok := it["fin"].(*types.AttributeValueMemberBOOL); ok {
+		a.Final = fin.Value
+	}
 	return a, true
 }
 

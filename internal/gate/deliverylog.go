@@ -28,6 +28,47 @@ type LoggedAttempt struct {
 	HTTPStatus       int           // 0: no response
 	Latency          time.Duration // 0 with no call made (a failure of ours)
 	Error            string        // the reason as the timeline gives it; "" unless failed
+	// Final marks the delivery's last attempt: the call that succeeded, or
+	// the failure after which it is not retried.
+	Final bool
+}
+
+// FailingStreak is how many deliveries of a webhook in a row must fail
+// (each after its retries) for the admins to be told.
+const FailingStreak = 5
+
+// failingScan bounds how many of a webhook's newest attempts the check for
+// a failing streak reads (retried attempts sit between deliveries' ends).
+const failingScan = 200
+
+// endsFailedInARow reports whether the newest FailingStreak deliveries of
+// key that ended failed and the one before them (if any) did not: true once
+// per streak, when it reaches FailingStreak.
+func endsFailedInARow(ctx context.Context, log DeliveryLog, key string) (bool, error) {
+	failed, after, read := 0, "", 0
+	for read < failingScan {
+		items, next, err := log.Attempts(ctx, key, MaxPageSize, after)
+		if err != nil {
+			return false, err
+		}
+		for _, a := range items {
+			read++
+			if !a.Final {
+				continue
+			}
+			if a.Outcome != WebhookFailed {
+				return failed == FailingStreak, nil
+			}
+			if failed++; failed > FailingStreak {
+				return false, nil
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return failed == FailingStreak, nil
 }
 
 // HealthCounts is what the delivery log counted for a webhook since a time:

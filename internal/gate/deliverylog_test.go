@@ -2,6 +2,9 @@ package gate
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +23,15 @@ func (m *memDeliveryLog) LogAttempt(_ context.Context, _ string, a LoggedAttempt
 	defer m.mu.Unlock()
 	m.attempts = append(m.attempts, a)
 	return nil
+}
+
+// Attempts returns every logged attempt, newest first, in one page.
+func (m *memDeliveryLog) Attempts(context.Context, string, int, string) ([]LoggedAttempt, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Clone(m.attempts)
+	slices.Reverse(out)
+	return out, "", nil
 }
 
 func (m *memDeliveryLog) LogReply(_ context.Context, _, _ string, _ int, answer WebhookState, _ time.Time) error {
@@ -103,4 +115,63 @@ func (noSecretsTargets) DeliveryTargets(_ context.Context, keys []string) map[st
 		out[k] = TargetResult{Err: &NoSecretsError{ConnectionKey: "c"}}
 	}
 	return out
+}
+
+type memNotifier struct{ sent []Notification }
+
+func (m *memNotifier) Notify(_ context.Context, n Notification) error {
+	m.sent = append(m.sent, n)
+	return nil
+}
+
+// The admins are told once when a webhook's deliveries have failed five
+// times in a row, each after its retries: retried attempts between them do
+// not break the row, a delivery that succeeded does, and the sixth failure
+// in a row tells nobody again.
+func TestAdminsAreToldOfFiveFailedDeliveriesInARow(t *testing.T) {
+	u, store, _ := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{StatusCode: 500, Retryable: true, Reason: "HTTP 500"})
+	log, told := &memDeliveryLog{}, &memNotifier{}
+	u.Attempts, u.Notifier, u.Links = log, told, ConsoleLinks{PublicBaseURL: "https://gate.example/api/v1"}
+	caller := u.Caller.(*fakeCaller)
+	failDelivery := func(n int) {
+		t.Helper()
+		id := fmt.Sprintf("pri_f%d", n)
+		r := *store.reqs["pri_1"]
+		r.ID, r.Webhooks = id, []SnapshotWebhook{{Key: "hook", Name: "Hook"}}
+		store.reqs[id] = &r
+		for attempt := 1; attempt <= u.MaxAttempts; attempt++ { // retried, then failed for good
+			if _, err := deliver(u, Delivery{ID: id + ":hook", PrivacyRequestID: id, WebhookKey: "hook"}, attempt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for n := range 4 {
+		failDelivery(n)
+	}
+	if len(told.sent) != 0 {
+		t.Fatalf("told after 4 failed deliveries: %+v", told.sent)
+	}
+	failDelivery(4)
+	if len(told.sent) != 1 || told.sent[0].Kind != NotifyWebhookFailing || !strings.Contains(told.sent[0].Message, "'hook' failed 5 times") {
+		t.Fatalf("after 5 failed deliveries: %+v", told.sent)
+	}
+	failDelivery(5)
+	if len(told.sent) != 1 {
+		t.Fatalf("told again at the sixth: %+v", told.sent)
+	}
+	// A delivery that succeeds ends the row; five more failures tell again.
+	caller.res = CallResult{OK: true, StatusCode: 200}
+	r := *store.reqs["pri_1"]
+	r.ID, r.Webhooks = "pri_ok", []SnapshotWebhook{{Key: "hook", Name: "Hook"}}
+	store.reqs["pri_ok"] = &r
+	if _, err := deliver(u, Delivery{ID: "pri_ok:hook", PrivacyRequestID: "pri_ok", WebhookKey: "hook"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	caller.res = CallResult{StatusCode: 500, Retryable: true, Reason: "HTTP 500"}
+	for n := 10; n < 15; n++ {
+		failDelivery(n)
+	}
+	if len(told.sent) != 2 {
+		t.Fatalf("after a success and 5 more failures: %d notifications, want 2", len(told.sent))
+	}
 }

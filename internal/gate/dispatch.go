@@ -167,6 +167,10 @@ type Dispatcher struct {
 	Attempts DeliveryLog
 	// Tests keeps the test calls the dispatcher makes (nil: none are made).
 	Tests TestStore
+	// Notifier tells the admins when a webhook's deliveries fail
+	// FailingStreak times in a row (nil: nobody is told); Links are its links.
+	Notifier Notifier
+	Links    ConsoleLinks
 }
 
 // maxDeliveryRetries bounds re-decisions of the recording write under contention.
@@ -220,7 +224,33 @@ func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Res
 			u.logAttempt(ctx, it)
 		}
 	}
+	u.tellFailing(ctx, append(ended, givenUp...), res)
 	return res
+}
+
+// tellFailing tells the admins of each webhook whose delivery failed for
+// good in this batch and whose deliveries have now failed FailingStreak
+// times in a row. Like the log it reads, it is for admins only: an error is
+// logged and the batch goes on.
+func (u *Dispatcher) tellFailing(ctx context.Context, ended []*batchItem, res []Result) {
+	if u.Notifier == nil || u.Attempts == nil {
+		return
+	}
+	checked := map[string]bool{}
+	for _, it := range ended {
+		key := it.Delivery.WebhookKey
+		if checked[key] || res[it.pos].Outcome.Kind != OutcomeFailed {
+			continue
+		}
+		checked[key] = true
+		streak, err := endsFailedInARow(ctx, u.Attempts, key)
+		if err == nil && streak {
+			err = u.Notifier.Notify(ctx, WebhookFailing(u.Links, key, FailingStreak, u.Now().UTC()))
+		}
+		if err != nil {
+			it.log.ErrorContext(ctx, "failing webhook check", "error", err.Error())
+		}
+	}
 }
 
 // logAttempt keeps it's attempt in the delivery log. The log is a record for
@@ -232,7 +262,8 @@ func (u *Dispatcher) logAttempt(ctx context.Context, it *batchItem) {
 	}
 	it.logged = true
 	a := LoggedAttempt{PrivacyRequestID: it.Delivery.PrivacyRequestID, Run: it.Delivery.Run, Attempt: it.Number,
-		At: u.Now().UTC(), Outcome: WebhookCalled, HTTPStatus: it.call.StatusCode, Latency: it.latency}
+		At: u.Now().UTC(), Outcome: WebhookCalled, HTTPStatus: it.call.StatusCode, Latency: it.latency,
+		Final: it.ours || it.call.OK || !it.call.Retryable || it.Number >= u.MaxAttempts} // as outcome decides
 	if !it.call.OK {
 		a.Outcome, a.Error = WebhookFailed, TruncateReason(it.call.Reason)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pregate/pregate/internal/app"
 	"github.com/pregate/pregate/internal/app/configadmin"
+	"github.com/pregate/pregate/internal/app/notices"
 	"github.com/pregate/pregate/internal/app/replytokens"
 	"github.com/pregate/pregate/internal/app/stores"
 	"github.com/pregate/pregate/internal/config"
@@ -42,7 +43,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 func New(_ context.Context, d app.Deps) (*Handler, error) {
 	if err := config.Require("REQUESTS_TABLE", d.Config.RequestsTable, "CONFIG_TABLE", d.Config.ConfigTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable,
 		"SECRETS_KEY_ID", d.Config.SecretsKeyID, "REPLY_TOKEN_SECRET_ID", d.Config.ReplyTokenSecretID,
-		"DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "PUBLIC_BASE_URL", d.Config.PublicBaseURL); err != nil {
+		"DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL, "PUBLIC_BASE_URL", d.Config.PublicBaseURL,
+		"NOTIFICATION_TOPIC_ARN", d.Config.NotificationTopicARN); err != nil {
 		return nil, err
 	}
 	tokens, log := replytokens.Start(d), stores.DeliveryLog(d)
@@ -59,6 +61,8 @@ func New(_ context.Context, d app.Deps) (*Handler, error) {
 		Log:         d.Log,
 		Attempts:    log,
 		Tests:       log,
+		Notifier:    notices.Notifier(d),
+		Links:       notices.Links(d),
 	}
 	return &Handler{Handler: &dispatch.Handler{Deliveries: u, SQS: sqs.NewFromConfig(d.AWS), QueueURL: d.Config.DispatchQueueURL, Log: d.Log, Metrics: d.Metrics}, tokens: tokens}, nil
 }
