@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,8 @@ func newValidator(t *testing.T) *validator {
 		w.WriteHeader(http.StatusAccepted)
 		answer := ""
 		switch {
+		case r.Header.Get("pregate-test") == "true":
+			answer = "reply-to-eligible"
 		case strings.HasPrefix(email, "flagged"):
 			answer = "reply-to-not-eligible"
 		case strings.HasPrefix(email, "ok"):
@@ -245,7 +248,6 @@ func TestAdminConsole(t *testing.T) {
 	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "ticketing_check") {
 		t.Fatalf("webhooks after two adds: %v", keys)
 	}
-	ada.picture("webhooks")
 
 	// The URL moves to the new validator; the authorization is left blank.
 	ada.editsWebhookURL("CRM check", crmNew.URL+"/crm")
@@ -302,8 +304,8 @@ func TestAdminConsole(t *testing.T) {
 	}
 	reader.goesTo("webhooks")
 	reader.step("see the webhook", chromedp.WaitVisible(reader.row("webhooks", "crm_check")))
-	if n := reader.eval("count the buttons", `document.querySelectorAll('main button').length`); n != float64(0) {
-		t.Fatalf("a read-only admin sees %v buttons on the webhooks page", n)
+	if n := reader.eval("count the buttons", `[...document.querySelectorAll('main button')].filter((b) => b.textContent !== 'Delivery log').length`); n != float64(0) {
+		t.Fatalf("a read-only admin sees %v buttons on the webhooks page besides the delivery log", n)
 	}
 
 	// The admin reviews the flagged request: its timeline, then approval.
@@ -340,6 +342,25 @@ func TestAdminConsole(t *testing.T) {
 		t.Errorf("pre-approval triggered %d times, want 2", n)
 	}
 
+	// A new validator checks erasure requests only; a test call reaches it
+	// and its reply shows; the CRM check's delivery log and health show its calls.
+	ada.goesTo("webhooks")
+	ada.addsWebhook("Erasure fraud", crmNew.URL+"/erasure", "Bearer erasure-secret", "erasure")
+	var scoped struct {
+		PolicyActions []string `json:"policy_actions"`
+	}
+	through.call("GET", "/dsr/webhook/pre_approval/erasure_fraud", nil, &scoped)
+	if !slices.Equal(scoped.PolicyActions, []string{"erasure"}) {
+		t.Fatalf("scope of the new webhook: %v", scoped.PolicyActions)
+	}
+	ada.sendsTestCall("Erasure fraud", "Replied")
+	if got := ada.text("read the scope", chromedp.CSS(`#webhooks tr[data-key="erasure_fraud"] td[data-label="Checks"]`)); got != "erasure" {
+		t.Errorf("scope shown: %q", got)
+	}
+	ada.opensDeliveryLog("CRM check", 4)
+	ada.step("see the health of the CRM check", chromedp.WaitVisible(chromedp.CSS(`#webhooks tr[data-key="crm_check"] .health`)))
+	ada.picture("webhooks")
+
 	// The token runs out while a form is open: sign in again, the form comes back.
 	ada.goesTo("webhooks")
 	ada.step("open the Add webhook form", chromedp.Click(chromedp.ID("add-webhook")), chromedp.WaitVisible(chromedp.ID("wh-name")))
@@ -358,7 +379,7 @@ func TestAdminConsole(t *testing.T) {
 	ada.step("type the authorization again and add", chromedp.SendKeys(chromedp.ID("wh-authorization"), "Bearer fraud-secret"),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signing-secret")),
 		chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)), chromedp.WaitVisible(ada.row("webhooks", "fraud_check")))
-	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "fraud_check") {
+	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "erasure_fraud", "fraud_check") {
 		t.Fatalf("webhooks after signing in again: %v", keys)
 	}
 

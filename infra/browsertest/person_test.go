@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -237,8 +238,9 @@ func (p *person) seesALabelOnEveryInput() {
 	}
 }
 
-// addsWebhook fills in the Add webhook form and returns the signing secret shown once.
-func (p *person) addsWebhook(name, endpoint, authorization string) string {
+// addsWebhook fills in the Add webhook form and returns the signing secret
+// shown once; with actions, it unticks the kinds of requests not among them.
+func (p *person) addsWebhook(name, endpoint, authorization string, actions ...string) string {
 	p.t.Helper()
 	p.step("open the Add webhook form", chromedp.Click(chromedp.ID("add-webhook")), chromedp.WaitVisible(chromedp.ID("wh-name")))
 	p.seesALabelOnEveryInput()
@@ -246,6 +248,14 @@ func (p *person) addsWebhook(name, endpoint, authorization string) string {
 		chromedp.SendKeys(chromedp.ID("wh-name"), name),
 		chromedp.SendKeys(chromedp.ID("wh-url"), endpoint),
 		chromedp.SendKeys(chromedp.ID("wh-authorization"), authorization))
+	if len(actions) > 0 {
+		for _, a := range []string{"access", "erasure", "update"} {
+			if !slices.Contains(actions, a) {
+				p.step("untick "+a, chromedp.Click(chromedp.ID("wh-scope-"+a)))
+			}
+		}
+		p.picture("webhook-add-scope")
+	}
 	p.step("add it", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signing-secret")))
 	secret, err := chromedp.Run(p.ctx, chromedp.Value(chromedp.ID("signing-secret")))
 	if err != nil {
@@ -311,4 +321,24 @@ func (p *person) rerunsPreApproval() {
 	p.t.Helper()
 	p.step("press Re-run pre-approval", chromedp.Click(chromedp.ID("retry")), chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
 	p.step("confirm", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+}
+
+// sendsTestCall presses Send test call and waits until the result shows want.
+func (p *person) sendsTestCall(name, want string) {
+	p.t.Helper()
+	p.step("press Send test call on "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Send test call to %s"]`, name))),
+		chromedp.WaitVisible(chromedp.ID("test-result")))
+	p.waitFor("see the test call "+want, fmt.Sprintf(`(document.querySelector('#test-result .test-status') || {}).textContent === %q`, want))
+	p.picture("webhook-test")
+	p.step("close the test call", chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
+}
+
+// opensDeliveryLog opens a webhook's delivery log and waits for n attempts.
+func (p *person) opensDeliveryLog(name string, n int) {
+	p.t.Helper()
+	p.step("open the delivery log of "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Delivery log of %s"]`, name))),
+		chromedp.WaitVisible(chromedp.ID("deliveries")))
+	p.waitFor(fmt.Sprintf("see %d attempts", n), fmt.Sprintf(`document.querySelectorAll('#deliveries tbody tr').length >= %d`, n))
+	p.picture("webhook-deliveries")
+	p.step("close the delivery log", chromedp.Click(chromedp.CSS(`dialog[open] .buttons button.secondary:last-child`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
 }

@@ -1,9 +1,16 @@
 // Pre-approval webhooks: each with its connection's endpoint URL (never a
-// secret). Add creates the connection, its secrets and the webhook with the
-// single-webhook route, so the webhooks already configured always remain.
+// secret), its scope, and its health over the last 24 hours. Add creates
+// the connection, its secrets and the webhook with the single-webhook route,
+// so the webhooks already configured always remain. From a row: send a test
+// call, open the delivery log.
 import {api, bulkFailures, keepDraft} from '../api.js';
 import * as auth from '../auth.js';
-import {h, mount, loading, empty, errorBox, notice, dialog, confirmDialog, field, secretDialog} from '../ui.js';
+import {h, mount, loading, empty, errorBox, notice, dialog, confirmDialog, field, secretDialog, stateBadge, when} from '../ui.js';
+
+const ACTIONS = ['access', 'erasure', 'update'];
+
+// FAILING is how many failures in a row flag a webhook.
+const FAILING = 5;
 
 // snakeKey is the API's key for a name (lower-case, letters, digits, _).
 export function snakeKey(name) {
@@ -26,7 +33,7 @@ async function freeConnectionKey(base) {
   for (let i = 2; ; i++) if (!taken.has(`${base}_${i}`)) return `${base}_${i}`;
 }
 
-async function addWebhook({name, url, authorization}) {
+async function addWebhook({name, url, authorization, policy_actions}) {
   const key = snakeKey(name);
   if (!key) throw new Error('The name needs at least one letter or digit.');
   const connKey = await freeConnectionKey(key);
@@ -35,7 +42,7 @@ async function addWebhook({name, url, authorization}) {
   if (failure) throw failure;
   try {
     await api('PUT', `/connection/${encodeURIComponent(connKey)}/secret`, {url, authorization});
-    return await api('POST', '/dsr/webhook/pre_approval', {name, connection_config_key: connKey});
+    return await api('POST', '/dsr/webhook/pre_approval', {name, connection_config_key: connKey, policy_actions});
   } catch (e) {
     // Leave nothing half made behind when we may clean up.
     if (!e.relogin && auth.can('connection:delete')) await api('DELETE', `/connection/${encodeURIComponent(connKey)}`).catch(() => {});
@@ -43,7 +50,7 @@ async function addWebhook({name, url, authorization}) {
   }
 }
 
-async function editWebhook(w, {name, url, authorization}) {
+async function editWebhook(w, {name, url, authorization, policy_actions}) {
   const conn = w.connection_config;
   const secrets = {};
   if (conn && (!conn.secrets || url !== conn.secrets.url)) secrets.url = url;
@@ -51,7 +58,10 @@ async function editWebhook(w, {name, url, authorization}) {
   if (conn && Object.keys(secrets).length) {
     await api('PATCH', `/connection/${encodeURIComponent(conn.key)}/secret`, secrets);
   }
-  if (name !== w.name) await api('PATCH', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}`, {name});
+  const patch = {};
+  if (name !== w.name) patch.name = name;
+  if (policy_actions.join() !== (w.policy_actions || []).join()) patch.policy_actions = policy_actions;
+  if (Object.keys(patch).length) await api('PATCH', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}`, patch);
 }
 
 function webhookForm(title, w, draft, submit) {
@@ -59,8 +69,11 @@ function webhookForm(title, w, draft, submit) {
   const url = h('input', {id: 'wh-url', type: 'url', required: true, maxlength: '2048', autocomplete: 'off', placeholder: 'https://validator.example.com/pre-approval',
     value: (draft && draft.url) ?? (w && w.connection_config && w.connection_config.secrets ? w.connection_config.secrets.url : '')});
   const authz = h('input', {id: 'wh-authorization', type: 'password', maxlength: '4096', autocomplete: 'new-password', required: !w, spellcheck: 'false'});
+  const scope = (draft && draft.policy_actions) ?? (w ? w.policy_actions : ACTIONS);
+  const boxes = ACTIONS.map((a) => h('input', {type: 'checkbox', id: `wh-scope-${a}`, value: a, checked: scope.includes(a)}));
+  const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
   // The authorization value is a secret: it is never kept in a draft.
-  keepDraft(() => ({kind: w ? 'edit' : 'add', key: w ? w.key : null, name: name.value, url: url.value}));
+  keepDraft(() => ({kind: w ? 'edit' : 'add', key: w ? w.key : null, name: name.value, url: url.value, policy_actions: chosen()}));
   return dialog(title, (close) => {
     const err = h('div');
     const save = h('button', {type: 'submit'}, w ? 'Save' : 'Add webhook');
@@ -69,7 +82,8 @@ function webhookForm(title, w, draft, submit) {
       save.disabled = true;
       mount(err);
       try {
-        await submit({name: name.value.trim(), url: url.value.trim(), authorization: authz.value}, close);
+        if (chosen().length === 0) throw new Error('Choose at least one kind of request for the webhook.');
+        await submit({name: name.value.trim(), url: url.value.trim(), authorization: authz.value, policy_actions: chosen()}, close);
       } catch (x) {
         if (x.relogin) return;
         mount(err, errorBox(x));
@@ -80,9 +94,114 @@ function webhookForm(title, w, draft, submit) {
     field('Name', name),
     field('Endpoint URL', url, 'The validator’s URL; the gate POSTs each request there.'),
     field('Authorization header', authz, w ? 'Sent as the Authorization header. Leave blank to keep the stored value.' : 'Sent verbatim as the Authorization header, e.g. “Bearer …”.'),
+    h('fieldset', {class: 'scope'}, h('legend', {}, 'Requests it checks (a change applies to requests submitted afterwards)'),
+      boxes.map((b) => h('span', {class: 'check'}, b, h('label', {for: b.id}, b.value)))),
     err,
     h('div', {class: 'buttons'}, save, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Cancel')));
   }, {onclose: () => keepDraft(null)});
+}
+
+// healthCell shows calls, failures and p95 latency over 24 hours, flagged
+// after FAILING failures in a row.
+function healthCell(hl) {
+  if (!hl) return h('span', {class: 'muted'}, '—');
+  const failing = hl.consecutive_failures >= FAILING;
+  return h('div', {class: 'health'},
+    failing ? h('p', {class: 'badge w-failed', role: 'status'}, `Failing: ${hl.consecutive_failures} in a row`) : null,
+    h('div', {}, `${hl.calls} calls, ${hl.failures} failed`),
+    h('div', {class: 'muted'}, hl.p95_latency_ms === null ? 'no latency yet' : `p95 ${hl.p95_latency_ms} ms`),
+    failing && hl.last_failure ? h('div', {class: 'muted'}, `Last: ${hl.last_failure}`) : null);
+}
+
+// testDialog sends a test call and shows what comes of it as it arrives:
+// the call's end, then the validator's reply.
+async function testDialog(w) {
+  const out = h('div', {id: 'test-result', 'aria-live': 'polite'}, loading('the test call'));
+  let stopped = false;
+  dialog(`Test call to “${w.name}”`, (close) => h('div', {},
+    h('p', {}, 'One signed call, marked pregate-test: true, for a made-up access request. It creates no privacy request.'),
+    out, h('div', {class: 'buttons'}, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Close'))),
+  {onclose: () => { stopped = true; }});
+  const path = `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}/test`;
+  let t;
+  try {
+    t = await api('POST', path);
+  } catch (e) {
+    if (e.relogin) throw e;
+    mount(out, errorBox(e));
+    return;
+  }
+  // Poll until the reply comes, or for a while after the call ended without one.
+  for (let i = 0, settled = 0; !stopped && i < 120 && settled < 10; i++) {
+    let r;
+    try {
+      r = await api('GET', `${path}/${encodeURIComponent(t.test_id)}`);
+    } catch (e) {
+      if (e.relogin) throw e;
+      mount(out, errorBox(e));
+      return;
+    }
+    mount(out, testFacts(r));
+    if (r.status === 'replied') return;
+    if (r.status !== 'sending') settled++;
+    await new Promise((ok) => setTimeout(ok, 1000));
+  }
+}
+
+function testFacts(r) {
+  const status = {sending: 'Sending…', called: 'Called: waiting for the reply', failed: 'Failed', replied: 'Replied'}[r.status] || r.status;
+  return h('dl', {class: 'facts'},
+    h('dt', {}, 'Status'), h('dd', {class: 'test-status'}, status),
+    h('dt', {}, 'HTTP status'), h('dd', {}, r.http_status ?? '—'),
+    h('dt', {}, 'Latency'), h('dd', {}, r.latency_ms === null ? '—' : `${r.latency_ms} ms`),
+    r.error ? [h('dt', {}, 'Error'), h('dd', {}, r.error)] : null,
+    h('dt', {}, 'Reply'), h('dd', {class: 'test-reply'}, r.reply ? stateBadge(r.reply) : '—'),
+    h('dt', {}, 'Test id'), h('dd', {class: 'mono'}, r.test_id));
+}
+
+// deliveriesDialog shows the webhook's call attempts, newest first, a page at a time.
+function deliveriesDialog(w) {
+  const list = h('div', {id: 'deliveries'});
+  const more = h('button', {type: 'button', class: 'secondary', id: 'older-deliveries', hidden: true}, 'Older');
+  let cursor = '';
+  const rows = h('tbody');
+  const load = async () => {
+    more.disabled = true;
+    try {
+      const q = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const r = await api('GET', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}/deliveries?size=20${q}`);
+      if (!cursor && r.items.length === 0) {
+        mount(list, empty('No calls in the last 30 days.'));
+        return;
+      }
+      rows.append(...r.items.map((a) => h('tr', {},
+        h('td', {'data-label': 'When'}, when(a.at)),
+        h('td', {'data-label': 'Request', class: 'mono'}, h('a', {href: `#/requests/${encodeURIComponent(a.privacy_request_id)}`}, a.privacy_request_id),
+          a.run ? ` (re-run ${a.run})` : ''),
+        h('td', {'data-label': 'Attempt'}, a.attempt),
+        h('td', {'data-label': 'Outcome'}, stateBadge(a.outcome)),
+        h('td', {'data-label': 'HTTP'}, a.http_status ?? '—'),
+        h('td', {'data-label': 'Latency'}, a.latency_ms === null ? '—' : `${a.latency_ms} ms`),
+        h('td', {'data-label': 'Error'}, a.error ?? ''))));
+      if (!list.firstChild) {
+        mount(list, h('table', {class: 'list'}, h('caption', {class: 'sr-only'}, `Delivery log of ${w.name}`),
+          h('thead', {}, h('tr', {}, ['When', 'Request', 'Attempt', 'Outcome', 'HTTP', 'Latency', 'Error'].map((c) => h('th', {scope: 'col'}, c)))), rows));
+      }
+      cursor = r.next_cursor || '';
+      more.hidden = !cursor;
+    } catch (e) {
+      if (e.relogin) throw e;
+      list.append(errorBox(e));
+    } finally {
+      more.disabled = false;
+    }
+  };
+  more.addEventListener('click', load);
+  const d = dialog(`Delivery log of “${w.name}”`, (close) => h('div', {},
+    h('p', {class: 'muted'}, 'Every call attempt of the last 30 days, newest first.'), list,
+    h('div', {class: 'buttons'}, more, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Close'))));
+  d.el.classList.add('wide');
+  return load();
 }
 
 export async function webhooksPage(main, ctx = {}) {
@@ -99,7 +218,7 @@ export async function webhooksPage(main, ctx = {}) {
     if (created.signing_secret) secretDialog(created.name, created.signing_secret);
   });
   mount(main, h('div', {class: 'page-head'}, h('h1', {}, 'Pre-approval webhooks'), add),
-    h('p', {class: 'muted'}, 'Every privacy request that needs approval is sent to each of these webhooks; all eligible approves it, any not eligible flags it for manual review.'),
+    h('p', {class: 'muted'}, 'Every privacy request that needs approval is sent to each webhook whose scope holds its kind; all eligible approves it, any not eligible flags it for manual review.'),
     ctx.note ? notice(ctx.note) : null, body);
 
   let hooks;
@@ -139,20 +258,35 @@ export async function webhooksPage(main, ctx = {}) {
   if (hooks.length === 0) {
     mount(body, empty(canWrite ? 'No pre-approval webhooks yet. Add one to have requests checked before approval.' : 'No pre-approval webhooks yet.'));
   } else {
+    const healthCells = new Map(hooks.map((w) => [w.key, h('td', {'data-label': 'Last 24 hours'}, h('span', {class: 'muted'}, '…'))]));
     mount(body, h('table', {class: 'list', id: 'webhooks'},
       h('caption', {class: 'sr-only'}, 'Pre-approval webhooks'),
-      h('thead', {}, h('tr', {}, ['Name', 'Endpoint URL', 'Connection', (canWrite || canDelete) ? 'Actions' : null].filter(Boolean).map((c) => h('th', {scope: 'col'}, c)))),
+      h('thead', {}, h('tr', {}, ['Name', 'Checks', 'Last 24 hours', 'Endpoint URL', 'Connection', 'Actions'].map((c) => h('th', {scope: 'col'}, c)))),
       h('tbody', {}, hooks.map((w) => {
         const conn = w.connection_config;
         return h('tr', {dataset: {key: w.key}},
           h('td', {'data-label': 'Name'}, h('strong', {}, w.name), h('div', {class: 'muted mono'}, w.key)),
+          h('td', {'data-label': 'Checks'}, (w.policy_actions || []).join(', ')),
+          healthCells.get(w.key),
           h('td', {'data-label': 'Endpoint URL', class: 'url'}, conn && conn.secrets ? conn.secrets.url : h('span', {class: 'muted'}, conn ? 'no secrets' : 'connection missing')),
           h('td', {'data-label': 'Connection', class: 'mono'}, conn ? conn.key : '—'),
-          (canWrite || canDelete) ? h('td', {'data-label': 'Actions', class: 'row-actions'},
+          h('td', {'data-label': 'Actions', class: 'row-actions'},
+            canRotate ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Send test call to ${w.name}`, onclick: () => testDialog(w)}, 'Send test call') : null,
+            h('button', {type: 'button', class: 'secondary small', 'aria-label': `Delivery log of ${w.name}`, onclick: () => deliveriesDialog(w)}, 'Delivery log'),
             canWrite ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Edit ${w.name}`, onclick: () => openEdit(w, null)}, 'Edit') : null,
             canRotate ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Rotate signing secret of ${w.name}`, onclick: () => rotate(w)}, 'Rotate secret') : null,
-            canDelete ? h('button', {type: 'button', class: 'danger small', 'aria-label': `Delete ${w.name}`, onclick: () => remove(w)}, 'Delete') : null) : null);
+            canDelete ? h('button', {type: 'button', class: 'danger small', 'aria-label': `Delete ${w.name}`, onclick: () => remove(w)}, 'Delete') : null));
       }))));
+    // Health arrives after the list, one call per webhook, each filling its cell.
+    await Promise.all(hooks.map(async (w) => {
+      const cell = healthCells.get(w.key);
+      try {
+        mount(cell, healthCell(await api('GET', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}/health`)));
+      } catch (e) {
+        if (e.relogin) throw e;
+        mount(cell, h('span', {class: 'muted'}, 'health unavailable'));
+      }
+    }));
   }
   // Back from signing in again: reopen the form that was open.
   const d = ctx.draft;
