@@ -163,10 +163,13 @@ func classify(o Observed) Verdict {
 				why("a reply of %s was refused with HTTP %d (%s) when it should have got through", k, r.Status, r.Detail)
 			}
 		}
+		kept := (st == stEligible || st == stNotEligible) && replyOf(st) == val.Verdict
 		for _, s := range val.Unsure {
-			if !o.faultIn(s.From, s.To, "") {
+			// Kept, it was only answered too late (a loaded emulator); not
+			// kept, a fault must have stopped it.
+			if !kept && !o.faultIn(s.From, s.To, "") {
 				v.Unexplained = true
-				why("a reply of %s never got a definite answer, and no fault touched the request then", k)
+				why("a reply of %s never got a definite answer nor was kept, and no fault touched the request then", k)
 			}
 		}
 		if st == stNotEligible {
@@ -175,7 +178,11 @@ func classify(o Observed) Verdict {
 		if _, gone := o.Removed[k]; st != stEligible && !gone {
 			allEligible = false
 		}
-		if _, gone := o.Removed[k]; !gone && (val.Verdict != Eligible || val.Silent || !val.Replied || len(val.Unsure) > 0) {
+		_, gone := o.Removed[k]
+		switch {
+		case !gone && (val.Verdict != Eligible || val.Silent || !val.Replied || len(val.Unsure) > 0 && !kept):
+			v.ShouldApprove = false
+		case gone && val.Replied && val.Verdict == NotEligible: // it may have flagged the request before its removal
 			v.ShouldApprove = false
 		}
 	}

@@ -82,6 +82,9 @@ func TestClassify(t *testing.T) {
 			o.Validated["a"] = unsure()
 			o.Faults = []SurfacedFault{{At: at(3)}}
 		}), want{}},
+		{"a reply answered too late, yet kept", with(approved, func(o *Observed) { o.Validated["a"] = unsure() }), want{}},
+		{"flagged by a webhook removed afterwards", observed("pre_approval_not_eligible", states("eligible", "eligible", "not_eligible"), three(el, el, ne),
+			func(o *Observed) { o.Closed, o.Removed = at(2), map[string]time.Time{"c": at(30)} }), want{}},
 		{"a reply refused after the request was flagged", observed("pre_approval_not_eligible", states("not_eligible", "eligible", "called"), three(ne, el, refused(400, 4)),
 			func(o *Observed) { o.Closed = at(3) }), want{}},
 		{"a reply refused after its webhook's removal", with(approved, func(o *Observed) {
@@ -189,8 +192,17 @@ func TestShouldApprove(t *testing.T) {
 		t.Fatal("every configured validator replied eligible, yet should not approve")
 	}
 	o.Validated["a"] = Validated{Called: true, Verdict: Eligible, Replied: true, Unsure: []Span{{}}}
+	if !classify(o).ShouldApprove {
+		t.Fatal("a reply answered too late but kept, yet should not approve")
+	}
+	o.States["a"] = "called"
 	if classify(o).ShouldApprove {
-		t.Fatal("a reply left without an answer, yet should approve")
+		t.Fatal("a reply left without an answer and not kept, yet should approve")
+	}
+	o.Validated["d"] = Validated{Called: true, Verdict: NotEligible, Replied: true}
+	o.States["a"] = "eligible"
+	if classify(o).ShouldApprove {
+		t.Fatal("a removed webhook replied not eligible, yet should approve")
 	}
 	if (tally{shouldApprove: 10, approved: 10}).failed() || !(tally{shouldApprove: 10, approved: 9}).failed() {
 		t.Fatal("a run that approved fewer than it should must fail, and only then")
