@@ -37,6 +37,7 @@ import (
 	"github.com/pregate/pregate/internal/config"
 	"github.com/pregate/pregate/internal/localauth"
 	"github.com/pregate/pregate/internal/metrics"
+	"github.com/pregate/pregate/internal/schedule"
 )
 
 // Options configure a local system.
@@ -377,12 +378,12 @@ func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Optio
 	if err != nil {
 		return err
 	}
-	run, err := instance(s, opts, "ReconcilerFunction", func(ctx context.Context) (handler[events.EventBridgeEvent, struct{}], error) {
+	run, err := instance(s, opts, "ReconcilerFunction", func(ctx context.Context) (handler[schedule.Event, struct{}], error) {
 		h, err := reconciler.New(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+		return func(ctx context.Context, ev schedule.Event) (struct{}, error) {
 			return struct{}{}, h.Handle(ctx, ev)
 		}, nil
 	})
@@ -401,7 +402,7 @@ func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Optio
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				_, _ = run(ctx, events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}) // the handler logs its failures
+				_, _ = run(ctx, schedule.Event{EventBridgeEvent: events.EventBridgeEvent{Source: "aws.events", DetailType: "Scheduled Event"}}) // the handler logs its failures
 			}
 		}
 	})

@@ -18,7 +18,7 @@ var functionClients = map[string][]string{
 	"admin-api":  {"dynamodb", "kms", "secretsmanager", "sqs"},
 	"dispatcher": {"dynamodb", "kms", "secretsmanager", "sns", "sqs"},
 	"public-api": {"dynamodb", "secretsmanager", "sesv2"},
-	"reconciler": {"cloudwatch", "dynamodb", "sqs"},
+	"reconciler": {"cloudwatch", "dynamodb", "sns", "sqs"},
 	"stream":     {"dynamodb", "sns", "sqs"},
 }
 
