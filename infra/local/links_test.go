@@ -93,3 +93,19 @@ func TestAnchor(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeStaysShort: the README welcomes and points to the pages of each
+// role; what grows goes on those pages.
+func TestReadmeStaysShort(t *testing.T) {
+	root, err := local.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 12*1024 {
+		t.Errorf("README.md is %d bytes, over 12 kB: move the detail to the page of its reader (DEVELOPMENT.md, \"Where docs go\")", fi.Size())
+	}
+}
