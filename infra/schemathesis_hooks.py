@@ -25,7 +25,8 @@ def _verify_not_possible(case, detail):
 
 
 def _cursor_gone(case, detail):
-    # A cursor that no longer names a stored request.
+    # A cursor that no longer names a stored item (a request, a delivery-log
+    # or access-log entry).
     return detail == "Invalid cursor" and "cursor" in (case.query or {})
 
 
@@ -58,6 +59,8 @@ def _not_this_console(case, detail):
 STATEFUL_REFUSALS = {
     ("POST /privacy-request/{id}/verify", 400): _verify_not_possible,
     ("GET /privacy-request", 400): _cursor_gone,
+    ("GET /dsr/webhook/pre_approval/{key}/deliveries", 400): _cursor_gone,
+    ("GET /audit/access", 400): _cursor_gone,
     ("PUT /dsr/webhook/pre_approval", 400): _duplicate_in_set,
     ("PATCH /dsr/webhook/pre_approval/{key}", 400): _name_taken,
     ("PATCH /connection/{key}/secret", 422): _secrets_incomplete,
