@@ -172,8 +172,11 @@ func TestSubmitPendingAndGet(t *testing.T) {
 			t.Errorf("%s = %v, not RFC 3339 UTC micro", k, got[k])
 		}
 	}
-	if len(got) != 12 {
-		t.Errorf("response has %d fields, want the documented 12: %v", len(got), got)
+	if len(got) != 14 {
+		t.Errorf("response has %d fields, want the documented 14: %v", len(got), got)
+	}
+	if got["days_left"] != float64(29) || got["due_date"] == nil {
+		t.Errorf("a request just submitted with 30 days: due_date %v, days_left %v, want 29 days left", got["due_date"], got["days_left"])
 	}
 	if fetched := e.get(id); fmt.Sprint(fetched) != fmt.Sprint(got) {
 		t.Errorf("GET differs from submission:\n%v\n%v", fetched, got)
