@@ -1,7 +1,9 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,7 +57,7 @@ func TestReplyToAFreshPublicAPIInstance(t *testing.T) {
 				t.Fatalf("submitted request is %s", status)
 			}
 			token := mint(t, tokens, hook, id)
-			slow := slowSecrets(t, aws.ToString(sys.AWS.BaseEndpoint), 2*time.Second, tc.failFirst)
+			slow := slowSecrets(t, aws.ToString(sys.AWS.BaseEndpoint), cfg.ReplyTokenSecretID, 2*time.Second, tc.failFirst)
 			d := app.Deps{Config: cfg, AWS: awsenv.Emulator(slow), Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: time.Now,
 				Metrics: metrics.New(io.Discard, cfg.MetricsNamespace, time.Now)}
 			// API Gateway gives up on an integration after 30 s.
@@ -86,11 +88,12 @@ func TestReplyToAFreshPublicAPIInstance(t *testing.T) {
 	}
 }
 
-// slowSecrets is an endpoint in front of the emulator where each read of a
-// secret takes delay more, and the first, when failFirst, is refused as
-// Secrets Manager refuses a role whose permission is not in effect yet (an
-// error the SDK does not retry); every other call passes untouched.
-func slowSecrets(t *testing.T, emulator string, delay time.Duration, failFirst bool) string {
+// slowSecrets is an endpoint in front of the emulator where each read of
+// the secret secretID takes delay more, and the first, when failFirst, is
+// refused as Secrets Manager refuses a role whose permission is not in
+// effect yet (an error the SDK does not retry); every other call passes
+// untouched.
+func slowSecrets(t *testing.T, emulator, secretID string, delay time.Duration, failFirst bool) string {
 	t.Helper()
 	target, err := url.Parse(emulator)
 	if err != nil {
@@ -99,7 +102,14 @@ func slowSecrets(t *testing.T, emulator string, delay time.Duration, failFirst b
 	forward := httputil.NewSingleHostReverseProxy(target)
 	var reads atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Amz-Target") == "secretsmanager.GetSecretValue" {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var read struct{ SecretId string }
+		if r.Header.Get("X-Amz-Target") == "secretsmanager.GetSecretValue" && json.Unmarshal(body, &read) == nil && read.SecretId == secretID {
 			n := reads.Add(1)
 			if failFirst && n == 1 {
 				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
