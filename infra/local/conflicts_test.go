@@ -53,7 +53,7 @@ func TestTransactionConflictsAreRetried(t *testing.T) {
 	if err := store.Create(ctx, &gate.PrivacyRequest{ID: id, Status: gate.StatusPending, PolicyKey: "default_access_policy", PolicyAction: "access",
 		Identity: gate.Identity{Email: "conflict@example.com"}, CreatedAt: now, UpdatedAt: now,
 		Webhooks: []gate.SnapshotWebhook{{Key: "crm", Name: "CRM", Delivery: gate.WebhookFailed, Attempts: 3}},
-		Activity: []gate.ActivityEntry{{At: now, Action: gate.ActionWebhookTriggered, Message: "Triggered pre-approval webhooks: CRM"}}}); err != nil {
+		Activity: []gate.ActivityEntry{{At: now, Kind: gate.KindTriggered, Hooks: []gate.Mention{{Index: 0, Key: "crm", Name: "CRM"}}}}}); err != nil {
 		t.Fatal(err)
 	}
 

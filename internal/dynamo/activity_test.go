@@ -1,41 +1,39 @@
 package dynamo
 
 import (
-	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// A timeline stored compactly reads back exactly, and small: names and keys
-// become indexes into the snapshot, actions codes, times numbers.
-func TestCompactTimelineRoundTrip(t *testing.T) {
+// A timeline stored as facts reads back exactly, and small: webhooks as
+// indexes into the snapshot, the kind and the time as numbers, no text but
+// the free texts (reason, actor), and a decision's reason and actor stored
+// once, on the request.
+func TestTimelineRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 3, 7, 0, 0, 123456000, time.UTC)
 	hooks := []gate.SnapshotWebhook{{Key: "crm", Name: "Called"}, {Key: "ticketing", Name: "Ticketing, the 'big' one"}, {Key: "k3", Name: "é😀"}}
-	r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusPending, PolicyKey: "default_access_policy", PolicyAction: "access",
-		CreatedAt: at, UpdatedAt: at, Webhooks: hooks}
-	var mentions []gate.Mention
-	var names []string
+	r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusDenied, PolicyKey: "default_access_policy", PolicyAction: "access",
+		CreatedAt: at, UpdatedAt: at, Webhooks: hooks, DenyReason: "not a customer", ReviewedBy: "admin"}
+	var all []gate.Mention
 	for i, h := range hooks {
-		mentions = append(mentions, gate.Mention{Index: i, Key: h.Key, Name: h.Name})
-		names = append(names, h.Name)
+		all = append(all, gate.Mention{Index: i, Key: h.Key, Name: h.Name})
 	}
-	m := func(i int) []gate.Mention { return mentions[i : i+1] }
+	one := func(i int) []gate.Mention { return all[i : i+1] }
 	r.Activity = []gate.ActivityEntry{
-		{At: at, Action: gate.ActionWebhookTriggered, Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", "), Mentions: mentions},
-		{At: at, Action: gate.ActionWebhookCalled, WebhookKey: "crm", Message: "Called pre-approval webhook 'Called': HTTP 200", Mentions: m(0)},
-		{At: at, Action: gate.ActionWebhookFailed, WebhookKey: "ticketing", Mentions: m(1),
-			Message: fmt.Sprintf("Pre-approval webhook '%s' failed after 10 attempts: %s", hooks[1].Name, "HTTP 503")},
-		{At: at, Action: gate.ActionStatusChanged, WebhookKey: "ticketing", Message: "Status changed from awaiting_pre_approval to pending", Mentions: []gate.Mention{{Index: 1, Key: "ticketing"}}},
-		{At: at, Action: gate.ActionEligible, WebhookKey: "k3", Message: "Pre-approval webhook 'é😀' responded: eligible", Mentions: m(2)},
-		{At: at, Action: gate.ActionApproved, WebhookKey: "k3", Message: "Request auto-approved by pre-approval webhooks"},
-		{At: at, Action: "something_new", Message: "a message that names nobody", Actor: "admin"},
-		{At: at, Action: gate.ActionDenied, Message: "reason", Actor: "admin", Mentions: []gate.Mention{{Index: 0, Key: "crm", Name: "not in the message"}}},
+		{At: at, Kind: gate.KindTriggered, Hooks: all},
+		{At: at.Add(time.Microsecond), Kind: gate.KindCalled, Hooks: one(0), HTTPStatus: 200},
+		{At: at, Kind: gate.KindFailed, Hooks: one(1), Attempts: 10, Reason: "HTTP 503"},
+		{At: at, Kind: gate.KindFailedToPending, Hooks: one(1)},
+		{At: at, Kind: gate.KindDeadlinePassed, Hooks: []gate.Mention{all[0], all[2]}, Deadline: 72 * time.Hour},
+		{At: at, Kind: gate.KindEligible, Hooks: one(2)},
+		{At: at, Kind: gate.KindRerun, Actor: "someone else"},
+		{At: at, Kind: gate.KindAdminDenied, Reason: "not a customer", Actor: "admin"},
 	}
 	av, err := Item(r)
 	if err != nil {
@@ -45,47 +43,31 @@ func TestCompactTimelineRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Activity) != len(r.Activity) {
-		t.Fatalf("%d entries, want %d", len(got.Activity), len(r.Activity))
+	if !reflect.DeepEqual(got.Activity, r.Activity) {
+		t.Errorf("timeline reads back as\n%+v\nwant\n%+v", got.Activity, r.Activity)
 	}
-	for i, want := range r.Activity {
-		want.Mentions = nil
-		g := got.Activity[i]
-		if !g.At.Equal(want.At) || g.Action != want.Action || g.Message != want.Message || g.WebhookKey != want.WebhookKey || g.Actor != want.Actor {
-			t.Errorf("entry %d:\n got %+v\nwant %+v", i, g, want)
-		}
-	}
-	// The called entry is stored without the name, the key or the action's text.
-	called := av["activity"].(*types.AttributeValueMemberL).Value[1]
-	if n := AttributeSize(called); n > 45 {
+	stored := av["activity"].(*types.AttributeValueMemberL).Value
+	if n := AttributeSize(stored[1]); n > 25 {
 		t.Errorf("the called entry takes %d bytes", n)
+	}
+	denial := stored[len(stored)-1].(*types.AttributeValueMemberM).Value
+	if _, ok := denial["r"]; ok {
+		t.Errorf("the denial repeats its reason: %v", denial)
 	}
 }
 
-// Entries stored before the compact layout are read as they were.
-func TestFirstLayoutTimelineReads(t *testing.T) {
-	old := []map[string]string{
-		{"at": "2026-12-01T10:00:00.000001Z", "action": "pre_approval_webhook_triggered", "message": "Triggered pre-approval webhooks: CRM"},
-		{"at": "2026-12-01T10:00:01.000001Z", "action": "pre_approval_webhook_called", "message": "Called pre-approval webhook 'CRM': HTTP 200", "webhook_key": "crm"},
-		{"at": "2026-12-01T10:00:02.000001Z", "action": "denied", "message": "no", "actor": "admin"},
-	}
-	list, err := attributevalue.Marshal(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	av, err := Item(&gate.PrivacyRequest{ID: "pri_x", Status: gate.StatusDenied, CreatedAt: at, UpdatedAt: at, Webhooks: []gate.SnapshotWebhook{{Key: "crm", Name: "CRM"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	av["activity"] = list
-	r, err := unmarshalRequest(av)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range r.Activity {
-		if gate.FormatTime(e.At) != old[i]["at"] || e.Action != old[i]["action"] || e.Message != old[i]["message"] || e.WebhookKey != old[i]["webhook_key"] || e.Actor != old[i]["actor"] {
-			t.Errorf("entry %d: %+v, want %v", i, e, old[i])
+// A stored entry the reader cannot make sense of is an error, never a
+// line with a wrong text.
+func TestTimelineRefusesWhatItCannotRead(t *testing.T) {
+	hooks := []runHook{{Key: "crm", Name: "CRM"}}
+	three := 3
+	for name, it := range map[string]activityItem{
+		"unknown kind":       {T: 1, K: 99},
+		"webhook not in run": {T: 1, K: gate.KindCalled, W: &three},
+		"one of several out": {T: 1, K: gate.KindTriggered, L: []int{0, 1}},
+	} {
+		if _, err := readActivity([]activityItem{it}, hooks, itemRefs{}); err == nil || !strings.Contains(err.Error(), "timeline entry 0") {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -35,12 +35,10 @@ var _ gate.RunArchive = (*RequestStore)(nil)
 func archiveID(id string, run int) string { return id + "#run" + strconv.Itoa(run) }
 
 // archiveItem is one archived run: its snapshot's keys and names, and the
-// timeline as it stood when the run ended (with runs, when that timeline
-// already held earlier runs of the layout before archives).
+// timeline as it stood when the run ended.
 type archiveItem struct {
 	ID       string         `dynamodbav:"id"`
 	Webhooks []runHook      `dynamodbav:"webhooks"`
-	Runs     [][]runHook    `dynamodbav:"runs,omitempty"`
 	Activity []activityItem `dynamodbav:"activity"`
 }
 
@@ -51,9 +49,8 @@ type archiveItem struct {
 func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map[string]types.AttributeValue, int, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
-		Key:                      map[string]types.AttributeValue{"id": stringValue(id)},
-		ProjectionExpression:     aws.String("webhooks, #runs, activity"),
-		ExpressionAttributeNames: map[string]string{"#runs": "runs"},
+		Key:                  map[string]types.AttributeValue{"id": stringValue(id)},
+		ProjectionExpression: aws.String("webhooks, activity"),
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read request %s before its re-run: %w", id, err)
@@ -80,9 +77,6 @@ func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map
 		activity = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 	}
 	item := map[string]types.AttributeValue{"id": stringValue(archiveID(id, run)), "webhooks": webhooks, "activity": activity}
-	if runs, ok := out.Item["runs"]; ok {
-		item["runs"] = runs
-	}
 	return item, len(activity.Value), nil
 }
 
@@ -128,8 +122,7 @@ func (s *RequestStore) applyRerun(ctx context.Context, c gate.Change, archive ma
 
 // ArchivedActivity returns the timeline of the first runs pre-approval runs
 // of request id that re-runs archived, oldest first (strongly consistent
-// reads). A run missing from the archive (re-run before archives existed)
-// is still on the request's item, and so left out here.
+// reads).
 func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int) ([]gate.ActivityEntry, error) {
 	if runs <= 0 {
 		return nil, nil
@@ -168,14 +161,11 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 	sort.Slice(items, func(i, j int) bool { return run(items[i]) < run(items[j]) })
 	var out []gate.ActivityEntry
 	for _, it := range items {
-		var p timeParser
-		timeline := &timelineReader{current: it.Webhooks, runs: it.Runs, run: -1}
-		for _, a := range it.Activity {
-			out = append(out, timeline.entry(a, &p))
+		entries, err := readActivity(it.Activity, it.Webhooks, itemRefs{})
+		if err != nil {
+			return nil, fmt.Errorf("archived run %s: %w", it.ID, err)
 		}
-		if p.err != nil {
-			return nil, fmt.Errorf("archived run %s: %w", it.ID, p.err)
-		}
+		out = append(out, entries...)
 	}
 	return out, nil
 }
@@ -184,8 +174,7 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 // expiresAt (epoch seconds), so they go with the request (the stream's
 // Archives step calls it once the request is finished, and its record is
 // retried until this succeeds). One UpdateItem per run, conditioned on the
-// archive item existing: a run not archived (re-run before archives
-// existed) is skipped. Setting the same value again changes nothing.
+// archive item existing, so none is created. Setting the same value again changes nothing.
 func (s *RequestStore) ExpireArchives(ctx context.Context, id string, runs int, expiresAt int64) error {
 	exp := &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt, 10)}
 	for k := range runs {

@@ -26,7 +26,7 @@ import (
 // archive item in the same transaction; the timeline route still returns
 // every run's entries in order; a re-run decided on a stale read is refused
 // as a conflict; the denial's stream record gives the archive items the
-// request's expiry; the reindexing tool leaves archive items alone.
+// request's expiry.
 func TestRerunsArchiveTheirRuns(t *testing.T) {
 	s, cfg := awstest.Stack(t)
 	ctx := context.Background()
@@ -81,7 +81,7 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = store.Apply(ctx, gate.Change{ID: id, From: gate.StatusPending, To: gate.StatusAwaitingPreApproval, At: time.Now(), Run: 2,
-		Webhooks: []gate.SnapshotWebhook{{Key: "crm", Name: "CRM"}}, Activity: []gate.ActivityEntry{{At: time.Now(), Action: gate.ActionStatusChanged, Message: "stale"}}})
+		Webhooks: []gate.SnapshotWebhook{{Key: "crm", Name: "CRM"}}, Activity: []gate.ActivityEntry{{At: time.Now(), Kind: gate.KindAwaitingReview}}})
 	var conflict *gate.ConflictError
 	if !errors.As(err, &conflict) {
 		t.Fatalf("a stale re-run: %v, want a conflict", err)
@@ -98,7 +98,7 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Activity[0].Action != gate.ActionStatusChanged || !strings.Contains(r.Activity[0].Message, "re-run") {
+	if r.Activity[0].Action() != gate.ActionStatusChanged || !strings.Contains(r.Activity[0].Message(), "re-run") {
 		t.Fatalf("the request's own timeline starts with %+v, want the last re-run", r.Activity[0])
 	}
 	activity, err := reqs.Activity(ctx, id)
@@ -107,9 +107,9 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 	}
 	var got []string
 	for _, e := range activity {
-		switch e.Action {
+		switch e.Action() {
 		case gate.ActionWebhookTriggered, gate.ActionWebhookFailed, gate.ActionDenied:
-			got = append(got, e.Message+"|"+e.WebhookKey)
+			got = append(got, e.Message()+"|"+e.WebhookKey())
 		}
 	}
 	want := []string{
@@ -189,85 +189,11 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 			}
 		}
 	}
-
-	// Reindexing reads past archive items without touching them.
-	if _, err := store.Reindex(ctx, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := item(dynamo.ArchiveID(id, 0))["status_shard"]; ok {
-		t.Error("reindexing gave an archive item index attributes")
-	}
-}
-
-// A request re-run before archive items existed keeps its earlier runs'
-// snapshots in runs, with every run's entries on the item; its next re-run
-// archives all of that as one item, which still names each run's webhooks.
-func TestRerunOfAnItemWithRunsInside(t *testing.T) {
-	s, cfg := awstest.Stack(t)
-	ctx := context.Background()
-	db := dynamodb.NewFromConfig(cfg)
-	table := s.Resources["RequestsTable"].Ref
-	store := dynamo.NewRequestStore(db, table)
-	at := time.Now().UTC().Truncate(time.Microsecond)
-	a := gate.SnapshotWebhook{Key: "crm", Name: "CRM"}
-	b := gate.SnapshotWebhook{Key: "ticketing", Name: "Ticketing"}
-	entry := func(action, key, msg string, h gate.SnapshotWebhook) gate.ActivityEntry {
-		return gate.ActivityEntry{At: at, Action: action, WebhookKey: key, Message: msg, Mentions: []gate.Mention{{Index: 0, Key: h.Key, Name: h.Name}}}
-	}
-	r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusPending, PolicyKey: "default_access_policy", PolicyAction: "access",
-		CreatedAt: at, UpdatedAt: at, Run: 1, Webhooks: []gate.SnapshotWebhook{b}, Activity: []gate.ActivityEntry{
-			entry(gate.ActionWebhookTriggered, "", "Triggered pre-approval webhooks: CRM", a),
-			entry(gate.ActionWebhookFailed, "crm", "Pre-approval webhook 'CRM' failed after 1 attempts: HTTP 503", a),
-			{At: at, Action: gate.ActionStatusChanged, Message: "Status changed from pending to awaiting_pre_approval: pre-approval re-run", Actor: "admin"},
-			entry(gate.ActionWebhookTriggered, "", "Triggered pre-approval webhooks: Ticketing", b),
-			entry(gate.ActionWebhookFailed, "ticketing", "Pre-approval webhook 'Ticketing' failed after 1 attempts: HTTP 503", b),
-		}}
-	av, err := dynamo.Item(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	av["runs"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberL{Value: []types.AttributeValue{
-		&types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: a.Key}, "n": &types.AttributeValueMemberS{Value: a.Name}}}}}}}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: av}); err != nil {
-		t.Fatal(err)
-	}
-	hooks := &switchedWebhooks{set: []gate.Webhook{{Key: "billing", Name: "Billing"}}}
-	reqs := &gate.Requests{Store: store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if res, err := reqs.RetryPreApproval(ctx, gate.Decision{IDs: []string{r.ID}, Actor: "admin"}); err != nil || len(res.Succeeded) != 1 {
-		t.Fatalf("re-run: %+v %v", res, err)
-	}
-	activity, err := reqs.Activity(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range activity {
-		got = append(got, e.Message+"|"+e.WebhookKey)
-	}
-	want := []string{
-		"Triggered pre-approval webhooks: CRM|", "Pre-approval webhook 'CRM' failed after 1 attempts: HTTP 503|crm",
-		"Status changed from pending to awaiting_pre_approval: pre-approval re-run|",
-		"Triggered pre-approval webhooks: Ticketing|", "Pre-approval webhook 'Ticketing' failed after 1 attempts: HTTP 503|ticketing",
-		"Status changed from pending to awaiting_pre_approval: pre-approval re-run|",
-		"Triggered pre-approval webhooks: Billing|",
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: r.ID}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := out.Item["runs"]; ok {
-		t.Error("the re-run left runs on the request's item")
-	}
 }
 
 // ExpireArchives gives each archive item that exists the expiry, again and
-// again to the same effect, and creates none: a run not archived (re-run
-// before archive items existed) stays absent, and other items are untouched.
+// again to the same effect, and creates none: a run not archived stays
+// absent, and other items are untouched.
 func TestExpireArchives(t *testing.T) {
 	s, cfg := awstest.Stack(t)
 	ctx := context.Background()

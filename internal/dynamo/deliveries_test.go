@@ -3,6 +3,7 @@ package dynamo_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,19 +29,20 @@ func TestRecordDeliveriesAgainstEmulator(t *testing.T) {
 	if err := store.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	entry := func(action, key string) []gate.ActivityEntry {
-		return []gate.ActivityEntry{{At: now, Action: action, Message: "m", WebhookKey: key}}
+	entry := func(kind gate.ActivityKind, key string) []gate.ActivityEntry {
+		i := strings.Index("abc", key)
+		return []gate.ActivityEntry{{At: now, Kind: kind, Hooks: []gate.Mention{{Index: i, Key: key}}}}
 	}
 	var conflict *gate.ConflictError
 
 	// The validator of c replies inside the call, before the delivery is recorded.
 	if _, err := store.RecordReply(ctx, gate.ReplyWrite{ID: r.ID, Reply: &gate.WebhookReply{Index: 2, Key: "c", Answer: gate.WebhookEligible},
-		At: now, Activity: entry(gate.ActionEligible, "c")}); err != nil {
+		At: now, Activity: entry(gate.KindEligible, "c")}); err != nil {
 		t.Fatal(err)
 	}
 	called := gate.DeliveryWrite{ID: r.ID, At: now, Marks: []gate.DeliveryMark{
 		{Index: 1, Key: "b", State: gate.WebhookCalled, Attempts: 2}, {Index: 2, Key: "c", State: gate.WebhookCalled, Attempts: 1}},
-		Activity: append(entry(gate.ActionWebhookCalled, "b"), entry(gate.ActionWebhookCalled, "c")...)}
+		Activity: append(entry(gate.KindCalled, "b"), entry(gate.KindCalled, "c")...)}
 	if err := store.RecordDeliveries(ctx, called); err != nil {
 		t.Fatalf("two called marks in one write: %v", err)
 	}
@@ -50,19 +52,19 @@ func TestRecordDeliveriesAgainstEmulator(t *testing.T) {
 	}
 	// A mark whose key is not at its index is refused.
 	wrongKey := gate.DeliveryWrite{ID: r.ID, At: now, Marks: []gate.DeliveryMark{{Index: 0, Key: "b", State: gate.WebhookCalled, Attempts: 1}},
-		Activity: entry(gate.ActionWebhookCalled, "b")}
+		Activity: entry(gate.KindCalled, "b")}
 	if err := store.RecordDeliveries(ctx, wrongKey); !errors.As(err, &conflict) {
 		t.Fatalf("wrong key: %v, want a conflict", err)
 	}
 	// A reply after its delivery is recorded is not refused by it.
 	if _, err := store.RecordReply(ctx, gate.ReplyWrite{ID: r.ID, Reply: &gate.WebhookReply{Index: 1, Key: "b", Answer: gate.WebhookEligible},
-		At: now, Activity: entry(gate.ActionEligible, "b")}); err != nil {
+		At: now, Activity: entry(gate.KindEligible, "b")}); err != nil {
 		t.Fatal(err)
 	}
 	// A failure for good of a webhook that has replied is refused; of one that has not, it moves the request to pending.
 	failed := func(i int, key string) gate.DeliveryWrite {
 		return gate.DeliveryWrite{ID: r.ID, At: now, ToPending: true, Marks: []gate.DeliveryMark{{Index: i, Key: key, State: gate.WebhookFailed, Attempts: 3}},
-			Activity: append(entry(gate.ActionWebhookFailed, key), entry(gate.ActionStatusChanged, key)...)}
+			Activity: append(entry(gate.KindFailed, key), entry(gate.KindFailedToPending, key)...)}
 	}
 	if err := store.RecordDeliveries(ctx, failed(1, "b")); !errors.As(err, &conflict) {
 		t.Fatalf("failure over a reply: %v, want a conflict", err)
@@ -71,7 +73,7 @@ func TestRecordDeliveriesAgainstEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The activity alone (a duplicate call whose delivery another invocation recorded).
-	if err := store.RecordDeliveries(ctx, gate.DeliveryWrite{ID: r.ID, At: now, Activity: entry(gate.ActionWebhookCalled, "b")}); err != nil {
+	if err := store.RecordDeliveries(ctx, gate.DeliveryWrite{ID: r.ID, At: now, Activity: entry(gate.KindCalled, "b")}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Get(ctx, r.ID)
@@ -96,7 +98,7 @@ func TestRecordDeliveriesAgainstEmulator(t *testing.T) {
 		t.Fatalf("second move to pending: %v, want a conflict", err)
 	}
 	// A missing request is refused, not created.
-	if err := store.RecordDeliveries(ctx, gate.DeliveryWrite{ID: gate.NewRequestID(), At: now, Activity: entry(gate.ActionWebhookCalled, "a")}); !errors.As(err, &conflict) {
+	if err := store.RecordDeliveries(ctx, gate.DeliveryWrite{ID: gate.NewRequestID(), At: now, Activity: entry(gate.KindCalled, "a")}); !errors.As(err, &conflict) {
 		t.Fatalf("missing request: %v, want a conflict", err)
 	}
 }

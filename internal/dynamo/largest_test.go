@@ -158,9 +158,8 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 			}
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			if _, err := store.RecordReply(ctx, gate.ReplyWrite{ID: id, Run: r, At: now,
-				Reply: &gate.WebhookReply{Index: i, Key: h.Key, Answer: gate.WebhookEligible},
-				Activity: []gate.ActivityEntry{{At: now, Action: gate.ActionEligible, WebhookKey: h.Key, Message: msg,
-					Mentions: []gate.Mention{{Index: i, Key: h.Key, Name: h.Name}}}}}); err != nil {
+				Reply:    &gate.WebhookReply{Index: i, Key: h.Key, Answer: gate.WebhookEligible},
+				Activity: []gate.ActivityEntry{{At: now, Kind: gate.KindEligible, Hooks: []gate.Mention{{Index: i, Key: h.Key, Name: h.Name}}}}}); err != nil {
 				t.Fatalf("run %d reply of %s: %v", r, h.Key, err)
 			}
 		}
@@ -214,12 +213,12 @@ func largestLife(t *testing.T, s *stack.Stack, cfg aws.Config, char string) (lar
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := activity[len(activity)-1]; e.Action != gate.ActionDenied || e.Actor != actor || e.Message != deny {
-		t.Errorf("the denial reads back as %.80q by %.40q", e.Message, e.Actor)
+	if e := activity[len(activity)-1]; e.Action() != gate.ActionDenied || e.Actor != actor || e.Message() != deny {
+		t.Errorf("the denial reads back as %.80q by %.40q", e.Message(), e.Actor)
 	}
 	got := map[string]int{}
 	for _, e := range activity {
-		got[e.Message]++
+		got[e.Message()]++
 	}
 	for _, w := range want {
 		if got[w] == 0 {

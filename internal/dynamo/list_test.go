@@ -39,7 +39,7 @@ func TestListPagesThroughLargeItems(t *testing.T) {
 		}
 		r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: st, PolicyKey: "default_access_policy", PolicyAction: "access",
 			Identity: gate.Identity{Email: "a@example.com"}, CreatedAt: at, UpdatedAt: at, Webhooks: hooks,
-			Activity: []gate.ActivityEntry{{At: at, Action: gate.ActionWebhookTriggered, Message: "Triggered"}}}
+			Activity: []gate.ActivityEntry{{At: at, Kind: gate.KindAwaitingReview}}}
 		if err := store.Create(ctx, r); err != nil {
 			t.Fatal(err)
 		}

@@ -84,7 +84,7 @@ func TestReconcilerAgainstEmulator(t *testing.T) {
 	lost := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusAwaitingPreApproval, PolicyKey: "default_access_policy", PolicyAction: "access",
 		Identity: gate.Identity{Email: "a@example.com"}, CreatedAt: triggered, UpdatedAt: triggered,
 		Webhooks: []gate.SnapshotWebhook{{Key: "a", Name: "A"}, {Key: "b", Name: "B"}},
-		Activity: []gate.ActivityEntry{{At: triggered, Action: gate.ActionWebhookTriggered, Message: "Triggered pre-approval webhooks: A, B"}}}
+		Activity: []gate.ActivityEntry{{At: triggered, Kind: gate.KindTriggered, Hooks: []gate.Mention{{Index: 0}, {Index: 1}}}}}
 	if err := store.Create(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
@@ -133,59 +133,5 @@ func TestReconcilerAgainstEmulator(t *testing.T) {
 	// Only the poisoned item is due now.
 	if again, err := rc.Run(ctx); err != nil || again != (gate.ReconcileResult{Failed: 1}) {
 		t.Fatalf("second run %+v (%v), want only the poisoned item", again, err)
-	}
-}
-
-// Requests stored before the sharded indexes (no index attributes) are found
-// by listing and by the reconciler after Reindex; old approvals count as
-// published; a second Reindex changes nothing.
-func TestReindexRequestsOfAnOlderLayout(t *testing.T) {
-	s, cfg := awstest.Stack(t)
-	ctx := context.Background()
-	db := dynamodb.NewFromConfig(cfg)
-	table := s.Resources["RequestsTable"].Ref
-	store := dynamo.NewRequestStore(db, table)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	ids := map[gate.Status]string{}
-	for i, st := range []gate.Status{gate.StatusAwaitingPreApproval, gate.StatusApproved, gate.StatusDenied} {
-		at := now.Add(time.Duration(i-10) * time.Minute)
-		r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: st, PolicyKey: "default_access_policy", PolicyAction: "access",
-			Identity: gate.Identity{Email: "a@example.com"}, CreatedAt: at, UpdatedAt: at, Webhooks: []gate.SnapshotWebhook{{Key: "a", Name: "A"}}}
-		if st == gate.StatusApproved {
-			r.ApprovedAt = &at
-		}
-		if err := store.Create(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table),
-			Key:              map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: r.ID}},
-			UpdateExpression: aws.String("REMOVE created_shard, status_shard, due_shard, due_at, sort_key"),
-		}); err != nil {
-			t.Fatal(err)
-		}
-		ids[st] = r.ID
-	}
-	if page, _, err := store.List(ctx, gate.ListQuery{Size: 10}); err != nil || len(page) != 0 {
-		t.Fatalf("before reindexing: %d listed (%v), want none", len(page), err)
-	}
-	res, err := store.Reindex(ctx, now)
-	if err != nil || res != (dynamo.ReindexResult{Scanned: 3, Updated: 3}) {
-		t.Fatalf("reindex %+v (%v)", res, err)
-	}
-	if page, _, err := store.List(ctx, gate.ListQuery{Size: 10}); err != nil || len(page) != 3 || page[0].ID != ids[gate.StatusDenied] {
-		t.Fatalf("after reindexing: %d listed (%v), want 3 newest first", len(page), err)
-	}
-	if page, _, err := store.List(ctx, gate.ListQuery{Size: 10, Status: gate.StatusAwaitingPreApproval}); err != nil || len(page) != 1 || page[0].ID != ids[gate.StatusAwaitingPreApproval] {
-		t.Fatalf("awaiting after reindexing: %+v (%v)", page, err)
-	}
-	due, err := store.Due(ctx, now.Add(time.Hour), "", 10)
-	if err != nil || len(due) != 1 || due[0].ID != ids[gate.StatusAwaitingPreApproval] {
-		t.Fatalf("due after reindexing: %+v (%v), want only the awaiting one", due, err)
-	}
-	if r, err := store.Get(ctx, ids[gate.StatusApproved]); err != nil || r.PublishedAt == nil || !r.PublishedAt.Equal(*r.ApprovedAt) {
-		t.Fatalf("old approval %+v (%v), want marked published at its approval", r, err)
-	}
-	if again, err := store.Reindex(ctx, now); err != nil || again != (dynamo.ReindexResult{Scanned: 3}) {
-		t.Fatalf("second reindex %+v (%v), want nothing to do", again, err)
 	}
 }

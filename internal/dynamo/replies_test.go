@@ -208,7 +208,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 			o := outcomes[i]
 			decisions, movedAfter, first := 0, 0, -1
 			for k, e := range r.Activity {
-				switch e.Action {
+				switch e.Action() {
 				case gate.ActionApproved, gate.ActionDenied:
 					decisions++
 					if first < 0 {
@@ -216,10 +216,10 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 						continue
 					}
 				}
-				if e.Action == gate.ActionStatusChanged && first < 0 {
+				if e.Action() == gate.ActionStatusChanged && first < 0 {
 					f.toPending++ // the failed delivery moved it before it was decided
 				}
-				if first >= 0 && k > first && changesStatus(e.Action) {
+				if first >= 0 && k > first && changesStatus(e.Action()) {
 					movedAfter++
 				}
 			}
@@ -242,7 +242,7 @@ func TestReplyRaceAgainstEmulator(t *testing.T) {
 			case o.admin != "":
 				want = gate.Status(o.admin)
 			case o.adminUnsure && first >= 0 && r.Activity[first].Actor == "admin":
-				want = gate.Status(r.Activity[first].Action) // the approved/denied actions are the statuses' names
+				want = gate.Status(r.Activity[first].Action()) // the approved/denied actions are the statuses' names
 			case o.expectNE:
 				want = gate.StatusPreApprovalNotEligible
 			}

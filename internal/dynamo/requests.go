@@ -73,7 +73,6 @@ type requestItem struct {
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
 	Webhooks           []snapshotItem `dynamodbav:"webhooks"`
 	Activity           []activityItem `dynamodbav:"activity"`
-	Runs               [][]runHook    `dynamodbav:"runs,omitempty"` // earlier runs' snapshots (activity.go)
 	Run                int            `dynamodbav:"pre_approval_run,omitempty"`
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
 	CodeExpiresAt      string         `dynamodbav:"code_expires_at,omitempty"`
@@ -171,17 +170,22 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		CreatedAt: p.at(it.CreatedAt), UpdatedAt: p.at(it.UpdatedAt),
 		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
 		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
-		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)), Activity: make([]gate.ActivityEntry, len(it.Activity)),
-		Run: it.Run,
+		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)),
+		Run:      it.Run,
 	}
 	for i, w := range it.Webhooks {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
 			Reply: gate.WebhookState(w.Reply), RepliedAt: p.opt(w.RepliedAt)}
 	}
-	timeline := newTimelineReader(it.Webhooks, it.Runs, itemRefs{it.DenyReason, it.ReviewedBy})
-	for i, a := range it.Activity {
-		r.Activity[i] = timeline.entry(a, &p)
+	hooks := make([]runHook, len(it.Webhooks))
+	for i, w := range it.Webhooks {
+		hooks[i] = runHook{Key: w.Key, Name: w.Name}
 	}
+	activity, err := readActivity(it.Activity, hooks, itemRefs{it.DenyReason, it.ReviewedBy})
+	if err != nil {
+		return nil, fmt.Errorf("request %s: %w", it.ID, err)
+	}
+	r.Activity = activity
 	r.PublishedAt = p.opt(it.PublishedAt)
 	if it.PublishClaim != "" {
 		r.Publishing = &gate.PublishClaim{Token: it.PublishClaim, Until: p.at(it.PublishClaimUntil)}
@@ -332,8 +336,6 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		values[":run"] = &types.AttributeValueMemberN{Value: strconv.Itoa(c.Run)}
 		values[":archived"] = &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
 		cond += " AND " + runCondition(c.Run-1, values) + " AND size(activity) = :archived"
-		remove = append(remove, "#runs")
-		names["#runs"] = "runs"
 	}
 	sets, indexRemove := s.indexClauses(c.ID, c.To, c.At, values)
 	sets = append([]string{set}, sets...)

@@ -133,7 +133,7 @@ func TestWritesPerAutoApprovedRequest(t *testing.T) {
 				}
 				approvals := 0
 				for _, a := range r.Activity {
-					if a.Action == gate.ActionApproved {
+					if a.Action() == gate.ActionApproved {
 						approvals++
 					}
 				}

@@ -135,7 +135,7 @@ func (u *Requests) Evidence(ctx context.Context, id, actor string) (Evidence, er
 func runsOf(activity []ActivityEntry) []EvidenceRun {
 	runs := []EvidenceRun{}
 	for _, e := range activity {
-		if e.Action == ActionWebhookTriggered {
+		if e.Kind == KindTriggered {
 			runs = append(runs, EvidenceRun{Run: len(runs), Triggered: e})
 		}
 	}

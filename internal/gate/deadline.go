@@ -3,8 +3,6 @@ package gate
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pregate/pregate/internal/logkey"
@@ -19,16 +17,14 @@ func (u *Reconciler) expire(ctx context.Context, r *PrivacyRequest, now time.Tim
 		return false, nil // the listing index lagged behind a move
 	}
 	var silent []string
-	var mentions []Mention
+	e := ActivityEntry{At: now, Kind: KindDeadlinePassed, Deadline: u.Deadline}
 	for i, w := range r.Webhooks {
 		if w.Reply == "" {
 			silent = append(silent, w.Name)
-			mentions = append(mentions, Mention{Index: i, Key: w.Key, Name: w.Name})
+			e.Hooks = append(e.Hooks, Mention{Index: i, Key: w.Key, Name: w.Name})
 		}
 	}
-	msg := fmt.Sprintf("Review deadline of %s passed with no reply from pre-approval webhooks: %s", u.Deadline, strings.Join(silent, ", "))
-	_, err = u.Store.Apply(ctx, Change{ID: r.ID, From: r.Status, To: to, At: now,
-		Activity: []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: msg, Mentions: mentions}}})
+	_, err = u.Store.Apply(ctx, Change{ID: r.ID, From: r.Status, To: to, At: now, Activity: []ActivityEntry{e}})
 	var conflict *ConflictError
 	var nf *NotFoundError
 	if errors.As(err, &conflict) || errors.As(err, &nf) {
@@ -46,7 +42,7 @@ func (u *Reconciler) expire(ctx context.Context, r *PrivacyRequest, now time.Tim
 // timeline has no such entry.
 func awaitingSince(r *PrivacyRequest) time.Time {
 	for i := len(r.Activity) - 1; i >= 0; i-- {
-		if e := r.Activity[i]; e.Action == ActionWebhookTriggered {
+		if e := r.Activity[i]; e.Kind == KindTriggered {
 			return e.At
 		}
 	}

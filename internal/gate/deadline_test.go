@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -197,7 +196,7 @@ func TestReconcilerReviewDeadline(t *testing.T) {
 	req := func(id string, st Status, created, triggered time.Duration, w []SnapshotWebhook) *PrivacyRequest {
 		r := &PrivacyRequest{ID: id, Status: st, CreatedAt: now.Add(-created), Webhooks: w}
 		if triggered >= 0 {
-			r.Activity = []ActivityEntry{{At: now.Add(-triggered), Action: ActionWebhookTriggered}}
+			r.Activity = []ActivityEntry{{At: now.Add(-triggered), Kind: KindTriggered}}
 		}
 		return r
 	}
@@ -243,7 +242,7 @@ func TestReconcilerReviewDeadline(t *testing.T) {
 	}
 	last := store.reqs["overdue"].Activity[len(store.reqs["overdue"].Activity)-1]
 	wantMsg := "Review deadline of 48h0m0s passed with no reply from pre-approval webhooks: Hook B, Hook C"
-	if last.Action != ActionStatusChanged || last.Message != wantMsg || !last.At.Equal(now) {
+	if last.Action() != ActionStatusChanged || last.Message() != wantMsg || !last.At.Equal(now) {
 		t.Errorf("timeline entry %+v, want %s %q", last, ActionStatusChanged, wantMsg)
 	}
 
@@ -322,13 +321,14 @@ func TestReconcilerApprovesCompleteRequests(t *testing.T) {
 		}
 	}
 	// An approval without a removed webhook of the snapshot says so, in the same write.
-	removedC := ActivityEntry{At: now, Action: ActionWebhookRemoved, WebhookKey: "c",
-		Message: "Pre-approval webhook 'Hook c' was removed from the configuration and is no longer awaited"}
-	for id, want := range map[string][]ActivityEntry{"silent-deleted": {removedC, approvedEntry(now, "b")},
-		"crashed": {approvedEntry(now, "b")}, "failed-deleted": {removedC, approvedEntry(now, "a")}} {
+	removedC := line{ActionWebhookRemoved, "Pre-approval webhook 'Hook c' was removed from the configuration and is no longer awaited", "c"}
+	approvedBy := func(key string) line {
+		return line{ActionApproved, "Request auto-approved by pre-approval webhooks", key}
+	}
+	for id, want := range map[string][]line{"silent-deleted": {removedC, approvedBy("b")},
+		"crashed": {approvedBy("b")}, "failed-deleted": {removedC, approvedBy("a")}} {
 		act := store.reqs[id].Activity
-		plain := func(e ActivityEntry) ActivityEntry { e.Mentions = nil; return e } // what storage reads back
-		if len(act) != len(want) || !reflect.DeepEqual(plain(act[len(act)-1]), plain(want[len(want)-1])) || !reflect.DeepEqual(plain(act[0]), plain(want[0])) {
+		if len(act) != len(want) || lineOf(act[len(act)-1]) != want[len(want)-1] || lineOf(act[0]) != want[0] || !act[0].At.Equal(now) {
 			t.Errorf("%s: timeline %+v, want %+v", id, act, want)
 		}
 	}
@@ -350,7 +350,7 @@ func TestReconcilerApprovalLosesToADecision(t *testing.T) {
 		}
 	}
 	res, err := newReconciler(store, 0, now, "a").Run(context.Background())
-	if err != nil || res != (ReconcileResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action != string(StatusDenied) {
+	if err != nil || res != (ReconcileResult{}) || r.Status != StatusDenied || len(r.Activity) != 1 || r.Activity[0].Action() != string(StatusDenied) {
 		t.Fatalf("swept %+v (%v), status %s, activity %+v: want the denial kept", res, err, r.Status, r.Activity)
 	}
 }

@@ -117,7 +117,7 @@ func (u *Requests) extendOne(ctx context.Context, id string, days int, reason, a
 		}
 		now := u.now()
 		w := ExtendWrite{ID: id, From: *cur.DueDate, To: cur.DueDate.Add(time.Duration(days) * 24 * time.Hour), At: now,
-			Entry: ActivityEntry{At: now, Action: ActionDeadlineExtended, Message: ExtensionMessage(days, reason), Actor: actor}}
+			Entry: ActivityEntry{At: now, Kind: KindDeadlineExtended, Days: days, Reason: reason, Actor: actor}}
 		r, err := u.Deadlines.Extend(ctx, w)
 		switch {
 		case errors.As(err, &cf):
@@ -140,7 +140,7 @@ func extendedBy(r *PrivacyRequest, w ExtendWrite) bool {
 		return false
 	}
 	return slices.ContainsFunc(r.Activity, func(e ActivityEntry) bool {
-		return e.Action == ActionDeadlineExtended && e.At.Equal(w.At) && e.Actor == w.Entry.Actor
+		return e.Kind == KindDeadlineExtended && e.At.Equal(w.At) && e.Actor == w.Entry.Actor
 	})
 }
 

@@ -57,7 +57,7 @@ func TestOurOwnRetryIsNotASecondExtension(t *testing.T) {
 	if err != nil || len(res.Succeeded) != 1 || len(res.Failed) != 0 || store.wrote != 1 {
 		t.Fatalf("succeeded %d failed %+v wrote %d err %v", len(res.Succeeded), res.Failed, store.wrote, err)
 	}
-	if got := res.Succeeded[0].Activity[0].Message; got != "Deadline extended by 3 days: complex" {
+	if got := res.Succeeded[0].Activity[0].Message(); got != "Deadline extended by 3 days: complex" {
 		t.Errorf("message %q", got)
 	}
 	// A client's second extension does fail.
@@ -89,7 +89,7 @@ func TestExtensionBadInputChangesNothing(t *testing.T) {
 	}
 	one := 1
 	res, _ := u.Extend(context.Background(), Extension{IDs: []string{store.r.ID}, Days: &one, Reason: &ok, Actor: "a"})
-	if len(res.Succeeded) != 1 || res.Succeeded[0].Activity[0].Message != "Deadline extended by 1 day: ok" {
+	if len(res.Succeeded) != 1 || res.Succeeded[0].Activity[0].Message() != "Deadline extended by 1 day: ok" {
 		t.Errorf("%+v", res)
 	}
 }

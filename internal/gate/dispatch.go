@@ -570,9 +570,9 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 		h := r.Webhooks[i]
 		mark := DeliveryMark{Index: i, Key: h.Key, Attempts: it.Number}
 		if it.call.OK {
-			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookCalled, WebhookKey: h.Key,
-				Message:  fmt.Sprintf("Called pre-approval webhook '%s': HTTP %d", h.Name, it.call.StatusCode),
-				Mentions: []Mention{{Index: i, Key: h.Key, Name: h.Name}}})
+			e := hookEntry(at, KindCalled, r, i)
+			e.HTTPStatus = it.call.StatusCode
+			w.Activity = append(w.Activity, e)
 			if h.Delivery == "" {
 				mark.State = WebhookCalled
 				w.Marks = append(w.Marks, mark)
@@ -583,19 +583,17 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 			continue
 		}
 		mark.State = WebhookFailed
-		msg := fmt.Sprintf("Pre-approval webhook '%s' failed after %d attempts: %s", h.Name, it.Number, TruncateReason(it.call.Reason))
+		e := hookEntry(at, KindFailed, r, i)
+		e.Attempts, e.Reason = it.Number, TruncateReason(it.call.Reason)
 		if it.ours {
 			mark.Attempts = it.Number - 1 // the calls made; this attempt made none
-			msg = fmt.Sprintf("Pre-approval webhook '%s' failed: %s", h.Name, TruncateReason(it.call.Reason))
+			e.Kind, e.Attempts = KindNotCalled, 0
 		}
 		w.Marks = append(w.Marks, mark)
-		w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionWebhookFailed, WebhookKey: h.Key, Message: msg,
-			Mentions: []Mention{{Index: i, Key: h.Key, Name: h.Name}}})
+		w.Activity = append(w.Activity, e)
 		if r.Status == StatusAwaitingPreApproval && !w.ToPending {
 			w.ToPending = true
-			to, _ := Next(r.Status, EventDeliveryFailed)
-			w.Activity = append(w.Activity, ActivityEntry{At: at, Action: ActionStatusChanged, WebhookKey: h.Key,
-				Message: fmt.Sprintf("Status changed from %s to %s", r.Status, to), Mentions: []Mention{{Index: i, Key: h.Key}}})
+			w.Activity = append(w.Activity, hookEntry(at, KindFailedToPending, r, i))
 		}
 	}
 	return w

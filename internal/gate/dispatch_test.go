@@ -173,11 +173,11 @@ func TestDeliverOutcomes(t *testing.T) {
 			wantWrites := 0
 			if tc.wantAction != "" {
 				wantWrites = 1
-				if len(r.Activity) == 0 || r.Activity[0].Action != tc.wantAction || r.Activity[0].WebhookKey != "hook" {
+				if len(r.Activity) == 0 || r.Activity[0].Action() != tc.wantAction || r.Activity[0].WebhookKey() != "hook" {
 					t.Fatalf("activity %+v, want %s", r.Activity, tc.wantAction)
 				}
-				if tc.wantMsg != "" && r.Activity[0].Message != tc.wantMsg {
-					t.Fatalf("message %q, want %q", r.Activity[0].Message, tc.wantMsg)
+				if tc.wantMsg != "" && r.Activity[0].Message() != tc.wantMsg {
+					t.Fatalf("message %q, want %q", r.Activity[0].Message(), tc.wantMsg)
 				}
 				if r.Webhooks[1].Attempts != tc.attempt {
 					t.Fatalf("attempts %d, want %d", r.Webhooks[1].Attempts, tc.attempt)
@@ -299,7 +299,7 @@ func TestDeliverSuccessAfterReplyKeepsTheReply(t *testing.T) {
 	}
 	r := store.reqs["pri_1"]
 	if r.Webhooks[1].State() != WebhookEligible || r.Webhooks[1].Attempts != 1 || store.writes != 1 ||
-		r.Activity[len(r.Activity)-1].Action != ActionWebhookCalled {
+		r.Activity[len(r.Activity)-1].Action() != ActionWebhookCalled {
 		t.Fatalf("webhook %+v, %d writes, activity %+v", r.Webhooks[1], store.writes, r.Activity)
 	}
 }
@@ -353,7 +353,7 @@ func TestBatchMixesCalledAndFailedInOneWrite(t *testing.T) {
 	if store.writes != 1 || r.Status != StatusPending || r.Webhooks[1].Delivery != WebhookFailed || r.Webhooks[2].Delivery != WebhookCalled {
 		t.Fatalf("%d writes, status %s, webhooks %+v", store.writes, r.Status, r.Webhooks)
 	}
-	if len(r.Activity) != 4 || r.Activity[2].Action != ActionStatusChanged || r.Activity[2].Message != "Status changed from awaiting_pre_approval to pending" {
+	if len(r.Activity) != 4 || r.Activity[2].Action() != ActionStatusChanged || r.Activity[2].Message() != "Status changed from awaiting_pre_approval to pending" {
 		t.Fatalf("activity %+v", r.Activity)
 	}
 }
@@ -375,7 +375,7 @@ func TestRecordingConflictKeepsTheCallEntry(t *testing.T) {
 		store.mu.Lock()
 		if store.reqs["pri_1"].Webhooks[0].Delivery == "" {
 			store.reqs["pri_1"].Webhooks[0].Delivery, store.reqs["pri_1"].Webhooks[0].Attempts = WebhookCalled, 1
-			store.reqs["pri_1"].Activity = append(store.reqs["pri_1"].Activity, ActivityEntry{Action: ActionWebhookCalled, WebhookKey: "a"})
+			store.reqs["pri_1"].Activity = append(store.reqs["pri_1"].Activity, ActivityEntry{Kind: KindCalled, Hooks: []Mention{{Key: "a"}}})
 		}
 		store.mu.Unlock()
 		return CallResult{OK: true, StatusCode: 200}
@@ -390,7 +390,7 @@ func TestRecordingConflictKeepsTheCallEntry(t *testing.T) {
 	r := store.reqs["pri_1"]
 	called := 0
 	for _, e := range r.Activity {
-		if e.Action == ActionWebhookCalled {
+		if e.Action() == ActionWebhookCalled {
 			called++
 		}
 	}

@@ -82,8 +82,8 @@ func TestOwnFaultsEndInAFailedDelivery(t *testing.T) {
 			if req.Status != StatusPending || req.Webhooks[1].Delivery != WebhookFailed || req.Webhooks[1].Attempts != 0 {
 				t.Fatalf("request %+v", req)
 			}
-			if len(req.Activity) != 2 || req.Activity[0].Action != ActionWebhookFailed || req.Activity[0].Message != tc.message ||
-				req.Activity[1].Message != "Status changed from awaiting_pre_approval to pending" {
+			if len(req.Activity) != 2 || req.Activity[0].Action() != ActionWebhookFailed || req.Activity[0].Message() != tc.message ||
+				req.Activity[1].Message() != "Status changed from awaiting_pre_approval to pending" {
 				t.Fatalf("timeline %+v", req.Activity)
 			}
 		})
@@ -96,7 +96,7 @@ func TestOwnFaultsEndInAFailedDelivery(t *testing.T) {
 	r := d.DeliverBatch(context.Background(), []Attempt{{Delivery: Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, Number: 1, Receives: 1}})[0]
 	req := store.reqs["pri_1"]
 	if r.Err != nil || r.Outcome.Kind != OutcomeFailed || req.Status != StatusPending || len(req.Activity) == 0 ||
-		req.Activity[0].Message != "Pre-approval webhook 'Hook' failed: the privacy request's record is full, so the call could not be recorded" {
+		req.Activity[0].Message() != "Pre-approval webhook 'Hook' failed: the privacy request's record is full, so the call could not be recorded" {
 		t.Fatalf("item full: result %+v, request %+v", r, req)
 	}
 }

@@ -64,7 +64,7 @@ func TestReconcilerEnqueuesLostDeliveries(t *testing.T) {
 	req := func(id string, triggered time.Duration) *PrivacyRequest {
 		return due(&PrivacyRequest{ID: id, Status: StatusAwaitingPreApproval, CreatedAt: now.Add(-triggered),
 			Webhooks: append([]SnapshotWebhook(nil), hooks...),
-			Activity: []ActivityEntry{{At: now.Add(-triggered), Action: ActionWebhookTriggered}}}, now)
+			Activity: []ActivityEntry{{At: now.Add(-triggered), Kind: KindTriggered}}}, now)
 	}
 	store := newDeadlineStore(req("lost", 2*time.Hour), req("in-flight", 10*time.Minute))
 	rec := newReconciler(store, 0, now, "a", "b", "c") // DispatchGrace 1 h
@@ -113,7 +113,7 @@ func TestReconcilerDoesNotEnqueueAgainWhatABacklogStillHolds(t *testing.T) {
 	triggered := now.Add(-2 * time.Hour) // past the 1 h grace
 	store := newDeadlineStore(due(&PrivacyRequest{ID: "queued", Status: StatusAwaitingPreApproval, CreatedAt: triggered,
 		Webhooks: []SnapshotWebhook{{Key: "b", Name: "Hook b"}},
-		Activity: []ActivityEntry{{At: triggered, Action: ActionWebhookTriggered}}}, now))
+		Activity: []ActivityEntry{{At: triggered, Kind: KindTriggered}}}, now))
 	rec := newReconciler(store, 0, now, "b")
 	backlog := &fixedBacklog{age: 40 * time.Minute}
 	rec.Backlog, rec.DispatchAttempts = backlog, 3

@@ -203,7 +203,7 @@ func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key 
 		}
 		now := u.now()
 		_, err = u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, Run: r.Run, To: StatusApproved, Eligible: eligible, At: now,
-			Activity: append(removedEntries(r, configured, now), approvedEntry(now, deciding))})
+			Activity: append(removedEntries(r, configured, now), approvedEntry(now, r, deciding))})
 		var conflict *ConflictError
 		if !errors.As(err, &conflict) {
 			if err != nil {
@@ -261,16 +261,19 @@ func removedEntries(r *PrivacyRequest, configured map[string]bool, at time.Time)
 	var out []ActivityEntry
 	for i, h := range r.Webhooks {
 		if !configured[h.Key] {
-			out = append(out, ActivityEntry{At: at, Action: ActionWebhookRemoved, WebhookKey: h.Key,
-				Message:  fmt.Sprintf("Pre-approval webhook '%s' was removed from the configuration and is no longer awaited", h.Name),
-				Mentions: []Mention{{Index: i, Key: h.Key, Name: h.Name}}})
+			out = append(out, hookEntry(at, KindWebhookRemoved, r, i))
 		}
 	}
 	return out
 }
 
-func approvedEntry(at time.Time, key string) ActivityEntry {
-	return ActivityEntry{At: at, Action: ActionApproved, WebhookKey: key, Message: "Request auto-approved by pre-approval webhooks"}
+// approvedEntry is the approval of r by its webhooks, the one with key
+// deciding (its last eligible reply).
+func approvedEntry(at time.Time, r *PrivacyRequest, deciding string) ActivityEntry {
+	if i := webhookIndex(r, deciding); i >= 0 {
+		return hookEntry(at, KindWebhooksApproved, r, i)
+	}
+	return ActivityEntry{At: at, Kind: KindWebhooksApproved}
 }
 
 func (u *Replies) configured(ctx context.Context) (map[string]bool, error) {
@@ -309,24 +312,19 @@ func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, con
 	if r.Webhooks[idx].Reply != "" {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", key, r.ID)}
 	}
-	name := r.Webhooks[idx].Name
 	w := &ReplyWrite{ID: r.ID, Run: r.Run, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now}
 	if answer == WebhookNotEligible {
 		w.To, _ = Next(r.Status, EventNotEligible) // allowed from pending and awaiting, checked above
-		w.Activity = []ActivityEntry{{At: now, Action: ActionNotEligible, WebhookKey: key,
-			Message:  fmt.Sprintf("Request flagged for manual review by pre-approval webhooks. Webhook '%s' responded: not eligible", name),
-			Mentions: []Mention{{Index: idx, Key: key, Name: name}}}}
+		w.Activity = []ActivityEntry{hookEntry(now, KindNotEligible, r, idx)}
 		return w, nil
 	}
-	w.Activity = []ActivityEntry{{At: now, Action: ActionEligible, WebhookKey: key,
-		Message:  fmt.Sprintf("Pre-approval webhook '%s' responded: eligible", name),
-		Mentions: []Mention{{Index: idx, Key: key, Name: name}}}}
+	w.Activity = []ActivityEntry{hookEntry(now, KindEligible, r, idx)}
 	eligible, ok := allEligible(r, configured, idx)
 	if !ok {
 		return w, nil // still waiting for another webhook, as far as this read shows
 	}
 	w.To, _ = Next(r.Status, EventAllEligible)
 	w.Eligible = eligible
-	w.Activity = append(append(w.Activity, removedEntries(r, configured, now)...), approvedEntry(now, key))
+	w.Activity = append(append(w.Activity, removedEntries(r, configured, now)...), approvedEntry(now, r, key))
 	return w, nil
 }

@@ -80,7 +80,7 @@ func (m *memReplyStore) decide(id string, ev Event) bool {
 		return false
 	}
 	r.Status = to
-	r.Activity = append(r.Activity, ActivityEntry{Action: string(to)})
+	r.Activity = append(r.Activity, ActivityEntry{Kind: map[Status]ActivityKind{StatusApproved: KindAdminApproved, StatusDenied: KindAdminDenied}[to]})
 	return true
 }
 
@@ -190,7 +190,7 @@ func TestReplyChecksInOrder(t *testing.T) {
 	}
 	r, _ = store.Get(ctx, "pri_1")
 	last := r.Activity[len(r.Activity)-1]
-	if r.Status != StatusApproved || last.Action != ActionApproved || last.Message != "Request auto-approved by pre-approval webhooks" || last.WebhookKey != "b" || last.Actor != "" {
+	if r.Status != StatusApproved || last.Action() != ActionApproved || last.Message() != "Request auto-approved by pre-approval webhooks" || last.WebhookKey() != "b" || last.Actor != "" {
 		t.Fatalf("after all eligible: status %s, last entry %+v", r.Status, last)
 	}
 }
@@ -203,7 +203,7 @@ func TestNotEligibleFlagsForReviewAndDeletedWebhooksDoNotCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := store.Get(ctx, "pri_ne")
-	if r.Status != StatusPreApprovalNotEligible || r.Activity[0].Message != "Request flagged for manual review by pre-approval webhooks. Webhook 'Hook b' responded: not eligible" {
+	if r.Status != StatusPreApprovalNotEligible || r.Activity[0].Message() != "Request flagged for manual review by pre-approval webhooks. Webhook 'Hook b' responded: not eligible" {
 		t.Fatalf("not eligible: %s %+v", r.Status, r.Activity)
 	}
 	addRequest(store, tokens, "pri_del", StatusAwaitingPreApproval, "a", "c")
@@ -398,7 +398,7 @@ func TestConcurrentRepliesDecideOnce(t *testing.T) {
 		r, _ := store.Get(context.Background(), "pri_c")
 		decisions := 0
 		for _, e := range r.Activity {
-			if e.Action == ActionApproved || e.Action == string(StatusDenied) {
+			if e.Action() == ActionApproved || e.Action() == string(StatusDenied) {
 				decisions++
 			}
 		}

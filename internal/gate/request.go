@@ -54,43 +54,6 @@ func (w SnapshotWebhook) State() WebhookState {
 	return WebhookPending
 }
 
-// The timeline actions (docs/admin.md, "Timeline texts").
-const (
-	ActionWebhookTriggered = "pre_approval_webhook_triggered"
-	ActionWebhookCalled    = "pre_approval_webhook_called"
-	ActionWebhookFailed    = "pre_approval_webhook_failed"
-	ActionEligible         = "pre_approval_eligible"
-	ActionNotEligible      = "pre_approval_not_eligible"
-	ActionApproved         = "approved"
-	ActionDenied           = "denied"
-	ActionIdentityVerified = "identity_verified"
-	ActionStatusChanged    = "status_changed"
-	ActionWebhookRemoved   = "pre_approval_webhook_removed"
-	ActionDeadlineExtended = "deadline_extended"
-)
-
-// ActivityEntry is one line of a request's timeline. Empty strings are shown as null.
-type ActivityEntry struct {
-	At         time.Time
-	Action     string
-	Message    string
-	WebhookKey string
-	Actor      string
-	// Mentions are the webhooks of the request's snapshot that Message
-	// names, in the order it names them. They are not shown: storage keeps
-	// an entry small by storing a reference where the name or key was
-	// (docs/internals/storage.md, "Largest item"). Reads leave them empty.
-	Mentions []Mention
-}
-
-// Mention is one webhook of the snapshot of the pre-approval run an entry
-// belongs to: its index there, its key, and the name the message uses ("" if
-// the message names none).
-type Mention struct {
-	Index     int
-	Key, Name string
-}
-
 // PrivacyRequest is one data subject's request and its whole history.
 type PrivacyRequest struct {
 	ID                 string

@@ -247,7 +247,7 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 	if u.VerifyIdentity {
 		r.Status, _ = Next(StatusNew, EventVerificationRequired)
 		r.Webhooks = []SnapshotWebhook{}
-		r.Activity = []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: identity verification code sent"}}
+		r.Activity = []ActivityEntry{{At: now, Kind: KindCodeSent}}
 		return r
 	}
 	ev, snapshot, entries := u.admission(action, hooks, now)
@@ -266,12 +266,11 @@ func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Eve
 	inScope := InScope(hooks, action)
 	switch {
 	case !u.RequireManualApproval || action == "consent":
-		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionApproved, Message: "Request auto-approved: manual approval not required"}}
+		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindNoManualApproval}}
 	case len(hooks) == 0:
-		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged, Message: "Request submitted: awaiting manual review"}}
+		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindAwaitingReview}}
 	case len(inScope) == 0:
-		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Action: ActionStatusChanged,
-			Message: fmt.Sprintf("No pre-approval webhook applies to %s requests", action)}}
+		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindNoWebhookInScope, PolicyAction: action}}
 	}
 	snapshot, entries := webhookSnapshot(inScope, now)
 	return EventAwaitWebhooks, snapshot, entries
@@ -280,16 +279,13 @@ func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Eve
 // webhookSnapshot is the snapshot of hooks a request awaits, and its
 // pre_approval_webhook_triggered entry.
 func webhookSnapshot(hooks []Webhook, now time.Time) ([]SnapshotWebhook, []ActivityEntry) {
-	names := make([]string, len(hooks))
 	snapshot := make([]SnapshotWebhook, len(hooks))
 	mentions := make([]Mention, len(hooks))
 	for i, h := range hooks {
-		names[i] = h.Name
 		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name}
 		mentions[i] = Mention{Index: i, Key: h.Key, Name: h.Name}
 	}
-	return snapshot, []ActivityEntry{{At: now, Action: ActionWebhookTriggered,
-		Message: "Triggered pre-approval webhooks: " + strings.Join(names, ", "), Mentions: mentions}}
+	return snapshot, []ActivityEntry{{At: now, Kind: KindTriggered, Hooks: mentions}}
 }
 
 // NotFound is the 404 for an unknown request id.
@@ -526,10 +522,10 @@ func (u *Requests) decideOne(ctx context.Context, id string, d Decision, ev Even
 		c := Change{ID: id, From: cur.Status, To: to, At: now, ReviewedBy: d.Actor}
 		if ev == EventApprove {
 			c.Approved = true
-			c.Activity = []ActivityEntry{{At: now, Action: ActionApproved, Actor: d.Actor}}
+			c.Activity = []ActivityEntry{{At: now, Kind: KindAdminApproved, Actor: d.Actor}}
 		} else {
 			c.DenyReason = d.Reason
-			c.Activity = []ActivityEntry{{At: now, Action: ActionDenied, Message: d.Reason, Actor: d.Actor}}
+			c.Activity = []ActivityEntry{{At: now, Kind: KindAdminDenied, Reason: d.Reason, Actor: d.Actor}}
 		}
 		return c, ""
 	})
@@ -603,7 +599,7 @@ func wrote(r *PrivacyRequest, c Change) bool {
 	}
 	want := c.Activity[len(c.Activity)-1]
 	for _, e := range r.Activity {
-		if e.Action == want.Action && e.At.Equal(want.At) && e.Actor == want.Actor && e.Message == want.Message {
+		if e.Kind == want.Kind && e.At.Equal(want.At) && e.Actor == want.Actor && e.Reason == want.Reason {
 			return true
 		}
 	}
@@ -659,7 +655,6 @@ func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks []Webho
 		}
 		snapshot, entries := webhookSnapshot(hooks, now)
 		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, Run: cur.Run + 1,
-			Activity: append([]ActivityEntry{{At: now, Action: ActionStatusChanged, Actor: actor,
-				Message: fmt.Sprintf("Status changed from %s to %s: pre-approval re-run", cur.Status, to)}}, entries...)}, ""
+			Activity: append([]ActivityEntry{{At: now, Kind: KindRerun, Actor: actor}}, entries...)}, ""
 	})
 }

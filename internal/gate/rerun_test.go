@@ -133,8 +133,8 @@ func TestRetryPreApproval(t *testing.T) {
 	if r.Status != StatusAwaitingPreApproval || r.Run != 1 || len(r.Webhooks) != 2 || r.Webhooks[0].Delivery != "" || r.Webhooks[1].Key != "b" {
 		t.Fatalf("after re-run: %+v", r)
 	}
-	if len(r.Activity) != 2 || r.Activity[0].Action != ActionStatusChanged || r.Activity[0].Actor != "admin-1" ||
-		r.Activity[1].Action != ActionWebhookTriggered || r.Activity[1].Message != "Triggered pre-approval webhooks: Hook a, Hook b" {
+	if len(r.Activity) != 2 || r.Activity[0].Action() != ActionStatusChanged || r.Activity[0].Actor != "admin-1" ||
+		r.Activity[1].Action() != ActionWebhookTriggered || r.Activity[1].Message() != "Triggered pre-approval webhooks: Hook a, Hook b" {
 		t.Fatalf("timeline %+v", r.Activity)
 	}
 
@@ -200,7 +200,7 @@ func TestDecisionRefusedByAnotherWriterFails(t *testing.T) {
 	racing := &racingStore{memRequestStore: store, before: func() {
 		at := rerunNow
 		store.reqs[rerunID1].Status, store.reqs[rerunID1].ReviewedAt, store.reqs[rerunID1].ReviewedBy = StatusApproved, &at, "admin-2"
-		store.reqs[rerunID1].Activity = append(store.reqs[rerunID1].Activity, ActivityEntry{At: at, Action: ActionApproved, Actor: "admin-2"})
+		store.reqs[rerunID1].Activity = append(store.reqs[rerunID1].Activity, ActivityEntry{At: at, Kind: KindAdminApproved, Actor: "admin-2"})
 	}}
 	u.Store = racing
 	res, err := u.Approve(context.Background(), Decision{IDs: []string{rerunID1}, Actor: "admin-1"})
@@ -297,11 +297,11 @@ func TestApprovalByReplyRecordsRemovedWebhooks(t *testing.T) {
 		t.Fatalf("status %s, %d writes, timeline %+v", r.Status, store.writes, r.Activity)
 	}
 	for i, a := range want {
-		if r.Activity[i].Action != a {
+		if r.Activity[i].Action() != a {
 			t.Fatalf("timeline %+v, want actions %v", r.Activity, want)
 		}
 	}
-	if m := r.Activity[1].Message; m != "Pre-approval webhook 'Hook b' was removed from the configuration and is no longer awaited" || r.Activity[1].WebhookKey != "b" {
+	if m := r.Activity[1].Message(); m != "Pre-approval webhook 'Hook b' was removed from the configuration and is no longer awaited" || r.Activity[1].WebhookKey() != "b" {
 		t.Fatalf("removed entry %+v", r.Activity[1])
 	}
 }

@@ -100,7 +100,7 @@ func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest
 		}
 		c := Change{ID: id, From: r.Status, To: to, At: now, IdentityVerified: true, Webhooks: snapshot,
 			Approved: to == StatusApproved,
-			Activity: append([]ActivityEntry{{At: now, Action: ActionIdentityVerified, Message: "Identity verified"}}, entries...)}
+			Activity: append([]ActivityEntry{{At: now, Kind: KindIdentityVerified}}, entries...)}
 		out, err := u.Store.Apply(ctx, c)
 		if errors.As(err, &cf) {
 			continue

@@ -171,7 +171,7 @@ type evidenceEntryJSON struct {
 }
 
 func evidenceEntry(e gate.ActivityEntry) evidenceEntryJSON {
-	return evidenceEntryJSON{At: gate.FormatTime(e.At), Action: e.Action, Message: nullable(e.Message), WebhookKey: nullable(e.WebhookKey), Actor: nullable(e.Actor)}
+	return evidenceEntryJSON{At: gate.FormatTime(e.At), Action: e.Action(), Message: nullable(e.Message()), WebhookKey: nullable(e.WebhookKey()), Actor: nullable(e.Actor)}
 }
 
 // evidenceOf sorts a request's timeline into what an auditor asks about:
@@ -179,16 +179,16 @@ func evidenceEntry(e gate.ActivityEntry) evidenceEntryJSON {
 func evidenceOf(ev gate.Evidence, at string) map[string]any {
 	runs := make([]map[string]any, len(ev.Runs))
 	for i, run := range ev.Runs {
-		runs[i] = map[string]any{"run": run.Run, "started_at": gate.FormatTime(run.Triggered.At), "snapshot": run.Triggered.Message}
+		runs[i] = map[string]any{"run": run.Run, "started_at": gate.FormatTime(run.Triggered.At), "snapshot": run.Triggered.Message()}
 	}
 	calls, replies, admin, timeline := []evidenceEntryJSON{}, []evidenceEntryJSON{}, []evidenceEntryJSON{}, []evidenceEntryJSON{}
 	for _, e := range ev.Activity {
 		j := evidenceEntry(e)
 		timeline = append(timeline, j)
 		switch {
-		case e.Action == gate.ActionWebhookCalled || e.Action == gate.ActionWebhookFailed:
+		case e.Action() == gate.ActionWebhookCalled || e.Action() == gate.ActionWebhookFailed:
 			calls = append(calls, j)
-		case e.Action == gate.ActionEligible || e.Action == gate.ActionNotEligible:
+		case e.Action() == gate.ActionEligible || e.Action() == gate.ActionNotEligible:
 			replies = append(replies, j)
 		case e.Actor != "":
 			admin = append(admin, j)

@@ -162,8 +162,8 @@ func requestActivity(u *gate.Requests) HandlerFunc {
 		}
 		items := make([]activityJSON, len(entries))
 		for i, e := range entries {
-			items[i] = activityJSON{At: gate.FormatTime(e.At), Action: e.Action, Message: nullable(e.Message),
-				WebhookKey: nullable(e.WebhookKey), Actor: nullable(e.Actor)}
+			items[i] = activityJSON{At: gate.FormatTime(e.At), Action: e.Action(), Message: nullable(e.Message()),
+				WebhookKey: nullable(e.WebhookKey()), Actor: nullable(e.Actor)}
 		}
 		return OK(map[string]any{"items": items})
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/pregate/pregate/internal/dynamo/timelinecode"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
 )
@@ -31,7 +30,7 @@ type Decisions struct {
 // Handle looks at one stream record.
 func (d *Decisions) Handle(_ context.Context, rec events.DynamoDBEventRecord) error {
 	img := rec.Change.NewImage
-	if dec := decision(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(img, "status")), str(img, "approved_by"), lastAction(img)); dec != "" {
+	if dec := decision(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(img, "status")), str(img, "approved_by"), lastKind(img)); dec != "" {
 		d.Metrics.Decision(str(img, "id"), dec)
 	}
 	return nil
@@ -39,7 +38,7 @@ func (d *Decisions) Handle(_ context.Context, rec events.DynamoDBEventRecord) er
 
 // decision names the change from one status to another, "" when it is not
 // a decision (or no change at all: a reply or an attempt recorded).
-func decision(from, to gate.Status, approvedBy, lastAction string) string {
+func decision(from, to gate.Status, approvedBy string, last gate.ActivityKind) string {
 	if from == to {
 		return ""
 	}
@@ -57,7 +56,7 @@ func decision(from, to gate.Status, approvedBy, lastAction string) string {
 		if from != gate.StatusAwaitingPreApproval {
 			return ""
 		}
-		if lastAction == gate.ActionStatusChanged {
+		if last == gate.KindDeadlinePassed {
 			return DecisionPendingAfterDeadline
 		}
 		return DecisionPendingAfterFailure
@@ -65,27 +64,24 @@ func decision(from, to gate.Status, approvedBy, lastAction string) string {
 	return ""
 }
 
-// lastAction is the action of the image's newest timeline entry, "" if none.
-func lastAction(img map[string]events.DynamoDBAttributeValue) string {
+// lastKind is the kind of the image's newest timeline entry (0 if none),
+// stored as a number (internal/dynamo, activity.go).
+func lastKind(img map[string]events.DynamoDBAttributeValue) gate.ActivityKind {
 	act, ok := img["activity"]
 	if !ok || act.DataType() != events.DataTypeList || len(act.List()) == 0 {
-		return ""
+		return 0
 	}
 	last := act.List()[len(act.List())-1]
 	if last.DataType() != events.DataTypeMap {
-		return ""
+		return 0
 	}
-	if a := str(last.Map(), "action"); a != "" {
-		return a
+	k, ok := last.Map()["k"]
+	if !ok || k.DataType() != events.DataTypeNumber {
+		return 0
 	}
-	// The compact layout stores the action as a code (internal/dynamo).
-	code, ok := last.Map()["a"]
-	if !ok || code.DataType() != events.DataTypeNumber {
-		return ""
+	n, err := k.Integer()
+	if err != nil || n <= 0 || n > 255 {
+		return 0
 	}
-	n, err := code.Integer()
-	if err != nil {
-		return ""
-	}
-	return timelinecode.Action(int(n))
+	return gate.ActivityKind(n)
 }

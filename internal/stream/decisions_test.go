@@ -4,19 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/stream"
 )
 
 // Each status change yields the decision it is, or none.
 func TestDecisionsCountsEachTransition(t *testing.T) {
-	img := func(status, approvedBy, action string) map[string]events.DynamoDBAttributeValue {
+	img := func(status, approvedBy, kind string) map[string]events.DynamoDBAttributeValue {
 		if status == "" {
 			return nil
 		}
@@ -24,32 +26,28 @@ func TestDecisionsCountsEachTransition(t *testing.T) {
 		if approvedBy != "" {
 			m["approved_by"] = events.NewStringAttribute(approvedBy)
 		}
-		if action != "" {
-			last := events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute(action)})
-			if code, ok := strings.CutPrefix(action, "#"); ok { // the compact layout: the action's code
-				last = events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"t": events.NewNumberAttribute("1764745200000000"), "a": events.NewNumberAttribute(code)})
-			}
-			m["activity"] = events.NewListAttribute([]events.DynamoDBAttributeValue{
-				events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"action": events.NewStringAttribute("pre_approval_webhook_triggered")}),
-				last,
-			})
+		entry := func(kind string) events.DynamoDBAttributeValue {
+			return events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"t": events.NewNumberAttribute("1764745200000000"), "k": events.NewNumberAttribute(kind)})
+		}
+		if kind != "" {
+			m["activity"] = events.NewListAttribute([]events.DynamoDBAttributeValue{entry(fmt.Sprint(int(gate.KindTriggered))), entry(kind)})
 		}
 		return m
 	}
 	cases := []struct {
 		from, to, by string
 		want         string
-		action       string // the newest timeline entry's action
+		kind         string // the newest timeline entry's kind
 	}{
 		{"pending", "approved", "admin-1", stream.DecisionApproved, ""},
 		{"pre_approval_not_eligible", "approved", "admin-1", stream.DecisionApproved, ""},
 		{"awaiting_pre_approval", "approved", "", stream.DecisionAutoApproved, ""},
 		{"", "approved", "", stream.DecisionAutoApproved, ""}, // submitted with manual approval off
 		{"awaiting_pre_approval", "pre_approval_not_eligible", "", stream.DecisionNotEligible, ""},
-		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "pre_approval_webhook_failed"},
-		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, "status_changed"},
-		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "#3"},  // pre_approval_webhook_failed
-		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, "#9"}, // status_changed
+		// A failure's write ends with its own status_changed entry: the kind, not the action, tells it from the deadline's.
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, fmt.Sprint(int(gate.KindFailedToPending))},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterDeadline, fmt.Sprint(int(gate.KindDeadlinePassed))},
+		{"awaiting_pre_approval", "pending", "", stream.DecisionPendingAfterFailure, "999"}, // no kind of ours
 		{"pending", "denied", "", stream.DecisionDenied, ""},
 		{"", "pending", "", "", ""},
 		{"", "awaiting_pre_approval", "", "", ""},
@@ -60,10 +58,10 @@ func TestDecisionsCountsEachTransition(t *testing.T) {
 		{"approved", "", "", "", ""}, // removed
 	}
 	for _, c := range cases {
-		t.Run(c.from+"->"+c.to+"/"+c.action, func(t *testing.T) {
+		t.Run(c.from+"->"+c.to+"/"+c.kind, func(t *testing.T) {
 			var buf bytes.Buffer
 			h := &stream.Decisions{Metrics: metrics.New(&buf, "Pregate", time.Now)}
-			rec := events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: img(c.from, c.by, ""), NewImage: img(c.to, c.by, c.action)}}
+			rec := events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: img(c.from, c.by, ""), NewImage: img(c.to, c.by, c.kind)}}
 			if err := h.Handle(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
