@@ -47,7 +47,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 		t.Errorf("timeline reads back as\n%+v\nwant\n%+v", got.Activity, r.Activity)
 	}
 	stored := av["activity"].(*types.AttributeValueMemberL).Value
-	if n := AttributeSize(stored[1]); n > 25 {
+	if n := AttributeSize(stored[1]); n > 26 {
 		t.Errorf("the called entry takes %d bytes", n)
 	}
 	denial := stored[len(stored)-1].(*types.AttributeValueMemberM).Value
