@@ -19,7 +19,11 @@ import (
 
 type oneWebhook struct{}
 
-func (oneWebhook) ListWebhooks(context.Context) ([]gate.Webhook, error) {
+func (oneWebhook) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{Version: 1, Webhooks: []gate.Webhook{{Key: "crm", Name: "CRM"}}}, nil
+}
+
+func (oneWebhook) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) {
 	return []gate.Webhook{{Key: "crm", Name: "CRM"}}, nil
 }
 

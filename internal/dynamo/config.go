@@ -22,6 +22,7 @@ const (
 	pkConnection = "CONNECTION"
 	pkWebhooks   = "WEBHOOKS"
 	skWebhookSet = "SET"
+	skVersion    = "VERSION" // the set's version alone (webhookcache.go)
 )
 
 var (
@@ -33,11 +34,12 @@ var (
 type ConfigStore struct {
 	db    *dynamodb.Client
 	table string
+	hooks webhookCache
 }
 
 // NewConfigStore uses the config table named table.
 func NewConfigStore(db *dynamodb.Client, table string) *ConfigStore {
-	return &ConfigStore{db: db, table: table}
+	return &ConfigStore{db: db, table: table, hooks: webhookCache{ttl: WebhookCacheTTL}}
 }
 
 type connectionItem struct {
@@ -261,19 +263,6 @@ func (s *ConfigStore) LoadWebhookSet(ctx context.Context) (gate.WebhookSet, erro
 	return set, nil
 }
 
-// ListWebhooks lists the configured webhooks (gate.WebhookLister).
-func (s *ConfigStore) ListWebhooks(ctx context.Context) ([]gate.Webhook, error) {
-	set, err := s.LoadWebhookSet(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]gate.Webhook, 0, len(set.Webhooks))
-	for _, w := range set.Webhooks {
-		out = append(out, w.Webhook)
-	}
-	return out, nil
-}
-
 // putSet is the conditional put of the set at set.Version+1.
 func (s *ConfigStore) putSet(set gate.WebhookSet) (*types.Put, error) {
 	it := webhookSetItem{PK: pkWebhooks, SK: skWebhookSet, Version: set.Version + 1, Webhooks: []webhookItem{}}
@@ -312,7 +301,7 @@ func (s *ConfigStore) SaveWebhookSet(ctx context.Context, set gate.WebhookSet, c
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{{Put: put}}
+	items := []types.TransactWriteItem{{Put: put}, {Put: s.versionPut(set.Version + 1)}}
 	for _, k := range connectionKeys {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName: &s.table, Key: s.key(pkConnection, k), ConditionExpression: aws.String("attribute_exists(sk)"),
@@ -331,6 +320,7 @@ func (s *ConfigStore) DeleteConnection(ctx context.Context, key string, set gate
 	err = transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.table, Key: s.key(pkConnection, key), ConditionExpression: aws.String("attribute_exists(sk)")}},
 		{Put: put},
+		{Put: s.versionPut(set.Version + 1)},
 	}})
 	return conditional(err, "delete connection "+key)
 }

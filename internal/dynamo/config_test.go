@@ -86,11 +86,11 @@ func TestConfigStoreConditionalWrites(t *testing.T) {
 		if st.wantErr != (err != nil) || err != nil && !errors.As(err, &cf) {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		got, err := store.ListWebhooks(ctx)
+		cfg, err := store.ListWebhooks(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != len(st.want) || len(got) == 1 && got[0].Key != st.want[0] {
+		if got := cfg.Webhooks; len(got) != len(st.want) || len(got) == 1 && got[0].Key != st.want[0] {
 			t.Fatalf("%s: webhooks %v", st.name, got)
 		}
 	}

@@ -271,7 +271,12 @@ type switchedWebhooks struct {
 	set []gate.Webhook
 }
 
-func (s *switchedWebhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) {
+func (s *switchedWebhooks) ListWebhooks(ctx context.Context) (gate.WebhookConfig, error) {
+	hooks, err := s.WebhooksSince(ctx, 0)
+	return gate.WebhookConfig{Version: 1, Webhooks: hooks}, err
+}
+
+func (s *switchedWebhooks) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.set, nil

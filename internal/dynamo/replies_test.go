@@ -29,7 +29,11 @@ import (
 
 type staticWebhooks []gate.Webhook
 
-func (s staticWebhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return s, nil }
+func (s staticWebhooks) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{Version: 1, Webhooks: s}, nil
+}
+
+func (s staticWebhooks) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) { return s, nil }
 
 // claimTokens treats "<request id>/<webhook key>" as a valid token.
 type claimTokens struct{}

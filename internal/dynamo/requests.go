@@ -72,6 +72,7 @@ type requestItem struct {
 	ApprovedAt         string         `dynamodbav:"approved_at,omitempty"`
 	ApprovedBy         string         `dynamodbav:"approved_by,omitempty"`
 	Webhooks           []snapshotItem `dynamodbav:"webhooks"`
+	WebhooksVersion    int64          `dynamodbav:"wv,omitempty"` // the configuration's version the snapshot was taken from
 	Activity           []activityItem `dynamodbav:"activity"`
 	Run                int            `dynamodbav:"pre_approval_run,omitempty"`
 	CodeHash           string         `dynamodbav:"code_hash,omitempty"`
@@ -123,7 +124,7 @@ func toRequestItem(r *gate.PrivacyRequest) requestItem {
 		CreatedAt: gate.FormatTime(r.CreatedAt), UpdatedAt: gate.FormatTime(r.UpdatedAt),
 		IdentityVerifiedAt: optTime(r.IdentityVerifiedAt), ReviewedAt: optTime(r.ReviewedAt), ReviewedBy: r.ReviewedBy,
 		DenyReason: r.DenyReason, ApprovedAt: optTime(r.ApprovedAt), ApprovedBy: r.ApprovedBy,
-		Webhooks: toSnapshotItems(r.Webhooks), Activity: toActivityItems(r.Activity, itemRefs{r.DenyReason, r.ReviewedBy}), Run: r.Run,
+		Webhooks: toSnapshotItems(r.Webhooks), WebhooksVersion: r.WebhooksVersion, Activity: toActivityItems(r.Activity, itemRefs{r.DenyReason, r.ReviewedBy}), Run: r.Run,
 		PublishedAt: optTime(r.PublishedAt),
 	}
 	if c := r.Publishing; c != nil {
@@ -171,7 +172,7 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		IdentityVerifiedAt: p.opt(it.IdentityVerifiedAt), ReviewedAt: p.opt(it.ReviewedAt), ApprovedAt: p.opt(it.ApprovedAt),
 		ReviewedBy: it.ReviewedBy, DenyReason: it.DenyReason, ApprovedBy: it.ApprovedBy,
 		Webhooks: make([]gate.SnapshotWebhook, len(it.Webhooks)),
-		Run:      it.Run,
+		Run:      it.Run, WebhooksVersion: it.WebhooksVersion,
 	}
 	for i, w := range it.Webhooks {
 		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
@@ -319,8 +320,9 @@ func (s *RequestStore) Apply(ctx context.Context, c gate.Change) (*gate.PrivacyR
 		if err != nil {
 			return nil, fmt.Errorf("marshal webhooks: %w", err)
 		}
-		set += ", webhooks = :webhooks"
+		set += ", webhooks = :webhooks, wv = :wv"
 		values[":webhooks"] = av
+		values[":wv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(c.WebhooksVersion, 10)}
 	}
 	cond := "attribute_exists(id) AND #status = :from"
 	var archive map[string]types.AttributeValue

@@ -26,7 +26,11 @@ func (c codeCatcher) SendVerificationCode(_ context.Context, m gate.Verification
 
 type noWebhooks struct{}
 
-func (noWebhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return nil, nil }
+func (noWebhooks) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{}, nil
+}
+
+func (noWebhooks) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) { return nil, nil }
 
 type slowCallerKey struct{}
 

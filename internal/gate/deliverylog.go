@@ -163,11 +163,11 @@ type DeliveryPage struct {
 }
 
 func (u *WebhookActivity) configured(ctx context.Context, key string) error {
-	hooks, err := u.Webhooks.ListWebhooks(ctx)
+	cfg, err := u.Webhooks.ListWebhooks(ctx)
 	if err != nil {
 		return fmt.Errorf("list webhooks: %w", err)
 	}
-	if !slices.ContainsFunc(hooks, func(h Webhook) bool { return h.Key == key }) {
+	if !slices.ContainsFunc(cfg.Webhooks, func(h Webhook) bool { return h.Key == key }) {
 		return webhookNotFound(key)
 	}
 	return nil

@@ -102,9 +102,23 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		return &ForbiddenError{Msg: "Not Authorized for this action"}
 	}
 	for range maxReplyRetries {
-		// The configuration is read anew before each decision, so the write
-		// rests on the configured set as it is when it happens (docs/internals/storage.md).
-		configured, err := u.configured(ctx)
+		var r *PrivacyRequest
+		missing := false
+		if !IsTestID(pathID) {
+			var nf *NotFoundError
+			if r, err = u.Store.Get(ctx, pathID); errors.As(err, &nf) {
+				missing = true
+			} else if err != nil {
+				return err
+			}
+		}
+		// The configuration is read before each decision, as of the
+		// request's snapshot or later (docs/internals/storage.md).
+		since := int64(0)
+		if r != nil {
+			since = r.WebhooksVersion
+		}
+		configured, err := u.configured(ctx, since)
 		if err != nil {
 			return err
 		}
@@ -114,13 +128,8 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if IsTestID(pathID) {
 			return u.replyToTest(ctx, claims, answer)
 		}
-		r, err := u.Store.Get(ctx, pathID)
-		var nf *NotFoundError
-		if errors.As(err, &nf) {
+		if missing {
 			return &NotFoundError{Msg: fmt.Sprintf("No privacy request found with id: '%s'.", pathID)}
-		}
-		if err != nil {
-			return err
 		}
 		w, err := decideReply(r, claims, answer, configured, u.now())
 		if err != nil {
@@ -189,7 +198,7 @@ func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key 
 		if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 			return false, nil
 		}
-		configured, err := u.configured(ctx)
+		configured, err := u.configured(ctx, r.WebhooksVersion)
 		if err != nil {
 			return false, err
 		}
@@ -276,8 +285,11 @@ func approvedEntry(at time.Time, r *PrivacyRequest, deciding string) ActivityEnt
 	return ActivityEntry{At: at, Kind: KindWebhooksApproved}
 }
 
-func (u *Replies) configured(ctx context.Context) (map[string]bool, error) {
-	hooks, err := u.Webhooks.ListWebhooks(ctx)
+// configured is the set of webhook keys configured at version since or
+// later (WebhooksSince: given a request's snapshot version, a stale read can
+// only keep a deleted webhook awaited).
+func (u *Replies) configured(ctx context.Context, since int64) (map[string]bool, error) {
+	hooks, err := u.Webhooks.WebhooksSince(ctx, since)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}

@@ -104,13 +104,22 @@ func (f fakeTokens) VerifyReply(token string) (ReplyClaims, error) {
 }
 
 type fakeLister struct {
-	mu    sync.Mutex
-	hooks []Webhook
+	mu      sync.Mutex
+	hooks   []Webhook
+	version int64
+	since   []int64 // the versions WebhooksSince was asked for
 }
 
-func (f *fakeLister) ListWebhooks(context.Context) ([]Webhook, error) {
+func (f *fakeLister) ListWebhooks(context.Context) (WebhookConfig, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return WebhookConfig{Version: f.version, Webhooks: append([]Webhook(nil), f.hooks...)}, nil
+}
+
+func (f *fakeLister) WebhooksSince(_ context.Context, since int64) ([]Webhook, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.since = append(f.since, since)
 	return append([]Webhook(nil), f.hooks...), nil
 }
 
@@ -144,6 +153,36 @@ func addRequest(store *memReplyStore, tokens fakeTokens, id string, status Statu
 		tokens[id+"/"+k] = ReplyClaims{WebhookKey: k, PrivacyRequestID: id}
 	}
 	store.reqs[id] = r
+}
+
+// A submission's snapshot records the configuration's version, and every
+// read a reply decides on asks for that version or later.
+func TestRepliesReadTheConfigurationAsOfTheSnapshot(t *testing.T) {
+	reqs, store, lister := newRerun("a", "b")
+	store.reqs[rerunID1] = &PrivacyRequest{ID: rerunID1, Status: StatusPending, PolicyAction: "access"}
+	lister.version = 7
+	ctx := context.Background()
+	res, err := reqs.RetryPreApproval(ctx, Decision{IDs: []string{rerunID1}, Actor: "admin"})
+	if err != nil || len(res.Succeeded) != 1 || res.Succeeded[0].WebhooksVersion != 7 {
+		t.Fatalf("re-run %+v (%v), want the snapshot of version 7", res, err)
+	}
+	lister.version = 8 // changed since: replies may read 7 or later, never earlier
+	tokens := fakeTokens{}
+	u := &Replies{Store: store, Webhooks: lister, Tokens: tokens, Now: reqs.Now, Log: reqs.Log}
+	for _, k := range []string{"a", "b"} {
+		tokens[k] = ReplyClaims{WebhookKey: k, PrivacyRequestID: rerunID1, Run: 1}
+		if err := u.Reply(ctx, k, rerunID1, WebhookEligible); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := store.Get(ctx, rerunID1); r.Status != StatusApproved || len(lister.since) == 0 {
+		t.Fatalf("status %s after %d reads", r.Status, len(lister.since))
+	}
+	for _, v := range lister.since {
+		if v != 7 {
+			t.Fatalf("replies read the configuration as of %v, want 7", lister.since)
+		}
+	}
 }
 
 func TestReplyChecksInOrder(t *testing.T) {
@@ -356,7 +395,7 @@ func TestAggregatorMatchesReferenceModel(t *testing.T) {
 type listerTargets struct{ l *fakeLister }
 
 func (f listerTargets) DeliveryTargets(ctx context.Context, keys []string) map[string]TargetResult {
-	hooks, _ := f.l.ListWebhooks(ctx)
+	hooks, _ := f.l.WebhooksSince(ctx, 0)
 	out := map[string]TargetResult{}
 	for _, k := range keys {
 		out[k] = TargetResult{Err: &NotFoundError{Msg: "gone"}}

@@ -71,7 +71,10 @@ type PrivacyRequest struct {
 	ApprovedAt         *time.Time
 	ApprovedBy         string
 	Webhooks           []SnapshotWebhook
-	Activity           []ActivityEntry
+	// WebhooksVersion is the version of the webhook configuration the
+	// snapshot was taken from (WebhookConfig).
+	WebhooksVersion int64
+	Activity        []ActivityEntry
 	// Run counts the admin's re-runs of pre-approval (0: the first run, at
 	// most MaxPreApprovalReruns). Deliveries and reply tokens carry the run
 	// they were made for; those of an earlier run no longer count.
@@ -133,6 +136,7 @@ type Change struct {
 	// IdentityVerified sets IdentityVerifiedAt = At and drops the code.
 	IdentityVerified bool
 	Webhooks         []SnapshotWebhook // replaces the snapshot when non-nil
+	WebhooksVersion  int64             // the version the new snapshot was taken from
 	// Run, when > 0, sets the request's pre-approval run to Run, and the
 	// write then also applies only while the stored run is still Run-1.
 	Run      int

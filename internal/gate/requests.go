@@ -121,7 +121,7 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 	if err := ValidateSubmission(items); err != nil {
 		return BulkResult{}, err
 	}
-	var hooks []Webhook // the snapshot is taken at verification when that comes first
+	var hooks WebhookConfig // the snapshot is taken at verification when that comes first
 	if !u.VerifyIdentity {
 		var err error
 		if hooks, err = u.listWebhooks(ctx); err != nil {
@@ -210,13 +210,13 @@ func (u *Requests) timeframes(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
-func (u *Requests) listWebhooks(ctx context.Context) ([]Webhook, error) {
+func (u *Requests) listWebhooks(ctx context.Context) (WebhookConfig, error) {
 	if u.Webhooks == nil {
-		return nil, nil
+		return WebhookConfig{}, nil
 	}
 	hooks, err := u.Webhooks.ListWebhooks(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
+		return WebhookConfig{}, fmt.Errorf("list webhooks: %w", err)
 	}
 	return hooks, nil
 }
@@ -238,7 +238,7 @@ func submitData(it SubmitItem) map[string]any {
 
 func (u *Requests) now() time.Time { return u.Now().UTC().Truncate(time.Microsecond) }
 
-func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *PrivacyRequest {
+func (u *Requests) newRequest(it SubmitItem, action string, hooks WebhookConfig) *PrivacyRequest {
 	now := u.now()
 	r := &PrivacyRequest{
 		ID: u.NewID(), PolicyKey: it.PolicyKey, PolicyAction: action,
@@ -252,7 +252,7 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 	}
 	ev, snapshot, entries := u.admission(action, hooks, now)
 	r.Status, _ = Next(StatusNew, ev) // every admission event is allowed from new
-	r.Webhooks, r.Activity = snapshot, entries
+	r.Webhooks, r.WebhooksVersion, r.Activity = snapshot, hooks.Version, entries
 	if r.Status == StatusApproved {
 		r.ApprovedAt = &now
 	}
@@ -262,8 +262,8 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks []Webhook) *Pr
 // admission decides where a submitted (and verified, if need be) request
 // goes: the event, the webhook snapshot (the configured webhooks in scope
 // for its action) and the timeline entries.
-func (u *Requests) admission(action string, hooks []Webhook, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
-	inScope := InScope(hooks, action)
+func (u *Requests) admission(action string, cfg WebhookConfig, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
+	hooks, inScope := cfg.Webhooks, InScope(cfg.Webhooks, action)
 	switch {
 	case !u.RequireManualApproval || action == "consent":
 		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindNoManualApproval}}
@@ -644,17 +644,17 @@ func (u *Requests) RetryPreApproval(ctx context.Context, d Decision) (BulkResult
 
 // rerunOne re-runs pre-approval of one pending request with a fresh
 // snapshot of the configured webhooks.
-func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks []Webhook) (*PrivacyRequest, string, error) {
+func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks WebhookConfig) (*PrivacyRequest, string, error) {
 	return u.moveOne(ctx, id, EventRetryPreApproval, func(cur *PrivacyRequest, to Status, now time.Time) (Change, string) {
 		if cur.Run >= MaxPreApprovalReruns {
 			return Change{}, fmt.Sprintf("Pre-approval was already re-run %d times for privacy request '%s'.", MaxPreApprovalReruns, id)
 		}
-		hooks := InScope(hooks, cur.PolicyAction)
-		if len(hooks) == 0 {
+		inScope := InScope(hooks.Webhooks, cur.PolicyAction)
+		if len(inScope) == 0 {
 			return Change{}, fmt.Sprintf("No pre-approval webhook applies to %s requests; approve or deny the request instead.", cur.PolicyAction)
 		}
-		snapshot, entries := webhookSnapshot(hooks, now)
-		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, Run: cur.Run + 1,
+		snapshot, entries := webhookSnapshot(inScope, now)
+		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, WebhooksVersion: hooks.Version, Run: cur.Run + 1,
 			Activity: append([]ActivityEntry{{At: now, Kind: KindRerun, Actor: actor}}, entries...)}, ""
 	})
 }

@@ -43,7 +43,7 @@ func (m *memRequestStore) Apply(_ context.Context, c Change) (*PrivacyRequest, e
 		r.ReviewedAt, r.ReviewedBy = &at, c.ReviewedBy
 	}
 	if c.Webhooks != nil {
-		r.Webhooks = append([]SnapshotWebhook(nil), c.Webhooks...)
+		r.Webhooks, r.WebhooksVersion = append([]SnapshotWebhook(nil), c.Webhooks...), c.WebhooksVersion
 	}
 	if c.Run > 0 {
 		r.Run = c.Run

@@ -88,15 +88,15 @@ func TestSnapshotTakesWebhooksInScope(t *testing.T) {
 		{Key: "erase", Name: "Erase", PolicyActions: []string{"erasure"}},
 	}
 	now := time.Now()
-	ev, snap, _ := u.admission("erasure", hooks, now)
+	ev, snap, _ := u.admission("erasure", WebhookConfig{Webhooks: hooks}, now)
 	if ev != EventAwaitWebhooks || len(snap) != 2 {
 		t.Fatalf("erasure: %v, %d webhooks", ev, len(snap))
 	}
-	ev, snap, _ = u.admission("access", hooks, now)
+	ev, snap, _ = u.admission("access", WebhookConfig{Webhooks: hooks}, now)
 	if ev != EventAwaitWebhooks || len(snap) != 1 || snap[0].Key != "all" {
 		t.Fatalf("access: %v, %+v", ev, snap)
 	}
-	ev, snap, _ = u.admission("access", hooks[1:], now)
+	ev, snap, _ = u.admission("access", WebhookConfig{Webhooks: hooks[1:]}, now)
 	if ev != EventAwaitReview || len(snap) != 0 {
 		t.Fatalf("access, none in scope: %v, %+v", ev, snap)
 	}

@@ -98,7 +98,7 @@ func (u *Requests) Verify(ctx context.Context, id, code string) (*PrivacyRequest
 		if err != nil {
 			return nil, err
 		}
-		c := Change{ID: id, From: r.Status, To: to, At: now, IdentityVerified: true, Webhooks: snapshot,
+		c := Change{ID: id, From: r.Status, To: to, At: now, IdentityVerified: true, Webhooks: snapshot, WebhooksVersion: hooks.Version,
 			Approved: to == StatusApproved,
 			Activity: append([]ActivityEntry{{At: now, Kind: KindIdentityVerified}}, entries...)}
 		out, err := u.Store.Apply(ctx, c)

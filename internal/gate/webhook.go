@@ -63,8 +63,26 @@ func parsePolicyActions(in *[]string, loc ...any) ([]string, *FieldError) {
 	return out, nil
 }
 
-// WebhookLister lists the configured pre-approval webhooks. Submission takes
-// its snapshot from it; replies use it to ignore webhooks deleted since.
+// WebhookConfig is the configured pre-approval webhooks as read, and the
+// version of the configuration they are (it grows with every change).
+type WebhookConfig struct {
+	Version  int64
+	Webhooks []Webhook
+}
+
+// WebhookLister reads the configured pre-approval webhooks. Submission takes
+// its snapshot from ListWebhooks; replies use WebhooksSince to ignore the
+// webhooks of the snapshot deleted since.
 type WebhookLister interface {
-	ListWebhooks(ctx context.Context) ([]Webhook, error)
+	// ListWebhooks reads the configuration as it is now: every change
+	// completed before the call is in it.
+	ListWebhooks(ctx context.Context) (WebhookConfig, error)
+	// WebhooksSince reads the configuration at version since or later. It
+	// may be a little stale (an instance keeps what it read for a few
+	// seconds), but never older than since: so, given the version a
+	// request's snapshot was taken from, a webhook of the snapshot missing
+	// from it was deleted since the snapshot, and one deleted since may
+	// still be listed, which makes an approval wait for its reply, never
+	// go ahead without it.
+	WebhooksSince(ctx context.Context, since int64) ([]Webhook, error)
 }

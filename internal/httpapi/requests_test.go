@@ -34,7 +34,11 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // staticWebhooks stands in for the config table's lister, which lives on another branch.
 type staticWebhooks []gate.Webhook
 
-func (s staticWebhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return s, nil }
+func (s staticWebhooks) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{Version: 1, Webhooks: s}, nil
+}
+
+func (s staticWebhooks) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) { return s, nil }
 
 type env struct {
 	t     *testing.T

@@ -61,7 +61,10 @@ func (emptyStore) LoadWebhookSet(context.Context) (gate.WebhookSet, error) {
 	return gate.WebhookSet{}, nil
 }
 func (emptyStore) SaveWebhookSet(context.Context, gate.WebhookSet, []string) error { return nil }
-func (emptyStore) ListWebhooks(context.Context) ([]gate.Webhook, error)            { return nil, nil }
+func (emptyStore) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{}, nil
+}
+func (emptyStore) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) { return nil, nil }
 
 type plainSealer struct{}
 

@@ -25,7 +25,11 @@ import (
 
 type hooks []gate.Webhook
 
-func (h hooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return h, nil }
+func (h hooks) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{Version: 1, Webhooks: h}, nil
+}
+
+func (h hooks) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) { return h, nil }
 
 // A request entering awaiting_pre_approval with 12 webhooks yields 12
 // deliveries (two SendMessageBatch calls); a later change while awaiting

@@ -217,7 +217,11 @@ func apiEvent(routeKey, path, body string, params, headers map[string]string) ev
 // webhooks is the configured webhook set.
 type webhooks []gate.Webhook
 
-func (w webhooks) ListWebhooks(context.Context) ([]gate.Webhook, error) { return w, nil }
+func (w webhooks) ListWebhooks(context.Context) (gate.WebhookConfig, error) {
+	return gate.WebhookConfig{Version: 1, Webhooks: w}, nil
+}
+
+func (w webhooks) WebhooksSince(context.Context, int64) ([]gate.Webhook, error) { return w, nil }
 
 // targets opens every webhook's delivery target without KMS: the secrets
 // are in memory already.
