@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -125,18 +126,67 @@ func (l *ledger) write(where, keyValue, requestID string, wcu float64) {
 	k.Requests[requestID] = true
 }
 
-// hottestShared is the partition key value written for more than one
-// request that received the most write units. A key value written for one
-// request only (the table's own key, a request id) takes that request's
-// writes over its life whatever the traffic, so it is no hot key.
-func (l *ledger) hottestShared() (string, float64) {
-	name, top := "", 0.0
-	for k, w := range l.keys {
-		if len(w.Requests) > 1 && (w.WCU > top || w.WCU == top && k < name) {
-			name, top = k, w.WCU
+// shardBurst is how much busier than the mean the busiest of
+// dynamo.ShardCount shards is in one second at 1,000 requests a second: each
+// shard's requests are binomial(1000, 1/16), and its 99.9th percentile is
+// about the mean plus 3 standard deviations.
+var shardBurst = func() float64 {
+	k := 1000.0 / dynamo.ShardCount
+	return (k + 3*math.Sqrt(k*(1-1.0/dynamo.ShardCount))) / k
+}()
+
+// shardedValue matches a sharded key value: a prefix (a status and "#", or
+// nothing) and the shard, "00".."15".
+var shardedValue = regexp.MustCompile(`^(.*?)(\d\d)$`)
+
+// hottestAt1000 is the busiest partition key value at 1,000 requests a
+// second, and its units a second, from the units each key value ("<table
+// or table/index> = <value>") took over n requests. Keys own reports a
+// request's own item (written or read for that request only). A sharded
+// index's values are added up over their shards and spread evenly, times
+// shardBurst: the distribution, not the few requests a run makes, says how
+// busy a shard gets.
+func hottestAt1000(units map[string]float64, own func(key string) bool, n int) (string, float64) {
+	type pattern struct {
+		units   float64
+		sharded bool
+	}
+	groups := map[string]*pattern{}
+	for key, u := range units {
+		if own(key) {
+			continue
+		}
+		where, value, _ := strings.Cut(key, " = ")
+		name, sharded := key, false
+		if m := shardedValue.FindStringSubmatch(value); m != nil && strings.Contains(where, "/") {
+			name, sharded = where+" = "+m[1]+"<shard>", true
+		}
+		if groups[name] == nil {
+			groups[name] = &pattern{sharded: sharded}
+		}
+		groups[name].units += u
+	}
+	top, rate := "", 0.0
+	for name, g := range groups {
+		r := g.units / float64(n) * 1000
+		if g.sharded {
+			r = r / dynamo.ShardCount * shardBurst
+		}
+		if r > rate || r == rate && name < top {
+			top, rate = name, r
 		}
 	}
-	return name, top
+	return top, rate
+}
+
+// hotWrites is hottestAt1000 of the ledger's write units: the requests
+// table's own key (a request id) is a request's own.
+func (l *ledger) hotWrites(table string, n int) (string, float64) {
+	units := map[string]float64{}
+	for k, w := range l.keys {
+		units[k] = w.WCU
+	}
+	return hottestAt1000(units, func(key string) bool { return strings.HasPrefix(key, table+" = ") }, n)
 }
 
 // busiestOwn is the most write units one request's own key value received.
@@ -222,26 +272,40 @@ func str(v ddbtypes.AttributeValue) string {
 type capacityMeter struct {
 	requestsTable string
 	logical       map[string]string // physical table name -> logical id
+	hash          map[string]string // physical table name -> its partition key attribute
 	mu            sync.Mutex
 	rcu           float64
 	rcuBy         map[string]float64
-	attempts      map[string]int // requests-table write attempts by id, any function
+	rcuByKey      map[string]float64 // by "<table or table/index> = <partition key value>"
+	attempts      map[string]int     // requests-table write attempts by id, any function
 }
 
 func newCapacityMeter() *capacityMeter {
-	return &capacityMeter{rcuBy: map[string]float64{}, attempts: map[string]int{}}
+	return &capacityMeter{rcuBy: map[string]float64{}, rcuByKey: map[string]float64{}, attempts: map[string]int{}}
 }
 
-// setTables names the tables once they are provisioned.
-func (c *capacityMeter) setTables(s *stack.Stack) {
+// setTables names the tables once they are provisioned, and learns each
+// table's partition key from the template.
+func (c *capacityMeter) setTables(s *stack.Stack, t *stack.Template) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requestsTable = s.Resources["RequestsTable"].Ref
-	c.logical = map[string]string{}
+	c.logical, c.hash = map[string]string{}, map[string]string{}
 	for id, r := range s.Resources {
 		c.logical[r.Ref] = id
+		if t.Resources[id].Type == "AWS::DynamoDB::Table" {
+			m, err := loadTableModel(t, s, id)
+			if err != nil {
+				return err
+			}
+			c.hash[r.Ref] = m.Hash
+		}
 	}
+	return nil
 }
+
+// hashCondition is the partition key's placeholder in a Query's key condition.
+var hashCondition = regexp.MustCompile(`^\s*\(?\s*[#\w.]+\s*=\s*(:\w+)`)
 
 func (c *capacityMeter) install(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
@@ -270,7 +334,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 	if function == "" || backgroundFunctions[function] {
 		return
 	}
-	read := func(table string, index *string, rcu float64) {
+	read := func(table string, index *string, key string, rcu float64) {
 		where := table
 		if id, ok := c.logical[table]; ok {
 			where = id
@@ -280,6 +344,10 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		}
 		c.rcu += rcu
 		c.rcuBy[where] += rcu
+		c.rcuByKey[where+" = "+key] += rcu
+	}
+	tableKey := func(table *string, item map[string]ddbtypes.AttributeValue) string {
+		return str(item[c.hash[aws.ToString(table)]])
 	}
 	switch in := params.(type) {
 	case *dynamodb.GetItemInput:
@@ -288,7 +356,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		if out != nil {
 			size = dynamo.ItemSize(out.Item)
 		}
-		read(aws.ToString(in.TableName), nil, units(size, readUnitBytes)*half(in.ConsistentRead))
+		read(aws.ToString(in.TableName), nil, tableKey(in.TableName, in.Key), units(size, readUnitBytes)*half(in.ConsistentRead))
 	case *dynamodb.QueryInput:
 		out, _ := result.(*dynamodb.QueryOutput)
 		size := 0
@@ -297,7 +365,11 @@ func (c *capacityMeter) observe(function string, params, result any) {
 				size += dynamo.ItemSize(it)
 			}
 		}
-		read(aws.ToString(in.TableName), in.IndexName, units(size, readUnitBytes)*half(in.ConsistentRead))
+		key := "?"
+		if m := hashCondition.FindStringSubmatch(aws.ToString(in.KeyConditionExpression)); m != nil {
+			key = str(in.ExpressionAttributeValues[m[1]])
+		}
+		read(aws.ToString(in.TableName), in.IndexName, key, units(size, readUnitBytes)*half(in.ConsistentRead))
 	case *dynamodb.ScanInput:
 		out, _ := result.(*dynamodb.ScanOutput)
 		size := 0
@@ -306,7 +378,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 				size += dynamo.ItemSize(it)
 			}
 		}
-		read(aws.ToString(in.TableName), in.IndexName, units(size, readUnitBytes)*half(in.ConsistentRead))
+		read(aws.ToString(in.TableName), in.IndexName, "(scan)", units(size, readUnitBytes)*half(in.ConsistentRead))
 	case *dynamodb.BatchGetItemInput:
 		out, _ := result.(*dynamodb.BatchGetItemOutput)
 		if out == nil {
@@ -315,7 +387,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		for table, items := range out.Responses {
 			consistent := in.RequestItems[table].ConsistentRead
 			for _, it := range items {
-				read(table, nil, units(dynamo.ItemSize(it), readUnitBytes)*half(consistent))
+				read(table, nil, tableKey(&table, it), units(dynamo.ItemSize(it), readUnitBytes)*half(consistent))
 			}
 		}
 	case *dynamodb.TransactGetItemsInput:
@@ -328,7 +400,7 @@ func (c *capacityMeter) observe(function string, params, result any) {
 			if i < len(in.TransactItems) && in.TransactItems[i].Get != nil {
 				table = aws.ToString(in.TransactItems[i].Get.TableName)
 			}
-			read(table, nil, 2*units(dynamo.ItemSize(r.Item), readUnitBytes))
+			read(table, nil, tableKey(&table, r.Item), 2*units(dynamo.ItemSize(r.Item), readUnitBytes))
 		}
 	}
 }
@@ -351,13 +423,25 @@ func (c *capacityMeter) writtenID(params any) string {
 	return str(key["id"])
 }
 
-// take returns the read units and write attempts since the last take.
-func (c *capacityMeter) take() (rcu float64, rcuBy map[string]float64, attempts map[string]int) {
+// reads are the read units of a run, in total and by where and key value.
+type reads struct {
+	RCU          float64
+	RCUBy, ByKey map[string]float64
+}
+
+// take returns the reads and write attempts since the last take.
+func (c *capacityMeter) take() (reads, map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rcu, rcuBy, attempts = c.rcu, c.rcuBy, c.attempts
-	c.rcu, c.rcuBy, c.attempts = 0, map[string]float64{}, map[string]int{}
-	return rcu, rcuBy, attempts
+	r, attempts := reads{RCU: c.rcu, RCUBy: c.rcuBy, ByKey: c.rcuByKey}, c.attempts
+	c.rcu, c.rcuBy, c.rcuByKey, c.attempts = 0, map[string]float64{}, map[string]float64{}, map[string]int{}
+	return r, attempts
+}
+
+// hotReads is hottestAt1000 of the read units: a key value of the requests
+// table (a request id) is a request's own.
+func (r reads) hotReads(n int) (string, float64) {
+	return hottestAt1000(r.ByKey, func(key string) bool { return strings.HasPrefix(key, "RequestsTable = ") }, n)
 }
 
 // streamTail reads a table's stream from its start; each read returns the
@@ -469,19 +553,22 @@ func fromStreamValue(v streamtypes.AttributeValue) ddbtypes.AttributeValue {
 }
 
 // describeCapacity prints, as notes, where one run's units went.
-func describeCapacity(rep *report, l *ledger, rcuBy map[string]float64, n int) {
+func describeCapacity(rep *report, l *ledger, r reads, n int) {
 	var parts []string
 	for _, k := range sortedKeys(l.WCUBy) {
 		parts = append(parts, fmt.Sprintf("%s %.2f", k, l.WCUBy[k]/float64(n)))
 	}
 	rep.note("  write units per request: %s", strings.Join(parts, ", "))
 	parts = parts[:0]
-	for _, k := range sortedKeys(rcuBy) {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, rcuBy[k]/float64(n)))
+	for _, k := range sortedKeys(r.RCUBy) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, r.RCUBy[k]/float64(n)))
 	}
 	rep.note("  read units per request: %s", strings.Join(parts, ", "))
-	name, top := l.hottestShared()
-	rep.note("  busiest shared key value: %s, %.3f write units per request (%d key values written)", name, top/float64(n), len(l.keys))
+	name, top := l.hotWrites("RequestsTable", n)
+	rep.note("  busiest shared key value written at 1,000 requests a second: %s, %.0f write units a second (sharded indexes: their %d shards evenly, times %.2f for the busiest shard's second)",
+		name, top, dynamo.ShardCount, shardBurst)
+	name, top = r.hotReads(n)
+	rep.note("  busiest shared key value read at 1,000 requests a second: %s, %.0f read units a second", name, top)
 	rep.note("  busiest key value of one request (its own item): %.0f write units over its whole life", l.busiestOwn())
 	rep.note("  largest item: %d bytes", l.MaxItem)
 }

@@ -99,7 +99,7 @@ func wantedFigures(o options) []string {
 		if m == 3 {
 			out = append(out, "ddb_reads_per_approved_m3", "sqs_calls_per_approved_m3", "kms_calls_per_approved_m3",
 				"e2e_p50_ms_submit_to_approved_m3", "e2e_p99_ms_submit_to_approved_m3", "cost_usd_per_million_m3",
-				"ddb_wcu_per_approved_m3", "ddb_rcu_per_approved_m3", "hot_key_wcu_per_s_at_1000rps")
+				"ddb_wcu_per_approved_m3", "ddb_rcu_per_approved_m3", "hot_key_wcu_per_s_at_1000rps", "hot_key_rcu_per_s_at_1000rps")
 		}
 	}
 	return out
@@ -214,12 +214,14 @@ func systemFigures(ctx context.Context, rep *report, root string, o options, cpu
 			c := cost(res, cpuPerRequest)
 			add("cost_usd_per_million_m3", c.total())
 			add("ddb_wcu_per_approved_m3", res.Writes.WCU/float64(res.N))
-			add("ddb_rcu_per_approved_m3", res.RCU/float64(res.N))
-			_, hot := res.Writes.hottestShared()
-			add("hot_key_wcu_per_s_at_1000rps", hot/float64(res.N)*1000)
+			add("ddb_rcu_per_approved_m3", res.Reads.RCU/float64(res.N))
+			_, hotW := res.Writes.hotWrites("RequestsTable", res.N)
+			add("hot_key_wcu_per_s_at_1000rps", hotW)
+			_, hotR := res.Reads.hotReads(res.N)
+			add("hot_key_rcu_per_s_at_1000rps", hotR)
 			if r == 0 {
 				describeRun(rep, res, c, cpuPerRequest)
-				describeCapacity(rep, res.Writes, res.RCUBy, res.N)
+				describeCapacity(rep, res.Writes, res.Reads, res.N)
 			}
 		}
 	}

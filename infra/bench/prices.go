@@ -122,7 +122,7 @@ func cost(r *systemRun, cpuPerRequest time.Duration) costBreakdown {
 		APIGateway:     float64(apiCalls) * perMillion * Prices.HTTPAPIPerMillion / 1e6,
 		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
 		LambdaDuration: lambdaSeconds(r, cpuPerRequest) * lambdaMemoryGB * perMillion * Prices.LambdaGBSecondArm64,
-		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
+		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.Reads.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
 		SQS:            float64(f.SQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
 		KMS:            float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
 	}

@@ -35,8 +35,7 @@ type systemRun struct {
 	Invocations map[string][]time.Duration // handler durations, by function
 	Latencies   []time.Duration            // created_at → approved timeline entry, per request
 	Writes      *ledger                    // write units of the run's requests, from the stream
-	RCU         float64                    // read units of the request path
-	RCUBy       map[string]float64         // by table or "table/index"
+	Reads       reads                      // read units of the request path
 }
 
 // runSystem starts a local system (manual approval required, the default,
@@ -67,7 +66,9 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 	if err != nil {
 		return nil, err
 	}
-	meter.setTables(sys.Stack)
+	if err := meter.setTables(sys.Stack, tmpl); err != nil {
+		return nil, err
+	}
 	tail := &streamTail{c: dynamodbstreams.NewFromConfig(awsenv.Emulator(aws.ToString(sys.AWS.BaseEndpoint))),
 		arn: sys.Stack.Resources["RequestsTable"].Attrs["StreamArn"], iters: map[string]*string{}}
 	api := &apiClient{apiclient.Client{Base: sys.URL + "/api/v1", HTTP: &http.Client{Timeout: 30 * time.Second}}}
@@ -109,7 +110,7 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		}
 		run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take(), Writes: newLedger()}
 		var attempts map[string]int
-		run.RCU, run.RCUBy, attempts = meter.take()
+		run.Reads, attempts = meter.take()
 		records, err := tail.read(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read the requests stream: %w", err)

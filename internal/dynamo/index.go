@@ -19,9 +19,11 @@ const (
 	indexDue     = "due"     // due_shard, due_at: sparse, the requests the reconciler owes a step
 )
 
-// shardCount spreads each index key over this many partition key values, so
+// ShardCount spreads each index key over this many partition key values, so
 // that no value is shared by all requests (or all requests of one status).
-const shardCount = 16
+const ShardCount = 16
+
+const shardCount = ShardCount
 
 // shard is FNV-1a of the request id mod shardCount, as "00".."15": it never
 // changes over a request's life.
