@@ -2,22 +2,26 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pregate/pregate/infra/local"
 )
 
 // pollerOps are the calls only the local pollers make, standing in for
-// Lambda's event source mappings: AWS makes them for us (the stream reads
-// are free to a Lambda trigger; the SQS receives and deletes are billed but
-// follow the queue's traffic shape, not our code), so they are not ours.
+// Lambda's event source mappings: they are not our code's calls. The stream
+// reads are free to a Lambda trigger; the SQS receives that return messages
+// and the deletes are billed, so they are counted apart (eventSourceSQS):
+// idle long polls are a fixed monthly cost, not a request's.
 var pollerOps = map[string]bool{
 	"DynamoDB Streams/DescribeStream":   true,
 	"DynamoDB Streams/GetShardIterator": true,
@@ -44,9 +48,10 @@ var backgroundFunctions = map[string]bool{"ReconcilerFunction": true}
 // function (local.FunctionOf) that is not a background one. The pollers'
 // own calls (made outside any invocation) and the reconciler's are left out.
 type callCounter struct {
-	mu         sync.Mutex
-	counts     map[string]int // "Service/Operation" -> attempts
-	background int            // calls of background functions since the last take
+	mu             sync.Mutex
+	counts         map[string]int // "Service/Operation" -> attempts
+	background     int            // calls of background functions since the last take
+	eventSourceSQS int            // the pollers' receives that got messages, and their deletes
 }
 
 func newCallCounter() *callCounter { return &callCounter{counts: map[string]int{}} }
@@ -56,8 +61,15 @@ func (c *callCounter) install(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
 		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCallCounter",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				c.count(local.FunctionOf(ctx), awsmiddleware.GetServiceID(ctx)+"/"+awsmiddleware.GetOperationName(ctx))
-				return next.HandleFinalize(ctx, in)
+				op := awsmiddleware.GetServiceID(ctx) + "/" + awsmiddleware.GetOperationName(ctx)
+				c.count(local.FunctionOf(ctx), op)
+				out, md, err := next.HandleFinalize(ctx, in)
+				if local.FunctionOf(ctx) == "" && eventSourceBilled(op, out.Result) {
+					c.mu.Lock()
+					c.eventSourceSQS++
+					c.mu.Unlock()
+				}
+				return out, md, err
 			}), middleware.After)
 	})
 }
@@ -82,6 +94,28 @@ func (c *callCounter) take() map[string]int {
 	out := c.counts
 	c.counts, c.background = map[string]int{}, 0
 	return out
+}
+
+// takeEventSource returns the billed event-source SQS calls since the last take.
+func (c *callCounter) takeEventSource() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.eventSourceSQS
+	c.eventSourceSQS = 0
+	return n
+}
+
+// eventSourceBilled reports whether a poller's call is one Lambda's SQS
+// event source would be billed for: a receive that got messages, a delete.
+func eventSourceBilled(op string, result any) bool {
+	switch op {
+	case "SQS/ReceiveMessage":
+		out, ok := result.(*sqs.ReceiveMessageOutput)
+		return ok && len(out.Messages) > 0
+	case "SQS/DeleteMessageBatch", "SQS/DeleteMessage":
+		return true
+	}
+	return false
 }
 
 // total is the number of the request path's calls since the last take.
@@ -149,4 +183,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// byteCounter counts the bytes written to it, and keeps none.
+type byteCounter struct{ n atomic.Int64 }
+
+func (b *byteCounter) Write(p []byte) (int, error) { b.n.Add(int64(len(p))); return len(p), nil }
+
+// take returns the bytes written since the last take.
+func (b *byteCounter) take() int64 { return b.n.Swap(0) }
+
+// countedHandler logs every record to count and, from its level up, to show.
+type countedHandler struct{ count, show slog.Handler }
+
+func (h countedHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.count.Enabled(ctx, l) || h.show.Enabled(ctx, l)
+}
+
+func (h countedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.show.Enabled(ctx, r.Level) {
+		if err := h.show.Handle(ctx, r.Clone()); err != nil {
+			return err
+		}
+	}
+	if !h.count.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.count.Handle(ctx, r)
+}
+
+func (h countedHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return countedHandler{count: h.count.WithAttrs(as), show: h.show.WithAttrs(as)}
+}
+
+func (h countedHandler) WithGroup(name string) slog.Handler {
+	return countedHandler{count: h.count.WithGroup(name), show: h.show.WithGroup(name)}
 }

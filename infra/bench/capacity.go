@@ -277,6 +277,7 @@ type capacityMeter struct {
 	rcu           float64
 	rcuBy         map[string]float64
 	rcuByKey      map[string]float64 // by "<table or table/index> = <partition key value>"
+	otherWCU      float64            // puts and updates of other tables than the requests table
 	attempts      map[string]int     // requests-table write attempts by id, any function
 }
 
@@ -333,6 +334,16 @@ func (c *capacityMeter) observe(function string, params, result any) {
 	}
 	if function == "" || backgroundFunctions[function] {
 		return
+	}
+	switch in := params.(type) {
+	case *dynamodb.PutItemInput:
+		if aws.ToString(in.TableName) != c.requestsTable {
+			c.otherWCU += units(dynamo.ItemSize(in.Item), writeUnitBytes)
+		}
+	case *dynamodb.UpdateItemInput: // priced at one unit: its item is not seen
+		if aws.ToString(in.TableName) != c.requestsTable {
+			c.otherWCU++
+		}
 	}
 	read := func(table string, index *string, key string, rcu float64) {
 		where := table
@@ -423,18 +434,21 @@ func (c *capacityMeter) writtenID(params any) string {
 	return str(key["id"])
 }
 
-// reads are the read units of a run, in total and by where and key value.
+// reads are the read units of a run, in total and by where and key value;
+// and OtherWCU, the write units the request path made to tables other than
+// the requests table (whose writes the stream prices): a delivery log.
 type reads struct {
 	RCU          float64
 	RCUBy, ByKey map[string]float64
+	OtherWCU     float64
 }
 
 // take returns the reads and write attempts since the last take.
 func (c *capacityMeter) take() (reads, map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, attempts := reads{RCU: c.rcu, RCUBy: c.rcuBy, ByKey: c.rcuByKey}, c.attempts
-	c.rcu, c.rcuBy, c.rcuByKey, c.attempts = 0, map[string]float64{}, map[string]float64{}, map[string]int{}
+	r, attempts := reads{RCU: c.rcu, RCUBy: c.rcuBy, ByKey: c.rcuByKey, OtherWCU: c.otherWCU}, c.attempts
+	c.rcu, c.rcuBy, c.rcuByKey, c.attempts, c.otherWCU = 0, map[string]float64{}, map[string]float64{}, map[string]int{}, 0
 	return r, attempts
 }
 
@@ -564,6 +578,7 @@ func describeCapacity(rep *report, l *ledger, r reads, n int) {
 		parts = append(parts, fmt.Sprintf("%s %.2f", k, r.RCUBy[k]/float64(n)))
 	}
 	rep.note("  read units per request: %s", strings.Join(parts, ", "))
+	rep.note("  write units per request to other tables (a delivery log: in the cost, not in ddb_wcu_per_approved_m3): %.2f", r.OtherWCU/float64(n))
 	name, top := l.hotWrites("RequestsTable", n)
 	rep.note("  busiest shared key value written at 1,000 requests a second: %s, %.0f write units a second (sharded indexes: their %d shards evenly, times %.2f for the busiest shard's second)",
 		name, top, dynamo.ShardCount, shardBurst)

@@ -21,6 +21,7 @@ var Prices = struct {
 	DynamoDBRRUPerMillion  float64 // DynamoDB on-demand read request units
 	SQSFIFOPerMillion      float64 // SQS FIFO requests (standard is 0.40; we price every call as FIFO, the dearer)
 	KMSPerMillion          float64 // KMS requests ($0.03 per 10,000)
+	LogsIngestionPerGB     float64 // CloudWatch Logs standard ingestion (https://aws.amazon.com/cloudwatch/pricing/)
 }{
 	Date:                   "2026-11-27",
 	HTTPAPIPerMillion:      1.00,
@@ -30,7 +31,13 @@ var Prices = struct {
 	DynamoDBRRUPerMillion:  0.125,
 	SQSFIFOPerMillion:      0.50,
 	KMSPerMillion:          3.00,
+	LogsIngestionPerGB:     0.50,
 }
+
+// platformLogBytes is what Lambda itself logs per invocation: its START,
+// END and REPORT lines (about 60, 50 and 200 bytes with a cold start's Init
+// Duration), rounded up.
+const platformLogBytes = 320
 
 // lambdaMemoryGB is the template's MemorySize (128 MB).
 const lambdaMemoryGB = 128.0 / 1024
@@ -38,10 +45,14 @@ const lambdaMemoryGB = 128.0 / 1024
 // costBreakdown is the USD cost per million approved requests, by line.
 type costBreakdown struct {
 	APIGateway, LambdaRequests, LambdaDuration, DynamoDB, SQS, KMS float64
+	// OtherTables are the write units to tables other than the requests
+	// table made per request (a delivery log), printed apart.
+	OtherTables float64
+	Logs        float64 // CloudWatch Logs ingestion: ours, EMF metrics and Lambda's own lines
 }
 
 func (c costBreakdown) total() float64 {
-	return c.APIGateway + c.LambdaRequests + c.LambdaDuration + c.DynamoDB + c.SQS + c.KMS
+	return c.APIGateway + c.LambdaRequests + c.LambdaDuration + c.DynamoDB + c.OtherTables + c.SQS + c.KMS + c.Logs
 }
 
 // Latencies is the AWS-side time each call is billed at in the Lambda
@@ -123,8 +134,10 @@ func cost(r *systemRun, cpuPerRequest time.Duration) costBreakdown {
 		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
 		LambdaDuration: lambdaSeconds(r, cpuPerRequest) * lambdaMemoryGB * perMillion * Prices.LambdaGBSecondArm64,
 		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.Reads.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
-		SQS:            float64(f.SQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
+		OtherTables:    r.Reads.OtherWCU * Prices.DynamoDBWRUPerMillion * perMillion / 1e6,
+		SQS:            float64(f.SQS+r.EventSourceSQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
 		KMS:            float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
+		Logs:           float64(r.LogBytes+int64(invocations)*platformLogBytes) / 1e9 * Prices.LogsIngestionPerGB * perMillion,
 	}
 }
 
@@ -143,8 +156,10 @@ func describeRun(rep *report, r *systemRun, c costBreakdown, cpuPerRequest time.
 	for _, k := range sortedKeys(r.Calls) {
 		rep.note("  %s: %.2f per request", k, float64(r.Calls[k])/float64(r.N))
 	}
-	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, SQS %.2f, KMS %.2f",
-		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.SQS, c.KMS)
+	rep.note("  SQS event sources (receives that got messages, deletes): %.2f per request; logs: %.0f bytes per request of ours and EMF, plus %d per invocation of Lambda's",
+		float64(r.EventSourceSQS)/float64(r.N), float64(r.LogBytes)/float64(r.N), platformLogBytes)
+	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, other tables (delivery log) %.2f, SQS %.2f, KMS %.2f, CloudWatch Logs %.2f",
+		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.OtherTables, c.SQS, c.KMS, c.Logs)
 	measured := measuredLambdaSeconds(r)
 	rep.note("  Lambda duration modelled at %.0f ms per request (CPU %s measured, AWS calls and validator answers at the latencies in prices.go); the handlers took %.0f ms per request against moto here, which would price it at %.2f",
 		lambdaSeconds(r, cpuPerRequest)*1000/float64(r.N), cpuPerRequest, measured*1000/float64(r.N),

@@ -36,6 +36,11 @@ type systemRun struct {
 	Latencies   []time.Duration            // created_at → approved timeline entry, per request
 	Writes      *ledger                    // write units of the run's requests, from the stream
 	Reads       reads                      // read units of the request path
+	// EventSourceSQS are the SQS calls Lambda's event sources are billed for
+	// (receives that got messages, deletes); LogBytes what the functions
+	// logged, EMF metric lines included.
+	EventSourceSQS int
+	LogBytes       int64
 }
 
 // runSystem starts a local system (manual approval required, the default,
@@ -44,12 +49,15 @@ type systemRun struct {
 // makes rounds runs on it: each submits n requests, at most concurrency at a
 // time, and waits until each is approved and its approved-queue message sent.
 func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) ([]*systemRun, error) {
-	counter, invoked, meter := newCallCounter(), newInvocations(), newCapacityMeter()
+	counter, invoked, meter, logs := newCallCounter(), newInvocations(), newCapacityMeter(), &byteCounter{}
 	sys, err := local.Start(ctx, local.Options{
 		Root: root, Addr: "127.0.0.1:0",
 		AWSOptions: []func(*aws.Config){counter.install, meter.install},
 		Invoked:    invoked.record,
-		Log:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Everything a function logs as deployed (LOG_LEVEL INFO) is counted
+		// for CloudWatch Logs; warnings also show here.
+		Log:     slog.New(countedHandler{count: slog.NewJSONHandler(logs, nil), show: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}),
+		Metrics: logs,
 		// As deployed (the template's default): `make run` reads config at
 		// every batch so that edits show at once, which AWS does not.
 		Env: map[string]string{"DISPATCH_CONFIG_TTL": "30s"},
@@ -92,6 +100,8 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 	var runs []*systemRun
 	for r := 0; r < rounds; r++ {
 		counter.take()
+		counter.takeEventSource()
+		logs.take()
 		invoked.take()
 		meter.take()
 		if _, err := tail.read(ctx); err != nil { // earlier runs' records
@@ -108,7 +118,8 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		if err := waitQuiet(ctx, counter, time.Second, time.Minute); err != nil {
 			return nil, err
 		}
-		run := &systemRun{M: m, N: n, Calls: counter.take(), Invocations: invoked.take(), Writes: newLedger()}
+		run := &systemRun{M: m, N: n, Calls: counter.take(), EventSourceSQS: counter.takeEventSource(), LogBytes: logs.take(),
+			Invocations: invoked.take(), Writes: newLedger()}
 		var attempts map[string]int
 		run.Reads, attempts = meter.take()
 		records, err := tail.read(ctx)
