@@ -22,7 +22,9 @@ const (
 	pkConnection = "CONNECTION"
 	pkWebhooks   = "WEBHOOKS"
 	skWebhookSet = "SET"
-	skVersion    = "VERSION" // the set's version alone (webhookcache.go)
+	// The set's version alone, in versionShards copies (webhookcache.go).
+	pkWebhookVersion = "WEBHOOKS_VERSION#"
+	skVersion        = "VERSION"
 )
 
 var (
@@ -39,7 +41,7 @@ type ConfigStore struct {
 
 // NewConfigStore uses the config table named table.
 func NewConfigStore(db *dynamodb.Client, table string) *ConfigStore {
-	return &ConfigStore{db: db, table: table, hooks: webhookCache{ttl: WebhookCacheTTL}}
+	return &ConfigStore{db: db, table: table}
 }
 
 type connectionItem struct {
@@ -301,7 +303,7 @@ func (s *ConfigStore) SaveWebhookSet(ctx context.Context, set gate.WebhookSet, c
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{{Put: put}, {Put: s.versionPut(set.Version + 1)}}
+	items := append([]types.TransactWriteItem{{Put: put}}, s.versionPuts(set.Version+1)...)
 	for _, k := range connectionKeys {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName: &s.table, Key: s.key(pkConnection, k), ConditionExpression: aws.String("attribute_exists(sk)"),
@@ -317,11 +319,10 @@ func (s *ConfigStore) DeleteConnection(ctx context.Context, key string, set gate
 	if err != nil {
 		return err
 	}
-	err = transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	err = transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.table, Key: s.key(pkConnection, key), ConditionExpression: aws.String("attribute_exists(sk)")}},
 		{Put: put},
-		{Put: s.versionPut(set.Version + 1)},
-	}})
+	}, s.versionPuts(set.Version+1)...)})
 	return conditional(err, "delete connection "+key)
 }
 

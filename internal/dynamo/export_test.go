@@ -6,6 +6,3 @@ func SetQueryLimit(s *RequestStore, n int) { s.queryLimit = n }
 
 // ArchiveID is the id of the archive item of a request's pre-approval run.
 var ArchiveID = archiveID
-
-// AgeWebhookCache makes what s kept of the webhook set older than its TTL.
-func AgeWebhookCache(s *ConfigStore) { s.hooks.ttl = 0 }

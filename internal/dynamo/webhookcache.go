@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -18,25 +19,19 @@ import (
 // item each time, that one key would take several read units per request:
 // at 1,000 requests a second, far beyond the 3,000 a partition serves
 // (docs/internals/storage.md, "Reading the configuration"). So a ConfigStore
-// keeps the set it last read, with its version, and:
-//   - ListWebhooks (a submission's snapshot) reads only the version item,
-//     strongly consistent and tiny (one read unit), and reads the set again
-//     only when the version moved: the snapshot reflects every change
-//     completed before it;
-//   - WebhooksSince (a reply) serves the kept set while it is at least the
-//     version asked for (the request's snapshot's) and younger than
-//     WebhookCacheTTL, and reads the set again otherwise.
-//
-// The version item is written with the set, in the same transaction.
+// keeps the set it last read, with its version, and each read of the
+// configuration reads only the set's version (strongly consistent, one
+// read unit: the item is tiny), from one of versionShards copies picked at
+// random, and reads the set again only when the version moved. Every read
+// so shows every change completed before it, and no key takes more than
+// 1/versionShards of the reads. The copies are written with the set, in
+// the same transaction.
 
-// WebhookCacheTTL is how long a reply may decide on a webhook set read
-// earlier (at least as new as the request's snapshot): how late a deletion
-// can be noticed by replies.
-const WebhookCacheTTL = 5 * time.Second
+// versionShards is how many copies of the set's version are kept.
+const versionShards = 8
 
 // webhookCache is the set a ConfigStore read last.
 type webhookCache struct {
-	ttl    time.Duration // WebhookCacheTTL; tests shorten it
 	mu     sync.Mutex
 	config gate.WebhookConfig
 	read   time.Time // when the read that got it began; zero: nothing read yet
@@ -57,16 +52,23 @@ func (c *webhookCache) keep(cfg gate.WebhookConfig, read time.Time) {
 	}
 }
 
-// versionPut writes the version item of the set at version v.
-func (s *ConfigStore) versionPut(v int64) *types.Put {
-	item := s.key(pkWebhooks, skVersion)
-	item["version"] = number(v)
-	return &types.Put{TableName: &s.table, Item: item}
+// versionPuts write the version copies of the set at version v.
+func (s *ConfigStore) versionPuts(v int64) []types.TransactWriteItem {
+	out := make([]types.TransactWriteItem, versionShards)
+	for n := range out {
+		item := s.key(versionKey(n))
+		item["version"] = number(v)
+		out[n] = types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item}}
+	}
+	return out
 }
+
+// versionKey is the key of version copy n.
+func versionKey(n int) (pk, sk string) { return pkWebhookVersion + strconv.Itoa(n), skVersion }
 
 // ListWebhooks reads the webhooks as configured now (gate.WebhookLister).
 func (s *ConfigStore) ListWebhooks(ctx context.Context) (gate.WebhookConfig, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: s.key(pkWebhooks, skVersion), ConsistentRead: aws.Bool(true)})
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: s.key(versionKey(rand.IntN(versionShards))), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return gate.WebhookConfig{}, fmt.Errorf("read webhook set version: %w", err)
 	}
@@ -82,13 +84,10 @@ func (s *ConfigStore) ListWebhooks(ctx context.Context) (gate.WebhookConfig, err
 	return s.readWebhooks(ctx)
 }
 
-// WebhooksSince reads the webhooks as configured at version since or later,
-// from the kept set while it is young enough (gate.WebhookLister).
-func (s *ConfigStore) WebhooksSince(ctx context.Context, since int64) ([]gate.Webhook, error) {
-	if kept, read := s.hooks.get(); !read.IsZero() && kept.Version >= since && time.Since(read) < s.hooks.ttl {
-		return kept.Webhooks, nil
-	}
-	cfg, err := s.readWebhooks(ctx)
+// WebhooksSince reads the webhooks as configured now, which is at version
+// since or later (gate.WebhookLister).
+func (s *ConfigStore) WebhooksSince(ctx context.Context, _ int64) ([]gate.Webhook, error) {
+	cfg, err := s.ListWebhooks(ctx)
 	return cfg.Webhooks, err
 }
 
