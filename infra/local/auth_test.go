@@ -36,6 +36,17 @@ var adminScopes = map[string]string{
 	"PATCH /api/v1/privacy-request/administrate/approve":            "privacy-request:review",
 	"PATCH /api/v1/privacy-request/administrate/deny":               "privacy-request:review",
 	"PATCH /api/v1/privacy-request/administrate/retry-pre-approval": "privacy-request:review",
+	"PATCH /api/v1/privacy-request/administrate/extend":             "privacy-request:review",
+	"GET /api/v1/privacy-request/export":                            "privacy-request:read",
+	"GET /api/v1/privacy-request/{id}/evidence":                     "privacy-request:read",
+	"POST /api/v1/privacy-request/{id}/reveal":                      "privacy-request:read",
+	"GET /api/v1/dsr/webhook/pre_approval/{key}/deliveries":         "webhook:read",
+	"GET /api/v1/dsr/webhook/pre_approval/{key}/health":             "webhook:read",
+	"POST /api/v1/dsr/webhook/pre_approval/{key}/test":              "webhook:create_or_update",
+	"GET /api/v1/dsr/webhook/pre_approval/{key}/test/{test_id}":     "webhook:read",
+	"GET /api/v1/dsr/policy":                                        "policy:read",
+	"PATCH /api/v1/dsr/policy":                                      "policy:create_or_update",
+	"GET /api/v1/audit/access":                                      "audit:read",
 }
 
 // TestAdminRoutesRequireAToken checks the token and scope texts for every authorized route of

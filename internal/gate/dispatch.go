@@ -187,8 +187,10 @@ type batchItem struct {
 	// says which) instead of a validator's answer.
 	ours    bool
 	latency time.Duration
-	logged  bool // kept in the delivery log
-	log     *slog.Logger
+	// made is the call's own result, kept for the delivery log: a fault of
+	// ours found after the call (giveUp) replaces call, not what was called.
+	made *CallResult
+	log  *slog.Logger
 }
 
 // DeliverBatch makes every attempt of a batch, results in the same order.
@@ -219,9 +221,14 @@ func (u *Dispatcher) DeliverBatch(ctx context.Context, attempts []Attempt) []Res
 		}
 	}
 	u.recordAll(ctx, givenUp, res) // a refusal now leaves the message to the queue's dead-letter queue
-	for _, it := range append(ended, givenUp...) {
-		if it.ours && !it.logged { // an attempt that made a call was logged as it ended
-			u.logAttempt(ctx, it)
+	// The log comes after the request's own record, so that its write never
+	// delays the timeline's called entry behind a validator's quick reply.
+	for _, it := range items {
+		switch {
+		case it.made != nil:
+			u.logAttempt(ctx, it, *it.made, false)
+		case it.ours:
+			u.logAttempt(ctx, it, it.call, true)
 		}
 	}
 	u.tellFailing(ctx, append(ended, givenUp...), res)
@@ -253,19 +260,19 @@ func (u *Dispatcher) tellFailing(ctx context.Context, ended []*batchItem, res []
 	}
 }
 
-// logAttempt keeps it's attempt in the delivery log. The log is a record for
-// admins, not a state the gate depends on: a write that fails is logged and
-// the delivery goes on (retrying it would call the validator again).
-func (u *Dispatcher) logAttempt(ctx context.Context, it *batchItem) {
+// logAttempt keeps it's attempt, ended with call (ours: for a reason of
+// ours), in the delivery log. The log is a record for admins, not a state the
+// gate depends on: a write that fails is logged and the delivery goes on
+// (retrying it would call the validator again).
+func (u *Dispatcher) logAttempt(ctx context.Context, it *batchItem, call CallResult, ours bool) {
 	if u.Attempts == nil {
 		return
 	}
-	it.logged = true
 	a := LoggedAttempt{PrivacyRequestID: it.Delivery.PrivacyRequestID, Run: it.Delivery.Run, Attempt: it.Number,
-		At: u.Now().UTC(), Outcome: WebhookCalled, HTTPStatus: it.call.StatusCode, Latency: it.latency,
-		Final: it.ours || it.call.OK || !it.call.Retryable || it.Number >= u.MaxAttempts} // as outcome decides
-	if !it.call.OK {
-		a.Outcome, a.Error = WebhookFailed, TruncateReason(it.call.Reason)
+		At: u.Now().UTC(), Outcome: WebhookCalled, HTTPStatus: call.StatusCode, Latency: it.latency,
+		Final: ours || call.OK || !call.Retryable || it.Number >= u.MaxAttempts} // as outcome decides
+	if !call.OK {
+		a.Outcome, a.Error = WebhookFailed, TruncateReason(call.Reason)
 	}
 	if err := u.Attempts.LogAttempt(ctx, it.Delivery.WebhookKey, a); err != nil {
 		it.log.ErrorContext(ctx, "delivery log write failed", "error", err.Error())
@@ -515,7 +522,8 @@ func (u *Dispatcher) call(ctx context.Context, it *batchItem) error {
 	start := u.Now()
 	it.call = u.Caller.Call(ctx, it.target.URL, header, body)
 	it.latency = u.Now().Sub(start)
-	u.logAttempt(ctx, it)
+	made := it.call
+	it.made = &made
 	return nil
 }
 
