@@ -68,8 +68,9 @@ type Observed struct {
 	// Stranded: the dispatcher was stopped while it could hold this
 	// request's deliveries, which then come back after the review deadline.
 	Stranded bool
-	// FirstCall is when a validator was first called about it (zero: never).
-	FirstCall time.Time
+	// LastFirstCall is the latest of its validators' first calls (zero:
+	// none called): its deliveries were still being handled then.
+	LastFirstCall time.Time
 	// Timeline is the activity, for the run's examples.
 	Timeline string
 }
@@ -326,12 +327,12 @@ func (o Observed) failureExplained(k string) bool {
 }
 
 // removedBeforeHandling says whether k was removed before the request's
-// deliveries were handled, so that its delivery was rightly dropped: the
-// request's first call came no earlier than batchSpread before the
+// deliveries were all handled, so that its delivery was rightly dropped:
+// another webhook's first call came no earlier than batchSpread before the
 // removal began (or no call came at all).
 func (o Observed) removedBeforeHandling(k string) bool {
 	removedAt, gone := o.Removed[k]
-	return gone && (o.FirstCall.IsZero() || !o.FirstCall.Before(removedAt.Add(-batchSpread)))
+	return gone && (o.LastFirstCall.IsZero() || !o.LastFirstCall.Before(removedAt.Add(-batchSpread)))
 }
 
 // unusableWhileDue says whether k's connection became unusable while the

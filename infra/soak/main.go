@@ -569,8 +569,8 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
 	o := Observed{States: map[string]string{}, Actions: map[string]int{}, Failures: map[string]Entry{}, Validated: sc.view(id), Messages: messages}
 	for _, v := range o.Validated {
-		if v.Called && (o.FirstCall.IsZero() || v.CalledAt.Before(o.FirstCall)) {
-			o.FirstCall = v.CalledAt
+		if v.Called && v.CalledAt.After(o.LastFirstCall) {
+			o.LastFirstCall = v.CalledAt
 		}
 	}
 	var r struct {
