@@ -1,6 +1,6 @@
 """Schemathesis hooks of the contract test (infra/contract).
 
-infra/schemathesis.toml lets five operations refuse schema-valid data with
+infra/schemathesis.toml lets some operations refuse schema-valid data with
 one more status, for rules the document states but a schema cannot express
 because they depend on stored state. The check below holds each of those
 refusals to the exact case that justifies it: the documented text, for a
@@ -14,6 +14,7 @@ import schemathesis
 DUPLICATE_WEBHOOKS = "Check request body: there are multiple webhooks whose keys or names resolve to the same value."
 SECRETS_REQUIRED = "HttpsSchema must be supplied all of: ['url', 'authorization']."
 SECRETS_TOO_BIG = "secrets must not exceed 4096 bytes"
+EXPORT_RANGE = "the range must run forward and span at most 366 days"
 
 
 def _verify_not_possible(case, detail):
@@ -49,6 +50,13 @@ def _secrets_incomplete(case, detail):
     return (SECRETS_REQUIRED in msgs and not ("url" in body and "authorization" in body)) or SECRETS_TOO_BIG in msgs
 
 
+def _range_not_allowed(case, detail):
+    # created_from and created_to (or now) run backwards or span more than 366 days.
+    locs = [tuple(d.get("loc", [])) for d in detail if isinstance(d, dict)] if isinstance(detail, list) else []
+    msgs = {d.get("msg") for d in detail if isinstance(d, dict)} if isinstance(detail, list) else set()
+    return locs == [("query", "created_to")] and msgs == {EXPORT_RANGE}
+
+
 def _not_this_console(case, detail):
     # The sign-in form names another redirect URI than this server's console.
     body = case.body if isinstance(case.body, dict) else {}
@@ -65,6 +73,7 @@ STATEFUL_REFUSALS = {
     ("PATCH /dsr/webhook/pre_approval/{key}", 400): _name_taken,
     ("PATCH /connection/{key}/secret", 422): _secrets_incomplete,
     ("POST /oauth/authorize", 400): _not_this_console,
+    ("GET /privacy-request/export", 422): _range_not_allowed,
 }
 
 

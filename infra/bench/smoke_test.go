@@ -56,7 +56,7 @@ func TestBenchSmoke(t *testing.T) {
 var plausible = map[string]struct{ lo, hi float64 }{
 	"cpu_us_per_request_m3":            {50, 1e6},
 	"item_kb_max_m50":                  {0.5, 64},
-	"ddb_writes_per_approved_m3":       {5, 20},
+	"ddb_writes_per_approved_m3":       {5, 40},
 	"ddb_reads_per_approved_m3":        {1, 40},
 	"sqs_calls_per_approved_m3":        {2, 40},
 	"kms_calls_per_approved_m3":        {0, 20},

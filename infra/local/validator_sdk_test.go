@@ -71,6 +71,9 @@ func TestValidatorSDKEndToEnd(t *testing.T) {
 	if n := len(strings.Fields(call.Header.Get("webhook-signature"))); n != 2 {
 		t.Fatalf("%d signatures after a rotation, want 2", n)
 	}
+	// The validator logs an answer after the gate took it, so the request
+	// may be decided a moment before the line is written.
+	waitUntil(t, 10*time.Second, func() bool { return strings.Count(validatorLogs.String(), "pre-approval answer sent") >= 3 })
 	if l := validatorLogs.String(); strings.Contains(l, "refused") || strings.Count(l, "pre-approval answer sent") != 3 {
 		t.Fatalf("validator logs:\n%s", l)
 	}

@@ -342,7 +342,9 @@ type ListParams struct {
 	// DueBefore (RFC 3339) lists the requests due strictly before it,
 	// soonest first; Identity those of one email, phone number or external id.
 	DueBefore string
-	Identity  string
+	// DueBeforeGiven tells an empty due_before (422) from none.
+	DueBeforeGiven bool
+	Identity       string
 }
 
 // Page is one page of requests; NextCursor is "" on the last page.
@@ -403,7 +405,7 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 		q.Status = st
 	}
 	var before *time.Time
-	if p.DueBefore != "" {
+	if p.DueBefore != "" || p.DueBeforeGiven {
 		t, err := time.Parse(time.RFC3339Nano, p.DueBefore)
 		if err != nil {
 			return Page{}, Invalid("value is not a date-time in RFC 3339", "value_error.datetime", "query", "due_before")

@@ -96,12 +96,17 @@ func refuseNulls(body []byte, t reflect.Type) error {
 	return &gate.ValidationError{Fields: fields}
 }
 
+var rawJSON = reflect.TypeOf(json.RawMessage(nil))
+
 func walkNulls(v any, t reflect.Type, loc []any, out *[]gate.FieldError) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if v == nil {
 		*out = append(*out, gate.FieldError{Loc: append([]any(nil), loc...), Msg: "none is not an allowed value", Type: "type_error.none.not_allowed"})
+		return
+	}
+	if t == rawJSON { // kept raw for the handler to judge, nulls inside included
 		return
 	}
 	switch t.Kind() {

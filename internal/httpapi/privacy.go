@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -133,8 +134,9 @@ func listAccess(log gate.AccessLog) HandlerFunc {
 
 type extendBody struct {
 	RequestIDs []string `json:"request_ids"`
-	Days       *int     `json:"days"`
-	Reason     *string  `json:"reason"`
+	Days       *float64 `json:"days"` // a JSON integer may be written 10.0
+
+	Reason *string `json:"reason"`
 }
 
 func extendRequests(u *gate.Requests) HandlerFunc {
@@ -143,7 +145,15 @@ func extendRequests(u *gate.Requests) HandlerFunc {
 		if err := DecodeJSON(r.Body, &b); err != nil {
 			return Response{}, err
 		}
-		res, err := u.Extend(ctx, gate.Extension{IDs: b.RequestIDs, Days: b.Days, Reason: b.Reason, Actor: r.Caller.ClientID})
+		var days *int
+		if b.Days != nil {
+			if *b.Days != math.Trunc(*b.Days) || math.Abs(*b.Days) > math.MaxInt32 {
+				return Response{}, gate.Invalid("value is not a valid integer", "type_error.integer", "body", "days")
+			}
+			d := int(*b.Days)
+			days = &d
+		}
+		res, err := u.Extend(ctx, gate.Extension{IDs: b.RequestIDs, Days: days, Reason: b.Reason, Actor: r.Caller.ClientID})
 		if err != nil {
 			return Response{}, err
 		}

@@ -132,6 +132,7 @@ func listRequests(u *gate.Requests) HandlerFunc {
 		}
 		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: size,
 			DueBefore: r.Query("due_before"), Identity: r.Query("identity")}
+		_, p.DueBeforeGiven = r.Event.QueryStringParameters["due_before"]
 		page, err := u.List(ctx, p)
 		if err != nil {
 			return Response{}, err
