@@ -1,4 +1,4 @@
-// Command reconciler is the scheduled Lambda (every 5 minutes) that completes
+// Command reconciler is the scheduled Lambda (every minute) that completes
 // what is overdue: deliveries never made, approvals never decided or never
 // published, and requests left awaiting pre-approval past REVIEW_DEADLINE.
 package main

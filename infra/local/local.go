@@ -94,7 +94,7 @@ var LocalDefaults = map[string]string{
 	"CONSOLE_TOKEN_URL":     "/api/v1/oauth/token",
 	"CONSOLE_LOGOUT_URL":    "/api/v1/oauth/logout",
 	"CONSOLE_CLIENT_ID":     localauth.ConsoleClientID,
-	// The reconciler (every second locally, every 5 minutes in AWS) looks at
+	// The reconciler (every second locally, every minute in AWS) looks at
 	// a request left waiting after 1 s instead of 1 min.
 	"RECONCILE_AFTER": "1s",
 }
@@ -370,7 +370,7 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 }
 
 // startReconciler plays the ReconcilerFunction's schedule. AWS
-// runs it every 5 minutes; locally it runs every second, or at a quarter of
+// runs it every minute; locally it runs every second, or at a quarter of
 // the deadline (between 100ms and 1m) when one is set, so that short
 // deadlines and the approval of complete requests can be tried out.
 func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Options) error {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -345,7 +346,7 @@ func run(cfg settings) (tally, error) {
 		logf("  calls %s", line)
 	}
 
-	seen := map[string]bool{} // approved-queue message ids, across both reads
+	seen := map[string]sentApproval{} // approved-queue messages by id, across the reads
 	messages, err := drainApproved(q, sys.Stack.Resources["ApprovedQueue"].Ref, seen)
 	if err != nil {
 		return tally{}, err
@@ -367,6 +368,9 @@ func run(cfg settings) (tally, error) {
 			messages[id] += n
 		}
 		t = api.checkAll(subs, sc, messages, faulted, cfg.deadline)
+	}
+	for _, line := range repeatedSends(seen) {
+		logf("  %s", line)
 	}
 	if orphans, err := api.orphans(subs); err != nil {
 		logf("could not list the requests: %v", err)
@@ -419,14 +423,19 @@ func queueDepth(q *sqs.Client, url string) (int, error) {
 	return n, nil
 }
 
-// drainApproved reads (and deletes) the whole approved queue: the soak is its
-// only consumer. It counts the distinct messages per request id: a message
-// received again (its deletion not yet effective, or refused) counts once,
-// also when a later read receives it, so seen is shared by the reads.
-func drainApproved(q *sqs.Client, url string, seen map[string]bool) (map[string]int, error) {
+// drainApproved reads the whole approved queue (the soak is its only
+// consumer) and counts the distinct messages per request id. It receives
+// each message for 12 hours and never deletes it: AWS drops a repeat of a
+// MessageDeduplicationId for 5 minutes whether or not its message was
+// consumed, moto only while the message is still in the queue, so deleting
+// would let moto count a repeat that AWS drops. seen (message id to request
+// id and sent time) is shared by the reads; sent lists a request's sends
+// when it has more than one.
+func drainApproved(q *sqs.Client, url string, seen map[string]sentApproval) (map[string]int, error) {
 	counts := map[string]int{}
 	for empty := 0; empty < 2; {
-		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			VisibilityTimeout: 43200, MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameSentTimestamp}})
 		if err != nil {
 			return nil, fmt.Errorf("read the approved queue: %w", err)
 		}
@@ -435,27 +444,45 @@ func drainApproved(q *sqs.Client, url string, seen map[string]bool) (map[string]
 			continue
 		}
 		empty = 0
-		entries := []types.DeleteMessageBatchRequestEntry{}
-		for i, m := range out.Messages {
+		for _, m := range out.Messages {
 			var b queue.ApprovedBody
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &b); err != nil {
 				return nil, fmt.Errorf("approved message %q: %w", aws.ToString(m.Body), err)
 			}
-			if id := aws.ToString(m.MessageId); !seen[id] {
-				seen[id] = true
+			if id := aws.ToString(m.MessageId); seen[id].request == "" {
+				ms, _ := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64)
+				seen[id] = sentApproval{request: b.PrivacyRequestID, at: time.UnixMilli(ms)}
 				counts[b.PrivacyRequestID]++
 			}
-			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
-		}
-		del, err := q.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: entries})
-		if err != nil {
-			return nil, fmt.Errorf("delete approved messages: %w", err)
-		}
-		if len(del.Failed) > 0 {
-			fmt.Fprintf(os.Stderr, "soak: approved queue: %d deletes refused (%s); those messages come back and count once\n", len(del.Failed), aws.ToString(del.Failed[0].Message))
 		}
 	}
 	return counts, nil
+}
+
+// sentApproval is one approved-queue message: its request and when SQS took it.
+type sentApproval struct {
+	request string
+	at      time.Time
+}
+
+// repeatedSends lists, for each request with more than one approved message,
+// when each was sent: how far apart says whether SQS's window should have
+// dropped the repeat.
+func repeatedSends(seen map[string]sentApproval) []string {
+	by := map[string][]time.Time{}
+	for _, s := range seen {
+		by[s.request] = append(by[s.request], s.at)
+	}
+	var out []string
+	for id, at := range by {
+		if len(at) < 2 {
+			continue
+		}
+		slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+		out = append(out, fmt.Sprintf("%s: %d approved messages, the last %s after the first", id, len(at), at[len(at)-1].Sub(at[0])))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // apiClient talks to the gate's API as admins and subjects do.

@@ -13,11 +13,15 @@ import (
 )
 
 // PublishLease is how long a publisher holds the right to send one approval.
-// It is shorter than the approved queue's 5-minute deduplication window, so
-// that a publisher that crashed between its send and its mark is followed by
-// the reconciler's send while SQS still drops the repeat (when the reconciler
-// runs within the rest of that window).
+// A publisher that crashed between its send and its mark is followed, once
+// its claim ends, by the reconciler's send: the lease, the reconciler's
+// schedule and its longest run together stay within ApprovedDedupWindow, so
+// that SQS drops the repeat.
 const PublishLease = time.Minute
+
+// ApprovedDedupWindow is how long the approved FIFO queue drops a message
+// whose MessageDeduplicationId (the request id) it has had, consumed or not.
+const ApprovedDedupWindow = 5 * time.Minute
 
 // PublishClaim is a publisher's right to send one approval: Token names the
 // publisher (so that a claim whose response was lost is recognised as its
@@ -55,7 +59,7 @@ type PublishStore interface {
 // already marked or claimed is not sent again, however late a record comes.
 // A crash after the claim leaves the request due at the claim's end, and the
 // reconciler then claims and sends again (the only case of two sends; SQS
-// drops the second within its 5-minute window).
+// drops the second, which comes within ApprovedDedupWindow).
 type Publisher struct {
 	Store PublishStore
 	Queue ApprovedPublisher
