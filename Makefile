@@ -43,7 +43,7 @@ vet:
 
 # The admin console's pictures in docs/console, taken by its browser tests.
 screenshots: tools $(VENV_STAMP)
-	PREGATE_SCREENSHOTS=1 go test -count=1 -run 'TestAdminConsole' -v ./infra/browsertest
+	PREGATE_SCREENSHOTS=1 go test -count=1 -run 'TestAdminConsole|TestPrivacyTeamDay' -v ./infra/browsertest
 
 # Load and fault run (docs/internals/soak.md), not part of `make test`: SOAK_REQUESTS=5000 by default.
 soak: $(VENV_STAMP)

@@ -82,6 +82,58 @@ export const ACTION = {
   status_changed: 'Status changed',
 };
 
+// Identities are masked wherever the console shows them, until an admin
+// reveals one request's (which the access log records): the page never
+// holds a subject's email, phone number or external id in clear before.
+export function maskEmail(email) {
+  const at = email.lastIndexOf('@');
+  return at < 1 ? '•••' : `${[...email][0]}•••${email.slice(at)}`;
+}
+
+// maskPhone keeps the last 4 digits.
+export function maskPhone(phone) {
+  let kept = 0;
+  return [...phone].reverse().map((c) => (/[0-9]/.test(c) && ++kept > 4 ? '•' : c)).reverse().join('');
+}
+
+// maskExternalID keeps the first 2 characters.
+export function maskExternalID(id) {
+  const chars = [...id];
+  return chars.slice(0, 2).join('') + '•'.repeat(Math.max(chars.length - 2, 0));
+}
+
+// DUE_SOON_DAYS: a request due within this many days is flagged (as in the
+// admins' daily digest).
+export const DUE_SOON_DAYS = 7;
+
+// Statuses whose deadline is over: nothing waits on the privacy team.
+const DECIDED = ['approved', 'denied', 'in_processing', 'complete', 'canceled'];
+
+// daysLeft shows a request's days left, with words as well as colour:
+// overdue in red, due soon in amber, the due date as a tooltip.
+export function daysLeft(r) {
+  const n = r.days_left;
+  if (n === null || n === undefined) return h('span', {class: 'muted', title: 'Its policy has no execution timeframe'}, 'No deadline');
+  const due = r.due_date ? new Date(r.due_date).toLocaleString(undefined, {year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'}) : '';
+  const days = (k) => `${k} day${k === 1 ? '' : 's'}`;
+  if (DECIDED.includes(r.status)) {
+    return h('span', {class: 'days muted', 'data-days-left': n, title: `Due ${due}; the request is decided`}, n < 0 ? `${days(-n)} past` : days(n));
+  }
+  if (n < 0) return h('span', {class: 'badge days overdue', 'data-days-left': n, title: `Overdue: it was due ${due}`}, `Overdue by ${days(-n)}`);
+  if (n < DUE_SOON_DAYS) return h('span', {class: 'badge days soon', 'data-days-left': n, title: `Due soon: ${due}`}, `${days(n)}, due soon`);
+  return h('span', {class: 'days', 'data-days-left': n, title: `Due ${due}`}, days(n));
+}
+
+// download saves text as a file the browser offers to keep.
+export function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], {type}));
+  const a = h('a', {href: url, download: name, hidden: true});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 // when formats an RFC 3339 time for people, keeping the exact value as a tooltip.
 export function when(iso) {
   if (!iso) return '—';
@@ -116,7 +168,7 @@ export function dialog(title, build, {onclose} = {}) {
 }
 
 // confirmDialog asks a yes/no question; onYes may throw to show an error in the dialog.
-export function confirmDialog(title, body, yesLabel, onYes, {danger = false} = {}) {
+export function confirmDialog(title, body, yesLabel, onYes, {danger = false, onclose} = {}) {
   return dialog(title, (close) => {
     const err = h('div');
     const yes = h('button', {type: 'submit', class: danger ? 'danger' : ''}, yesLabel);
@@ -136,7 +188,7 @@ export function confirmDialog(title, body, yesLabel, onYes, {danger = false} = {
     body, err,
     h('div', {class: 'buttons'}, yes, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Cancel')));
     return form;
-  });
+  }, {onclose});
 }
 
 // field is a labelled input (every input has a label).

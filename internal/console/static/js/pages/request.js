@@ -1,8 +1,9 @@
 // One privacy request: identity, policy, webhooks, timeline, and the
 // admin's decisions (approve, deny with a reason, re-run pre-approval).
-import {api, bulkFailures, keepDraft} from '../api.js';
+import {api, bulkFailures} from '../api.js';
 import * as auth from '../auth.js';
-import {h, mount, loading, errorBox, notice, statusBadge, stateBadge, when, dialog, confirmDialog, field, ACTION} from '../ui.js';
+import {denyDialog} from '../decide.js';
+import {h, mount, loading, errorBox, notice, statusBadge, stateBadge, when, confirmDialog, ACTION} from '../ui.js';
 
 const DECIDABLE = ['pending', 'awaiting_pre_approval', 'pre_approval_not_eligible'];
 
@@ -33,6 +34,12 @@ async function decide(path, body) {
   return result;
 }
 
+// denied follows a denial of this one request: a failure stays in the dialog.
+const denied = (reload) => (result) => {
+  if (result.failed.length) throw new Error(result.failed.map((f) => f.message).join('; '));
+  reload('Request denied.');
+};
+
 export async function requestPage(main, ctx) {
   const id = ctx.params[0];
   mount(main, h('p', {}, h('a', {href: '#/requests'}, '« Privacy requests')), loading('the request'));
@@ -56,7 +63,7 @@ export async function requestPage(main, ctx) {
       h('button', {type: 'button', id: 'approve', onclick: () => confirmDialog('Approve this request?',
         h('p', {}, `Request ${req.id} will be approved and sent on for execution. A decision cannot be undone.`), 'Approve',
         async () => { await decide('/privacy-request/administrate/approve', {request_ids: [req.id]}); reload('Request approved.'); })}, 'Approve'),
-      h('button', {type: 'button', id: 'deny', class: 'danger', onclick: () => denyDialog(req, reload)}, 'Deny'));
+      h('button', {type: 'button', id: 'deny', class: 'danger', onclick: () => denyDialog([req.id], denied(reload))}, 'Deny'));
     if (req.status === 'pending' && await hasRetryRoute()) {
       actions.append(h('button', {type: 'button', id: 'retry', class: 'secondary', onclick: () => confirmDialog('Re-run pre-approval?',
         h('p', {}, 'Every configured pre-approval webhook is called again for this request, which waits for their replies.'), 'Re-run pre-approval',
@@ -108,31 +115,5 @@ export async function requestPage(main, ctx) {
             e.webhook_key ? h('span', {class: 'muted'}, ` · ${e.webhook_key}`) : null,
             e.actor ? h('span', {class: 'muted'}, ` · by ${e.actor}`) : null,
             e.message ? h('p', {}, e.message) : null))))));
-  if (ctx.draft && ctx.draft.kind === 'deny' && canReview) denyDialog(req, reload, ctx.draft.reason);
-}
-
-function denyDialog(req, reload, reason = '') {
-  const text = h('textarea', {id: 'deny-reason', rows: '4', maxlength: '1000', required: true}, reason);
-  keepDraft(() => ({kind: 'deny', reason: text.value}));
-  return dialog('Deny this request?', (close) => {
-    const err = h('div');
-    const submit = h('button', {type: 'submit', class: 'danger'}, 'Deny');
-    return h('form', {onsubmit: async (e) => {
-      e.preventDefault();
-      submit.disabled = true;
-      mount(err);
-      try {
-        await decide('/privacy-request/administrate/deny', {request_ids: [req.id], reason: text.value});
-        close();
-        reload('Request denied.');
-      } catch (x) {
-        if (x.relogin) return;
-        mount(err, errorBox(x));
-        submit.disabled = false;
-      }
-    }},
-    h('p', {}, `Request ${req.id} will be denied. A decision cannot be undone.`),
-    field('Reason (shown on the timeline)', text), err,
-    h('div', {class: 'buttons'}, submit, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Cancel')));
-  }, {onclose: () => keepDraft(null)});
+  if (ctx.draft && ctx.draft.kind === 'deny' && canReview) denyDialog([req.id], denied(reload), ctx.draft.reason);
 }

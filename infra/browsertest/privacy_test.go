@@ -1,0 +1,236 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/pregate/pregate/internal/console"
+	"github.com/pregate/pregate/internal/localauth"
+)
+
+// privacyAPI is the test's view through the API with every admin scope.
+func privacyAPI(t *testing.T, sysURL string, auth *localauth.Server) *api {
+	tok, err := auth.Mint("local-admin", console.AdminScopes, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &api{t: t, base: sysURL + "/api/v1", token: tok}
+}
+
+// submitAs sends a privacy request of an identity under a policy.
+func (a *api) submitAs(policy string, identity map[string]string, externalID string) string {
+	a.t.Helper()
+	item := map[string]any{"identity": identity, "policy_key": policy}
+	if externalID != "" {
+		item["external_id"] = externalID
+	}
+	var out struct {
+		Succeeded []struct{ ID string } `json:"succeeded"`
+	}
+	a.call("POST", "/privacy-request", []map[string]any{item}, &out)
+	if len(out.Succeeded) != 1 {
+		a.t.Fatalf("submit %v: %+v", identity, out)
+	}
+	return out.Succeeded[0].ID
+}
+
+type requestView struct {
+	Status   string  `json:"status"`
+	DueDate  *string `json:"due_date"`
+	DaysLeft *int    `json:"days_left"`
+}
+
+func (a *api) request(id string) requestView {
+	a.t.Helper()
+	var r requestView
+	a.call("GET", "/privacy-request/"+id, nil, &r)
+	return r
+}
+
+// TestPrivacyTeamDay is the privacy team's day in the console: deadlines,
+// the Due soon view, search by identity, decisions on several requests at
+// once, all with identities masked.
+func TestPrivacyTeamDay(t *testing.T) {
+	chromium(t)
+	sys := startSystem(t)
+	through := privacyAPI(t, sys.URL, sys.Auth)
+	browserCtx := browser(t)
+	user := sys.Auth.User()
+
+	// Erasure requests must be done in 3 days here; no webhook is
+	// configured, so every request waits for an admin (New).
+	through.call("PATCH", "/dsr/policy", []map[string]any{{"key": "default_erasure_policy", "execution_timeframe": 3}}, nil)
+	emails := []string{"jane.doe@example.com", "omar.said@example.com", "li.wei@example.com", "ana.lima@example.com"}
+	var ids []string
+	for _, e := range emails {
+		ids = append(ids, through.submitAs("default_access_policy", map[string]string{"email": e}, ""))
+	}
+	urgent := through.submitAs("default_erasure_policy", map[string]string{"phone_number": "+15555550123"}, "crm-778812")
+	for _, id := range append(ids, urgent) {
+		through.waitForStatus(id, "pending")
+	}
+
+	ada := newPerson(t, browserCtx, "privacy admin", sys.URL)
+	ada.opensTheConsole()
+	ada.logsIn(user.Name, user.Password)
+	ada.goesTo("requests")
+	ada.step("see every request", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, urgent))))
+
+	// Days left: 29 for a 30-day policy just submitted; 2 and amber for the urgent one.
+	if got := ada.text("read the days left of a new request", ada.daysLeftOf(ids[0])); got != "29 days" {
+		t.Errorf("days left of a new request: %q, want 29 days", got)
+	}
+	if got := ada.text("read the days left of the urgent request", ada.daysLeftOf(urgent)); got != "2 days, due soon" {
+		t.Errorf("days left of the urgent request: %q", got)
+	}
+	if cls := ada.eval("read the urgent request's colour", fmt.Sprintf(`document.querySelector('#requests tr[data-id=%q] .days').className`, urgent)); !strings.Contains(cls.(string), "soon") {
+		t.Errorf("the urgent request's days left is not flagged: class %q", cls)
+	}
+	ada.seesOverdueInRed()
+	ada.seesNoIdentityInClear(emails...)
+	if got := ada.text("read the urgent request's masked identity", chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q] td[data-label="Identity"]`, urgent))); got != "+•••••••0123 · cr••••••••" {
+		t.Errorf("masked phone and external id: %q", got)
+	}
+	if got := ada.text("read a masked email", chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q] td[data-label="Identity"]`, ids[0]))); got != "j•••@example.com" {
+		t.Errorf("masked email: %q", got)
+	}
+
+	// Due soon: the urgent request only.
+	ada.step("open the Due soon view", chromedp.Click(chromedp.ID("view-due")),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, urgent))))
+	if n := ada.eval("count the requests due soon", `document.querySelectorAll('#requests tbody tr').length`); n != float64(1) {
+		t.Fatalf("%v requests due soon, want 1", n)
+	}
+	ada.picture("requests-due-soon")
+	ada.step("back to all requests", chromedp.Click(chromedp.ID("view-all")),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, ids[0]))))
+
+	// Search by email, in another case than submitted.
+	ada.searchesFor("Omar.Said@example.com")
+	ada.step("see Omar's request only", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, ids[1]))))
+	if n := ada.eval("count the requests found", `document.querySelectorAll('#requests tbody tr').length`); n != float64(1) {
+		t.Fatalf("the search found %v requests, want 1", n)
+	}
+	ada.seesNoIdentityInClear(emails...)
+	ada.picture("requests-search")
+	ada.step("clear the search", chromedp.Click(chromedp.ID("clear-search")),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, ids[0]))))
+
+	// Bulk approve 3 requests.
+	ada.selects(ids[0], ids[1], ids[2])
+	ada.picture("requests-selected")
+	ada.step("press Approve", chromedp.Click(chromedp.ID("bulk-approve")), chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
+	ada.step("confirm", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)),
+		chromedp.WaitVisible(chromedp.ID("bulk-outcome")))
+	if n := ada.eval("count the approved", `document.querySelectorAll('#bulk-outcome li[data-outcome="ok"]').length`); n != float64(3) {
+		t.Fatalf("%v requests shown approved, want 3", n)
+	}
+	for _, id := range ids[:3] {
+		if got := through.status(id); got != "approved" {
+			t.Errorf("request %s is %s after the bulk approval", id, got)
+		}
+	}
+	if got := through.status(ids[3]); got != "pending" {
+		t.Errorf("an unselected request is %s", got)
+	}
+
+	// Extend two deadlines, then again one of them with another: that one
+	// fails (once per request), shown apart.
+	ada.selects(ids[3], urgent)
+	ada.extends(10, "Identity documents requested from the subject")
+	if r := through.request(urgent); r.DaysLeft == nil || *r.DaysLeft != 12 {
+		t.Fatalf("the urgent request after a 10-day extension: %v days left", derefInt(r.DaysLeft))
+	}
+	ada.selects(urgent, ids[0])
+	ada.extends(5, "Waiting for the legal team")
+	ada.step("see one extended, one refused",
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#bulk-outcome li[data-outcome="ok"][data-id=%q]`, ids[0]))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#bulk-outcome li[data-outcome="failed"][data-id=%q]`, urgent))))
+	if got := ada.text("read the refusal", chromedp.CSS(fmt.Sprintf(`#bulk-outcome li[data-id=%q] strong`, urgent))); got != "Deadline already extended" {
+		t.Errorf("the refusal shown: %q", got)
+	}
+	ada.picture("requests-outcome")
+	if r := through.request(urgent); r.DaysLeft == nil || *r.DaysLeft != 12 {
+		t.Errorf("the urgent request moved again: %v days left", derefInt(r.DaysLeft))
+	}
+}
+
+func (p *person) daysLeftOf(id string) chromedp.CSS {
+	return chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q] td[data-label="Days left"]`, id))
+}
+
+// seesOverdueInRed: an overdue request's days left is red and says so in words.
+func (p *person) seesOverdueInRed() {
+	p.t.Helper()
+	got := p.await("render an overdue request's days left", `(async () => {
+	  const ui = await import(document.querySelector('script[type=module]').src.replace('main.js', 'ui.js'));
+	  const el = ui.daysLeft({status: 'pending', days_left: -2, due_date: new Date(Date.now() - 2 * 86400000).toISOString()});
+	  return el.className + '|' + el.textContent + '|' + el.title.startsWith('Overdue');
+	})()`)
+	if got != "badge days overdue|Overdue by 2 days|true" {
+		p.t.Errorf("an overdue request's days left: %q", got)
+	}
+}
+
+// await evaluates JavaScript whose value is a promise, and waits for it.
+func (p *person) await(what, js string) any {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[any](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.failed(what, err)
+	}
+	return v
+}
+
+// seesNoIdentityInClear: neither the page's text nor its HTML holds any of the identities.
+func (p *person) seesNoIdentityInClear(identities ...string) {
+	p.t.Helper()
+	page, _ := p.eval("read the page", `document.body.innerText + '\n' + document.documentElement.outerHTML`).(string)
+	for _, id := range identities {
+		if strings.Contains(strings.ToLower(page), strings.ToLower(id)) {
+			p.t.Errorf("%s: %q is in clear on the page", p.name, id)
+		}
+	}
+}
+
+func (p *person) searchesFor(identity string) {
+	p.t.Helper()
+	p.step("search for "+identity, chromedp.SendKeys(chromedp.ID("search"), identity+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("clear-search")), chromedp.WaitNotPresent(chromedp.CSS(`main .state[role=status]`)))
+}
+
+func (p *person) selects(ids ...string) {
+	p.t.Helper()
+	for _, id := range ids {
+		p.step("select "+id, chromedp.Click(chromedp.ID("pick-"+id)))
+	}
+	p.step(fmt.Sprintf("see %d selected", len(ids)), chromedp.WaitVisible(chromedp.CSS(`.bulk .chosen`)))
+	if got := p.text("read the selection", chromedp.CSS(`.bulk .chosen`)); got != fmt.Sprintf("%d selected", len(ids)) {
+		p.t.Fatalf("%s: selection %q after selecting %d", p.name, got, len(ids))
+	}
+}
+
+func (p *person) extends(days int, reason string) {
+	p.t.Helper()
+	p.step("press Extend deadline", chromedp.Click(chromedp.ID("bulk-extend")), chromedp.WaitVisible(chromedp.ID("extend-days")))
+	p.seesALabelOnEveryInput()
+	p.step("give the days and the reason", chromedp.SendKeys(chromedp.ID("extend-days"), fmt.Sprint(days)), chromedp.SendKeys(chromedp.ID("extend-reason"), reason))
+	p.picture("requests-extend")
+	p.step("extend", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)),
+		chromedp.WaitVisible(chromedp.ID("bulk-outcome")))
+}
+
+func derefInt(n *int) any {
+	if n == nil {
+		return nil
+	}
+	return *n
+}
