@@ -299,8 +299,8 @@ func TestAdminConsole(t *testing.T) {
 	reader.narrowsTheLoginTo("pregate/privacy-request:read", "pregate/webhook:read", "pregate/connection:read")
 	reader.logsIn(user.Name, user.Password)
 	reader.step("open the flagged request", chromedp.Navigate(sys.URL+"/admin/#/requests/"+flagged), chromedp.WaitVisible(chromedp.ID("timeline")))
-	if n := reader.eval("count the buttons", `document.querySelectorAll('main button').length`); n != float64(0) {
-		t.Fatalf("a read-only admin sees %v buttons on a request", n)
+	if n := reader.eval("count the buttons", `[...document.querySelectorAll('main button')].filter((b) => !['Reveal', 'Download evidence'].includes(b.textContent)).length`); n != float64(0) {
+		t.Fatalf("a read-only admin sees %v buttons on a request besides Reveal and Download evidence", n)
 	}
 	reader.goesTo("webhooks")
 	reader.step("see the webhook", chromedp.WaitVisible(reader.row("webhooks", "crm_check")))

@@ -72,7 +72,8 @@ func TestPrivacyTeamDay(t *testing.T) {
 		ids = append(ids, through.submitAs("default_access_policy", map[string]string{"email": e}, ""))
 	}
 	urgent := through.submitAs("default_erasure_policy", map[string]string{"phone_number": "+15555550123"}, "crm-778812")
-	for _, id := range append(ids, urgent) {
+	maria := through.submitAs("default_access_policy", map[string]string{"email": "maria.garcia@example.com", "phone_number": "+447700900123"}, "")
+	for _, id := range append(ids, urgent, maria) {
 		through.waitForStatus(id, "pending")
 	}
 
@@ -159,6 +160,49 @@ func TestPrivacyTeamDay(t *testing.T) {
 	if r := through.request(urgent); r.DaysLeft == nil || *r.DaysLeft != 12 {
 		t.Errorf("the urgent request moved again: %v days left", derefInt(r.DaysLeft))
 	}
+
+	// Maria's request: masked until revealed, each reveal in the access log.
+	ada.opensRequest(maria)
+	if got := ada.text("read the days left", chromedp.CSS(`#main dd .days`)); got != "29 days" {
+		t.Errorf("days left on the request's page: %q", got)
+	}
+	ada.seesNoIdentityInClear("maria.garcia@example.com", "+447700900123")
+	if got := ada.text("read the masked identity", chromedp.CSS("#identity")); !strings.Contains(got, "m•••@example.com") || !strings.Contains(got, "+••••••••0123") {
+		t.Errorf("the masked identity: %q", got)
+	}
+	ada.reveals()
+	page := ada.eval("read the page", `document.body.innerText`).(string)
+	if !strings.Contains(page, "maria.garcia@example.com") || !strings.Contains(page, "+447700900123") {
+		t.Errorf("after Reveal the page does not show the identity: %q", page)
+	}
+	ada.picture("request-revealed")
+	if got := through.accessEntries(maria, "reveal"); len(got) != 1 || got[0] != user.Name {
+		t.Fatalf("access log after one reveal: actors %v, want [%s]", got, user.Name)
+	}
+	ada.step("hide it", chromedp.Click(chromedp.ID("reveal")), chromedp.WaitNotPresent(chromedp.CSS(`#identity.revealed`)))
+	ada.seesNoIdentityInClear("maria.garcia@example.com", "+447700900123")
+	ada.reveals()
+	if got := through.accessEntries(maria, "reveal"); len(got) != 2 {
+		t.Fatalf("access log after two reveals: %d entries, want 2", len(got))
+	}
+
+	// Extend its deadline from its page; download its evidence.
+	ada.step("press Extend deadline", chromedp.Click(chromedp.ID("extend")), chromedp.WaitVisible(chromedp.ID("extend-days")))
+	ada.seesALabelOnEveryInput()
+	ada.step("give the days and the reason", chromedp.SendKeys(chromedp.ID("extend-days"), "30"), chromedp.SendKeys(chromedp.ID("extend-reason"), "Subject asked for more time"))
+	ada.picture("request-extend")
+	ada.step("extend", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="deadline_extended"]`)), chromedp.WaitNotPresent(chromedp.ID("extend")))
+	if got := ada.text("read the days left", chromedp.CSS(`#main dd .days`)); got != "59 days" {
+		t.Errorf("days left after a 30-day extension: %q", got)
+	}
+	if got := ada.text("read the extension on the timeline", chromedp.CSS(`#timeline li[data-action="deadline_extended"]`)); !strings.Contains(got, "Deadline extended by 30 days: Subject asked for more time") || !strings.Contains(got, "by "+user.Name) {
+		t.Errorf("the extension on the timeline: %q", got)
+	}
+	ada.seesNoIdentityInClear("maria.garcia@example.com", "+447700900123")
+	ada.picture("request-deadline")
+	ada.step("download the evidence", chromedp.Click(chromedp.ID("evidence")))
+	waitFor(t, "the evidence download in the access log", func() bool { return len(through.accessEntries(maria, "evidence")) == 1 })
 }
 
 func (p *person) daysLeftOf(id string) chromedp.CSS {
@@ -175,6 +219,42 @@ func (p *person) seesOverdueInRed() {
 	})()`)
 	if got != "badge days overdue|Overdue by 2 days|true" {
 		p.t.Errorf("an overdue request's days left: %q", got)
+	}
+}
+
+// reveals presses Reveal and waits for the identity in clear.
+func (p *person) reveals() {
+	p.t.Helper()
+	p.step("press Reveal", chromedp.Click(chromedp.ID("reveal")), chromedp.WaitVisible(chromedp.CSS(`#identity.revealed`)))
+}
+
+// accessEntries are the actors of a request's access-log entries of one action.
+func (a *api) accessEntries(id, action string) []string {
+	a.t.Helper()
+	var page struct {
+		Items []struct {
+			Actor, Action    string
+			PrivacyRequestID *string `json:"privacy_request_id"`
+		} `json:"items"`
+	}
+	a.call("GET", "/audit/access?size=100", nil, &page)
+	var actors []string
+	for _, e := range page.Items {
+		if e.Action == action && e.PrivacyRequestID != nil && *e.PrivacyRequestID == id {
+			actors = append(actors, e.Actor)
+		}
+	}
+	return actors
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not so: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

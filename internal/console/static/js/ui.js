@@ -80,6 +80,7 @@ export const ACTION = {
   denied: 'Denied',
   identity_verified: 'Identity verified',
   status_changed: 'Status changed',
+  deadline_extended: 'Deadline extended',
 };
 
 // Identities are masked wherever the console shows them, until an admin
@@ -132,6 +133,12 @@ export function download(name, type, text) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// facts is a definition list of [label, value] rows (falsy rows skipped, empty values shown as —).
+export function facts(rows, attrs = {}) {
+  return h('dl', {class: 'facts', ...attrs}, rows.filter(Boolean).map(([k, v]) =>
+    [h('dt', {}, k), h('dd', {}, v === null || v === undefined || v === '' ? '—' : v)]));
 }
 
 // when formats an RFC 3339 time for people, keeping the exact value as a tooltip.

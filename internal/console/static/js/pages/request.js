@@ -1,9 +1,11 @@
-// One privacy request: identity, policy, webhooks, timeline, and the
-// admin's decisions (approve, deny with a reason, re-run pre-approval).
+// One privacy request: identity (masked until revealed), policy and
+// deadline, webhooks, timeline, and the admin's decisions (approve, deny
+// with a reason, re-run pre-approval, extend the deadline), its evidence.
 import {api, bulkFailures} from '../api.js';
 import * as auth from '../auth.js';
 import {denyDialog} from '../decide.js';
-import {h, mount, loading, errorBox, notice, statusBadge, stateBadge, when, confirmDialog, ACTION} from '../ui.js';
+import {h, mount, loading, errorBox, notice, facts, statusBadge, stateBadge, when, confirmDialog, ACTION} from '../ui.js';
+import {identitySection, deadlineFacts, deadlineActions} from '../privacy.js';
 
 const DECIDABLE = ['pending', 'awaiting_pre_approval', 'pre_approval_not_eligible'];
 
@@ -21,10 +23,6 @@ async function hasRetryRoute() {
     }
   }
   return retryAvailable;
-}
-
-function dl(rows) {
-  return h('dl', {class: 'facts'}, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === null || v === undefined || v === '' ? '—' : v)]));
 }
 
 async function decide(path, body) {
@@ -80,22 +78,19 @@ export async function requestPage(main, ctx) {
   }
   const webhooks = req.webhooks || [];
   const entries = (activity && activity.items) || [];
+  actions.append(...deadlineActions(req, entries, reload));
   mount(main,
     h('p', {}, h('a', {href: '#/requests'}, '« Privacy requests')),
     h('div', {class: 'page-head'}, h('h1', {}, 'Request ', h('span', {class: 'mono'}, req.id), statusBadge(req.status))),
     ctx.note ? notice(ctx.note) : null,
-    actions.childElementCount ? actions : null,
+    actions,
     h('div', {class: 'columns'},
-      h('section', {'aria-labelledby': 'h-identity'}, h('h2', {id: 'h-identity'}, 'Identity'), dl([
-        ['Email', req.identity && req.identity.email],
-        ['Phone', req.identity && req.identity.phone_number],
-        ['External id', req.external_id],
-        ['Identity verified', req.identity_verified_at ? when(req.identity_verified_at) : null],
-      ])),
-      h('section', {'aria-labelledby': 'h-policy'}, h('h2', {id: 'h-policy'}, 'Policy'), dl([
+      identitySection(req),
+      h('section', {'aria-labelledby': 'h-policy'}, h('h2', {id: 'h-policy'}, 'Policy'), facts([
         ['Policy', req.policy_key],
         ['Action', req.policy_action],
         ['Submitted', when(req.created_at)],
+        ...deadlineFacts(req),
         ['Updated', when(req.updated_at)],
         req.reviewed_at ? ['Reviewed', [when(req.reviewed_at), req.reviewed_by ? ` by ${req.reviewed_by}` : '']] : null,
       ]))),
