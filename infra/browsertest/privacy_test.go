@@ -3,10 +3,15 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -203,6 +208,62 @@ func TestPrivacyTeamDay(t *testing.T) {
 	ada.picture("request-deadline")
 	ada.step("download the evidence", chromedp.Click(chromedp.ID("evidence")))
 	waitFor(t, "the evidence download in the access log", func() bool { return len(through.accessEntries(maria, "evidence")) == 1 })
+
+	// Export today's requests; its pages made small, so that the console
+	// follows the cursor from page to page.
+	downloads := ada.savesDownloads()
+	fetches := ada.shrinksExportPages(2)
+	ada.goesTo("requests")
+	ada.step("open Export CSV", chromedp.Click(chromedp.ID("export")), chromedp.WaitVisible(chromedp.ID("export-from")))
+	ada.seesALabelOnEveryInput()
+	ada.picture("requests-export")
+	ada.step("export", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
+	csv := downloads.file(t)
+	lines := strings.Split(strings.TrimSuffix(csv, "\n"), "\n")
+	if lines[0] != "id,status,policy_key,created_at,due_date,decided_at,decided_by,webhooks" || strings.Count(csv, "id,status,") != 1 {
+		t.Fatalf("the export's header: %q", csv)
+	}
+	if len(lines) != 1+len(ids)+2 {
+		t.Fatalf("the export has %d rows, want %d:\n%s", len(lines)-1, len(ids)+2, csv)
+	}
+	for _, id := range append(ids, urgent, maria) {
+		if !strings.Contains(csv, id+",") {
+			t.Errorf("the export lacks %s", id)
+		}
+	}
+	if n := fetches.Load(); n < 3 || int(n) != len(through.accessEntries("", "export")) {
+		t.Errorf("the console fetched %d export pages; the access log has %d export entries", n, len(through.accessEntries("", "export")))
+	}
+
+	// The access log: each reveal, the evidence and every export page, by Ada.
+	ada.goesTo("access")
+	ada.step("see the reveals", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#access tr[data-action="reveal"][data-id=%q]`, maria))))
+	for action, want := range map[string]int{"reveal": 2, "evidence": 1, "export": int(fetches.Load())} {
+		if n := ada.eval("count the "+action+" entries", fmt.Sprintf(`document.querySelectorAll('#access tr[data-action=%q]').length`, action)); n != float64(want) {
+			t.Errorf("%v %s entries in the access log page, want %d", n, action, want)
+		}
+	}
+	ada.picture("access-log")
+
+	// Erasure requests get 45 days from now on; those already made keep theirs.
+	ada.goesTo("policies")
+	ada.step("press Edit on the erasure policy", chromedp.Click(chromedp.CSS(`button[aria-label="Edit the timeframe of Default Erasure Policy"]`)),
+		chromedp.WaitVisible(chromedp.ID("policy-days")))
+	ada.seesALabelOnEveryInput()
+	ada.step("type 45 days", chromedp.SetValue(chromedp.ID("policy-days"), ""), chromedp.SendKeys(chromedp.ID("policy-days"), "45"))
+	ada.picture("policy-edit")
+	ada.step("save", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)))
+	if got := ada.text("read the new timeframe", chromedp.CSS(`#policies tr[data-key="default_erasure_policy"] td.timeframe`)); got != "45 days" {
+		t.Errorf("the erasure policy's timeframe shown: %q", got)
+	}
+	ada.picture("policies")
+	later := through.submitAs("default_erasure_policy", map[string]string{"email": "late.comer@example.com"}, "")
+	if r := through.request(later); r.DaysLeft == nil || *r.DaysLeft != 44 {
+		t.Errorf("an erasure request submitted after the change: %v days left, want 44", derefInt(r.DaysLeft))
+	}
+	if r := through.request(urgent); r.DaysLeft == nil || *r.DaysLeft != 12 {
+		t.Errorf("an erasure request submitted before the change: %v days left, want 12", derefInt(r.DaysLeft))
+	}
 }
 
 func (p *person) daysLeftOf(id string) chromedp.CSS {
@@ -228,7 +289,8 @@ func (p *person) reveals() {
 	p.step("press Reveal", chromedp.Click(chromedp.ID("reveal")), chromedp.WaitVisible(chromedp.CSS(`#identity.revealed`)))
 }
 
-// accessEntries are the actors of a request's access-log entries of one action.
+// accessEntries are the actors of a request's access-log entries of one
+// action (id "": the entries of no request).
 func (a *api) accessEntries(id, action string) []string {
 	a.t.Helper()
 	var page struct {
@@ -240,11 +302,64 @@ func (a *api) accessEntries(id, action string) []string {
 	a.call("GET", "/audit/access?size=100", nil, &page)
 	var actors []string
 	for _, e := range page.Items {
-		if e.Action == action && e.PrivacyRequestID != nil && *e.PrivacyRequestID == id {
+		if e.Action == action && (e.PrivacyRequestID == nil && id == "" || e.PrivacyRequestID != nil && *e.PrivacyRequestID == id) {
 			actors = append(actors, e.Actor)
 		}
 	}
 	return actors
+}
+
+// downloadDir is where a person's browser saves what they download.
+type downloadDir string
+
+// savesDownloads makes the person's browser save downloads into a folder of the test's.
+func (p *person) savesDownloads() downloadDir {
+	p.t.Helper()
+	dir := p.t.TempDir()
+	_, err := chromedp.CallBrowser(p.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir,
+		BrowserContextID: chromedp.FromContext(p.ctx).BrowserContextID})
+	if err != nil {
+		p.failed("allow downloads", err)
+	}
+	return downloadDir(dir)
+}
+
+// file waits for the one file downloaded and returns its content.
+func (d downloadDir) file(t *testing.T) string {
+	t.Helper()
+	var body []byte
+	waitFor(t, "a downloaded file", func() bool {
+		entries, _ := os.ReadDir(string(d))
+		if len(entries) != 1 || strings.HasSuffix(entries[0].Name(), ".crdownload") {
+			return false
+		}
+		body, _ = os.ReadFile(filepath.Join(string(d), entries[0].Name()))
+		return len(body) > 0
+	})
+	return string(body)
+}
+
+// shrinksExportPages makes the console's export calls ask for pages of
+// size rows (it asks for 1,000) and counts them.
+func (p *person) shrinksExportPages(size int) *atomic.Int32 {
+	p.t.Helper()
+	var n atomic.Int32
+	paused := chromedp.Events(p.ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/api/v1/privacy-request/export?*"}}}); err != nil {
+		p.failed("watch the export calls", err)
+	}
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			to := strings.Replace(ev.Request.URL, "size=1000", fmt.Sprintf("size=%d", size), 1)
+			_, _ = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID, URL: to})
+		}
+	}()
+	return &n
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -44,7 +44,9 @@ export function message(status, body) {
   return `HTTP ${status}`;
 }
 
-export async function api(method, path, body) {
+// send makes one call and answers the response and its body as text; a
+// refused call throws an ApiError with the API's own message.
+async function send(method, path, body) {
   if (auth.expiresSoon()) await relogin();
   const headers = {Authorization: `Bearer ${auth.accessToken()}`};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -64,7 +66,17 @@ export async function api(method, path, body) {
   // 401, or 403 without a scope named: the token itself is no good (expired).
   if (res.status === 401 || (res.status === 403 && json && json.detail === 'Not Authorized for this action')) await relogin();
   if (!res.ok) throw new ApiError(res.status, message(res.status, json), json);
-  return json;
+  return {res, text, json};
+}
+
+export async function api(method, path, body) {
+  return (await send(method, path, body)).json;
+}
+
+// apiText is a GET of a route that answers text (CSV): {text, headers}.
+export async function apiText(path) {
+  const {res, text} = await send('GET', path);
+  return {text, headers: res.headers};
 }
 
 // bulkResult turns a {succeeded, failed} answer into an error when any item failed.

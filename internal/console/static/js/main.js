@@ -7,6 +7,8 @@ import {requestsPage} from './pages/requests.js';
 import {requestPage} from './pages/request.js';
 import {webhooksPage} from './pages/webhooks.js';
 import {connectionsPage} from './pages/connections.js';
+import {policiesPage} from './pages/policies.js';
+import {accessPage} from './pages/access.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -17,12 +19,16 @@ const pages = [
   {re: /^#\/requests(?:\?.*)?$/, page: requestsPage, nav: 'requests'},
   {re: /^#\/webhooks$/, page: webhooksPage, nav: 'webhooks'},
   {re: /^#\/connections$/, page: connectionsPage, nav: 'connections'},
+  {re: /^#\/policies$/, page: policiesPage, nav: 'policies'},
+  {re: /^#\/access(?:\?.*)?$/, page: accessPage, nav: 'access'},
 ];
 
 const sections = [
   {id: 'requests', href: '#/requests', label: 'Privacy requests', scope: 'privacy-request:read'},
   {id: 'webhooks', href: '#/webhooks', label: 'Pre-approval webhooks', scope: 'webhook:read'},
   {id: 'connections', href: '#/connections', label: 'Connections', scope: 'connection:read'},
+  {id: 'policies', href: '#/policies', label: 'Policies', scope: 'policy:read'},
+  {id: 'access', href: '#/access', label: 'Access log', scope: 'audit:read'},
 ];
 
 let draft = null; // a form to reopen after signing in again

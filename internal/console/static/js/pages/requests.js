@@ -5,6 +5,7 @@
 import {api} from '../api.js';
 import * as auth from '../auth.js';
 import {decide, denyDialog, extendDialog} from '../decide.js';
+import {exportDialog} from '../export.js';
 import {h, mount, loading, empty, errorBox, notice, statusBadge, when, field, confirmDialog, daysLeft, maskEmail, maskPhone, maskExternalID,
   DUE_SOON_DAYS, STATUS, WEBHOOK_STATE} from '../ui.js';
 
@@ -92,7 +93,8 @@ export async function requestsPage(main, ctx) {
     h('li', {}, h('a', {href: link({status, view: 'due'}), id: 'view-due', 'aria-current': view ? 'page' : null}, 'Due soon'))));
   const body = h('div', {}, loading('privacy requests'));
   mount(main,
-    h('div', {class: 'page-head'}, h('h1', {}, 'Privacy requests'), views),
+    h('div', {class: 'page-head'}, h('h1', {}, 'Privacy requests'), h('div', {class: 'head-tools'}, views,
+      h('button', {type: 'button', class: 'secondary', id: 'export', onclick: () => exportDialog()}, 'Export CSV'))),
     h('div', {class: 'toolbar'}, searchForm, h('form', {class: 'filters', onsubmit: (e) => e.preventDefault()}, field('Status', select))),
     outcome ? outcomePanel(outcome) : null,
     body);
