@@ -252,7 +252,14 @@ func hasActivity(act activityOut, action, message string) bool {
 // eligible path, with the call's token.
 func replyEligible(t *testing.T, call http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", call.Get("reply-to-base-url")+call.Get("reply-to-eligible"), strings.NewReader("{}"))
+	replyTo(t, call, "reply-to-eligible")
+}
+
+// replyTo answers a call on the path its header pathHeader gives
+// (reply-to-eligible or reply-to-not-eligible), and wants 200.
+func replyTo(t *testing.T, call http.Header, pathHeader string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", call.Get("reply-to-base-url")+call.Get(pathHeader), strings.NewReader("{}"))
 	req.Header.Set("Authorization", "Bearer "+call.Get("reply-to-token"))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := openapitest.Client(t).Do(req)

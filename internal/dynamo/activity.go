@@ -43,8 +43,9 @@ type itemRefs struct{ denyReason, reviewer string }
 
 // runHook is one webhook of an archived run's snapshot.
 type runHook struct {
-	Key  string `dynamodbav:"k"`
-	Name string `dynamodbav:"n"`
+	Key    string `dynamodbav:"k"`
+	Name   string `dynamodbav:"n"`
+	Shadow bool   `dynamodbav:"s,omitempty"`
 }
 
 // toActivityItems stores es; an entry whose reason is the deny reason or
@@ -94,7 +95,7 @@ func readActivity(items []activityItem, hooks []runHook, refs itemRefs) ([]gate.
 			if n < 0 || n >= len(hooks) {
 				return nil, fmt.Errorf("timeline entry %d names webhook %d of %d", i, n, len(hooks))
 			}
-			e.Hooks = append(e.Hooks, gate.Mention{Index: n, Key: hooks[n].Key, Name: hooks[n].Name})
+			e.Hooks = append(e.Hooks, gate.Mention{Index: n, Key: hooks[n].Key, Name: hooks[n].Name, Shadow: hooks[n].Shadow})
 		}
 		out[i] = e
 	}

@@ -17,12 +17,12 @@ import (
 // once, on the request.
 func TestTimelineRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 3, 7, 0, 0, 123456000, time.UTC)
-	hooks := []gate.SnapshotWebhook{{Key: "crm", Name: "Called"}, {Key: "ticketing", Name: "Ticketing, the 'big' one"}, {Key: "k3", Name: "é😀"}}
+	hooks := []gate.SnapshotWebhook{{Key: "crm", Name: "Called"}, {Key: "ticketing", Name: "Ticketing, the 'big' one"}, {Key: "k3", Name: "é😀", Mode: gate.ModeShadow}}
 	r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusDenied, PolicyKey: "default_access_policy", PolicyAction: "access",
 		CreatedAt: at, UpdatedAt: at, Webhooks: hooks, DenyReason: "not a customer", ReviewedBy: "admin"}
 	var all []gate.Mention
 	for i, h := range hooks {
-		all = append(all, gate.Mention{Index: i, Key: h.Key, Name: h.Name})
+		all = append(all, gate.Mention{Index: i, Key: h.Key, Name: h.Name, Shadow: h.Shadow()})
 	}
 	one := func(i int) []gate.Mention { return all[i : i+1] }
 	r.Activity = []gate.ActivityEntry{
@@ -31,7 +31,8 @@ func TestTimelineRoundTrip(t *testing.T) {
 		{At: at, Kind: gate.KindFailed, Hooks: one(1), Attempts: 10, Reason: "HTTP 503"},
 		{At: at, Kind: gate.KindFailedToPending, Hooks: one(1)},
 		{At: at, Kind: gate.KindDeadlinePassed, Hooks: []gate.Mention{all[0], all[2]}, Deadline: 72 * time.Hour},
-		{At: at, Kind: gate.KindEligible, Hooks: one(2)},
+		{At: at, Kind: gate.KindEligible, Hooks: one(0)},
+		{At: at, Kind: gate.KindShadowNotEligible, Hooks: one(2)},
 		{At: at, Kind: gate.KindRerun, Actor: "someone else"},
 		{At: at, Kind: gate.KindAdminDenied, Reason: "not a customer", Actor: "admin"},
 	}

@@ -66,7 +66,7 @@ func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map
 	}
 	hooks := make([]runHook, len(it.Webhooks))
 	for i, w := range it.Webhooks {
-		hooks[i] = runHook{Key: w.Key, Name: w.Name}
+		hooks[i] = w.runHook()
 	}
 	webhooks, err := attributevalue.Marshal(hooks)
 	if err != nil {

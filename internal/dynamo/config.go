@@ -218,6 +218,7 @@ type webhookItem struct {
 	Name                string              `dynamodbav:"name"`
 	ConnectionConfigKey string              `dynamodbav:"connection_config_key"`
 	PolicyActions       []string            `dynamodbav:"policy_actions"`
+	Shadow              bool                `dynamodbav:"shadow,omitempty"` // absent: enforce
 	CreatedAt           string              `dynamodbav:"created_at"`
 	UpdatedAt           string              `dynamodbav:"updated_at"`
 	SigningSecrets      []signingSecretItem `dynamodbav:"signing_secrets"`
@@ -254,8 +255,8 @@ func (s *ConfigStore) LoadWebhookSet(ctx context.Context) (gate.WebhookSet, erro
 	for _, w := range it.Webhooks {
 		sw := gate.StoredWebhook{Webhook: gate.Webhook{
 			Key: w.Key, Name: w.Name, ConnectionKey: w.ConnectionConfigKey,
-			PolicyActions: w.PolicyActions,
-			CreatedAt:     parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
+			PolicyActions: w.PolicyActions, Mode: modeOf(w.Shadow),
+			CreatedAt: parseTime(w.CreatedAt), UpdatedAt: parseTime(w.UpdatedAt),
 		}}
 		for _, ss := range w.SigningSecrets {
 			sw.SigningSecrets = append(sw.SigningSecrets, gate.SealedSigningSecret{Sealed: ss.Sealed, ValidUntil: parseTime(ss.ValidUntil)})
@@ -271,8 +272,8 @@ func (s *ConfigStore) putSet(set gate.WebhookSet) (*types.Put, error) {
 	for _, w := range set.Webhooks {
 		wi := webhookItem{
 			Key: w.Key, Name: w.Name, ConnectionConfigKey: w.ConnectionKey,
-			PolicyActions: w.PolicyActions,
-			CreatedAt:     fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: []signingSecretItem{},
+			PolicyActions: w.PolicyActions, Shadow: w.Mode == gate.ModeShadow,
+			CreatedAt: fmtTime(w.CreatedAt), UpdatedAt: fmtTime(w.UpdatedAt), SigningSecrets: []signingSecretItem{},
 		}
 		for _, ss := range w.SigningSecrets {
 			si := signingSecretItem{Sealed: ss.Sealed}

@@ -15,7 +15,7 @@ var _ gate.ReplyStore = (*RequestStore)(nil)
 //	SET updated_at, activity = list_append(...)
 //	    [, webhooks[i].reply = :answer, webhooks[i].replied_at = :at]
 //	    [, #status = :to [, approved_at = :at]]
-//	CONDITION attribute_exists(id) AND #status IN (:pending, :awaiting) AND <run is w.Run>
+//	CONDITION attribute_exists(id) [AND #status IN (:pending, :awaiting)] AND <run is w.Run>   (not for a shadow reply)
 //	    [AND webhooks[i].#key = :key AND attribute_not_exists(webhooks[i].reply)]
 //	    [AND webhooks[j].reply = :eligible ...]
 //
@@ -24,11 +24,12 @@ var _ gate.ReplyStore = (*RequestStore)(nil)
 // landing never refuses it. It returns the item after the write.
 func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gate.PrivacyRequest, error) {
 	u := webhookUpdate{id: w.ID, at: w.At, activity: w.Activity, what: "record reply", returnNew: true,
-		cond: []string{"#status IN (:pending, :awaiting)"},
-		values: map[string]types.AttributeValue{
-			":pending":  stringValue(string(gate.StatusPending)),
-			":awaiting": stringValue(string(gate.StatusAwaitingPreApproval)),
-		}}
+		values: map[string]types.AttributeValue{}}
+	if !w.Shadow { // a shadow webhook's reply is recorded whatever the status
+		u.cond = append(u.cond, "#status IN (:pending, :awaiting)")
+		u.values[":pending"] = stringValue(string(gate.StatusPending))
+		u.values[":awaiting"] = stringValue(string(gate.StatusAwaitingPreApproval))
+	}
 	u.cond = append(u.cond, runCondition(w.Run, u.values))
 	if r := w.Reply; r != nil {
 		p := webhookPath(r.Index)

@@ -92,18 +92,32 @@ type requestItem struct {
 // delivery/attempts, replies only reply/replied_at, each
 // conditioned on its own fields (docs/storage.md).
 type snapshotItem struct {
-	Key       string `dynamodbav:"key"`
-	Name      string `dynamodbav:"name"`
+	Key  string `dynamodbav:"key"`
+	Name string `dynamodbav:"name"`
+	// Shadow marks a webhook in shadow mode; absent is enforce, the usual case.
+	Shadow    bool   `dynamodbav:"sh,omitempty"`
 	Delivery  string `dynamodbav:"delivery,omitempty"`
 	Attempts  int    `dynamodbav:"attempts"`
 	Reply     string `dynamodbav:"reply,omitempty"`
 	RepliedAt string `dynamodbav:"replied_at,omitempty"`
 }
 
+// modeOf is a stored webhook's mode (shadow marked, enforce absent).
+func modeOf(shadow bool) gate.WebhookMode {
+	if shadow {
+		return gate.ModeShadow
+	}
+	return gate.ModeEnforce
+}
+
+func (w snapshotItem) runHook() runHook {
+	return runHook{Key: w.Key, Name: w.Name, Shadow: w.Shadow}
+}
+
 func toSnapshotItems(ws []gate.SnapshotWebhook) []snapshotItem {
 	out := make([]snapshotItem, len(ws))
 	for i, w := range ws {
-		out[i] = snapshotItem{Key: w.Key, Name: w.Name, Delivery: string(w.Delivery), Attempts: w.Attempts, Reply: string(w.Reply),
+		out[i] = snapshotItem{Key: w.Key, Name: w.Name, Shadow: w.Shadow(), Delivery: string(w.Delivery), Attempts: w.Attempts, Reply: string(w.Reply),
 			RepliedAt: optTime(w.RepliedAt)}
 	}
 	return out
@@ -175,12 +189,12 @@ func (it requestItem) request() (*gate.PrivacyRequest, error) {
 		Run:      it.Run, WebhooksVersion: it.WebhooksVersion,
 	}
 	for i, w := range it.Webhooks {
-		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
+		r.Webhooks[i] = gate.SnapshotWebhook{Key: w.Key, Name: w.Name, Mode: modeOf(w.Shadow), Delivery: gate.WebhookState(w.Delivery), Attempts: w.Attempts,
 			Reply: gate.WebhookState(w.Reply), RepliedAt: p.opt(w.RepliedAt)}
 	}
 	hooks := make([]runHook, len(it.Webhooks))
 	for i, w := range it.Webhooks {
-		hooks[i] = runHook{Key: w.Key, Name: w.Name}
+		hooks[i] = w.runHook()
 	}
 	activity, err := readActivity(it.Activity, hooks, itemRefs{it.DenyReason, it.ReviewedBy})
 	if err != nil {

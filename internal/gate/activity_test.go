@@ -15,6 +15,7 @@ func lineOf(e ActivityEntry) line { return line{e.Action(), e.Message(), e.Webho
 func TestActivityTexts(t *testing.T) {
 	a := Mention{Index: 0, Key: "crm", Name: "CRM"}
 	b := Mention{Index: 2, Key: "billing", Name: "Billing, EU"}
+	s := Mention{Index: 1, Key: "fraud", Name: "Fraud", Shadow: true}
 	rendered := map[ActivityKind]bool{}
 	for _, tc := range []struct {
 		entry ActivityEntry
@@ -25,11 +26,16 @@ func TestActivityTexts(t *testing.T) {
 		{ActivityEntry{Kind: KindNoManualApproval}, line{"approved", "Request auto-approved: manual approval not required", ""}},
 		{ActivityEntry{Kind: KindAwaitingReview}, line{"status_changed", "Request submitted: awaiting manual review", ""}},
 		{ActivityEntry{Kind: KindTriggered, Hooks: []Mention{a, b}}, line{"pre_approval_webhook_triggered", "Triggered pre-approval webhooks: CRM, Billing, EU", ""}},
+		{ActivityEntry{Kind: KindTriggered, Hooks: []Mention{a, s}}, line{"pre_approval_webhook_triggered", "Triggered pre-approval webhooks: CRM, Fraud (shadow)", ""}},
 		{ActivityEntry{Kind: KindCalled, Hooks: []Mention{b}, HTTPStatus: 204}, line{"pre_approval_webhook_called", "Called pre-approval webhook 'Billing, EU': HTTP 204", "billing"}},
 		{ActivityEntry{Kind: KindFailed, Hooks: []Mention{a}, Attempts: 5, Reason: "HTTP 503"},
 			line{"pre_approval_webhook_failed", "Pre-approval webhook 'CRM' failed after 5 attempts: HTTP 503", "crm"}},
 		{ActivityEntry{Kind: KindNotCalled, Hooks: []Mention{a}, Reason: "its signing secret could not be opened"},
 			line{"pre_approval_webhook_failed", "Pre-approval webhook 'CRM' failed: its signing secret could not be opened", "crm"}},
+		{ActivityEntry{Kind: KindFailed, Hooks: []Mention{s}, Attempts: 3, Reason: "timeout"},
+			line{"pre_approval_webhook_failed", "Pre-approval webhook 'Fraud' failed after 3 attempts: timeout (shadow, not counted)", "fraud"}},
+		{ActivityEntry{Kind: KindNotCalled, Hooks: []Mention{s}, Reason: "connection 'x' has no secrets"},
+			line{"pre_approval_webhook_failed", "Pre-approval webhook 'Fraud' failed: connection 'x' has no secrets (shadow, not counted)", "fraud"}},
 		{ActivityEntry{Kind: KindFailedToPending, Hooks: []Mention{a}}, line{"status_changed", "Status changed from awaiting_pre_approval to pending", "crm"}},
 		{ActivityEntry{Kind: KindDeadlinePassed, Hooks: []Mention{a, b}, Deadline: 72 * time.Hour},
 			line{"status_changed", "Review deadline of 72h0m0s passed with no reply from pre-approval webhooks: CRM, Billing, EU", ""}},
@@ -47,6 +53,8 @@ func TestActivityTexts(t *testing.T) {
 			line{"deadline_extended", "Deadline extended by 1 day: identity documents arrive late", ""}},
 		{ActivityEntry{Kind: KindDeadlineExtended, Actor: "ana", Days: 30, Reason: "complex"}, line{"deadline_extended", "Deadline extended by 30 days: complex", ""}},
 		{ActivityEntry{Kind: KindNoWebhookInScope, PolicyAction: "erasure"}, line{"status_changed", "No pre-approval webhook applies to erasure requests", ""}},
+		{ActivityEntry{Kind: KindShadowEligible, Hooks: []Mention{s}}, line{"pre_approval_shadow_reply", "Shadow webhook 'Fraud' responded: eligible", "fraud"}},
+		{ActivityEntry{Kind: KindShadowNotEligible, Hooks: []Mention{s}}, line{"pre_approval_shadow_reply", "Shadow webhook 'Fraud' responded: not eligible", "fraud"}},
 	} {
 		if got := lineOf(tc.entry); got != tc.want {
 			t.Errorf("kind %d: %+v, want %+v", tc.entry.Kind, got, tc.want)

@@ -9,7 +9,7 @@ import (
 )
 
 // expire moves a request left awaiting_pre_approval past the review
-// deadline to pending, naming the silent webhooks, so that an admin sees it
+// deadline to pending, naming the silent enforce webhooks, so that an admin sees it
 // instead of it waiting for ever.
 func (u *Reconciler) expire(ctx context.Context, r *PrivacyRequest, now time.Time) (bool, error) {
 	to, err := Next(r.Status, EventReviewDeadline)
@@ -19,7 +19,7 @@ func (u *Reconciler) expire(ctx context.Context, r *PrivacyRequest, now time.Tim
 	var silent []string
 	e := ActivityEntry{At: now, Kind: KindDeadlinePassed, Deadline: u.Deadline}
 	for i, w := range r.Webhooks {
-		if w.Reply == "" {
+		if w.Reply == "" && !w.Shadow() {
 			silent = append(silent, w.Name)
 			e.Hooks = append(e.Hooks, Mention{Index: i, Key: w.Key, Name: w.Name})
 		}

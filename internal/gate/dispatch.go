@@ -476,11 +476,6 @@ func (u *Dispatcher) skip(r *PrivacyRequest, readErr error, d Delivery, seen map
 	case readErr != nil:
 		return "", readErr
 	}
-	switch r.Status {
-	case StatusAwaitingPreApproval, StatusPending, StatusPreApprovalNotEligible:
-	default:
-		return "privacy request is " + string(r.Status), nil
-	}
 	if d.Run != r.Run {
 		return "delivery of an earlier pre-approval run", nil
 	}
@@ -489,6 +484,9 @@ func (u *Dispatcher) skip(r *PrivacyRequest, readErr error, d Delivery, seen map
 		return "webhook not in the request's snapshot", nil
 	}
 	switch w := r.Webhooks[i]; {
+	case !w.Shadow() && r.Status != StatusAwaitingPreApproval && r.Status != StatusPending && r.Status != StatusPreApprovalNotEligible:
+		// A shadow webhook is called whatever the status: it is there to be observed.
+		return "privacy request is " + string(r.Status), nil
 	case w.Reply != "":
 		return "webhook already replied " + string(w.Reply), nil
 	case w.Delivery == WebhookCalled:
@@ -566,8 +564,9 @@ func (u *Dispatcher) record(ctx context.Context, r *PrivacyRequest, its []*batch
 // deliveryWrite decides the write that records its on r. A successful call
 // always gets its timeline entry (the call was made), and marks the webhook
 // called unless a delivery is already recorded. A failure for good marks the
-// webhook failed and moves an awaiting request to pending, unless the
-// webhook was called or has replied meanwhile: then there is nothing to fail.
+// webhook failed and moves an awaiting request to pending (an enforce
+// webhook's only), unless the webhook was called or has replied meanwhile:
+// then there is nothing to fail.
 func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWrite {
 	w := DeliveryWrite{ID: r.ID, Run: r.Run, At: at}
 	for _, it := range its {
@@ -599,7 +598,7 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 		}
 		w.Marks = append(w.Marks, mark)
 		w.Activity = append(w.Activity, e)
-		if r.Status == StatusAwaitingPreApproval && !w.ToPending {
+		if r.Status == StatusAwaitingPreApproval && !w.ToPending && !h.Shadow() {
 			w.ToPending = true
 			w.Activity = append(w.Activity, hookEntry(at, KindFailedToPending, r, i))
 		}

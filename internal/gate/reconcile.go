@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/pregate/pregate/internal/logkey"
@@ -55,7 +56,8 @@ type QueueBacklog interface {
 //     was lost, or the message): enqueue them again, as the stream does;
 //     otherwise it waits legitimately, and DueAt backs off.
 //   - pending with a snapshot: approve when complete, else back off.
-//   - pending without one: an admin's; it leaves the index.
+//   - pending without one, or with shadow webhooks only: an admin's; it
+//     leaves the index. Nothing waits for a shadow webhook.
 //   - approved: publish and mark (Publisher), unless marked already.
 type Reconciler struct {
 	Store ReconcileStore
@@ -164,8 +166,8 @@ func (u *Reconciler) one(ctx context.Context, e DueEntry, now time.Time, res *Re
 		}
 		return err
 	case StatusAwaitingPreApproval, StatusPending:
-		if len(r.Webhooks) == 0 {
-			return u.postpone(ctx, r, nil, res) // manual review: an admin's
+		if !hasEnforce(r) {
+			return u.postpone(ctx, r, nil, res) // manual review: an admin's (shadow webhooks decide nothing)
 		}
 		// Reads the configuration itself, right before its write.
 		approved, err := u.Replies.ApproveIfComplete(ctx, r)
@@ -243,15 +245,27 @@ func (u *Reconciler) postpone(ctx context.Context, r *PrivacyRequest, to *time.T
 }
 
 // undelivered are the keys of r's webhooks with neither a recorded delivery
-// nor a reply.
+// nor a reply, when an enforce webhook is among them (else none: nothing
+// waits for a shadow webhook). The shadow ones go along, as the lost stream
+// record or message that stranded the enforce ones stranded them too.
 func undelivered(r *PrivacyRequest) []string {
 	var keys []string
+	enforce := false
 	for _, w := range r.Webhooks {
 		if w.Delivery == "" && w.Reply == "" {
 			keys = append(keys, w.Key)
+			enforce = enforce || !w.Shadow()
 		}
 	}
+	if !enforce {
+		return nil
+	}
 	return keys
+}
+
+// hasEnforce reports whether r's snapshot holds a webhook that decides.
+func hasEnforce(r *PrivacyRequest) bool {
+	return slices.ContainsFunc(r.Webhooks, func(w SnapshotWebhook) bool { return !w.Shadow() })
 }
 
 // DeliveriesOf are the deliveries of the given webhooks of a request; the

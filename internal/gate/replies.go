@@ -32,7 +32,8 @@ type ReplyTokenVerifier interface {
 // ReplyWrite is one conditional write of the reply path (docs/internals/storage.md).
 // It conditions on fields, never on the whole item, so that a delivery being
 // recorded or another webhook's reply never refuses it:
-//   - the status must still be pending or awaiting_pre_approval;
+//   - the status must still be pending or awaiting_pre_approval, unless
+//     Shadow: a shadow webhook's reply is recorded whatever the status;
 //   - Reply, when set, applies only while that webhook has no reply yet;
 //   - To approved applies only while each webhook of Eligible still says eligible.
 type ReplyWrite struct {
@@ -43,6 +44,9 @@ type ReplyWrite struct {
 	// Reply records one webhook's answer; nil for the approval that follows
 	// two last replies racing (each recorded without seeing the other).
 	Reply *WebhookReply
+	// Shadow marks the reply of a shadow webhook: it moves nothing (To is
+	// "") and is recorded whatever the request's status.
+	Shadow bool
 	// To is the status after the write; "" leaves it unchanged.
 	To Status
 	// Eligible are the indexes of the other webhooks whose eligible replies an
@@ -138,6 +142,9 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if w == nil {
 			// A repeat: its first delivery may have recorded the last reply and
 			// then failed before approving (two last replies racing); finish that.
+			if i := webhookIndex(r, claims.WebhookKey); r.Webhooks[i].Shadow() {
+				return nil
+			}
 			_, err := u.approveIfComplete(ctx, r, claims.WebhookKey)
 			return err
 		}
@@ -152,8 +159,8 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		u.Log.InfoContext(ctx, "pre-approval reply recorded", logkey.PrivacyRequestID, r.ID, logkey.WebhookKey, claims.WebhookKey,
 			"answer", string(answer), logkey.Status, string(after.Status))
 		u.logReply(ctx, claims, answer, w.At)
-		if w.To != "" {
-			return nil // this write decided the request
+		if w.To != "" || w.Shadow {
+			return nil // this write decided the request, or could not
 		}
 		_, err = u.approveIfComplete(ctx, after, claims.WebhookKey)
 		return err
@@ -233,7 +240,7 @@ func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key 
 func lastEligible(r *PrivacyRequest, configured map[string]bool) string {
 	key, last := "", time.Time{}
 	for _, h := range r.Webhooks {
-		if !configured[h.Key] || h.Reply != WebhookEligible {
+		if !configured[h.Key] || h.Shadow() || h.Reply != WebhookEligible {
 			continue
 		}
 		var at time.Time // none stored: the snapshot's order decides
@@ -247,12 +254,13 @@ func lastEligible(r *PrivacyRequest, configured map[string]bool) string {
 	return key
 }
 
-// allEligible returns the indexes of r's configured webhooks other than
-// skip, and whether each of them has replied eligible.
+// allEligible returns the indexes of r's configured enforce webhooks other
+// than skip, and whether each of them has replied eligible (shadow webhooks
+// never count).
 func allEligible(r *PrivacyRequest, configured map[string]bool, skip int) ([]int, bool) {
 	var idx []int
 	for i, h := range r.Webhooks {
-		if i == skip || !configured[h.Key] {
+		if i == skip || !configured[h.Key] || h.Shadow() {
 			continue
 		}
 		if h.Reply != WebhookEligible {
@@ -264,12 +272,12 @@ func allEligible(r *PrivacyRequest, configured map[string]bool, skip int) ([]int
 }
 
 // removedEntries are the pre_approval_webhook_removed entries of an
-// approval of r: one per webhook of its snapshot no longer configured, whose
-// reply the approval does without.
+// approval of r: one per enforce webhook of its snapshot no longer
+// configured, whose reply the approval does without.
 func removedEntries(r *PrivacyRequest, configured map[string]bool, at time.Time) []ActivityEntry {
 	var out []ActivityEntry
 	for i, h := range r.Webhooks {
-		if !configured[h.Key] {
+		if !configured[h.Key] && !h.Shadow() {
 			out = append(out, hookEntry(at, KindWebhookRemoved, r, i))
 		}
 	}
@@ -300,6 +308,26 @@ func (u *Replies) configured(ctx context.Context, since int64) (map[string]bool,
 	return set, nil
 }
 
+// alreadyReplied refuses a webhook's second, different answer.
+func alreadyReplied(key, id string) error {
+	return &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", key, id)}
+}
+
+// shadowReply is the write recording the reply of shadow webhook idx of r:
+// whatever r's status, it only records.
+func shadowReply(r *PrivacyRequest, idx int, answer WebhookState, now time.Time) (*ReplyWrite, error) {
+	h := r.Webhooks[idx]
+	if h.Reply != "" {
+		return nil, alreadyReplied(h.Key, r.ID)
+	}
+	kind := KindShadowEligible
+	if answer == WebhookNotEligible {
+		kind = KindShadowNotEligible
+	}
+	return &ReplyWrite{ID: r.ID, Run: r.Run, Reply: &WebhookReply{Index: idx, Key: h.Key, Answer: answer}, Shadow: true, At: now,
+		Activity: []ActivityEntry{hookEntry(now, kind, r, idx)}}, nil
+}
+
 // decideReply is the aggregator: given the request as read, the verified
 // token's claims and the set of webhooks still configured, it returns the
 // write to make, nil for an idempotent repeat, or the documented refusal. A reply
@@ -314,6 +342,9 @@ func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, con
 	if idx >= 0 && r.Webhooks[idx].Reply == answer {
 		return nil, nil
 	}
+	if idx >= 0 && r.Webhooks[idx].Shadow() {
+		return shadowReply(r, idx, answer, now)
+	}
 	if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 		return nil, &BadRequestError{Msg: fmt.Sprintf("Privacy request with id '%s' is not in pending or awaiting pre-approval status.", r.ID)}
 	}
@@ -322,7 +353,7 @@ func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, con
 		return nil, &NotFoundError{Msg: fmt.Sprintf("No Pre-Approval Webhook found with id '%s'.", key)}
 	}
 	if r.Webhooks[idx].Reply != "" {
-		return nil, &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", key, r.ID)}
+		return nil, alreadyReplied(key, r.ID)
 	}
 	w := &ReplyWrite{ID: r.ID, Run: r.Run, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now}
 	if answer == WebhookNotEligible {

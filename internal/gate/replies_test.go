@@ -45,7 +45,7 @@ func (m *memReplyStore) RecordReply(_ context.Context, w ReplyWrite) (*PrivacyRe
 	defer m.mu.Unlock()
 	r, ok := m.reqs[w.ID]
 	refused := &ConflictError{Msg: "condition failed"}
-	if !ok || r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
+	if !ok || !w.Shadow && r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 		return nil, refused
 	}
 	if p := w.Reply; p != nil && (r.Webhooks[p.Index].Key != p.Key || r.Webhooks[p.Index].Reply != "") {

@@ -33,6 +33,9 @@ const (
 type SnapshotWebhook struct {
 	Key  string
 	Name string
+	// Mode is the webhook's mode when the snapshot was taken: a shadow
+	// webhook's reply never counts toward the request's decision.
+	Mode WebhookMode
 	// Delivery is how the call ended: "" (not yet), WebhookCalled or WebhookFailed.
 	Delivery WebhookState
 	Attempts int
@@ -42,6 +45,9 @@ type SnapshotWebhook struct {
 	// API shows only the state, so it serves the logs and investigations.
 	RepliedAt *time.Time
 }
+
+// Shadow reports whether w is a shadow webhook, which never decides.
+func (w SnapshotWebhook) Shadow() bool { return w.Mode == ModeShadow }
 
 // State is the state the API shows: the reply if any, else the delivery, else pending.
 func (w SnapshotWebhook) State() WebhookState {

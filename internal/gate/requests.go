@@ -261,29 +261,38 @@ func (u *Requests) newRequest(it SubmitItem, action string, hooks WebhookConfig)
 
 // admission decides where a submitted (and verified, if need be) request
 // goes: the event, the webhook snapshot (the configured webhooks in scope
-// for its action) and the timeline entries.
+// for its action) and the timeline entries. Only enforce webhooks decide:
+// a request none of which applies to goes where a request with no webhooks
+// goes, and the shadow webhooks in scope are still called for it.
 func (u *Requests) admission(action string, cfg WebhookConfig, now time.Time) (Event, []SnapshotWebhook, []ActivityEntry) {
-	hooks, inScope := cfg.Webhooks, InScope(cfg.Webhooks, action)
-	switch {
-	case !u.RequireManualApproval || action == "consent":
+	if !u.RequireManualApproval || action == "consent" {
 		return EventAutoApprove, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindNoManualApproval}}
-	case len(hooks) == 0:
-		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindAwaitingReview}}
-	case len(inScope) == 0:
-		return EventAwaitReview, []SnapshotWebhook{}, []ActivityEntry{{At: now, Kind: KindNoWebhookInScope, PolicyAction: action}}
 	}
-	snapshot, entries := webhookSnapshot(inScope, now)
+	enforced := Enforced(cfg.Webhooks)
+	snapshot, entries := webhookSnapshot(InScope(cfg.Webhooks, action), now)
+	switch {
+	case len(enforced) == 0:
+		return EventAwaitReview, snapshot, append([]ActivityEntry{{At: now, Kind: KindAwaitingReview}}, entries...)
+	case len(InScope(enforced, action)) == 0:
+		return EventAwaitReview, snapshot, append([]ActivityEntry{{At: now, Kind: KindNoWebhookInScope, PolicyAction: action}}, entries...)
+	}
 	return EventAwaitWebhooks, snapshot, entries
 }
 
-// webhookSnapshot is the snapshot of hooks a request awaits, and its
-// pre_approval_webhook_triggered entry.
+// webhookSnapshot is the snapshot of hooks a request calls, and its
+// pre_approval_webhook_triggered entry (none without hooks).
 func webhookSnapshot(hooks []Webhook, now time.Time) ([]SnapshotWebhook, []ActivityEntry) {
 	snapshot := make([]SnapshotWebhook, len(hooks))
+	if len(hooks) == 0 {
+		return snapshot, nil
+	}
 	mentions := make([]Mention, len(hooks))
 	for i, h := range hooks {
-		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name}
-		mentions[i] = Mention{Index: i, Key: h.Key, Name: h.Name}
+		snapshot[i] = SnapshotWebhook{Key: h.Key, Name: h.Name, Mode: ModeEnforce}
+		if h.Mode == ModeShadow {
+			snapshot[i].Mode = ModeShadow
+		}
+		mentions[i] = Mention{Index: i, Key: h.Key, Name: h.Name, Shadow: snapshot[i].Shadow()}
 	}
 	return snapshot, []ActivityEntry{{At: now, Kind: KindTriggered, Hooks: mentions}}
 }
@@ -652,8 +661,9 @@ func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks Webhook
 			return Change{}, fmt.Sprintf("Pre-approval was already re-run %d times for privacy request '%s'.", MaxPreApprovalReruns, id)
 		}
 		inScope := InScope(hooks.Webhooks, cur.PolicyAction)
-		if len(inScope) == 0 {
-			return Change{}, fmt.Sprintf("No pre-approval webhook applies to %s requests; approve or deny the request instead.", cur.PolicyAction)
+		if len(Enforced(inScope)) == 0 {
+			// Shadow webhooks alone would leave the request awaiting nothing that decides.
+			return Change{}, fmt.Sprintf("No pre-approval webhook in enforce mode applies to %s requests; approve or deny the request instead.", cur.PolicyAction)
 		}
 		snapshot, entries := webhookSnapshot(inScope, now)
 		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, WebhooksVersion: hooks.Version, Run: cur.Run + 1,

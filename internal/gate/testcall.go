@@ -194,7 +194,7 @@ func (u *Replies) replyToTest(ctx context.Context, claims ReplyClaims, answer We
 		if gerr == nil && t.Reply == answer {
 			return nil
 		}
-		return &BadRequestError{Msg: fmt.Sprintf("Pre-approval webhook '%s' already replied for privacy request '%s'.", claims.WebhookKey, claims.PrivacyRequestID)}
+		return alreadyReplied(claims.WebhookKey, claims.PrivacyRequestID)
 	}
 	return err
 }

@@ -15,8 +15,32 @@ type Webhook struct {
 	// PolicyActions are the policy actions whose requests call the webhook
 	// (its scope), in ScopeActions' order; none is every action.
 	PolicyActions []string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Mode is ModeEnforce or ModeShadow.
+	Mode      WebhookMode
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// WebhookMode says whether a webhook's replies decide requests.
+type WebhookMode string
+
+// The modes of a webhook. A shadow webhook is called like any other and its
+// replies and failures are recorded, but it never decides a request and
+// nothing waits for it: a new validator is observed before it can hold anything.
+const (
+	ModeEnforce WebhookMode = "enforce"
+	ModeShadow  WebhookMode = "shadow"
+)
+
+// parseMode reads a mode as the API takes it: nil is ModeEnforce.
+func parseMode(in *string, loc ...any) (WebhookMode, *FieldError) {
+	switch {
+	case in == nil || *in == string(ModeEnforce):
+		return ModeEnforce, nil
+	case *in == string(ModeShadow):
+		return ModeShadow, nil
+	}
+	return "", &FieldError{Loc: loc, Msg: "value is not a valid enumeration member; permitted: 'enforce', 'shadow'", Type: "type_error.enum"}
 }
 
 // ScopeActions are the policy actions a webhook may be scoped to, and a
@@ -34,6 +58,18 @@ func InScope(hooks []Webhook, action string) []Webhook {
 	var out []Webhook
 	for _, h := range hooks {
 		if h.Applies(action) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Enforced returns the webhooks of hooks in enforce mode, in order: those
+// whose replies decide requests.
+func Enforced(hooks []Webhook) []Webhook {
+	var out []Webhook
+	for _, h := range hooks {
+		if h.Mode != ModeShadow {
 			out = append(out, h)
 		}
 	}

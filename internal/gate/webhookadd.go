@@ -47,7 +47,7 @@ func (a *Admin) AddWebhook(ctx context.Context, in WebhookInput) (WebhookView, e
 		now := a.Now().UTC()
 		sw := StoredWebhook{Webhook: Webhook{Key: key, CreatedAt: now}, SigningSecrets: []SealedSigningSecret{{Sealed: sealed}}}
 		sw.Name, sw.ConnectionKey, sw.UpdatedAt = name, connKey, now
-		sw.PolicyActions, _ = in.scope() // validated above
+		sw.PolicyActions, sw.Mode, _ = in.scope() // validated above
 		next := WebhookSet{Version: set.Version, Webhooks: append(slices.Clone(set.Webhooks), sw)}
 		err = a.Store.SaveWebhookSet(ctx, next, []string{connKey})
 		if err == nil {

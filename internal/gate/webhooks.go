@@ -16,16 +16,22 @@ type WebhookInput struct {
 	Name                *string   `json:"name"`
 	ConnectionConfigKey *string   `json:"connection_config_key"`
 	PolicyActions       *[]string `json:"policy_actions,omitempty"`
+	Mode                *string   `json:"mode,omitempty"`
 }
 
-// scope reads the scope of in (every action when omitted), or the problem
-// with it, located at loc.
-func (in WebhookInput) scope(loc ...any) ([]string, []FieldError) {
+// scope reads the scope and the mode of in (every action and enforce when
+// omitted), or the problems with them, located at loc.
+func (in WebhookInput) scope(loc ...any) ([]string, WebhookMode, []FieldError) {
+	var fields []FieldError
 	actions, bad := parsePolicyActions(in.PolicyActions, append(slices.Clone(loc), "policy_actions")...)
 	if bad != nil {
-		return nil, []FieldError{*bad}
+		fields = append(fields, *bad)
 	}
-	return actions, nil
+	mode, bad := parseMode(in.Mode, append(slices.Clone(loc), "mode")...)
+	if bad != nil {
+		fields = append(fields, *bad)
+	}
+	return actions, mode, fields
 }
 
 // WebhookView is a webhook with its connection, as the API shows it.
@@ -77,7 +83,7 @@ func validateWebhookSet(in []WebhookInput) error {
 				fields = append(fields, f)
 			}
 		}
-		_, bad := w.scope("body", i)
+		_, _, bad := w.scope("body", i)
 		fields = append(fields, bad...)
 	}
 	if len(fields) > 0 {
@@ -194,7 +200,7 @@ func (a *Admin) ReplaceWebhooks(ctx context.Context, in []WebhookInput) ([]Webho
 				fresh[key], sw.SigningSecrets = secret, []SealedSigningSecret{{Sealed: sealed}}
 			}
 			sw.Name, sw.ConnectionKey, sw.UpdatedAt = strings.TrimSpace(*w.Name), *w.ConnectionConfigKey, now
-			sw.PolicyActions, _ = w.scope() // validated above; omitted, every action
+			sw.PolicyActions, sw.Mode, _ = w.scope() // validated above; omitted, every action and enforce
 			next.Webhooks = append(next.Webhooks, sw)
 		}
 		err = a.Store.SaveWebhookSet(ctx, next, connKeys)
@@ -266,13 +272,14 @@ func (a *Admin) newSigningSecret(ctx context.Context, webhookKey string) (string
 }
 
 // PatchWebhook renames a webhook, moves it to another connection, or
-// changes its scope; an omitted field is kept. A change of scope applies to
-// requests submitted afterwards: a request keeps the snapshot it took.
+// changes its scope or its mode; an omitted field is kept. A change of scope
+// or mode applies to requests submitted afterwards: a request keeps the
+// snapshot it took.
 func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (WebhookView, error) {
 	if in.Key != nil {
 		return WebhookView{}, Invalid("extra fields not permitted", "value_error.extra", "body", "key")
 	}
-	actions, bad := in.scope("body")
+	actions, mode, bad := in.scope("body")
 	if len(bad) > 0 {
 		return WebhookView{}, &ValidationError{Fields: bad}
 	}
@@ -306,6 +313,9 @@ func (a *Admin) PatchWebhook(ctx context.Context, key string, in WebhookInput) (
 		}
 		if in.PolicyActions != nil {
 			w.PolicyActions = actions
+		}
+		if in.Mode != nil {
+			w.Mode = mode
 		}
 		return "", nil
 	})

@@ -78,12 +78,13 @@ type webhookJSON struct {
 	Key              string          `json:"key"`
 	Name             string          `json:"name"`
 	PolicyActions    []string        `json:"policy_actions"`
+	Mode             string          `json:"mode"`
 	ConnectionConfig *connectionJSON `json:"connection_config"`
 	SigningSecret    string          `json:"signing_secret,omitempty"`
 }
 
 func webhookOut(v gate.WebhookView) webhookJSON {
-	return webhookJSON{Key: v.Key, Name: v.Name, PolicyActions: v.PolicyActions,
+	return webhookJSON{Key: v.Key, Name: v.Name, PolicyActions: v.PolicyActions, Mode: string(v.Mode),
 		ConnectionConfig: connectionOut(v.Connection), SigningSecret: v.SigningSecret}
 }
 

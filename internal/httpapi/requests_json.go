@@ -33,6 +33,7 @@ type webhookStateJSON struct {
 	Key      string `json:"key"`
 	State    string `json:"state"`
 	Attempts int    `json:"attempts"`
+	Mode     string `json:"mode"`
 }
 
 type activityJSON struct {
@@ -76,7 +77,7 @@ func toRequestJSON(r *gate.PrivacyRequest) requestJSON {
 		Webhooks: make([]webhookStateJSON, len(r.Webhooks)),
 	}
 	for i, w := range r.Webhooks {
-		out.Webhooks[i] = webhookStateJSON{Key: w.Key, State: string(w.State()), Attempts: w.Attempts}
+		out.Webhooks[i] = webhookStateJSON{Key: w.Key, State: string(w.State()), Attempts: w.Attempts, Mode: string(w.Mode)}
 	}
 	if r.DueDate != nil {
 		left := gate.DaysLeft(*r.DueDate, now())

@@ -188,13 +188,13 @@ func TestSubmitPendingAndGet(t *testing.T) {
 }
 
 func TestSubmitWithWebhooksAwaitsPreApproval(t *testing.T) {
-	e := newEnv(t, true, staticWebhooks{{Key: "first", Name: "First hook"}, {Key: "second", Name: "Second hook"}})
+	e := newEnv(t, true, staticWebhooks{{Key: "first", Name: "First hook"}, {Key: "second", Name: "Second hook", Mode: gate.ModeShadow}})
 	res := e.submit(`{"identity":{"email":"a@example.com"},"policy_key":"default_access_policy"}`)
 	r := list(res["succeeded"])[0].(map[string]any)
 	if r["status"] != "awaiting_pre_approval" {
 		t.Fatalf("status %v", r["status"])
 	}
-	if got := fmt.Sprint(r["webhooks"]); got != "[map[attempts:0 key:first state:pending] map[attempts:0 key:second state:pending]]" {
+	if got := fmt.Sprint(r["webhooks"]); got != "[map[attempts:0 key:first mode:enforce state:pending] map[attempts:0 key:second mode:shadow state:pending]]" {
 		t.Errorf("webhooks %s", got)
 	}
 	act := e.activity(r["id"].(string))
@@ -202,7 +202,7 @@ func TestSubmitWithWebhooksAwaitsPreApproval(t *testing.T) {
 		t.Fatalf("activity %v", act)
 	}
 	a := act[0].(map[string]any)
-	if a["action"] != "pre_approval_webhook_triggered" || a["message"] != "Triggered pre-approval webhooks: First hook, Second hook" ||
+	if a["action"] != "pre_approval_webhook_triggered" || a["message"] != "Triggered pre-approval webhooks: First hook, Second hook (shadow)" ||
 		a["webhook_key"] != nil || a["actor"] != nil || !timeRE.MatchString(a["at"].(string)) {
 		t.Errorf("entry %v", a)
 	}

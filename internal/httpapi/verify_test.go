@@ -114,7 +114,7 @@ func TestVerifyIdentityAdmitsTheRequest(t *testing.T) {
 	}
 	status, body := verify(id, code)
 	if status != 200 || body["status"] != "awaiting_pre_approval" || !timeRE.MatchString(fmt.Sprint(body["identity_verified_at"])) ||
-		fmt.Sprint(body["webhooks"]) != "[map[attempts:0 key:k state:pending]]" {
+		fmt.Sprint(body["webhooks"]) != "[map[attempts:0 key:k mode:enforce state:pending]]" {
 		t.Fatalf("verify: %d %v", status, body)
 	}
 	var actions []any

@@ -12,9 +12,10 @@ import (
 )
 
 // Deliveries enqueues one delivery per webhook of the snapshot when a
-// request enters awaiting_pre_approval, at its submission or
-// verification, or when an admin re-runs pre-approval from pending. Later changes of an
-// awaiting request (replies, attempts) are not entries and enqueue nothing.
+// request takes one: when it enters awaiting_pre_approval, at its submission or
+// verification, or when an admin re-runs pre-approval from pending; and
+// when it is admitted straight to pending with shadow webhooks only. Later
+// changes of the request (replies, attempts, moves) enqueue nothing.
 type Deliveries struct {
 	Queue gate.DeliveryQueue
 	Log   *slog.Logger
@@ -22,8 +23,7 @@ type Deliveries struct {
 
 // Handle looks at one stream record.
 func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord) error {
-	awaiting := string(gate.StatusAwaitingPreApproval)
-	if str(rec.Change.NewImage, "status") != awaiting || str(rec.Change.OldImage, "status") == awaiting {
+	if !tookSnapshot(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(rec.Change.NewImage, "status"))) {
 		return nil
 	}
 	id := str(rec.Change.NewImage, "id")
@@ -49,4 +49,18 @@ func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord)
 	}
 	d.Log.InfoContext(ctx, "deliveries enqueued", logkey.PrivacyRequestID, id, "deliveries", len(ds))
 	return nil
+}
+
+// tookSnapshot says whether a request moving from one status to another
+// took a webhook snapshot with that move: its admission (from nothing, or
+// from identity_unverified) or a re-run. An admission to pending takes one
+// only when shadow webhooks apply; its snapshot is empty otherwise.
+func tookSnapshot(from, to gate.Status) bool {
+	switch to {
+	case gate.StatusAwaitingPreApproval:
+		return from != gate.StatusAwaitingPreApproval
+	case gate.StatusPending:
+		return from == gate.StatusNew || from == gate.StatusIdentityUnverified
+	}
+	return false
 }

@@ -31,8 +31,8 @@ func (p *recordingPublisher) PublishApproved(_ context.Context, m gate.ApprovedM
 
 // FuzzStreamEvent: any DynamoDB stream event the Lambda runtime can decode
 // is handled, by every step the function runs, without a panic or an error;
-// deliveries are enqueued only for an entry into awaiting_pre_approval, one
-// per webhook map of the snapshot; an approval is published only for an
+// deliveries are enqueued only for an entry into awaiting_pre_approval or an
+// admission to pending (shadow webhooks only), one per webhook map of the snapshot; an approval is published only for an
 // entry into approved, with the image's approved_at; a record failing stops
 // the batch at that record.
 func FuzzStreamEvent(f *testing.F) {
@@ -49,6 +49,9 @@ func FuzzStreamEvent(f *testing.F) {
 		`{"Records":[` + rec("1", img("awaiting_pre_approval", ""), img("approved", `,"approved_at":{"S":"2026-01-02T03:04:05.123456Z"},"approved_by":{"S":"admin"}`)) + `]}`,
 		`{"Records":[` + rec("1", img("pending", ""), img("approved", `,"approved_at":{"S":"yesterday"}`)) + `,` + rec("2", img("pending", ""), img("awaiting_pre_approval", hooks)) + `]}`,
 		`{"Records":[{"dynamodb":{"NewImage":{"status":{"N":"1"},"webhooks":{"M":{}}}}}]}`,
+		// admitted to pending with shadow webhooks only; later moved to pending from awaiting
+		`{"Records":[{"eventName":"INSERT","dynamodb":{"SequenceNumber":"1","NewImage":` + img("pending", hooks) + `}}]}`,
+		`{"Records":[` + rec("1", img("identity_unverified", ""), img("pending", hooks)) + `,` + rec("2", img("awaiting_pre_approval", hooks), img("pending", hooks)) + `]}`,
 		`{"Records":[{"dynamodb":{"NewImage":{"status":{"S":"awaiting_pre_approval"},"webhooks":{"L":[{"M":{"key":{"NULL":true}}}]}}}}]}`,
 		`{}`, `{"Records":null}`, `{"Records":[{}]}`,
 	} {
@@ -73,7 +76,8 @@ func FuzzStreamEvent(f *testing.F) {
 		var wantFailure string
 		for _, r := range ev.Records {
 			c := r.Change
-			if str(c.NewImage, "status") == "awaiting_pre_approval" && str(c.OldImage, "status") != "awaiting_pre_approval" {
+			from, to := str(c.OldImage, "status"), str(c.NewImage, "status")
+			if to == "awaiting_pre_approval" && from != to || to == "pending" && (from == "" || from == "identity_unverified") {
 				var ds []gate.Delivery
 				id := str(c.NewImage, "id")
 				if hs, ok := c.NewImage["webhooks"]; ok && hs.DataType() == events.DataTypeList {

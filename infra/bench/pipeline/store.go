@@ -154,7 +154,7 @@ func (s *memStore) RecordReply(_ context.Context, w gate.ReplyWrite) (*gate.Priv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.items[w.ID]
-	if !ok || old.Status != gate.StatusPending && old.Status != gate.StatusAwaitingPreApproval {
+	if !ok || !w.Shadow && old.Status != gate.StatusPending && old.Status != gate.StatusAwaitingPreApproval {
 		return nil, conflict(w.ID)
 	}
 	r := clone(old)
