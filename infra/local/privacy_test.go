@@ -39,7 +39,8 @@ func (c *client) policies() map[string]policyOut {
 }
 
 // TestPolicyTimeframes: 30 days by default; a PATCH sets a timeframe or
-// none, and fails a bad item alone, changing nothing for it.
+// none, and fails a bad item alone, changing nothing for it. A whole number
+// may be written 45.0 (JSON has one number type); 7.5 is not one.
 func TestPolicyTimeframes(t *testing.T) {
 	c := admin(t)
 	for k, p := range c.policies() {
@@ -58,14 +59,15 @@ func TestPolicyTimeframes(t *testing.T) {
 			Data    map[string]any `json:"data"`
 		} `json:"failed"`
 	}
-	c.must(200, "PATCH", "/dsr/policy", `[{"key": "default_access_policy", "execution_timeframe": 45},
+	c.must(200, "PATCH", "/dsr/policy", `[{"key": "default_access_policy", "execution_timeframe": 45.0},
 		{"key": "default_erasure_policy", "execution_timeframe": null},
 		{"key": "default_consent_policy", "execution_timeframe": 0},
+		{"key": "default_consent_policy", "execution_timeframe": 7.5},
 		{"key": "default_consent_policy", "execution_timeframe": 366},
 		{"key": "default_consent_policy", "execution_timeframe": "7"},
 		{"key": "default_update_policy"},
 		{"key": "no_such_policy", "execution_timeframe": 10}]`, &res)
-	if len(res.Succeeded) != 2 || len(res.Failed) != 5 {
+	if len(res.Succeeded) != 2 || len(res.Failed) != 6 {
 		t.Fatalf("succeeded %+v failed %+v", res.Succeeded, res.Failed)
 	}
 	got := c.policies()
@@ -288,13 +290,14 @@ func TestDeadlinesSearchAndAuditRoutes(t *testing.T) {
 		{"request_ids": []string{first.ID}, "days": 91, "reason": "x"},
 		{"request_ids": []string{first.ID}, "days": 10},
 		{"request_ids": []string{first.ID}, "days": 10, "reason": strings.Repeat("r", 501)},
+		{"request_ids": []string{first.ID}, "days": 1.5, "reason": "x"},
 	} {
 		if status, raw := c.do("PATCH", "/privacy-request/administrate/extend", bad); status != 422 {
 			t.Errorf("extend %v: %d %s, want 422", bad, status, raw)
 		}
 	}
 	var ext bulkOut
-	c.must(200, "PATCH", "/privacy-request/administrate/extend", map[string]any{"request_ids": []string{first.ID, "pri_00000000-0000-4000-8000-000000000000"}, "days": 1, "reason": "complex request"}, &ext)
+	c.must(200, "PATCH", "/privacy-request/administrate/extend", `{"request_ids": ["`+first.ID+`", "pri_00000000-0000-4000-8000-000000000000"], "days": 1.0, "reason": "complex request"}`, &ext)
 	if len(ext.Succeeded) != 1 || *ext.Succeeded[0].DaysLeft != 30 || len(ext.Failed) != 1 {
 		t.Fatalf("extend: %+v", ext)
 	}

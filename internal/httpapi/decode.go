@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -42,6 +43,18 @@ func DecodeJSON(body []byte, v any) error {
 		return gate.Invalid("extra fields not permitted", "value_error.extra", "body", name)
 	}
 	return BadRequest("Malformed JSON: " + err.Error())
+}
+
+// wholeNumber reads a JSON number that must be whole, however it is
+// written: JSON has one number type, so 10, 10.0 and 1e1 are all 10. It
+// answers false for anything else: a fraction, a string, true, an object,
+// or a value outside int32's range.
+func wholeNumber(raw json.RawMessage) (int, bool) {
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(raw)), 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+		return 0, false
+	}
+	return int(f), true
 }
 
 // fieldPath turns encoding/json's "identity.email" into ["identity", "email"]; encoding/json leaves out array indices and map keys.

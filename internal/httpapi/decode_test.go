@@ -87,3 +87,17 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestWholeNumber: a whole number however JSON writes it; nothing else.
+func TestWholeNumber(t *testing.T) {
+	for raw, want := range map[string]int{"45": 45, "45.0": 45, "4.5e1": 45, "450e-1": 45, " 7 ": 7, "-3": -3, "0": 0, "2147483647": 2147483647} {
+		if got, ok := wholeNumber([]byte(raw)); !ok || got != want {
+			t.Errorf("wholeNumber(%s) = %d, %v; want %d", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{"45.5", "1e-1", `"45"`, "true", "null", "[45]", `{"d":45}`, "", "2147483648", "1e300"} {
+		if got, ok := wholeNumber([]byte(raw)); ok {
+			t.Errorf("wholeNumber(%s) = %d, want none", raw, got)
+		}
+	}
+}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/pregate/pregate/internal/gate"
@@ -86,8 +84,8 @@ func patchPolicies(u *gate.PolicyCases) HandlerFunc {
 				changes[i].Problem = "execution_timeframe is required (a number of days, or null)"
 			case "null":
 			default:
-				n, err := strconv.Atoi(raw)
-				if err != nil {
+				n, ok := wholeNumber(b.Timeframe)
+				if !ok {
 					changes[i].Problem = gate.MsgTimeframeRange
 					break
 				}
@@ -133,10 +131,9 @@ func listAccess(log gate.AccessLog) HandlerFunc {
 }
 
 type extendBody struct {
-	RequestIDs []string `json:"request_ids"`
-	Days       *float64 `json:"days"` // a JSON integer may be written 10.0
-
-	Reason *string `json:"reason"`
+	RequestIDs []string        `json:"request_ids"`
+	Days       json.RawMessage `json:"days"` // a whole number, which JSON may write 10.0
+	Reason     *string         `json:"reason"`
 }
 
 func extendRequests(u *gate.Requests) HandlerFunc {
@@ -147,10 +144,10 @@ func extendRequests(u *gate.Requests) HandlerFunc {
 		}
 		var days *int
 		if b.Days != nil {
-			if *b.Days != math.Trunc(*b.Days) || math.Abs(*b.Days) > math.MaxInt32 {
+			d, ok := wholeNumber(b.Days)
+			if !ok {
 				return Response{}, gate.Invalid("value is not a valid integer", "type_error.integer", "body", "days")
 			}
-			d := int(*b.Days)
 			days = &d
 		}
 		res, err := u.Extend(ctx, gate.Extension{IDs: b.RequestIDs, Days: days, Reason: b.Reason, Actor: r.Caller.ClientID})
