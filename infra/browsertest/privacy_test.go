@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,8 +207,23 @@ func TestPrivacyTeamDay(t *testing.T) {
 	}
 	ada.seesNoIdentityInClear("maria.garcia@example.com", "+447700900123")
 	ada.picture("request-deadline")
+	evidence := ada.savesDownloads()
 	ada.step("download the evidence", chromedp.Click(chromedp.ID("evidence")))
-	waitFor(t, "the evidence download in the access log", func() bool { return len(through.accessEntries(maria, "evidence")) == 1 })
+	var doc struct {
+		Request struct {
+			ID string `json:"id"`
+		} `json:"request"`
+		AdminActions []struct {
+			Action string `json:"action"`
+			Actor  string `json:"actor"`
+		} `json:"admin_actions"`
+	}
+	if err := json.Unmarshal([]byte(evidence.file(t)), &doc); err != nil || doc.Request.ID != maria || len(doc.AdminActions) != 1 || doc.AdminActions[0].Actor != user.Name {
+		t.Errorf("the evidence downloaded: %+v (%v)", doc, err)
+	}
+	if got := through.accessEntries(maria, "evidence"); len(got) != 1 {
+		t.Errorf("access log after one evidence download: %d entries, want 1", len(got))
+	}
 
 	// Export today's requests; its pages made small, so that the console
 	// follows the cursor from page to page.

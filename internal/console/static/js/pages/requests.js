@@ -169,6 +169,7 @@ export async function requestsPage(main, ctx) {
   };
   mount(body,
     search ? h('p', {class: 'notice info', id: 'search-note'}, 'Requests of the identity searched for, newest first.') : null,
+    view ? h('p', {class: 'notice info', id: 'due-note'}, `Requests due within ${DUE_SOON_DAYS} days or overdue, in every status, soonest due first.`) : null,
     canReview ? h('div', {class: 'bulk', role: 'toolbar', 'aria-label': 'Decide the selected requests'}, count, buttons) : null,
     h('table', {class: 'list', id: 'requests'},
       h('caption', {class: 'sr-only'}, view ? 'Privacy requests, soonest due first' : 'Privacy requests, newest first'),
