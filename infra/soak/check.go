@@ -68,9 +68,12 @@ type Observed struct {
 	// Stranded: the dispatcher was stopped while it could hold this
 	// request's deliveries, which then come back after the review deadline.
 	Stranded bool
-	// LastFirstCall is the latest of its validators' first calls (zero:
-	// none called): its deliveries were still being handled then.
-	LastFirstCall time.Time
+	// LastHandled is the latest of its validators' first calls and of the
+	// gate's records of its deliveries (called or failed entries; zero:
+	// none): its deliveries were still being handled then. A batch records
+	// its deliveries when its last call ends, so under load the record may
+	// come long after the first calls.
+	LastHandled time.Time
 	// Timeline is the activity, for the run's examples.
 	Timeline string
 }
@@ -328,11 +331,11 @@ func (o Observed) failureExplained(k string) bool {
 
 // removedBeforeHandling says whether k was removed before the request's
 // deliveries were all handled, so that its delivery was rightly dropped:
-// another webhook's first call came no earlier than batchSpread before the
-// removal began (or no call came at all).
+// another webhook's delivery was being handled no earlier than batchSpread
+// before the removal began (or no call came at all).
 func (o Observed) removedBeforeHandling(k string) bool {
 	removedAt, gone := o.Removed[k]
-	return gone && (o.LastFirstCall.IsZero() || !o.LastFirstCall.Before(removedAt.Add(-batchSpread)))
+	return gone && (o.LastHandled.IsZero() || !o.LastHandled.Before(removedAt.Add(-batchSpread)))
 }
 
 // unusableWhileDue says whether k's connection became unusable while the

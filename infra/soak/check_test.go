@@ -77,9 +77,9 @@ func TestClassify(t *testing.T) {
 			o.Removed, o.Actions = map[string]time.Time{"c": at(2)}, map[string]int{"pre_approval_webhook_removed": 1}
 		}), want{}},
 		{"pending, a removed webhook's delivery dropped", observed("pending", states("eligible", "failed", "pending"), three(el, failing, Validated{}),
-			func(o *Observed) { failedB(o); o.LastFirstCall, o.Removed = at(1), map[string]time.Time{"c": at(3)} }), want{}},
+			func(o *Observed) { failedB(o); o.LastHandled, o.Removed = at(1), map[string]time.Time{"c": at(3)} }), want{}},
 		{"a removed webhook's delivery dropped, the others' handled late", observed("pending", states("eligible", "called", "pending"), three(el, silent, Validated{}),
-			func(o *Observed) { passed(o); o.LastFirstCall, o.Removed = at(70), map[string]time.Time{"c": at(65)} }), want{}},
+			func(o *Observed) { passed(o); o.LastHandled, o.Removed = at(70), map[string]time.Time{"c": at(65)} }), want{}},
 		{"an unsure reply may have been kept, a fault touched it", with(approved, func(o *Observed) {
 			o.Validated["a"] = unsure()
 			o.Faults = []SurfacedFault{{At: at(3)}}
@@ -149,7 +149,7 @@ func TestClassify(t *testing.T) {
 			o.Removed, o.Actions = map[string]time.Time{"c": at(60)}, map[string]int{"pre_approval_webhook_removed": 1}
 		}), want{unexplained: true}},
 		{"a delivery never made, handled long before its webhook's removal", observed("pending", states("eligible", "failed", "pending"), three(el, failing, Validated{}),
-			func(o *Observed) { failedB(o); o.LastFirstCall, o.Removed = at(1), map[string]time.Time{"c": at(60)} }), want{unexplained: true}},
+			func(o *Observed) { failedB(o); o.LastHandled, o.Removed = at(1), map[string]time.Time{"c": at(60)} }), want{unexplained: true}},
 		{"failed delivery, a fault on another webhook's call", observed("pending", states("eligible", "failed", "eligible"), three(el, sound, el),
 			func(o *Observed) { failedB(o); o.Faults = []SurfacedFault{{At: at(4), Webhooks: []string{"a"}}} }), want{unexplained: true}},
 		{"failed delivery, a fault after it was recorded", observed("pending", states("eligible", "failed", "eligible"), three(el, sound, el),

@@ -596,8 +596,8 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
 	o := Observed{States: map[string]string{}, Actions: map[string]int{}, Failures: map[string]Entry{}, Validated: sc.view(id), Messages: messages}
 	for _, v := range o.Validated {
-		if v.Called && v.CalledAt.After(o.LastFirstCall) {
-			o.LastFirstCall = v.CalledAt
+		if v.Called && v.CalledAt.After(o.LastHandled) {
+			o.LastHandled = v.CalledAt
 		}
 	}
 	var r struct {
@@ -642,9 +642,16 @@ func (c *apiClient) observe(id string, sc *scenario, messages int) Observed {
 			first(&o.Closed, e.At)
 		case "pre_approval_not_eligible":
 			first(&o.Closed, e.At)
+		case "pre_approval_webhook_called":
+			if e.At.After(o.LastHandled) {
+				o.LastHandled = e.At
+			}
 		case "pre_approval_webhook_failed":
 			if e.WebhookKey != nil {
 				o.Failures[*e.WebhookKey] = Entry{At: e.At, Message: e.Message}
+			}
+			if e.At.After(o.LastHandled) {
+				o.LastHandled = e.At
 			}
 		case "status_changed":
 			if reviewDeadline.MatchString(e.Message) {
