@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,7 +114,11 @@ type System struct {
 	server     *http.Server
 	dispatcher *restartable
 	stream     *StreamPoller
-	stopping   []func()
+	// scheduled invokes the ReconcilerFunction as its schedules do;
+	// digestEvent is the input of its DailyDigest schedule (template.yaml).
+	scheduled   handler[schedule.Event, struct{}]
+	digestEvent schedule.Event
+	stopping    []func()
 	// coldStarts counts fresh instances (ColdStarts); instanceSeed and
 	// streams feed the dice of Options.Instances.
 	coldStarts   atomic.Int64
@@ -274,7 +279,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := sys.startStreamPoller(tmpl, deps, opts); err != nil {
 		return nil, err
 	}
-	if err := sys.startReconciler(deps, opts); err != nil {
+	if err := sys.startReconciler(tmpl, deps, opts); err != nil {
 		return nil, err
 	}
 	sys.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
@@ -373,10 +378,14 @@ func (s *System) startStreamPoller(tmpl *stack.Template, deps func(string) (app.
 // runs it every minute; locally it runs every second, or at a quarter of
 // the deadline (between 100ms and 1m) when one is set, so that short
 // deadlines and the approval of complete requests can be tried out.
-func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Options) error {
+func (s *System) startReconciler(tmpl *stack.Template, deps func(string) (app.Deps, error), opts Options) error {
 	d, err := deps("ReconcilerFunction")
 	if err != nil {
 		return err
+	}
+	input := fmt.Sprint(stack.Dig(tmpl.Resources["ReconcilerFunction"].Properties, "Events", "DailyDigest", "Properties", "Input"))
+	if err := json.Unmarshal([]byte(input), &s.digestEvent); err != nil || !s.digestEvent.Digest {
+		return fmt.Errorf("ReconcilerFunction's DailyDigest schedule: input %q is not the digest's event (%v)", input, err)
 	}
 	run, err := instance(s, opts, "ReconcilerFunction", func(ctx context.Context) (handler[schedule.Event, struct{}], error) {
 		h, err := reconciler.New(ctx, d)
@@ -390,6 +399,7 @@ func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Optio
 	if err != nil {
 		return err
 	}
+	s.scheduled = run
 	every := time.Second
 	if d.Config.ReviewDeadline > 0 {
 		every = min(max(d.Config.ReviewDeadline/4, 100*time.Millisecond), time.Minute)
@@ -407,6 +417,13 @@ func (s *System) startReconciler(deps func(string) (app.Deps, error), opts Optio
 		}
 	})
 	return nil
+}
+
+// RunDailyDigest plays the DailyDigest schedule once (AWS runs it at 08:00
+// UTC): the reconciler function invoked with that schedule's input.
+func (s *System) RunDailyDigest(ctx context.Context) error {
+	_, err := s.scheduled(ctx, s.digestEvent)
+	return err
 }
 
 // runInBackground runs fn until Stop, which waits for it to return.

@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -38,9 +39,36 @@ func (c *client) policies() map[string]policyOut {
 	return out
 }
 
+// submitFor submits one request of policy key with no webhook configured
+// and returns it as the API answered.
+func (c *client) submitFor(key string) deadlineOut {
+	c.t.Helper()
+	var sub bulkOut
+	c.must(200, "POST", "/privacy-request", []map[string]any{{"identity": map[string]string{"email": unique("tf") + "@example.com"}, "policy_key": key}}, &sub)
+	if len(sub.Succeeded) != 1 {
+		c.t.Fatalf("submit: %+v", sub)
+	}
+	return sub.Succeeded[0]
+}
+
+// request reads request id back.
+func (c *client) request(id string) deadlineOut {
+	c.t.Helper()
+	var page struct {
+		Items []deadlineOut `json:"items"`
+	}
+	c.must(200, "GET", "/privacy-request?request_id="+id, nil, &page)
+	if len(page.Items) != 1 {
+		c.t.Fatalf("request %s: %+v", id, page)
+	}
+	return page.Items[0]
+}
+
 // TestPolicyTimeframes: 30 days by default; a PATCH sets a timeframe or
 // none, and fails a bad item alone, changing nothing for it. A whole number
-// may be written 45.0 (JSON has one number type); 7.5 is not one.
+// may be written 45.0 (JSON has one number type); 7.5 is not one. A request
+// keeps the due date it was submitted with; later ones take the new
+// timeframe, or none.
 func TestPolicyTimeframes(t *testing.T) {
 	c := admin(t)
 	for k, p := range c.policies() {
@@ -48,6 +76,8 @@ func TestPolicyTimeframes(t *testing.T) {
 			t.Errorf("%s: %+v, want 30 days", k, p)
 		}
 	}
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
+	before := c.submitFor("default_access_policy")
 	t.Cleanup(func() {
 		c.must(200, "PATCH", "/dsr/policy", []map[string]any{{"key": "default_access_policy", "execution_timeframe": 30},
 			{"key": "default_erasure_policy", "execution_timeframe": 30}}, nil)
@@ -84,6 +114,70 @@ func TestPolicyTimeframes(t *testing.T) {
 	}
 	if status, _ := c.do("PATCH", "/dsr/policy", []any{}); status != 422 {
 		t.Errorf("empty body: %d, want 422", status)
+	}
+
+	if got := c.request(before.ID); got.DueDate == nil || *got.DueDate != *before.DueDate || *got.DaysLeft != 29 {
+		t.Errorf("a request submitted before the change: due %v, %v days left, want its own %s, 29", got.DueDate, got.DaysLeft, *before.DueDate)
+	}
+	if after := c.submitFor("default_access_policy"); after.DaysLeft == nil || *after.DaysLeft != 44 {
+		t.Errorf("a request submitted with 45 days: %+v, want 44 days left", after)
+	}
+	if none := c.submitFor("default_erasure_policy"); none.DueDate != nil || none.DaysLeft != nil {
+		t.Errorf("a request of a policy without timeframe: due %v, %v days left, want null", none.DueDate, none.DaysLeft)
+	}
+}
+
+// TestDailyDigestNamesOpenRequestsDueSoon plays the daily digest's schedule
+// with the input template.yaml gives it: the admins get one notification
+// naming the open request due within 7 days and not the denied one, with
+// the console's Due soon link, while the due-date listing keeps every
+// status.
+func TestDailyDigestNamesOpenRequestsDueSoon(t *testing.T) {
+	c := admin(t)
+	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
+	c.must(200, "PATCH", "/dsr/policy", []map[string]any{{"key": "default_update_policy", "execution_timeframe": 1}}, nil)
+	t.Cleanup(func() {
+		c.must(200, "PATCH", "/dsr/policy", []map[string]any{{"key": "default_update_policy", "execution_timeframe": 30}}, nil)
+	})
+	open, denied := c.submitFor("default_update_policy"), c.submitFor("default_update_policy")
+	c.must(200, "PATCH", "/privacy-request/administrate/deny", map[string]any{"request_ids": []string{denied.ID}, "reason": "no"}, nil)
+
+	var page struct {
+		Items []deadlineOut `json:"items"`
+	}
+	soon := url.QueryEscape(time.Now().Add(7 * 24 * time.Hour).UTC().Format(time.RFC3339))
+	c.must(200, "GET", "/privacy-request?size=100&due_before="+soon, nil, &page)
+	listed := map[string]string{}
+	for _, r := range page.Items {
+		listed[r.ID] = r.Status
+	}
+	if listed[open.ID] != "pending" || listed[denied.ID] != "denied" {
+		t.Errorf("due within 7 days, every status: %v, want %s pending and %s denied", listed, open.ID, denied.ID)
+	}
+
+	start := time.Now().UTC()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.sys.RunDailyDigest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	items, err := notifications(c.sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests []notificationOut
+	for _, n := range items {
+		if at, _ := time.Parse(time.RFC3339Nano, n.At); n.Kind == "daily_digest" && !at.Before(start.Truncate(time.Second)) {
+			digests = append(digests, n)
+		}
+	}
+	if len(digests) != 1 {
+		t.Fatalf("%d digests since %s, want 1: %+v", len(digests), start, items)
+	}
+	d := digests[0]
+	if !strings.Contains(d.Message, open.ID) || strings.Contains(d.Message, denied.ID) || d.PrivacyRequestID != "" ||
+		!strings.Contains(d.Message, c.sys.URL+"/admin/#/requests?view=due") {
+		t.Errorf("digest names %s and not %s, links the Due soon view: %+v", open.ID, denied.ID, d)
 	}
 }
 
