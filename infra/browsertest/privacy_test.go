@@ -61,7 +61,7 @@ func (a *api) request(id string) requestView {
 
 // TestPrivacyTeamDay is the privacy team's day in the console: deadlines,
 // the Due soon view, search by identity, decisions on several requests at
-// once, all with identities masked.
+// once (approve, extend, deny with one reason), all with identities masked.
 func TestPrivacyTeamDay(t *testing.T) {
 	chromium(t)
 	sys := startSystem(t)
@@ -165,6 +165,26 @@ func TestPrivacyTeamDay(t *testing.T) {
 	ada.picture("requests-outcome")
 	if r := through.request(urgent); r.DaysLeft == nil || *r.DaysLeft != 12 {
 		t.Errorf("the urgent request moved again: %v days left", derefInt(r.DaysLeft))
+	}
+
+	// Deny two requests with one reason for both.
+	ada.selects(ids[3], urgent)
+	ada.step("press Deny", chromedp.Click(chromedp.ID("bulk-deny")), chromedp.WaitVisible(chromedp.ID("deny-reason")))
+	ada.step("give one reason and deny", chromedp.SendKeys(chromedp.ID("deny-reason"), "Duplicate of an earlier request"),
+		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)),
+		chromedp.WaitVisible(chromedp.ID("bulk-outcome")))
+	if n := ada.eval("count the denied", `document.querySelectorAll('#bulk-outcome li[data-outcome="ok"]').length`); n != float64(2) {
+		t.Errorf("%v requests shown denied, want 2", n)
+	}
+	for _, id := range []string{ids[3], urgent} {
+		var timeline struct {
+			Items []struct{ Action, Message string } `json:"items"`
+		}
+		through.call("GET", "/privacy-request/"+id+"/activity", nil, &timeline)
+		last := timeline.Items[len(timeline.Items)-1]
+		if got := through.status(id); got != "denied" || last.Action != "denied" || last.Message != "Duplicate of an earlier request" {
+			t.Errorf("request %s after the bulk denial: %s, last entry %+v", id, got, last)
+		}
 	}
 
 	// Maria's request: masked until revealed, each reveal in the access log.
