@@ -34,7 +34,7 @@ func TestCostCountsEverythingBilled(t *testing.T) {
 	l := newLedger()
 	l.write("RequestsTable", "pri_1", "pri_1", 8)
 	r := &systemRun{M: 0, N: 1, Writes: l, Reads: reads{RCU: 4, OtherWCU: 3}, EventSourceSQS: 6, LogBytes: 2000,
-		Calls: map[string]int{"SQS/SendMessage": 2, "KMS/Decrypt": 1},
+		Calls:       map[string]int{"SQS/SendMessage": 2, "KMS/Decrypt": 1},
 		Invocations: map[string][]time.Duration{"PublicApiFunction": {0, 0}, "StreamFunction": {0, 0, 0}}}
 	c := cost(r, 0)
 	want := costBreakdown{APIGateway: 2, LambdaRequests: 1, DynamoDB: 5.5, OtherTables: 1.875, SQS: 4, KMS: 3, Logs: 1.8, LambdaDuration: c.LambdaDuration}

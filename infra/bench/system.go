@@ -58,9 +58,13 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		// for CloudWatch Logs; warnings also show here.
 		Log:     slog.New(countedHandler{count: slog.NewJSONHandler(logs, nil), show: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}),
 		Metrics: logs,
-		// As deployed (the template's default): `make run` reads config at
-		// every batch so that edits show at once, which AWS does not.
-		Env: map[string]string{"DISPATCH_CONFIG_TTL": "30s"},
+		// As deployed (the template's defaults): `make run` reads config at
+		// every batch so that edits show at once, and looks at a waiting
+		// request after a second, which AWS does not. Here moto makes a
+		// request take seconds: with a second's grace the reconciler would
+		// step in on requests whose normal path is merely slow, and its
+		// writes would be priced as the request's.
+		Env: map[string]string{"DISPATCH_CONFIG_TTL": "30s", "RECONCILE_AFTER": "1m"},
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pregate/pregate/internal/dynamo"
 )
 
 // An admin re-runs pre-approval of a request left pending by a validator's
@@ -82,7 +84,7 @@ func TestRetryPreApprovalAfterAnOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, _ := out.Item["expires_at"].(*types.AttributeValueMemberN)
+		n, _ := out.Item[dynamo.AttrExpires].(*types.AttributeValueMemberN)
 		if n == nil {
 			return ""
 		}
@@ -90,7 +92,7 @@ func TestRetryPreApprovalAfterAnOutage(t *testing.T) {
 	}
 	exp := expiresAt(id)
 	if exp == "" {
-		t.Fatal("the approved request has no expires_at")
+		t.Fatal("the approved request has no expiry")
 	}
 	waitUntil(t, 30*time.Second, func() bool { return expiresAt(id+"#run0") == exp })
 	// Decided now: a re-run fails that item.

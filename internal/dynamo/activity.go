@@ -2,7 +2,10 @@ package dynamo
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/gate"
 )
@@ -15,81 +18,100 @@ import (
 // activityTexts). An entry belongs to the item that holds it: the request's
 // item holds the current run's entries and snapshot, an archive item an
 // earlier run's (archive.go), so an index always names a webhook of the
-// snapshot stored beside it.
-
-// activityItem is one stored timeline entry.
-type activityItem struct {
-	T int64             `dynamodbav:"t"`           // unix microseconds
-	K gate.ActivityKind `dynamodbav:"k"`           // what happened
-	W *int              `dynamodbav:"w,omitempty"` // the one webhook it is about, as its snapshot index
-	L []int             `dynamodbav:"l,omitempty"` // the webhooks, when it is about several
-	H int               `dynamodbav:"h,omitempty"` // HTTP status
-	N int               `dynamodbav:"n,omitempty"` // attempts
-	R string            `dynamodbav:"r,omitempty"` // reason
-	D time.Duration     `dynamodbav:"d,omitempty"` // the review deadline that passed
-	E int               `dynamodbav:"e,omitempty"` // the days an extension added
-	P string            `dynamodbav:"p,omitempty"` // the policy action no webhook applies to
-	Y string            `dynamodbav:"y,omitempty"` // actor
-	// Q marks an entry whose reason is the request's deny_reason, and V one
-	// whose actor is its reviewed_by, each then stored once, on the request
-	// (an admin decision's entry).
-	Q bool `dynamodbav:"q,omitempty"`
-	V bool `dynamodbav:"v,omitempty"`
-}
+// snapshot stored beside it. The names are item.go's.
 
 // itemRefs are the request's fields a decision's entry refers to rather
 // than repeats.
 type itemRefs struct{ denyReason, reviewer string }
 
-// runHook is one webhook of an archived run's snapshot.
+// runHook is one webhook of a run's snapshot, as its timeline names it.
 type runHook struct {
-	Key    string `dynamodbav:"k"`
-	Name   string `dynamodbav:"n"`
-	Shadow bool   `dynamodbav:"s,omitempty"`
+	Key, Name string
+	Shadow    bool
 }
 
-// toActivityItems stores es; an entry whose reason is the deny reason or
+// activityValue stores es; an entry whose reason is the deny reason or
 // whose actor is the reviewer written with it refers to that field instead.
-func toActivityItems(es []gate.ActivityEntry, refs itemRefs) []activityItem {
-	out := make([]activityItem, len(es))
+func activityValue(es []gate.ActivityEntry, refs itemRefs) types.AttributeValue {
+	out := make([]types.AttributeValue, len(es))
 	for i, e := range es {
-		it := activityItem{T: e.At.UnixMicro(), K: e.Kind, H: e.HTTPStatus, N: e.Attempts, R: e.Reason, D: e.Deadline, E: e.Days, P: e.PolicyAction, Y: e.Actor}
+		m := map[string]types.AttributeValue{entryAt: micros(e.At), AttrEntryKind: number(int64(e.Kind))}
 		if len(e.Hooks) == 1 {
-			it.W = &e.Hooks[0].Index
-		} else {
-			for _, h := range e.Hooks {
-				it.L = append(it.L, h.Index)
+			m[entryHook] = number(int64(e.Hooks[0].Index))
+		} else if len(e.Hooks) > 1 {
+			l := make([]types.AttributeValue, len(e.Hooks))
+			for j, h := range e.Hooks {
+				l[j] = number(int64(h.Index))
 			}
+			m[entryHooks] = &types.AttributeValueMemberL{Value: l}
 		}
-		if refs.denyReason != "" && it.R == refs.denyReason {
-			it.R, it.Q = "", true
+		optNumber(m, entryHTTP, int64(e.HTTPStatus))
+		optNumber(m, entryAttempts, int64(e.Attempts))
+		optNumber(m, entryDeadline, int64(e.Deadline))
+		optNumber(m, entryDays, int64(e.Days))
+		optString(m, entryAction, e.PolicyAction)
+		switch {
+		case refs.denyReason != "" && e.Reason == refs.denyReason:
+			m[entryIsDeny] = &types.AttributeValueMemberBOOL{Value: true}
+		default:
+			optString(m, entryReason, e.Reason)
 		}
-		if refs.reviewer != "" && it.Y == refs.reviewer {
-			it.Y, it.V = "", true
+		switch {
+		case refs.reviewer != "" && e.Actor == refs.reviewer:
+			m[entryIsReview] = &types.AttributeValueMemberBOOL{Value: true}
+		default:
+			optString(m, entryActor, e.Actor)
 		}
-		out[i] = it
+		out[i] = &types.AttributeValueMemberM{Value: m}
 	}
-	return out
+	return &types.AttributeValueMemberL{Value: out}
+}
+
+func optNumber(m map[string]types.AttributeValue, name string, n int64) {
+	if n != 0 {
+		m[name] = number(n)
+	}
 }
 
 // readActivity reads entries stored beside snapshot hooks.
-func readActivity(items []activityItem, hooks []runHook, refs itemRefs) ([]gate.ActivityEntry, error) {
+func readActivity(items []types.AttributeValue, hooks []runHook, refs itemRefs) ([]gate.ActivityEntry, error) {
 	out := make([]gate.ActivityEntry, len(items))
-	for i, it := range items {
-		if !it.K.Known() {
-			return nil, fmt.Errorf("timeline entry %d: unknown kind %d", i, it.K)
+	for i, av := range items {
+		m, ok := av.(*types.AttributeValueMemberM)
+		if !ok {
+			return nil, fmt.Errorf("timeline entry %d is not a map", i)
 		}
-		e := gate.ActivityEntry{At: time.UnixMicro(it.T).UTC(), Kind: it.K, HTTPStatus: it.H, Attempts: it.N, Reason: it.R,
-			Deadline: it.D, Days: it.E, PolicyAction: it.P, Actor: it.Y}
-		if it.Q {
+		f := fields{item: m.Value}
+		kind := gate.ActivityKind(f.num(AttrEntryKind))
+		if !kind.Known() {
+			return nil, fmt.Errorf("timeline entry %d: unknown kind %d", i, kind)
+		}
+		e := gate.ActivityEntry{At: f.time(entryAt), Kind: kind, HTTPStatus: int(f.num(entryHTTP)), Attempts: int(f.num(entryAttempts)),
+			Reason: f.str(entryReason), Deadline: time.Duration(f.num(entryDeadline)), Days: int(f.num(entryDays)),
+			PolicyAction: f.str(entryAction), Actor: f.str(entryActor)}
+		if f.bool(entryIsDeny) {
 			e.Reason = refs.denyReason
 		}
-		if it.V {
+		if f.bool(entryIsReview) {
 			e.Actor = refs.reviewer
 		}
-		idx := it.L
-		if it.W != nil {
-			idx = []int{*it.W}
+		var idx []int
+		if _, ok := m.Value[entryHook]; ok {
+			idx = []int{int(f.num(entryHook))}
+		}
+		for _, n := range f.list(entryHooks) {
+			v, ok := n.(*types.AttributeValueMemberN)
+			if !ok {
+				return nil, fmt.Errorf("timeline entry %d: a webhook that is not a number", i)
+			}
+			j, err := strconv.Atoi(v.Value)
+			if err != nil {
+				return nil, fmt.Errorf("timeline entry %d: %w", i, err)
+			}
+			idx = append(idx, j)
+		}
+		if f.err != nil {
+			return nil, fmt.Errorf("timeline entry %d: %w", i, f.err)
 		}
 		for _, n := range idx {
 			if n < 0 || n >= len(hooks) {

@@ -36,10 +36,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 		{At: at, Kind: gate.KindRerun, Actor: "someone else"},
 		{At: at, Kind: gate.KindAdminDenied, Reason: "not a customer", Actor: "admin"},
 	}
-	av, err := Item(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	av := Item(r)
 	got, err := unmarshalRequest(av)
 	if err != nil {
 		t.Fatal(err)
@@ -47,12 +44,12 @@ func TestTimelineRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got.Activity, r.Activity) {
 		t.Errorf("timeline reads back as\n%+v\nwant\n%+v", got.Activity, r.Activity)
 	}
-	stored := av["activity"].(*types.AttributeValueMemberL).Value
+	stored := av[AttrActivity].(*types.AttributeValueMemberL).Value
 	if n := AttributeSize(stored[1]); n > 26 {
 		t.Errorf("the called entry takes %d bytes", n)
 	}
 	denial := stored[len(stored)-1].(*types.AttributeValueMemberM).Value
-	if _, ok := denial["r"]; ok {
+	if _, ok := denial[entryReason]; ok {
 		t.Errorf("the denial repeats its reason: %v", denial)
 	}
 }
@@ -61,13 +58,21 @@ func TestTimelineRoundTrip(t *testing.T) {
 // line with a wrong text.
 func TestTimelineRefusesWhatItCannotRead(t *testing.T) {
 	hooks := []runHook{{Key: "crm", Name: "CRM"}}
-	three := 3
-	for name, it := range map[string]activityItem{
-		"unknown kind":       {T: 1, K: 99},
-		"webhook not in run": {T: 1, K: gate.KindCalled, W: &three},
-		"one of several out": {T: 1, K: gate.KindTriggered, L: []int{0, 1}},
+	entry := func(kind gate.ActivityKind, more map[string]types.AttributeValue) types.AttributeValue {
+		m := map[string]types.AttributeValue{entryAt: number(1), AttrEntryKind: number(int64(kind))}
+		for k, v := range more {
+			m[k] = v
+		}
+		return &types.AttributeValueMemberM{Value: m}
+	}
+	for name, it := range map[string]types.AttributeValue{
+		"unknown kind":       entry(99, nil),
+		"webhook not in run": entry(gate.KindCalled, map[string]types.AttributeValue{entryHook: number(3)}),
+		"one of several out": entry(gate.KindTriggered, map[string]types.AttributeValue{entryHooks: &types.AttributeValueMemberL{Value: []types.AttributeValue{number(0), number(1)}}}),
+		"not a map":          stringValue("x"),
+		"kind not a number":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{entryAt: number(1), AttrEntryKind: stringValue("6")}},
 	} {
-		if _, err := readActivity([]activityItem{it}, hooks, itemRefs{}); err == nil || !strings.Contains(err.Error(), "timeline entry 0") {
+		if _, err := readActivity([]types.AttributeValue{it}, hooks, itemRefs{}); err == nil || !strings.Contains(err.Error(), "timeline entry 0") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

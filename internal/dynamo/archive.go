@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -34,23 +32,15 @@ var _ gate.RunArchive = (*RequestStore)(nil)
 // archiveID is the id of the archive item of run n of request id.
 func archiveID(id string, run int) string { return id + "#run" + strconv.Itoa(run) }
 
-// archiveItem is one archived run: its snapshot's keys and names, and the
-// timeline as it stood when the run ended.
-type archiveItem struct {
-	ID       string         `dynamodbav:"id"`
-	Webhooks []runHook      `dynamodbav:"webhooks"`
-	Activity []activityItem `dynamodbav:"activity"`
-}
-
 // archivedRun reads request id as a re-run is about to end its run n and
 // returns the archive item of that run (the stored timeline as it is) and
 // the length of the timeline it holds, which the re-run's write conditions
 // on, so that an entry appended meanwhile is not lost.
 func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map[string]types.AttributeValue, int, error) {
+	const projection = "#webhooks, #activity"
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, ConsistentRead: aws.Bool(true),
-		Key:                  map[string]types.AttributeValue{"id": stringValue(id)},
-		ProjectionExpression: aws.String("webhooks, activity"),
+		TableName: &s.table, ConsistentRead: aws.Bool(true), Key: requestKey(id),
+		ProjectionExpression: aws.String(projection), ExpressionAttributeNames: exprNames(projection),
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read request %s before its re-run: %w", id, err)
@@ -58,26 +48,23 @@ func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map
 	if out.Item == nil {
 		return nil, 0, gate.NotFound(id)
 	}
-	var it struct {
-		Webhooks []snapshotItem `dynamodbav:"webhooks"`
+	f := fields{item: out.Item}
+	snapshot := f.snapshot(AttrWebhooks)
+	activity := f.list(AttrActivity)
+	if f.err != nil {
+		return nil, 0, fmt.Errorf("request %s: %w", id, f.err)
 	}
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, 0, fmt.Errorf("unmarshal request %s: %w", id, err)
+	// An archived run keeps its webhooks' keys and names, which its
+	// timeline's entries name by index.
+	hooks := make([]types.AttributeValue, len(snapshot))
+	for i, w := range snapshot {
+		hooks[i] = &types.AttributeValueMemberM{Value: hookValue(snapshotHook(w))}
 	}
-	hooks := make([]runHook, len(it.Webhooks))
-	for i, w := range it.Webhooks {
-		hooks[i] = w.runHook()
+	item := map[string]types.AttributeValue{
+		AttrID: stringValue(archiveID(id, run)), AttrWebhooks: &types.AttributeValueMemberL{Value: hooks},
+		AttrActivity: &types.AttributeValueMemberL{Value: activity},
 	}
-	webhooks, err := attributevalue.Marshal(hooks)
-	if err != nil {
-		return nil, 0, fmt.Errorf("marshal archived webhooks: %w", err)
-	}
-	activity, _ := out.Item["activity"].(*types.AttributeValueMemberL)
-	if activity == nil {
-		activity = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
-	}
-	item := map[string]types.AttributeValue{"id": stringValue(archiveID(id, run)), "webhooks": webhooks, "activity": activity}
-	return item, len(activity.Value), nil
+	return item, len(activity), nil
 }
 
 // applyRerun makes a re-run's change as one transaction: the archive item of
@@ -87,10 +74,10 @@ func (s *RequestStore) archivedRun(ctx context.Context, id string, run int) (map
 func (s *RequestStore) applyRerun(ctx context.Context, c gate.Change, archive map[string]types.AttributeValue,
 	update, cond string, names map[string]string, values map[string]types.AttributeValue) (*gate.PrivacyRequest, error) {
 	err := transactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: archive, ConditionExpression: aws.String("attribute_not_exists(id)")}},
+		{Put: &types.Put{TableName: &s.table, Item: archive, ConditionExpression: aws.String("attribute_not_exists(#id)"), ExpressionAttributeNames: exprNames("#id")}},
 		{Update: &types.Update{
 			TableName:                 &s.table,
-			Key:                       map[string]types.AttributeValue{"id": stringValue(c.ID)},
+			Key:                       requestKey(c.ID),
 			UpdateExpression:          aws.String(update),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  names,
@@ -129,9 +116,9 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 	}
 	ask := make([]map[string]types.AttributeValue, runs)
 	for n := range runs {
-		ask[n] = map[string]types.AttributeValue{"id": stringValue(archiveID(id, n))}
+		ask[n] = requestKey(archiveID(id, n))
 	}
-	var items []archiveItem
+	byRun := map[int][]gate.ActivityEntry{}
 	wait := 10 * time.Millisecond
 	for len(ask) > 0 {
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
@@ -141,11 +128,20 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 			return nil, fmt.Errorf("read archived runs of %s: %w", id, err)
 		}
 		for _, av := range out.Responses[s.table] {
-			var it archiveItem
-			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-				return nil, fmt.Errorf("unmarshal archived run of %s: %w", id, err)
+			f := fields{item: av}
+			archived := f.str(AttrID)
+			run, err := strconv.Atoi(archived[strings.LastIndex(archived, "#run")+len("#run"):])
+			if err != nil {
+				return nil, fmt.Errorf("archived run %q: %w", archived, err)
 			}
-			items = append(items, it)
+			entries, err := readActivity(f.list(AttrActivity), f.runHooks(AttrWebhooks), itemRefs{})
+			if err == nil {
+				err = f.err
+			}
+			if err != nil {
+				return nil, fmt.Errorf("archived run %s: %w", archived, err)
+			}
+			byRun[run] = entries
 		}
 		ask = out.UnprocessedKeys[s.table].Keys
 		if len(ask) > 0 {
@@ -154,18 +150,9 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 			}
 		}
 	}
-	run := func(it archiveItem) int {
-		n, _ := strconv.Atoi(it.ID[strings.LastIndex(it.ID, "#run")+len("#run"):])
-		return n
-	}
-	sort.Slice(items, func(i, j int) bool { return run(items[i]) < run(items[j]) })
 	var out []gate.ActivityEntry
-	for _, it := range items {
-		entries, err := readActivity(it.Activity, it.Webhooks, itemRefs{})
-		if err != nil {
-			return nil, fmt.Errorf("archived run %s: %w", it.ID, err)
-		}
-		out = append(out, entries...)
+	for n := range runs {
+		out = append(out, byRun[n]...)
 	}
 	return out, nil
 }
@@ -176,13 +163,14 @@ func (s *RequestStore) ArchivedActivity(ctx context.Context, id string, runs int
 // retried until this succeeds). One UpdateItem per run, conditioned on the
 // archive item existing, so none is created. Setting the same value again changes nothing.
 func (s *RequestStore) ExpireArchives(ctx context.Context, id string, runs int, expiresAt int64) error {
-	exp := &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt, 10)}
+	exp := number(expiresAt)
 	for k := range runs {
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 &s.table,
-			Key:                       map[string]types.AttributeValue{"id": stringValue(archiveID(id, k))},
-			UpdateExpression:          aws.String("SET " + expiresAttr + " = :expires"),
-			ConditionExpression:       aws.String("attribute_exists(id)"),
+			Key:                       requestKey(archiveID(id, k)),
+			UpdateExpression:          aws.String("SET #expires = :expires"),
+			ConditionExpression:       aws.String("attribute_exists(#id)"),
+			ExpressionAttributeNames:  exprNames("#expires #id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":expires": exp},
 		})
 		var ccf *types.ConditionalCheckFailedException

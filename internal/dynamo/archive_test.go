@@ -139,13 +139,13 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 		}
 		return out.Item
 	}
-	exp, ok := item(id)["expires_at"].(*types.AttributeValueMemberN)
+	exp, ok := item(id)[dynamo.AttrExpires].(*types.AttributeValueMemberN)
 	if !ok {
 		t.Fatal("the denied request has no expires_at")
 	}
 	// The denial's own write leaves them: its stream record, through the
 	// stream function's filters, gives them the expiry.
-	if _, ok := item(dynamo.ArchiveID(id, 0))["expires_at"]; ok {
+	if _, ok := item(dynamo.ArchiveID(id, 0))[dynamo.AttrExpires]; ok {
 		t.Fatal("the denying write gave an archive item expires_at; the stream's record should")
 	}
 	tmpl, err := stack.LoadTemplate(filepath.Join(awstest.Root(), "template.yaml"))
@@ -180,10 +180,10 @@ func TestRerunsArchiveTheirRuns(t *testing.T) {
 	}
 	for run := range 2 {
 		a := item(dynamo.ArchiveID(id, run))
-		if got, ok := a["expires_at"].(*types.AttributeValueMemberN); !ok || got.Value != exp.Value {
-			t.Errorf("archived run %d: expires_at %v, want %s", run, a["expires_at"], exp.Value)
+		if got, ok := a[dynamo.AttrExpires].(*types.AttributeValueMemberN); !ok || got.Value != exp.Value {
+			t.Errorf("archived run %d: expiry %v, want %s", run, a[dynamo.AttrExpires], exp.Value)
 		}
-		for _, attr := range []string{"status", "status_shard", "created_shard", "due_shard"} {
+		for _, attr := range dynamo.IndexAttrs {
 			if _, ok := a[attr]; ok {
 				t.Errorf("archived run %d has %s", run, attr)
 			}
@@ -204,7 +204,7 @@ func TestExpireArchives(t *testing.T) {
 	put := func(key string) {
 		t.Helper()
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]types.AttributeValue{
-			"id": &types.AttributeValueMemberS{Value: key}, "activity": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}}}); err != nil {
+			dynamo.AttrID: &types.AttributeValueMemberS{Value: key}, dynamo.AttrActivity: &types.AttributeValueMemberL{Value: []types.AttributeValue{}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -228,14 +228,14 @@ func TestExpireArchives(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, run := range []int{0, 2} {
-			if got, ok := get(dynamo.ArchiveID(id, run))["expires_at"].(*types.AttributeValueMemberN); !ok || got.Value != "1790000000" {
+			if got, ok := get(dynamo.ArchiveID(id, run))[dynamo.AttrExpires].(*types.AttributeValueMemberN); !ok || got.Value != "1790000000" {
 				t.Errorf("archived run %d: expires_at %v", run, got)
 			}
 		}
 		if it := get(dynamo.ArchiveID(id, 1)); it != nil {
 			t.Errorf("run 1, never archived, now is %v", it)
 		}
-		if _, ok := get(dynamo.ArchiveID(other, 0))["expires_at"]; ok {
+		if _, ok := get(dynamo.ArchiveID(other, 0))[dynamo.AttrExpires]; ok {
 			t.Error("another request's archive item got the expiry")
 		}
 	}

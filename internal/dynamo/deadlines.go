@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -19,39 +18,39 @@ import (
 
 // The requests table's indexes for the privacy team (template.yaml), all
 // KEYS_ONLY and sparse:
-//   - deadline: dds (the id's shard, 16 ways), dd (due date, epoch
-//     seconds): every request with a due date, soonest first. Written when
-//     a request is created and when it is extended, never by a status change.
-//   - id_email, id_phone, id_external: ihe / ihp / ihx (the keyed hash of
-//     the identity, gate.IdentityKey), sort_key: one identity's requests,
+//   - deadline: the id's shard (16 ways), the due date (epoch seconds):
+//     every request with a due date, soonest first. Written when a request
+//     is created and when it is extended, never by a status change.
+//   - id_email, id_phone, id_external: the keyed hash of the identity
+//     (gate.IdentityKey), the sort key: one identity's requests,
 //     newest first. Written once, at creation. A hash is one person's: no
 //     key is shared by many requests, and no key holds an identity in clear.
 const (
 	indexDeadline = "deadline"
 )
 
-var identityIndexes = []struct{ index, attr string }{{"id_email", "ihe"}, {"id_phone", "ihp"}, {"id_external", "ihx"}}
+var identityIndexes = []struct{ index, attr string }{{"id_email", attrHashEmail}, {"id_phone", attrHashPhone}, {"id_external", attrHashExt}}
 
 var _ gate.Deadlines = (*RequestStore)(nil)
 
 // Extend moves a request's due date once: one conditional UpdateItem that
 // also appends the timeline entry.
 func (s *RequestStore) Extend(ctx context.Context, w gate.ExtendWrite) (*gate.PrivacyRequest, error) {
-	activity, err := attributevalue.Marshal(toActivityItems([]gate.ActivityEntry{w.Entry}, itemRefs{}))
-	if err != nil {
-		return nil, fmt.Errorf("marshal activity: %w", err)
-	}
+	const (
+		update = "SET #due_date = :to, #extended = :true, #updated = :at, " +
+			"#activity = list_append(if_not_exists(#activity, :none), :activity)"
+		cond = "attribute_exists(#id) AND #due_date = :from AND attribute_not_exists(#extended) AND #status <> :denied"
+	)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table,
-		Key:       map[string]types.AttributeValue{"id": stringValue(w.ID)},
-		UpdateExpression: aws.String("SET dd = :to, dx = :true, updated_at = :at, " +
-			"activity = list_append(if_not_exists(activity, :none), :activity)"),
-		ConditionExpression:      aws.String("attribute_exists(id) AND dd = :from AND attribute_not_exists(dx) AND #status <> :denied"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		TableName:                &s.table,
+		Key:                      requestKey(w.ID),
+		UpdateExpression:         aws.String(update),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: exprNames(update, cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":to": number(w.To.Unix()), ":from": number(w.From.Unix()), ":true": &types.AttributeValueMemberBOOL{Value: true},
-			":at": stringValue(gate.FormatTime(w.At)), ":activity": activity, ":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
-			":denied": stringValue(string(gate.StatusDenied)),
+			":at": micros(w.At), ":activity": activityValue([]gate.ActivityEntry{w.Entry}, itemRefs{}),
+			":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}}, ":denied": stringValue(string(gate.StatusDenied)),
 		},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -78,30 +77,27 @@ func (s *RequestStore) ListDue(ctx context.Context, before time.Time, size int, 
 	if before.After(time.Unix(bound, 0)) {
 		bound++
 	}
-	from := int64(-1 << 62)
-	if after != "" {
-		sec, _, _ := strings.Cut(after, "#")
-		n, err := strconv.ParseInt(sec, 10, 64)
-		if err != nil {
-			return nil, "", fmt.Errorf("due cursor %q: %w", after, err)
-		}
-		from = n
+	from, err := cursorNumber(after)
+	if err != nil {
+		return nil, "", fmt.Errorf("due cursor: %w", err)
 	}
+	const cond = "#shard = :sh AND #due_date BETWEEN :from AND :to"
 	want := size + 1
 	var keys []indexKey
 	for _, sh := range shards() {
 		in := &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(indexDeadline),
-			KeyConditionExpression:    aws.String("dds = :sh AND dd BETWEEN :from AND :to"),
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeNames:  exprNames(cond),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":sh": stringValue(sh), ":from": number(from), ":to": number(bound - 1)},
 		}
-		got, err := s.queryDueKeys(ctx, in, want, after)
+		got, err := s.queryNumberKeys(ctx, in, attrDueDate, want, after)
 		if err != nil {
 			return nil, "", err
 		}
 		keys = append(keys, got...)
 	}
-	sort.Slice(keys, func(i, j int) bool { return dueLess(keys[i].sort, keys[j].sort) })
+	sort.Slice(keys, func(i, j int) bool { return numberKeyLess(keys[i].sort, keys[j].sort) })
 	more := len(keys) > size
 	if more {
 		keys = keys[:size]
@@ -113,8 +109,22 @@ func (s *RequestStore) ListDue(ctx context.Context, before time.Time, size int, 
 	return items, gate.DueKey(items[len(items)-1]), nil
 }
 
-// dueLess orders due keys "<seconds>#<id>" by time, then id.
-func dueLess(a, b string) bool {
+// cursorNumber reads the number of a "<number>#<id>" index cursor (the
+// smallest number for none).
+func cursorNumber(after string) (int64, error) {
+	if after == "" {
+		return -1 << 62, nil
+	}
+	n, _, _ := strings.Cut(after, "#")
+	v, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("index cursor %q: %w", after, err)
+	}
+	return v, nil
+}
+
+// numberKeyLess orders "<number>#<id>" keys by number, then id.
+func numberKeyLess(a, b string) bool {
 	as, aid, _ := strings.Cut(a, "#")
 	bs, bid, _ := strings.Cut(b, "#")
 	an, _ := strconv.ParseInt(as, 10, 64)
@@ -125,24 +135,30 @@ func dueLess(a, b string) bool {
 	return aid < bid
 }
 
-// queryDueKeys follows one shard's pages until it has want keys after the
-// cursor key (those of the cursor's own second up to it are skipped).
-func (s *RequestStore) queryDueKeys(ctx context.Context, in *dynamodb.QueryInput, want int, after string) ([]indexKey, error) {
+// queryNumberKeys follows one shard's pages of an index whose range key
+// (attribute rangeAttr) is a number until it has want keys after the cursor
+// key "<number>#<id>": the query starts at the cursor's number, and the keys
+// of that number up to the cursor's id are skipped.
+func (s *RequestStore) queryNumberKeys(ctx context.Context, in *dynamodb.QueryInput, rangeAttr string, want int, after string) ([]indexKey, error) {
 	var out []indexKey
 	for {
-		in.Limit = aws.Int32(int32(want))
+		limit := want - len(out)
+		if s.queryLimit > 0 {
+			limit = min(limit, s.queryLimit)
+		}
+		in.Limit = aws.Int32(int32(limit))
 		page, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("query deadline index: %w", err)
+			return nil, fmt.Errorf("query %s index: %w", aws.ToString(in.IndexName), err)
 		}
 		for _, av := range page.Items {
-			id, _ := av["id"].(*types.AttributeValueMemberS)
-			dd, _ := av["dd"].(*types.AttributeValueMemberN)
-			if id == nil || dd == nil {
-				return nil, errors.New("query deadline index: an entry without id or dd")
+			id, _ := av[AttrID].(*types.AttributeValueMemberS)
+			n, _ := av[rangeAttr].(*types.AttributeValueMemberN)
+			if id == nil || n == nil {
+				return nil, fmt.Errorf("query %s index: an entry without id or %s", aws.ToString(in.IndexName), rangeAttr)
 			}
-			k := indexKey{id: id.Value, sort: dd.Value + "#" + id.Value}
-			if after == "" || dueLess(after, k.sort) {
+			k := indexKey{id: id.Value, sort: n.Value + "#" + id.Value}
+			if after == "" || numberKeyLess(after, k.sort) {
 				out = append(out, k)
 			}
 		}
@@ -165,10 +181,11 @@ func (s *RequestStore) FindByIdentity(ctx context.Context, h gate.IdentityHashes
 		ix := identityIndexes[i]
 		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(ix.index),
-			KeyConditionExpression:    aws.String(ix.attr + " = :h"),
+			KeyConditionExpression:    aws.String("#h = :h"),
+			ExpressionAttributeNames:  map[string]string{"#h": ix.attr},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":h": stringValue(value)},
 			ScanIndexForward:          aws.Bool(false),
-		}, "sort_key", limit)
+		}, attrSortKey, limit)
 		if err != nil {
 			return nil, err
 		}

@@ -29,20 +29,20 @@ func (s *RequestStore) RecordDeliveries(ctx context.Context, w gate.DeliveryWrit
 	for n, m := range w.Marks {
 		p := webhookPath(m.Index)
 		d, a, k := markValue("d", n), markValue("n", n), markValue("k", n)
-		u.set = append(u.set, p+".delivery = "+d, p+".attempts = "+a)
-		u.cond = append(u.cond, p+".#key = "+k, "attribute_not_exists("+p+".delivery)")
+		u.set = append(u.set, p+".#delivery = "+d, p+".#attempts = "+a)
+		u.cond = append(u.cond, p+".#key = "+k, "attribute_not_exists("+p+".#delivery)")
 		if m.State == gate.WebhookFailed {
-			u.cond = append(u.cond, "attribute_not_exists("+p+".reply)")
+			u.cond = append(u.cond, "attribute_not_exists("+p+".#reply)")
 		}
-		u.values[d], u.values[k] = stringValue(string(m.State)), stringValue(m.Key)
-		u.values[a] = &types.AttributeValueMemberN{Value: strconv.Itoa(m.Attempts)}
+		u.values[d], u.values[k] = stateCode(m.State), stringValue(m.Key)
+		u.values[a] = number(int64(m.Attempts))
 	}
 	if w.ToPending {
 		u.set = append(u.set, "#status = :pending")
 		u.cond = append(u.cond, "#status = :awaiting")
 		u.values[":pending"] = stringValue(string(gate.StatusPending))
 		u.values[":awaiting"] = stringValue(string(gate.StatusAwaitingPreApproval))
-		s.moveIndexes(&u, gate.StatusPending)
+		s.moveIndexes(&u, gate.StatusPending, nil)
 	}
 	_, err := s.updateWebhooks(ctx, u)
 	return err

@@ -23,62 +23,55 @@ var (
 // at or before now (after the key `after`), oldest first, following
 // LastEvaluatedKey; merged, oldest due first, the first limit.
 func (s *RequestStore) Due(ctx context.Context, now time.Time, after string, limit int) ([]gate.DueEntry, error) {
-	// Every due key is "<time>#pri_<uuid>" of one length, so no key has
-	// another as a prefix: the keys after `after` are those at or above
-	// after+"~", and those due by now are below "<now>#~".
-	cond := "due_shard = :s AND due_at < :hi"
-	values := map[string]types.AttributeValue{":hi": stringValue(gate.FormatTime(now) + "#~")}
-	if after != "" {
-		cond = "due_shard = :s AND due_at BETWEEN :lo AND :hi"
-		values[":lo"] = stringValue(after + "~")
+	from, err := cursorNumber(after)
+	if err != nil {
+		return nil, err
 	}
 	var keys []indexKey
 	for _, sh := range shards() {
-		vals := map[string]types.AttributeValue{":s": stringValue(sh)}
-		for k, v := range values {
-			vals[k] = v
-		}
-		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
+		got, err := s.queryNumberKeys(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(indexDue),
-			KeyConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
+			KeyConditionExpression:   aws.String(dueCondition),
+			ExpressionAttributeNames: exprNames(dueCondition),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":s": stringValue(sh), ":lo": number(from), ":hi": micros(now),
+			},
 			ScanIndexForward: aws.Bool(true),
-		}, "due_at", limit)
+		}, attrDue, limit, after)
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, got...)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].sort < keys[j].sort })
+	sort.Slice(keys, func(i, j int) bool { return numberKeyLess(keys[i].sort, keys[j].sort) })
 	keys = keys[:min(limit, len(keys))]
 	out := make([]gate.DueEntry, len(keys))
 	for i, k := range keys {
-		at, err := dueTime(k.sort)
-		if err != nil {
-			return nil, fmt.Errorf("due index key %q: %w", k.sort, err)
-		}
-		out[i] = gate.DueEntry{ID: k.id, DueAt: at, Key: k.sort}
+		at, _ := cursorNumber(k.sort)
+		out[i] = gate.DueEntry{ID: k.id, DueAt: time.UnixMicro(at).UTC(), Key: k.sort}
 	}
 	return out, nil
 }
 
+const dueCondition = "#shard = :s AND #due BETWEEN :lo AND :hi"
+
 // Postpone is one conditional UpdateItem:
 //
-//	SET due_shard = :shard, due_at = :to   (or REMOVE due_shard, due_at)
-//	CONDITION #status = :st AND due_at = :from
+//	SET #due = :to   (or REMOVE #due)
+//	CONDITION #status = :st AND #due = :from
 func (s *RequestStore) Postpone(ctx context.Context, id string, st gate.Status, from time.Time, to *time.Time) error {
-	values := map[string]types.AttributeValue{
-		":st": stringValue(string(st)), ":from": stringValue(dueKey(from, id)),
-	}
-	update := "REMOVE due_shard, due_at"
+	values := map[string]types.AttributeValue{":st": stringValue(string(st)), ":from": micros(from)}
+	update := "REMOVE #due"
 	if to != nil {
-		update = "SET due_shard = :shard, due_at = :to"
-		values[":shard"], values[":to"] = stringValue(shard(id)), stringValue(dueKey(*to, id))
+		update = "SET #due = :to"
+		values[":to"] = micros(*to)
 	}
+	const cond = "#status = :st AND #due = :from"
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: map[string]types.AttributeValue{"id": stringValue(id)},
+		TableName: &s.table, Key: requestKey(id),
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("#status = :st AND due_at = :from"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  exprNames(update, cond),
 		ExpressionAttributeValues: values,
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -91,26 +84,30 @@ func (s *RequestStore) Postpone(ctx context.Context, id string, st gate.Status, 
 	return nil
 }
 
+const (
+	claimUpdate    = "SET #claim = :token, #claim_until = :until"
+	claimCondition = "#status = :approved AND attribute_not_exists(#published)" +
+		" AND (attribute_not_exists(#claim) OR #claim = :token OR #claim_until <= :now)"
+)
+
 // ClaimPublish is one conditional UpdateItem:
 //
-//	SET publish_claim = :token, publish_claim_until = :until, due_shard = :shard, due_at = :due
-//	CONDITION #status = :approved AND attribute_not_exists(published_at)
-//	  AND (attribute_not_exists(publish_claim) OR publish_claim = :token OR publish_claim_until <= :now)
+//	SET #claim = :token, #claim_until = :until
+//	CONDITION #status = :approved AND attribute_not_exists(#published)
+//	  AND (attribute_not_exists(#claim) OR #claim = :token OR #claim_until <= :now)
 //
-// Times are stored RFC 3339 with microseconds, all of one length, so the
-// string comparison is the time's. due_at moves to the claim's end: the
-// reconciler takes the request up again if the claimant never marks it.
+// It leaves the due key where the approval put it (no later than a minute
+// after the approval): a claimant that never marks the request leaves it to
+// the reconciler, whose own claim succeeds once this one has ended.
 func (s *RequestStore) ClaimPublish(ctx context.Context, id string, c gate.PublishClaim, now time.Time) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: map[string]types.AttributeValue{"id": stringValue(id)},
-		UpdateExpression: aws.String("SET publish_claim = :token, publish_claim_until = :until, due_shard = :shard, due_at = :due"),
-		ConditionExpression: aws.String("#status = :approved AND attribute_not_exists(published_at)" +
-			" AND (attribute_not_exists(publish_claim) OR publish_claim = :token OR publish_claim_until <= :now)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		TableName: &s.table, Key: requestKey(id),
+		UpdateExpression:         aws.String(claimUpdate),
+		ConditionExpression:      aws.String(claimCondition),
+		ExpressionAttributeNames: exprNames(claimUpdate, claimCondition),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":approved": stringValue(string(gate.StatusApproved)), ":token": stringValue(c.Token),
-			":until": stringValue(gate.FormatTime(c.Until)), ":now": stringValue(gate.FormatTime(now)),
-			":shard": stringValue(shard(id)), ":due": stringValue(dueKey(c.Until, id)),
+			":until": micros(c.Until), ":now": micros(now),
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -123,18 +120,23 @@ func (s *RequestStore) ClaimPublish(ctx context.Context, id string, c gate.Publi
 	return nil
 }
 
+const (
+	markUpdate    = "SET #published = :at REMOVE #due, #claim, #claim_until"
+	markCondition = "#status = :approved AND attribute_not_exists(#published)"
+)
+
 // MarkPublished is one conditional UpdateItem:
 //
-//	SET published_at = :at REMOVE due_shard, due_at, publish_claim, publish_claim_until
-//	CONDITION #status = :approved AND attribute_not_exists(published_at)
+//	SET #published = :at REMOVE #due, #claim, #claim_until
+//	CONDITION #status = :approved AND attribute_not_exists(#published)
 func (s *RequestStore) MarkPublished(ctx context.Context, id string, at time.Time) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: map[string]types.AttributeValue{"id": stringValue(id)},
-		UpdateExpression:         aws.String("SET published_at = :at REMOVE due_shard, due_at, publish_claim, publish_claim_until"),
-		ConditionExpression:      aws.String("#status = :approved AND attribute_not_exists(published_at)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		TableName: &s.table, Key: requestKey(id),
+		UpdateExpression:         aws.String(markUpdate),
+		ConditionExpression:      aws.String(markCondition),
+		ExpressionAttributeNames: exprNames(markUpdate, markCondition),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":approved": stringValue(string(gate.StatusApproved)), ":at": stringValue(gate.FormatTime(at)),
+			":approved": stringValue(string(gate.StatusApproved)), ":at": micros(at),
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException

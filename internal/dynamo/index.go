@@ -3,6 +3,7 @@ package dynamo
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,12 +12,12 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// The requests table's three KEYS_ONLY global secondary indexes
-// (docs/storage.md). Their names and keys are template.yaml's.
+// The requests table's indexes for the system (docs/internals/storage.md),
+// all KEYS_ONLY. Their names and keys are template.yaml's.
 const (
-	indexCreated = "created" // created_shard, sort_key: every request, newest first
-	indexStatus  = "status"  // status_shard, sort_key: one status, newest first
-	indexDue     = "due"     // due_shard, due_at: sparse, the requests the reconciler owes a step
+	indexCreated = "created" // sh, sk: every request, newest first
+	indexStatus  = "status"  // ss, sk: one status, newest first
+	indexDue     = "due"     // sh, du: sparse, the requests the reconciler owes a step
 )
 
 // ShardCount spreads each index key over this many partition key values, so
@@ -44,30 +45,31 @@ func shards() []string {
 // statusShard is the status index's partition key: "<status>#<shard>".
 func statusShard(st gate.Status, id string) string { return string(st) + "#" + shard(id) }
 
-// dueKey is the due index's sort key: "<due time RFC 3339 micro>#<id>",
-// unique, and ordered by time since every time has the same length.
-func dueKey(at time.Time, id string) string { return gate.FormatTime(at) + "#" + id }
-
-// dueTime reads the time back from a due key.
-func dueTime(key string) (time.Time, error) {
-	at, _, _ := strings.Cut(key, "#")
-	return time.Parse(time.RFC3339Nano, at)
-}
+// dueKey is the reconciler's cursor in the due index: "<due micros>#<id>".
+func dueKey(at time.Time, id string) string { return strconv.FormatInt(at.UnixMicro(), 10) + "#" + id }
 
 // indexClauses are the SET and REMOVE clauses that keep the status and due
 // indexes right for a write moving request id into st at `at`; every write
 // that changes a status goes through it, so no transition can forget an
 // index. Writes that change no status (a delivery or reply recorded) do not
-// call it and so write no index.
-func (s *RequestStore) indexClauses(id string, st gate.Status, at time.Time, values map[string]types.AttributeValue) (set, remove []string) {
+// call it and so write no index. A request already due (read: its due as
+// read, nil when unknown) no later than the move's own first due keeps its
+// due key, on the condition that it still is (the reconciler may have
+// pushed it since the read): the reconciler looks at it by then anyway,
+// and the index is not written.
+func (s *RequestStore) indexClauses(id string, st gate.Status, at time.Time, read *time.Time, values map[string]types.AttributeValue) (set, remove, cond []string) {
 	values[":status_shard"] = stringValue(statusShard(st, id))
-	set = []string{"status_shard = :status_shard"}
+	set = []string{"#status_shard = :status_shard"}
 	due, ok := gate.FirstDue(st, at, s.reconcileAfter)
-	if !ok {
-		return set, []string{"due_shard", "due_at"}
+	switch {
+	case !ok:
+		return set, []string{"#due"}, nil
+	case read != nil && !read.After(due):
+		values[":due_by"] = micros(due)
+		return set, nil, []string{"#due <= :due_by"}
 	}
-	values[":due_shard"], values[":due_at"] = stringValue(shard(id)), stringValue(dueKey(due, id))
-	return append(set, "due_shard = :due_shard", "due_at = :due_at"), nil
+	values[":due"] = micros(due)
+	return append(set, "#due = :due"), nil, nil
 }
 
 // updateExpression joins SET and REMOVE clauses.
@@ -80,7 +82,7 @@ func updateExpression(set, remove []string) string {
 }
 
 // moveIndexes adds to u the index clauses of its move into st.
-func (s *RequestStore) moveIndexes(u *webhookUpdate, st gate.Status) {
-	set, remove := s.indexClauses(u.id, st, u.at, u.values)
-	u.set, u.remove = append(u.set, set...), append(u.remove, remove...)
+func (s *RequestStore) moveIndexes(u *webhookUpdate, st gate.Status, read *time.Time) {
+	set, remove, cond := s.indexClauses(u.id, st, u.at, read, u.values)
+	u.set, u.remove, u.cond = append(u.set, set...), append(u.remove, remove...), append(u.cond, cond...)
 }

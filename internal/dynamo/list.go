@@ -28,18 +28,18 @@ func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.Priv
 	want := q.Size + 1
 	var keys []indexKey
 	for _, sh := range shards() {
-		index, hashName, hashValue := indexCreated, "created_shard", sh
+		index, hashName, hashValue := indexCreated, "#shard", sh
 		if q.Status != "" {
-			index, hashName, hashValue = indexStatus, "status_shard", string(q.Status)+"#"+sh
+			index, hashName, hashValue = indexStatus, "#status_shard", string(q.Status)+"#"+sh
 		}
-		cond, values := listCondition(q, hashValue)
+		cond, values := listCondition(q, hashName, hashValue)
 		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(index),
 			KeyConditionExpression:    aws.String(cond),
-			ExpressionAttributeNames:  map[string]string{"#h": hashName},
+			ExpressionAttributeNames:  exprNames(cond),
 			ExpressionAttributeValues: values,
 			ScanIndexForward:          aws.Bool(false),
-		}, "sort_key", want)
+		}, attrSortKey, want)
 		if err != nil {
 			return nil, "", err
 		}
@@ -64,7 +64,7 @@ func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.Priv
 // the cursor, and within [From, To) for an export. BETWEEN is inclusive:
 // the cursor's own key is dropped by the caller's filter on After, and a
 // key "<To>#<id>" sorts after To, so To stays exclusive.
-func listCondition(q gate.ListQuery, hashValue string) (string, map[string]types.AttributeValue) {
+func listCondition(q gate.ListQuery, hash, hashValue string) (string, map[string]types.AttributeValue) {
 	values := map[string]types.AttributeValue{":h": stringValue(hashValue)}
 	hi := q.After
 	if q.To != "" && (hi == "" || q.To < hi) {
@@ -73,15 +73,15 @@ func listCondition(q gate.ListQuery, hashValue string) (string, map[string]types
 	switch {
 	case q.From != "" && hi != "":
 		values[":lo"], values[":hi"] = stringValue(q.From), stringValue(hi)
-		return "#h = :h AND sort_key BETWEEN :lo AND :hi", values
+		return hash + " = :h AND #sort BETWEEN :lo AND :hi", values
 	case q.From != "":
 		values[":lo"] = stringValue(q.From)
-		return "#h = :h AND sort_key >= :lo", values
+		return hash + " = :h AND #sort >= :lo", values
 	case hi != "":
 		values[":hi"] = stringValue(hi)
-		return "#h = :h AND sort_key < :hi", values
+		return hash + " = :h AND #sort < :hi", values
 	}
-	return "#h = :h", values
+	return hash + " = :h", values
 }
 
 // queryKeys runs a Query on a KEYS_ONLY index, following LastEvaluatedKey,
@@ -99,7 +99,7 @@ func (s *RequestStore) queryKeys(ctx context.Context, in *dynamodb.QueryInput, s
 			return nil, fmt.Errorf("query %s index: %w", aws.ToString(in.IndexName), err)
 		}
 		for _, av := range page.Items {
-			id, _ := av["id"].(*types.AttributeValueMemberS)
+			id, _ := av[AttrID].(*types.AttributeValueMemberS)
 			sk, _ := av[sortName].(*types.AttributeValueMemberS)
 			if id == nil || sk == nil {
 				return nil, fmt.Errorf("query %s index: an entry without id or %s", aws.ToString(in.IndexName), sortName)
@@ -124,7 +124,7 @@ func (s *RequestStore) batchGet(ctx context.Context, keys []indexKey) ([]*gate.P
 	for start := 0; start < len(keys); start += batchGetMax {
 		var ask []map[string]types.AttributeValue
 		for _, k := range keys[start:min(start+batchGetMax, len(keys))] {
-			ask = append(ask, map[string]types.AttributeValue{"id": stringValue(k.id)})
+			ask = append(ask, requestKey(k.id))
 		}
 		wait := 10 * time.Millisecond
 		for len(ask) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/dynamo"
@@ -71,12 +71,8 @@ func TestReconcilerAgainstEmulator(t *testing.T) {
 	}
 	// A poisoned item: due, but its stored times cannot be read.
 	poisoned := gate.NewRequestID()
-	dueAt := gate.FormatTime(now.Add(-time.Hour+15*time.Second+time.Millisecond)) + "#" + poisoned
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
-		"id": &types.AttributeValueMemberS{Value: poisoned}, "status": &types.AttributeValueMemberS{Value: "approved"},
-		"created_at": &types.AttributeValueMemberS{Value: "yesterday"}, "updated_at": &types.AttributeValueMemberS{Value: "yesterday"},
-		"due_shard": &types.AttributeValueMemberS{Value: "03"}, "due_at": &types.AttributeValueMemberS{Value: dueAt},
-	}}); err != nil {
+	dueAt := now.Add(-time.Hour + 15*time.Second + time.Millisecond).UnixMicro()
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: dynamo.UnreadableDueItem(poisoned, dueAt)}); err != nil {
 		t.Fatal(err)
 	}
 	// Awaiting for two hours, no delivery ever recorded: its stream record was lost.
@@ -119,8 +115,8 @@ func TestReconcilerAgainstEmulator(t *testing.T) {
 
 	// The stream record of an approval, replayed days later: already marked, nothing sent.
 	img := func(status string) map[string]events.DynamoDBAttributeValue {
-		return map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(sorted[0]), "status": events.NewStringAttribute(status),
-			"policy_action": events.NewStringAttribute("access"), "approved_at": events.NewStringAttribute(gate.FormatTime(now))}
+		return map[string]events.DynamoDBAttributeValue{dynamo.AttrID: events.NewStringAttribute(sorted[0]), dynamo.AttrStatus: events.NewStringAttribute(status),
+			dynamo.AttrPolicyAct: events.NewStringAttribute("access"), dynamo.AttrApprovedAt: events.NewNumberAttribute(strconv.FormatInt(now.UnixMicro(), 10))}
 	}
 	h := &stream.Approved{Queue: rec, Store: store, Log: log}
 	if err := h.Handle(ctx, events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{OldImage: img("pending"), NewImage: img("approved")}}); err != nil {

@@ -33,24 +33,24 @@ func (s *RequestStore) RecordReply(ctx context.Context, w gate.ReplyWrite) (*gat
 	u.cond = append(u.cond, runCondition(w.Run, u.values))
 	if r := w.Reply; r != nil {
 		p := webhookPath(r.Index)
-		u.set = append(u.set, p+".reply = :answer", p+".replied_at = :at")
-		u.cond = append(u.cond, p+".#key = :key", "attribute_not_exists("+p+".reply)")
-		u.values[":answer"], u.values[":key"] = stringValue(string(r.Answer)), stringValue(r.Key)
+		u.set = append(u.set, p+".#reply = :answer", p+".#replied_at = :at")
+		u.cond = append(u.cond, p+".#key = :key", "attribute_not_exists("+p+".#reply)")
+		u.values[":answer"], u.values[":key"] = stateCode(r.Answer), stringValue(r.Key)
 	}
 	if w.To != "" {
 		u.set = append(u.set, "#status = :to")
 		u.values[":to"] = stringValue(string(w.To))
-		s.moveIndexes(&u, w.To)
+		s.moveIndexes(&u, w.To, w.DueRead)
 	}
 	if exp, ok := s.expiry(w.To, w.At); ok {
-		u.set = append(u.set, expiresAttr+" = :expires")
+		u.set = append(u.set, "#expires = :expires")
 		u.values[":expires"] = exp
 	}
 	if w.To == gate.StatusApproved {
-		u.set = append(u.set, "approved_at = :at")
+		u.set = append(u.set, "#approved_at = :at")
 		for _, j := range w.Eligible {
-			u.cond = append(u.cond, webhookPath(j)+".reply = :eligible")
-			u.values[":eligible"] = stringValue(string(gate.WebhookEligible))
+			u.cond = append(u.cond, webhookPath(j)+".#reply = :eligible")
+			u.values[":eligible"] = stateCode(gate.WebhookEligible)
 		}
 	}
 	av, err := s.updateWebhooks(ctx, u)

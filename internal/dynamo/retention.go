@@ -9,11 +9,6 @@ import (
 	"github.com/pregate/pregate/internal/gate"
 )
 
-// expiresAttr is the requests table's TTL attribute (template.yaml's
-// TimeToLiveSpecification): epoch seconds after which DynamoDB deletes the
-// item, personal data included, usually within a few days.
-const expiresAttr = "expires_at"
-
 // finished reports whether a request in status s is done with the gate:
 // approved (handed to execution) or denied. No move leaves these statuses.
 func finished(s gate.Status) bool { return s == gate.StatusApproved || s == gate.StatusDenied }

@@ -33,7 +33,7 @@ func TestFinishedRequestsExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, ok := out.Item["expires_at"].(*types.AttributeValueMemberN); ok {
+		if n, ok := out.Item[dynamo.AttrExpires].(*types.AttributeValueMemberN); ok {
 			return n.Value
 		}
 		return ""
@@ -96,7 +96,7 @@ func TestUnverifiedRequestsExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, ok := out.Item["expires_at"].(*types.AttributeValueMemberN); ok {
+		if n, ok := out.Item[dynamo.AttrExpires].(*types.AttributeValueMemberN); ok {
 			return n.Value
 		}
 		return ""

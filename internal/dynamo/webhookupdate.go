@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -17,7 +16,7 @@ import (
 )
 
 // webhookUpdate is the shape replies and deliveries share: timeline entries
-// appended, updated_at set, plus the caller's clauses, as one UpdateItem
+// appended, the update time set, plus the caller's clauses, as one UpdateItem
 // whose condition is the caller's clauses ANDed (docs/storage.md).
 type webhookUpdate struct {
 	id       string
@@ -32,39 +31,29 @@ type webhookUpdate struct {
 	returnNew bool
 }
 
-// webhookPath is "webhooks[i]" for a list index taken from the read snapshot.
-func webhookPath(i int) string { return "webhooks[" + strconv.Itoa(i) + "]" }
+// webhookPath is "#webhooks[i]" for a list index taken from the read snapshot.
+func webhookPath(i int) string { return "#webhooks[" + strconv.Itoa(i) + "]" }
 
 // updateWebhooks makes u and returns the item after it (when u.returnNew); a refused condition
 // is a *gate.ConflictError.
 func (s *RequestStore) updateWebhooks(ctx context.Context, u webhookUpdate) (map[string]types.AttributeValue, error) {
-	activity, err := attributevalue.Marshal(toActivityItems(u.activity, itemRefs{}))
-	if err != nil {
-		return nil, fmt.Errorf("marshal activity: %w", err)
-	}
-	set := append([]string{"updated_at = :at", "activity = list_append(if_not_exists(activity, :none), :activity)"}, u.set...)
-	cond := append([]string{"attribute_exists(id)"}, u.cond...)
+	set := append([]string{"#updated = :at", "#activity = list_append(if_not_exists(#activity, :none), :activity)"}, u.set...)
+	cond := strings.Join(append([]string{"attribute_exists(#id)"}, u.cond...), " AND ")
 	values := map[string]types.AttributeValue{
-		":at":       &types.AttributeValueMemberS{Value: gate.FormatTime(u.at)},
-		":activity": activity,
+		":at":       micros(u.at),
+		":activity": activityValue(u.activity, itemRefs{}),
 		":none":     &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 	}
 	for k, v := range u.values {
 		values[k] = v
 	}
-	names := map[string]string{}
-	expr := strings.Join(set, ", ") + " " + strings.Join(cond, " ")
-	for name, attr := range map[string]string{"#status": "status", "#key": "key"} {
-		if strings.Contains(expr, name) {
-			names[name] = attr
-		}
-	}
+	update := updateExpression(set, u.remove)
 	in := &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: u.id}},
-		UpdateExpression:          aws.String(updateExpression(set, u.remove)),
-		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
-		ExpressionAttributeNames:  names,
+		Key:                       requestKey(u.id),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  exprNames(update, cond),
 		ExpressionAttributeValues: values,
 	}
 	if u.returnNew {
@@ -80,5 +69,3 @@ func (s *RequestStore) updateWebhooks(ctx context.Context, u webhookUpdate) (map
 	}
 	return out.Attributes, nil
 }
-
-func stringValue(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }

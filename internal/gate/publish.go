@@ -36,8 +36,9 @@ type PublishStore interface {
 	// ClaimPublish gives c.Token the right to send request id's approval
 	// until c.Until: only while the request is approved, not marked
 	// published, and not claimed by another publisher whose claim runs past
-	// now. The claim moves the request's DueAt to c.Until, so the reconciler
-	// looks at it again when the claim ends (a publisher that crashed). A
+	// now. The claim leaves the request's DueAt where the approval put it
+	// (no later than the approval's FirstDue), so the reconciler takes it up
+	// at its first run after the claim ends (a publisher that crashed). A
 	// claim already held by c.Token succeeds again (our own lost response);
 	// any other refusal is a *ConflictError.
 	ClaimPublish(ctx context.Context, id string, c PublishClaim, now time.Time) error
@@ -57,8 +58,8 @@ type PublishStore interface {
 //
 // So the queue's deduplication window is not what makes it once: a request
 // already marked or claimed is not sent again, however late a record comes.
-// A crash after the claim leaves the request due at the claim's end, and the
-// reconciler then claims and sends again (the only case of two sends; SQS
+// A crash after the claim leaves the request due, and the reconciler's first
+// run after the claim ends claims and sends again (the only case of two sends; SQS
 // drops the second, which comes within ApprovedDedupWindow).
 type Publisher struct {
 	Store PublishStore
@@ -101,8 +102,8 @@ func (p *Publisher) Publish(ctx context.Context, m ApprovedMessage) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("claim publication of request %s: %w", id, err)
 	}
-	// From here on the request is due again at claim.Until: a failure leaves
-	// it to the reconciler then.
+	// The request stays due: a failure from here on leaves it to the
+	// reconciler once the claim ends.
 	if err := p.Queue.PublishApproved(ctx, m); err != nil {
 		return false, err
 	}

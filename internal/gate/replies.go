@@ -54,6 +54,10 @@ type ReplyWrite struct {
 	Eligible []int
 	At       time.Time
 	Activity []ActivityEntry
+	// DueRead is the request's DueAt as read. A move into a status the
+	// system owes keeps it when it comes no later than the move's own first
+	// due (FirstDue), so the store does not re-key its due index.
+	DueRead *time.Time
 }
 
 // WebhookReply is one validator's answer, at its webhook's place in the
@@ -218,7 +222,7 @@ func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key 
 			deciding = lastEligible(r, configured)
 		}
 		now := u.now()
-		_, err = u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, Run: r.Run, To: StatusApproved, Eligible: eligible, At: now,
+		_, err = u.Store.RecordReply(ctx, ReplyWrite{ID: r.ID, Run: r.Run, To: StatusApproved, Eligible: eligible, At: now, DueRead: r.DueAt,
 			Activity: append(removedEntries(r, configured, now), approvedEntry(now, r, deciding))})
 		var conflict *ConflictError
 		if !errors.As(err, &conflict) {
@@ -355,7 +359,7 @@ func decideReply(r *PrivacyRequest, claims ReplyClaims, answer WebhookState, con
 	if r.Webhooks[idx].Reply != "" {
 		return nil, alreadyReplied(key, r.ID)
 	}
-	w := &ReplyWrite{ID: r.ID, Run: r.Run, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now}
+	w := &ReplyWrite{ID: r.ID, Run: r.Run, Reply: &WebhookReply{Index: idx, Key: key, Answer: answer}, At: now, DueRead: r.DueAt}
 	if answer == WebhookNotEligible {
 		w.To, _ = Next(r.Status, EventNotEligible) // allowed from pending and awaiting, checked above
 		w.Activity = []ActivityEntry{hookEntry(now, KindNotEligible, r, idx)}

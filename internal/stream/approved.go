@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 )
 
@@ -29,18 +31,18 @@ type Approved struct {
 // Handle looks at one stream record.
 func (a *Approved) Handle(ctx context.Context, rec events.DynamoDBEventRecord) error {
 	img := rec.Change.NewImage
-	if str(img, "status") != string(gate.StatusApproved) || str(rec.Change.OldImage, "status") == string(gate.StatusApproved) {
+	if str(img, dynamo.AttrStatus) != string(gate.StatusApproved) || str(rec.Change.OldImage, dynamo.AttrStatus) == string(gate.StatusApproved) {
 		return nil
 	}
-	id := str(img, "id")
-	if str(img, "published_at") != "" {
+	id := str(img, dynamo.AttrID)
+	if _, published := num(img, dynamo.AttrPublishedAt); published {
 		return nil
 	}
-	at, err := time.Parse(time.RFC3339Nano, str(img, "approved_at"))
+	at, err := microsTime(img, dynamo.AttrApprovedAt)
 	if err != nil {
-		return fmt.Errorf("request %s: approved_at: %w", id, err)
+		return fmt.Errorf("request %s: approval time: %w", id, err)
 	}
-	m := gate.ApprovedMessage{PrivacyRequestID: id, PolicyAction: str(img, "policy_action"), ApprovedAt: at, ApprovedBy: str(img, "approved_by")}
+	m := gate.ApprovedMessage{PrivacyRequestID: id, PolicyAction: str(img, dynamo.AttrPolicyAct), ApprovedAt: at, ApprovedBy: str(img, dynamo.AttrApprovedBy)}
 	now := a.Now
 	if now == nil {
 		now = time.Now
@@ -48,6 +50,19 @@ func (a *Approved) Handle(ctx context.Context, rec events.DynamoDBEventRecord) e
 	p := &gate.Publisher{Store: a.Store, Queue: a.Queue, Now: now, Log: a.Log}
 	_, err = p.Publish(ctx, m)
 	return err
+}
+
+// microsTime reads a time stored as unix microseconds.
+func microsTime(img map[string]events.DynamoDBAttributeValue, name string) (time.Time, error) {
+	n, ok := num(img, name)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%s is not a number", name)
+	}
+	us, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMicro(us).UTC(), nil
 }
 
 // str reads a string attribute of an image ("" when absent or not a string).

@@ -91,8 +91,8 @@ func TestApprovedQueueGetsOneMessagePerApproval(t *testing.T) {
 // TestApprovedIgnoresOtherChanges checks the trigger condition on hand-made records.
 func TestApprovedIgnoresOtherChanges(t *testing.T) {
 	img := func(status string) map[string]events.DynamoDBAttributeValue {
-		return map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute("pri_1"), "status": events.NewStringAttribute(status),
-			"approved_at": events.NewStringAttribute("2026-11-26T12:00:00.000000Z")}
+		return map[string]events.DynamoDBAttributeValue{dynamo.AttrID: events.NewStringAttribute("pri_1"), dynamo.AttrStatus: events.NewStringAttribute(status),
+			dynamo.AttrApprovedAt: events.NewNumberAttribute("1764158400000000")}
 	}
 	cases := map[string]events.DynamoDBEventRecord{
 		"still pending":     {Change: events.DynamoDBStreamRecord{OldImage: img("pending"), NewImage: img("pending")}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/logkey"
 )
 
@@ -51,14 +52,14 @@ func (a *Archives) Handle(ctx context.Context, rec events.DynamoDBEventRecord) e
 // (archive items 0..runs-1) and the expiry.
 func archivesToExpire(rec events.DynamoDBEventRecord) (id string, runs int, expiresAt int64, ok bool) {
 	img := rec.Change.NewImage
-	exp, ok := num(img, "expires_at")
+	exp, ok := num(img, dynamo.AttrExpires)
 	if !ok {
 		return "", 0, 0, false
 	}
-	if old, had := num(rec.Change.OldImage, "expires_at"); had && old == exp {
+	if old, had := num(rec.Change.OldImage, dynamo.AttrExpires); had && old == exp {
 		return "", 0, 0, false
 	}
-	run, ok := num(img, "pre_approval_run")
+	run, ok := num(img, dynamo.AttrRun)
 	if !ok {
 		return "", 0, 0, false
 	}
@@ -70,7 +71,7 @@ func archivesToExpire(rec events.DynamoDBEventRecord) (id string, runs int, expi
 	if err != nil {
 		return "", 0, 0, false
 	}
-	id = str(img, "id")
+	id = str(img, dynamo.AttrID)
 	if id == "" {
 		return "", 0, 0, false
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
+
 	"github.com/pregate/pregate/internal/stream"
 )
 
@@ -59,29 +61,29 @@ func TestArchivesExpireWithTheFinishedRequest(t *testing.T) {
 		rec  events.DynamoDBEventRecord
 		want []expireCall
 	}{
-		{"denied after 2 re-runs", modify(image("id", "pri_1", "status", "pending", "pre_approval_run", 2),
-			image("id", "pri_1", "status", "denied", "pre_approval_run", 2, "expires_at", exp)), []expireCall{{"pri_1", 2, exp}}},
-		{"approved by the last reply after a re-run", modify(image("id", "pri_2", "status", "awaiting_pre_approval", "pre_approval_run", 1),
-			image("id", "pri_2", "status", "approved", "pre_approval_run", 1, "expires_at", exp)), []expireCall{{"pri_2", 1, exp}}},
-		{"expiry changed", modify(image("id", "pri_3", "status", "approved", "pre_approval_run", 3, "expires_at", exp-5),
-			image("id", "pri_3", "status", "approved", "pre_approval_run", 3, "expires_at", exp)), []expireCall{{"pri_3", 3, exp}}},
-		{"never re-run", modify(image("id", "pri_4", "status", "pending"),
-			image("id", "pri_4", "status", "denied", "expires_at", exp)), nil},
-		{"run 0", modify(image("id", "pri_5", "status", "pending", "pre_approval_run", 0),
-			image("id", "pri_5", "status", "denied", "pre_approval_run", 0, "expires_at", exp)), nil},
-		{"already expiring (the published mark's write)", modify(image("id", "pri_6", "status", "approved", "pre_approval_run", 1, "expires_at", exp),
-			image("id", "pri_6", "status", "approved", "pre_approval_run", 1, "expires_at", exp, "published_at", "2026-01-02T03:04:05Z")), nil},
-		{"not finished", modify(image("id", "pri_7", "status", "pending", "pre_approval_run", 1),
-			image("id", "pri_7", "status", "awaiting_pre_approval", "pre_approval_run", 2)), nil},
-		{"retention 0 (no expiry)", modify(image("id", "pri_8", "status", "pending", "pre_approval_run", 1),
-			image("id", "pri_8", "status", "denied", "pre_approval_run", 1)), nil},
-		{"an archive item's own record", modify(image("id", "pri_9#run0"), image("id", "pri_9#run0", "expires_at", exp)), nil},
+		{"denied after 2 re-runs", modify(image(dynamo.AttrID, "pri_1", dynamo.AttrStatus, "pending", dynamo.AttrRun, 2),
+			image(dynamo.AttrID, "pri_1", dynamo.AttrStatus, "denied", dynamo.AttrRun, 2, dynamo.AttrExpires, exp)), []expireCall{{"pri_1", 2, exp}}},
+		{"approved by the last reply after a re-run", modify(image(dynamo.AttrID, "pri_2", dynamo.AttrStatus, "awaiting_pre_approval", dynamo.AttrRun, 1),
+			image(dynamo.AttrID, "pri_2", dynamo.AttrStatus, "approved", dynamo.AttrRun, 1, dynamo.AttrExpires, exp)), []expireCall{{"pri_2", 1, exp}}},
+		{"expiry changed", modify(image(dynamo.AttrID, "pri_3", dynamo.AttrStatus, "approved", dynamo.AttrRun, 3, dynamo.AttrExpires, exp-5),
+			image(dynamo.AttrID, "pri_3", dynamo.AttrStatus, "approved", dynamo.AttrRun, 3, dynamo.AttrExpires, exp)), []expireCall{{"pri_3", 3, exp}}},
+		{"never re-run", modify(image(dynamo.AttrID, "pri_4", dynamo.AttrStatus, "pending"),
+			image(dynamo.AttrID, "pri_4", dynamo.AttrStatus, "denied", dynamo.AttrExpires, exp)), nil},
+		{"run 0", modify(image(dynamo.AttrID, "pri_5", dynamo.AttrStatus, "pending", dynamo.AttrRun, 0),
+			image(dynamo.AttrID, "pri_5", dynamo.AttrStatus, "denied", dynamo.AttrRun, 0, dynamo.AttrExpires, exp)), nil},
+		{"already expiring (the published mark's write)", modify(image(dynamo.AttrID, "pri_6", dynamo.AttrStatus, "approved", dynamo.AttrRun, 1, dynamo.AttrExpires, exp),
+			image(dynamo.AttrID, "pri_6", dynamo.AttrStatus, "approved", dynamo.AttrRun, 1, dynamo.AttrExpires, exp, "published_at", "2026-01-02T03:04:05Z")), nil},
+		{"not finished", modify(image(dynamo.AttrID, "pri_7", dynamo.AttrStatus, "pending", dynamo.AttrRun, 1),
+			image(dynamo.AttrID, "pri_7", dynamo.AttrStatus, "awaiting_pre_approval", dynamo.AttrRun, 2)), nil},
+		{"retention 0 (no expiry)", modify(image(dynamo.AttrID, "pri_8", dynamo.AttrStatus, "pending", dynamo.AttrRun, 1),
+			image(dynamo.AttrID, "pri_8", dynamo.AttrStatus, "denied", dynamo.AttrRun, 1)), nil},
+		{"an archive item's own record", modify(image(dynamo.AttrID, "pri_9#run0"), image(dynamo.AttrID, "pri_9#run0", dynamo.AttrExpires, exp)), nil},
 		{"approved at creation", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
-			NewImage: image("id", "pri_10", "status", "approved", "expires_at", exp)}}, nil},
+			NewImage: image(dynamo.AttrID, "pri_10", dynamo.AttrStatus, "approved", dynamo.AttrExpires, exp)}}, nil},
 		{"removed by its TTL", events.DynamoDBEventRecord{EventName: "REMOVE", Change: events.DynamoDBStreamRecord{
-			OldImage: image("id", "pri_11", "status", "denied", "pre_approval_run", 2, "expires_at", exp)}}, nil},
-		{"expires_at not a number", modify(image("id", "pri_12", "status", "pending", "pre_approval_run", 1),
-			image("id", "pri_12", "status", "denied", "pre_approval_run", 1, "expires_at", "soon")), nil},
+			OldImage: image(dynamo.AttrID, "pri_11", dynamo.AttrStatus, "denied", dynamo.AttrRun, 2, dynamo.AttrExpires, exp)}}, nil},
+		{"expires_at not a number", modify(image(dynamo.AttrID, "pri_12", dynamo.AttrStatus, "pending", dynamo.AttrRun, 1),
+			image(dynamo.AttrID, "pri_12", dynamo.AttrStatus, "denied", dynamo.AttrRun, 1, dynamo.AttrExpires, "soon")), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := &recordingExpirer{}
@@ -101,10 +103,10 @@ func TestArchivesExpireWithTheFinishedRequest(t *testing.T) {
 func TestArchivesFailureFailsTheRecord(t *testing.T) {
 	finished := func(id, seq string) events.DynamoDBEventRecord {
 		return events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: seq,
-			OldImage: image("id", id, "status", "pending", "pre_approval_run", 1),
-			NewImage: image("id", id, "status", "denied", "pre_approval_run", 1, "expires_at", 1790000000)}}
+			OldImage: image(dynamo.AttrID, id, dynamo.AttrStatus, "pending", dynamo.AttrRun, 1),
+			NewImage: image(dynamo.AttrID, id, dynamo.AttrStatus, "denied", dynamo.AttrRun, 1, dynamo.AttrExpires, 1790000000)}}
 	}
-	other := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: image("id", "pri_0", "status", "pending")}}
+	other := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: image(dynamo.AttrID, "pri_0", dynamo.AttrStatus, "pending")}}
 	e := &recordingExpirer{err: errors.New("throttled")}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := &stream.Handler{Log: log, Steps: []stream.RecordHandler{&stream.Archives{Store: e, Log: log}}}

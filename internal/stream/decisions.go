@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
 )
@@ -30,8 +31,8 @@ type Decisions struct {
 // Handle looks at one stream record.
 func (d *Decisions) Handle(_ context.Context, rec events.DynamoDBEventRecord) error {
 	img := rec.Change.NewImage
-	if dec := decision(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(img, "status")), str(img, "approved_by"), lastKind(img)); dec != "" {
-		d.Metrics.Decision(str(img, "id"), dec)
+	if dec := decision(gate.Status(str(rec.Change.OldImage, dynamo.AttrStatus)), gate.Status(str(img, dynamo.AttrStatus)), str(img, dynamo.AttrApprovedBy), lastKind(img)); dec != "" {
+		d.Metrics.Decision(str(img, dynamo.AttrID), dec)
 	}
 	return nil
 }
@@ -67,7 +68,7 @@ func decision(from, to gate.Status, approvedBy string, last gate.ActivityKind) s
 // lastKind is the kind of the image's newest timeline entry (0 if none),
 // stored as a number (internal/dynamo, activity.go).
 func lastKind(img map[string]events.DynamoDBAttributeValue) gate.ActivityKind {
-	act, ok := img["activity"]
+	act, ok := img[dynamo.AttrActivity]
 	if !ok || act.DataType() != events.DataTypeList || len(act.List()) == 0 {
 		return 0
 	}
@@ -75,7 +76,7 @@ func lastKind(img map[string]events.DynamoDBAttributeValue) gate.ActivityKind {
 	if last.DataType() != events.DataTypeMap {
 		return 0
 	}
-	k, ok := last.Map()["k"]
+	k, ok := last.Map()[dynamo.AttrEntryKind]
 	if !ok || k.DataType() != events.DataTypeNumber {
 		return 0
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
 	"github.com/pregate/pregate/internal/stream"
@@ -22,15 +23,15 @@ func TestDecisionsCountsEachTransition(t *testing.T) {
 		if status == "" {
 			return nil
 		}
-		m := map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute("pri_1"), "status": events.NewStringAttribute(status)}
+		m := map[string]events.DynamoDBAttributeValue{dynamo.AttrID: events.NewStringAttribute("pri_1"), dynamo.AttrStatus: events.NewStringAttribute(status)}
 		if approvedBy != "" {
-			m["approved_by"] = events.NewStringAttribute(approvedBy)
+			m[dynamo.AttrApprovedBy] = events.NewStringAttribute(approvedBy)
 		}
 		entry := func(kind string) events.DynamoDBAttributeValue {
-			return events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"t": events.NewNumberAttribute("1764745200000000"), "k": events.NewNumberAttribute(kind)})
+			return events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"t": events.NewNumberAttribute("1764745200000000"), dynamo.AttrEntryKind: events.NewNumberAttribute(kind)})
 		}
 		if kind != "" {
-			m["activity"] = events.NewListAttribute([]events.DynamoDBAttributeValue{entry(fmt.Sprint(int(gate.KindTriggered))), entry(kind)})
+			m[dynamo.AttrActivity] = events.NewListAttribute([]events.DynamoDBAttributeValue{entry(fmt.Sprint(int(gate.KindTriggered))), entry(kind)})
 		}
 		return m
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/logkey"
 )
@@ -23,21 +24,21 @@ type Deliveries struct {
 
 // Handle looks at one stream record.
 func (d *Deliveries) Handle(ctx context.Context, rec events.DynamoDBEventRecord) error {
-	if !tookSnapshot(gate.Status(str(rec.Change.OldImage, "status")), gate.Status(str(rec.Change.NewImage, "status"))) {
+	if !tookSnapshot(gate.Status(str(rec.Change.OldImage, dynamo.AttrStatus)), gate.Status(str(rec.Change.NewImage, dynamo.AttrStatus))) {
 		return nil
 	}
-	id := str(rec.Change.NewImage, "id")
+	id := str(rec.Change.NewImage, dynamo.AttrID)
 	run := 0
-	if v, ok := rec.Change.NewImage["pre_approval_run"]; ok && v.DataType() == events.DataTypeNumber {
+	if v, ok := rec.Change.NewImage[dynamo.AttrRun]; ok && v.DataType() == events.DataTypeNumber {
 		run, _ = strconv.Atoi(v.Number())
 	}
 	var keys []string
-	if hooks, ok := rec.Change.NewImage["webhooks"]; ok && hooks.DataType() == events.DataTypeList {
+	if hooks, ok := rec.Change.NewImage[dynamo.AttrWebhooks]; ok && hooks.DataType() == events.DataTypeList {
 		for _, h := range hooks.List() {
 			if h.DataType() != events.DataTypeMap {
 				continue
 			}
-			keys = append(keys, str(h.Map(), "key"))
+			keys = append(keys, str(h.Map(), dynamo.AttrHookKey))
 		}
 	}
 	ds := gate.DeliveriesOf(id, run, keys)

@@ -89,11 +89,11 @@ func TestHandlerReportsFirstFailureAndStops(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	awaiting := func(id, seq string) events.DynamoDBEventRecord {
 		return events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: seq, NewImage: map[string]events.DynamoDBAttributeValue{
-			"id": events.NewStringAttribute(id), "status": events.NewStringAttribute("awaiting_pre_approval"),
-			"webhooks": events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"key": events.NewStringAttribute("crm")})}),
+			dynamo.AttrID: events.NewStringAttribute(id), dynamo.AttrStatus: events.NewStringAttribute("awaiting_pre_approval"),
+			dynamo.AttrWebhooks: events.NewListAttribute([]events.DynamoDBAttributeValue{events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{dynamo.AttrHookKey: events.NewStringAttribute("crm")})}),
 		}}}
 	}
-	pending := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: map[string]events.DynamoDBAttributeValue{"status": events.NewStringAttribute("pending")}}}
+	pending := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "1", NewImage: map[string]events.DynamoDBAttributeValue{dynamo.AttrStatus: events.NewStringAttribute("pending")}}}
 	h := &stream.Handler{Log: log, Steps: []stream.RecordHandler{&stream.Deliveries{Queue: failingQueue{}, Log: log}}}
 	resp, _ := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{pending, awaiting("pri_a", "2"), awaiting("pri_b", "3")}})
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "2" {

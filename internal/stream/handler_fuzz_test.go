@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/metrics"
 )
@@ -37,22 +39,22 @@ func (p *recordingPublisher) PublishApproved(_ context.Context, m gate.ApprovedM
 // the batch at that record.
 func FuzzStreamEvent(f *testing.F) {
 	img := func(status, extra string) string {
-		return `{"id":{"S":"pri_1"},"status":{"S":"` + status + `"},"policy_action":{"S":"access"}` + extra + `}`
+		return `{"id":{"S":"pri_1"},"s":{"S":"` + status + `"},"ac":{"S":"access"}` + extra + `}`
 	}
-	hooks := `,"webhooks":{"L":[{"M":{"key":{"S":"a"}}},{"M":{"key":{"S":"b"}}},{"S":"junk"}]}`
+	hooks := `,"wh":{"L":[{"M":{"k":{"S":"a"}}},{"M":{"k":{"S":"b"}}},{"S":"junk"}]}`
 	rec := func(seq, old, new string) string {
 		return `{"eventID":"e` + seq + `","eventName":"MODIFY","dynamodb":{"SequenceNumber":"` + seq + `","OldImage":` + old + `,"NewImage":` + new + `}}`
 	}
 	for _, s := range []string{
 		`{"Records":[` + rec("1", img("pending", ""), img("awaiting_pre_approval", hooks)) + `]}`,
 		`{"Records":[` + rec("1", img("awaiting_pre_approval", hooks), img("awaiting_pre_approval", hooks)) + `]}`,
-		`{"Records":[` + rec("1", img("awaiting_pre_approval", ""), img("approved", `,"approved_at":{"S":"2026-01-02T03:04:05.123456Z"},"approved_by":{"S":"admin"}`)) + `]}`,
-		`{"Records":[` + rec("1", img("pending", ""), img("approved", `,"approved_at":{"S":"yesterday"}`)) + `,` + rec("2", img("pending", ""), img("awaiting_pre_approval", hooks)) + `]}`,
-		`{"Records":[{"dynamodb":{"NewImage":{"status":{"N":"1"},"webhooks":{"M":{}}}}}]}`,
+		`{"Records":[` + rec("1", img("awaiting_pre_approval", ""), img("approved", `,"aa":{"N":"1767323045123456"},"ab":{"S":"admin"}`)) + `]}`,
+		`{"Records":[` + rec("1", img("pending", ""), img("approved", `,"aa":{"S":"yesterday"}`)) + `,` + rec("2", img("pending", ""), img("awaiting_pre_approval", hooks)) + `]}`,
+		`{"Records":[{"dynamodb":{"NewImage":{"s":{"N":"1"},"wh":{"M":{}}}}}]}`,
 		// admitted to pending with shadow webhooks only; later moved to pending from awaiting
 		`{"Records":[{"eventName":"INSERT","dynamodb":{"SequenceNumber":"1","NewImage":` + img("pending", hooks) + `}}]}`,
 		`{"Records":[` + rec("1", img("identity_unverified", ""), img("pending", hooks)) + `,` + rec("2", img("awaiting_pre_approval", hooks), img("pending", hooks)) + `]}`,
-		`{"Records":[{"dynamodb":{"NewImage":{"status":{"S":"awaiting_pre_approval"},"webhooks":{"L":[{"M":{"key":{"NULL":true}}}]}}}}]}`,
+		`{"Records":[{"dynamodb":{"NewImage":{"s":{"S":"awaiting_pre_approval"},"wh":{"L":[{"M":{"k":{"NULL":true}}}]}}}}]}`,
 		`{}`, `{"Records":null}`, `{"Records":[{}]}`,
 	} {
 		f.Add([]byte(s))
@@ -76,14 +78,14 @@ func FuzzStreamEvent(f *testing.F) {
 		var wantFailure string
 		for _, r := range ev.Records {
 			c := r.Change
-			from, to := str(c.OldImage, "status"), str(c.NewImage, "status")
+			from, to := str(c.OldImage, dynamo.AttrStatus), str(c.NewImage, dynamo.AttrStatus)
 			if to == "awaiting_pre_approval" && from != to || to == "pending" && (from == "" || from == "identity_unverified") {
 				var ds []gate.Delivery
-				id := str(c.NewImage, "id")
-				if hs, ok := c.NewImage["webhooks"]; ok && hs.DataType() == events.DataTypeList {
+				id := str(c.NewImage, dynamo.AttrID)
+				if hs, ok := c.NewImage[dynamo.AttrWebhooks]; ok && hs.DataType() == events.DataTypeList {
 					for _, hook := range hs.List() {
 						if hook.DataType() == events.DataTypeMap {
-							k := str(hook.Map(), "key")
+							k := str(hook.Map(), dynamo.AttrHookKey)
 							ds = append(ds, gate.Delivery{ID: gate.DeliveryID(id, k), PrivacyRequestID: id, WebhookKey: k})
 						}
 					}
@@ -92,14 +94,19 @@ func FuzzStreamEvent(f *testing.F) {
 					wantBatches = append(wantBatches, ds)
 				}
 			}
-			if str(c.NewImage, "status") == "approved" && str(c.OldImage, "status") != "approved" {
-				at, err := time.Parse(time.RFC3339Nano, str(c.NewImage, "approved_at"))
+			if str(c.NewImage, dynamo.AttrStatus) == "approved" && str(c.OldImage, dynamo.AttrStatus) != "approved" {
+				n, ok := c.NewImage[dynamo.AttrApprovedAt]
+				if !ok || n.DataType() != events.DataTypeNumber {
+					failed, wantFailure = true, c.SequenceNumber
+					break
+				}
+				us, err := strconv.ParseInt(n.Number(), 10, 64)
 				if err != nil {
 					failed, wantFailure = true, c.SequenceNumber
 					break
 				}
-				wantMsgs = append(wantMsgs, gate.ApprovedMessage{PrivacyRequestID: str(c.NewImage, "id"), PolicyAction: str(c.NewImage, "policy_action"),
-					ApprovedAt: at, ApprovedBy: str(c.NewImage, "approved_by")})
+				wantMsgs = append(wantMsgs, gate.ApprovedMessage{PrivacyRequestID: str(c.NewImage, dynamo.AttrID), PolicyAction: str(c.NewImage, dynamo.AttrPolicyAct),
+					ApprovedAt: time.UnixMicro(us).UTC(), ApprovedBy: str(c.NewImage, dynamo.AttrApprovedBy)})
 			}
 		}
 		if !slices.EqualFunc(q.batches, wantBatches, slices.Equal[[]gate.Delivery]) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 )
 
@@ -24,11 +25,11 @@ type Notifications struct {
 // Handle looks at one stream record.
 func (n *Notifications) Handle(ctx context.Context, rec events.DynamoDBEventRecord) error {
 	img := rec.Change.NewImage
-	to := gate.Status(str(img, "status"))
-	if !needsAdmin(gate.Status(str(rec.Change.OldImage, "status")), to) {
+	to := gate.Status(str(img, dynamo.AttrStatus))
+	if !needsAdmin(gate.Status(str(rec.Change.OldImage, dynamo.AttrStatus)), to) {
 		return nil
 	}
-	id := str(img, "id")
+	id := str(img, dynamo.AttrID)
 	if err := n.Notifier.Notify(ctx, gate.NeedsReview(n.Links, id, to, n.Now().UTC())); err != nil {
 		return fmt.Errorf("request %s: notify the admins: %w", id, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 )
 
@@ -23,7 +24,7 @@ func TestNotificationsForRequestsThatNeedAnAdmin(t *testing.T) {
 		if st == "" {
 			return nil
 		}
-		return map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(id), "status": events.NewStringAttribute(st),
+		return map[string]events.DynamoDBAttributeValue{dynamo.AttrID: events.NewStringAttribute(id), dynamo.AttrStatus: events.NewStringAttribute(st),
 			"email": events.NewStringAttribute("jane@example.com")}
 	}
 	for _, c := range []struct {

@@ -211,10 +211,7 @@ func (s *memStore) RecordDeliveries(_ context.Context, w gate.DeliveryWrite) err
 
 // image is r as the stream shows it: the table's item in the event's form.
 func image(r *gate.PrivacyRequest) (map[string]events.DynamoDBAttributeValue, error) {
-	item, err := dynamo.Item(r)
-	if err != nil {
-		return nil, err
-	}
+	item := dynamo.Item(r)
 	out := make(map[string]events.DynamoDBAttributeValue, len(item))
 	for k, v := range item {
 		out[k] = attribute(v)
