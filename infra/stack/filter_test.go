@@ -3,7 +3,11 @@ package stack
 import (
 	"encoding/json"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/pregate/pregate/internal/dynamo"
 )
 
 func record(t *testing.T, raw string) map[string]any {
@@ -17,6 +21,8 @@ func record(t *testing.T, raw string) map[string]any {
 
 // The stream function must see every record where a request's status moved
 // into awaiting_pre_approval or approved, or to a decision, and nothing else.
+// The records name the status "status"; it is stored under the dynamo
+// adapter's name.
 func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 	raw, err := os.ReadFile("../../template.yaml")
 	if err != nil {
@@ -55,7 +61,7 @@ func TestTemplateStreamFilterAgainstSampleRecords(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ev := record(t, c.record)
+			ev := record(t, strings.ReplaceAll(c.record, `"status"`, strconv.Quote(dynamo.AttrStatus)))
 			pass := false
 			for _, f := range filters {
 				pass = pass || f.Matches(ev)
