@@ -301,6 +301,16 @@ func checkNotificationsNameNoIdentity(sys *local.System) error {
 		}
 		cursor = *page.NextCursor
 	}
+	if err := namesAnIdentity(items, identities); err != nil {
+		return err
+	}
+	fmt.Printf("checked %d notifications against %d identities: none named\n", len(items), len(identities))
+	return nil
+}
+
+// namesAnIdentity reports the first notification whose subject or message
+// holds one of identities (lower case), without case.
+func namesAnIdentity(items []notificationOut, identities []string) error {
 	for _, n := range items {
 		text := strings.ToLower(n.Subject + "\n" + n.Message)
 		for _, v := range identities {
@@ -309,8 +319,27 @@ func checkNotificationsNameNoIdentity(sys *local.System) error {
 			}
 		}
 	}
-	fmt.Printf("checked %d notifications against %d identities: none named\n", len(items), len(identities))
 	return nil
+}
+
+// TestNotificationCheckFindsAnIdentity: the check run on every notification
+// after the tests does catch an email (in any case), a phone number or an
+// external id in a subject or a message.
+func TestNotificationCheckFindsAnIdentity(t *testing.T) {
+	identities := []string{"jane.doe@example.com", "+15551230001", "crm-42"}
+	clean := notificationOut{Kind: "needs_review", Subject: "Privacy request needs review", Message: "Privacy request pri_1 is pending."}
+	if err := namesAnIdentity([]notificationOut{clean}, identities); err != nil {
+		t.Errorf("a clean notification: %v", err)
+	}
+	for _, bad := range []notificationOut{
+		{Subject: "Request of Jane.Doe@Example.com"},
+		{Message: "call +15551230001"},
+		{Message: "customer CRM-42"},
+	} {
+		if namesAnIdentity([]notificationOut{clean, bad}, identities) == nil {
+			t.Errorf("%+v passed the check", bad)
+		}
+	}
 }
 
 type deadlineOut struct {

@@ -38,7 +38,8 @@ func (n *notes) Notify(_ context.Context, x Notification) error {
 func TestDailyDigestCountsOpenRequestsDueSoon(t *testing.T) {
 	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
-	reqs := dueList{
+	reqs := dueList{ // soonest due first, as the index lists them
+		{ID: "pri_00000000-0000-4000-8000-000000000006", Status: StatusDenied, DueDate: at(-2 * time.Hour)},
 		{ID: "pri_00000000-0000-4000-8000-000000000001", Status: StatusPending, DueDate: at(-time.Hour)},
 		{ID: "pri_00000000-0000-4000-8000-000000000002", Status: StatusApproved, DueDate: at(time.Hour)},
 		{ID: "pri_00000000-0000-4000-8000-000000000003", Status: StatusAwaitingPreApproval, DueDate: at(2 * time.Hour)},
@@ -53,7 +54,7 @@ func TestDailyDigestCountsOpenRequestsDueSoon(t *testing.T) {
 	}
 	m := sent[0]
 	if m.Kind != NotifyDailyDigest || !strings.Contains(m.Message, "3 privacy requests are due within 7 days, 1 of them overdue") ||
-		strings.Contains(m.Message, reqs[1].ID) || strings.Contains(m.Message, reqs[4].ID) || !strings.Contains(m.Message, "https://g.example.com/admin/#/requests?view=due") {
+		strings.Contains(m.Message, reqs[2].ID) || strings.Contains(m.Message, reqs[5].ID) || strings.Contains(m.Message, reqs[0].ID) || !strings.Contains(m.Message, "https://g.example.com/admin/#/requests?view=due") {
 		t.Errorf("%+v", m)
 	}
 	sent = nil
