@@ -26,14 +26,14 @@ var _ gate.DeliveryLog = (*DeliveryLog)(nil)
 // deliveries (FNV-1a of the delivery id), so that one busy webhook never
 // concentrates on one key:
 //   - an attempt: "L#<webhook>#<shard>", "<at>#<request id>#<run>#<attempt>";
-//   - a delivery's reply link: the same key, "C#<request id>#<run>": the sort
-//     key of its successful call and the reply, each writer setting its own
-//     half and reading the other's, so the reply becomes the outcome of its
-//     call whichever comes first;
+//   - a delivery's reply: the same key, "C#<request id>#<run>", written by
+//     the reply alone; a listing reads it for each call answered 2xx and
+//     shows it as that call's outcome, so neither the call nor the reply
+//     needs to know whether the other came first, and each is one write;
 //   - an hour's counts: "H#<webhook>#<shard>", "<hour>": attempts, failures,
 //     replies, the last failure, and one counter per latency bucket.
 //
-// Attempts and links expire DeliveryLogRetention after they are written,
+// Attempts and replies expire DeliveryLogRetention after they are written,
 // counts two days after their hour.
 type DeliveryLog struct {
 	db    *dynamodb.Client
@@ -57,7 +57,7 @@ const countsRetention = 48 * time.Hour
 // hourLayout names an hour's counts item; it sorts by time.
 const hourLayout = "2006-01-02T15"
 
-// logShard is the shard of one delivery: all its attempts, its link and its
+// logShard is the shard of one delivery: all its attempts, its reply and its
 // counts share it.
 func logShard(webhookKey, id string, run int) string {
 	h := fnv.New32a()
@@ -77,7 +77,7 @@ func attemptSortKey(a gate.LoggedAttempt) string {
 	return fmt.Sprintf("%s#%s#%d#%d", gate.FormatTime(a.At), a.PrivacyRequestID, a.Run, a.Attempt)
 }
 
-func linkSortKey(id string, run int) string { return "C#" + id + "#" + strconv.Itoa(run) }
+func replySortKey(id string, run int) string { return "C#" + id + "#" + strconv.Itoa(run) }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
@@ -87,12 +87,10 @@ func (l *DeliveryLog) key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}
 }
 
-// LogAttempt writes the attempt and counts it; a successful call also sets
-// its delivery's link, and takes the reply already there as its outcome.
+// LogAttempt writes the attempt and counts it: two writes.
 func (l *DeliveryLog) LogAttempt(ctx context.Context, webhookKey string, a gate.LoggedAttempt) error {
-	pk, sk := AttemptPartition(webhookKey, a.PrivacyRequestID, a.Run), attemptSortKey(a)
 	item := map[string]types.AttributeValue{
-		"pk": str(pk), "sk": str(sk), "o": str(string(a.Outcome)),
+		"pk": str(AttemptPartition(webhookKey, a.PrivacyRequestID, a.Run)), "sk": str(attemptSortKey(a)), "o": str(string(a.Outcome)),
 		"expires_at": expiry(a.At.Add(gate.DeliveryLogRetention)),
 	}
 	if a.HTTPStatus != 0 {
@@ -110,66 +108,24 @@ func (l *DeliveryLog) LogAttempt(ctx context.Context, webhookKey string, a gate.
 	if _, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
 		return fmt.Errorf("log attempt of webhook %q: %w", webhookKey, err)
 	}
-	if err := l.count(ctx, webhookKey, a.PrivacyRequestID, a.Run, a.At, attemptCounts(a)); err != nil {
-		return err
-	}
-	if a.Outcome != gate.WebhookCalled {
-		return nil
-	}
-	link, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &l.table, Key: l.key(pk, linkSortKey(a.PrivacyRequestID, a.Run)),
-		UpdateExpression:          aws.String("SET c = :c, expires_at = :x"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": str(sk), ":x": expiry(a.At.Add(gate.DeliveryLogRetention))},
-		ReturnValues:              types.ReturnValueAllNew,
-	})
-	if err != nil {
-		return fmt.Errorf("link call of webhook %q: %w", webhookKey, err)
-	}
-	if r, ok := link.Attributes["r"].(*types.AttributeValueMemberS); ok {
-		return l.setOutcome(ctx, pk, sk, r.Value)
-	}
-	return nil
+	return l.count(ctx, webhookKey, a.PrivacyRequestID, a.Run, a.At, attemptCounts(a))
 }
 
-// LogReply sets the reply on its delivery's link and, when the call is
-// already linked, makes it that call's outcome; and counts it.
+// LogReply keeps the reply of run of request id, which listings show as the
+// outcome of its call, and counts it: two writes.
 func (l *DeliveryLog) LogReply(ctx context.Context, webhookKey, id string, run int, answer gate.WebhookState, at time.Time) error {
-	pk := AttemptPartition(webhookKey, id, run)
-	link, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &l.table, Key: l.key(pk, linkSortKey(id, run)),
-		UpdateExpression:          aws.String("SET r = :r, expires_at = :x"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": str(string(answer)), ":x": expiry(at.Add(gate.DeliveryLogRetention))},
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	_, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: map[string]types.AttributeValue{
+		"pk": str(AttemptPartition(webhookKey, id, run)), "sk": str(replySortKey(id, run)),
+		"r": str(string(answer)), "expires_at": expiry(at.Add(gate.DeliveryLogRetention)),
+	}})
 	if err != nil {
 		return fmt.Errorf("log reply to webhook %q: %w", webhookKey, err)
-	}
-	if c, ok := link.Attributes["c"].(*types.AttributeValueMemberS); ok {
-		if err := l.setOutcome(ctx, pk, c.Value, string(answer)); err != nil {
-			return err
-		}
 	}
 	field := "el"
 	if answer == gate.WebhookNotEligible {
 		field = "ne"
 	}
 	return l.count(ctx, webhookKey, id, run, at, hourCounts{add: map[string]int64{field: 1}})
-}
-
-func (l *DeliveryLog) setOutcome(ctx context.Context, pk, sk, outcome string) error {
-	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &l.table, Key: l.key(pk, sk),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		UpdateExpression:          aws.String("SET o = :o"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(outcome)},
-	})
-	if isConditionFailed(err) {
-		return nil // expired meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("set outcome of logged call: %w", err)
-	}
-	return nil
 }
 
 // hourCounts is one update of an hour's counts: counters to add and, for a
@@ -291,7 +247,51 @@ func (l *DeliveryLog) Attempts(ctx context.Context, webhookKey string, size int,
 	for i, r := range rows {
 		out[i] = r.a
 	}
+	if err := l.withReplies(ctx, webhookKey, out); err != nil {
+		return nil, "", err
+	}
 	return out, next, nil
+}
+
+// withReplies makes the reply of each call answered 2xx among as its
+// outcome: one strongly consistent BatchGetItem of their deliveries'
+// replies (a page holds at most 100 attempts).
+func (l *DeliveryLog) withReplies(ctx context.Context, webhookKey string, as []gate.LoggedAttempt) error {
+	at := map[string][]int{} // reply sort key -> the calls it answers
+	var keys []map[string]types.AttributeValue
+	for i, a := range as {
+		if a.Outcome != gate.WebhookCalled {
+			continue
+		}
+		sk := replySortKey(a.PrivacyRequestID, a.Run)
+		if at[sk] == nil {
+			keys = append(keys, l.key(AttemptPartition(webhookKey, a.PrivacyRequestID, a.Run), sk))
+		}
+		at[sk] = append(at[sk], i)
+	}
+	wait := 10 * time.Millisecond
+	for len(keys) > 0 {
+		out, err := l.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{l.table: {Keys: keys, ConsistentRead: aws.Bool(true)}},
+		})
+		if err != nil {
+			return fmt.Errorf("read replies to webhook %q: %w", webhookKey, err)
+		}
+		for _, it := range out.Responses[l.table] {
+			if r := stringAttr(it, "r"); r != "" {
+				for _, i := range at[stringAttr(it, "sk")] {
+					as[i].Outcome = gate.WebhookState(r)
+				}
+			}
+		}
+		keys = out.UnprocessedKeys[l.table].Keys
+		if len(keys) > 0 {
+			if err := pause(ctx, &wait); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // attemptFromItem reads an attempt back; ok is false for an item that is not one.
