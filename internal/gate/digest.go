@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -17,10 +18,15 @@ const digestListed = 50
 // Digest tells the admins, once a day, of the open requests due within
 // DigestHorizon or overdue.
 type Digest struct {
-	Deadlines Deadlines
-	Notifier  Notifier
-	Links     ConsoleLinks
-	Now       func() time.Time
+	// Requests lists the requests of one status (RequestStore.List): the
+	// digest reads the open ones only. The deadline index also holds every
+	// decided request of the retention period, far too many for one run.
+	Requests interface {
+		List(ctx context.Context, q ListQuery) ([]*PrivacyRequest, string, error)
+	}
+	Notifier Notifier
+	Links    ConsoleLinks
+	Now      func() time.Time
 }
 
 // open reports whether a request still waits for something before it can
@@ -36,26 +42,41 @@ func open(st Status) bool {
 // Run sends the digest, if any request is due; it returns how many are.
 func (d *Digest) Run(ctx context.Context) (int, error) {
 	now := d.Now().UTC()
+	horizon := now.Add(DigestHorizon)
 	var due []*PrivacyRequest
+	seen := map[string]bool{} // a request that moves during the run is listed under both statuses
+	for _, st := range Statuses {
+		if !open(st) {
+			continue
+		}
+		for after := ""; ; {
+			items, next, err := d.Requests.List(ctx, ListQuery{Status: st, Size: MaxPageSize, After: after})
+			if err != nil {
+				return 0, fmt.Errorf("list %s requests: %w", st, err)
+			}
+			for _, r := range items {
+				if r.DueDate != nil && r.DueDate.Before(horizon) && open(r.Status) && !seen[r.ID] {
+					seen[r.ID] = true
+					due = append(due, r)
+				}
+			}
+			if next == "" {
+				break
+			}
+			after = next
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].DueDate.Equal(*due[j].DueDate) {
+			return due[i].DueDate.Before(*due[j].DueDate)
+		}
+		return due[i].ID < due[j].ID
+	})
 	overdue := 0
-	for after := ""; ; {
-		items, next, err := d.Deadlines.ListDue(ctx, now.Add(DigestHorizon), MaxPageSize, after)
-		if err != nil {
-			return 0, fmt.Errorf("list due requests: %w", err)
+	for _, r := range due {
+		if r.DueDate.Before(now) {
+			overdue++
 		}
-		for _, r := range items {
-			if !open(r.Status) {
-				continue
-			}
-			due = append(due, r)
-			if r.DueDate.Before(now) {
-				overdue++
-			}
-		}
-		if next == "" {
-			break
-		}
-		after = next
 	}
 	if len(due) == 0 {
 		return 0, nil

@@ -34,7 +34,7 @@ func New(_ context.Context, d app.Deps) (*schedule.Handler, error) {
 	store := stores.Requests(d)
 	q := sqs.NewFromConfig(d.AWS)
 	replies := &gate.Replies{Store: store, Webhooks: stores.Config(d), Now: d.Now, Log: d.Log}
-	digest := &gate.Digest{Deadlines: store, Notifier: notices.Notifier(d), Links: notices.Links(d), Now: d.Now}
+	digest := &gate.Digest{Requests: store, Notifier: notices.Notifier(d), Links: notices.Links(d), Now: d.Now}
 	return &schedule.Handler{Log: d.Log, Digest: digest, Reconciler: &gate.Reconciler{
 		Store: store, Replies: replies, Deliveries: queue.NewDispatchQueue(q, d.Config.DispatchQueueURL),
 		Publisher: &gate.Publisher{Store: store, Queue: queue.NewApprovedQueue(q, d.Config.ApprovedQueueURL), Now: d.Now, Log: d.Log},
