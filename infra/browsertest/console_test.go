@@ -79,6 +79,8 @@ func newValidator(t *testing.T) *validator {
 		switch {
 		case r.Header.Get("pregate-test") == "true":
 			answer = "reply-to-eligible"
+		case r.URL.Path == "/strict": // a fraud model that flags everyone
+			answer = "reply-to-not-eligible"
 		case strings.HasPrefix(email, "flagged"):
 			answer = "reply-to-not-eligible"
 		case strings.HasPrefix(email, "ok"):
@@ -187,10 +189,28 @@ func (a *api) status(id string) string {
 
 func (a *api) waitForStatus(id, want string) {
 	a.t.Helper()
+	a.waitFor(func() (bool, string) {
+		got := a.status(id)
+		return got == want, fmt.Sprintf("request %s is %s, want %s", id, got, want)
+	})
+}
+
+// waitForCount waits until a request's timeline has want entries of action.
+func (a *api) waitForCount(id, action string, want int) {
+	a.t.Helper()
+	a.waitFor(func() (bool, string) {
+		got := a.count(id, action)
+		return got == want, fmt.Sprintf("request %s has %d %s entries, want %d", id, got, action, want)
+	})
+}
+
+// waitFor polls cond for 20 seconds, then fails with what it says.
+func (a *api) waitFor(cond func() (ok bool, failure string)) {
+	a.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for got := a.status(id); got != want; got = a.status(id) {
+	for ok, failure := cond(); !ok; ok, failure = cond() {
 		if time.Now().After(deadline) {
-			a.t.Fatalf("request %s is %s, want %s", id, got, want)
+			a.t.Fatal(failure)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -357,9 +377,33 @@ func TestAdminConsole(t *testing.T) {
 	if got := ada.text("read the scope", chromedp.CSS(`#webhooks tr[data-key="erasure_fraud"] td[data-label="Checks"]`)); got != "erasure" {
 		t.Errorf("scope shown: %q", got)
 	}
+
+	// A strict fraud model watched in shadow mode: it flags a request the CRM
+	// check finds eligible, which is approved all the same; the request's
+	// page shows its verdict apart. Then it is promoted to enforce.
+	ada.addsWebhookIn("shadow", "Strict fraud model", crmNew.URL+"/strict", "Bearer strict-secret")
+	watched := through.submit("ok.watched@example.com")
+	through.waitForStatus(watched, "approved")
+	through.waitForCount(watched, "pre_approval_shadow_reply", 1)
+	ada.goesTo("requests")
+	ada.opensRequest(watched)
+	ada.step("see the shadow verdict apart", chromedp.WaitVisible(ada.row("shadow-webhooks", "strict_fraud_model")),
+		chromedp.WaitVisible(ada.row("request-webhooks", "crm_check")), chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="pre_approval_shadow_reply"]`)))
+	if got := ada.text("read the shadow's state", chromedp.CSS(`#shadow-webhooks tr[data-key="strict_fraud_model"] td[data-label="State"]`)); got != "Not eligible" {
+		t.Errorf("the shadow's state: %q", got)
+	}
+	ada.picture("request-shadow")
+	ada.goesTo("webhooks")
 	ada.opensDeliveryLog("CRM check", 4)
 	ada.step("see the health of the CRM check", chromedp.WaitVisible(chromedp.CSS(`#webhooks tr[data-key="crm_check"] .health`)))
 	ada.picture("webhooks")
+	ada.promotesWebhook("Strict fraud model", "strict_fraud_model")
+	var promoted struct {
+		Mode string `json:"mode"`
+	}
+	if through.call("GET", "/dsr/webhook/pre_approval/strict_fraud_model", nil, &promoted); promoted.Mode != "enforce" {
+		t.Fatalf("after the promotion: %q", promoted.Mode)
+	}
 
 	// The token runs out while a form is open: sign in again, the form comes back.
 	ada.goesTo("webhooks")
@@ -379,7 +423,7 @@ func TestAdminConsole(t *testing.T) {
 	ada.step("type the authorization again and add", chromedp.SendKeys(chromedp.ID("wh-authorization"), "Bearer fraud-secret"),
 		chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signing-secret")),
 		chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)), chromedp.WaitVisible(ada.row("webhooks", "fraud_check")))
-	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "erasure_fraud", "fraud_check") {
+	if keys := through.webhookKeys(); !sameKeys(keys, "crm_check", "erasure_fraud", "strict_fraud_model", "fraud_check") {
 		t.Fatalf("webhooks after signing in again: %v", keys)
 	}
 

@@ -242,12 +242,23 @@ func (p *person) seesALabelOnEveryInput() {
 // shown once; with actions, it unticks the kinds of requests not among them.
 func (p *person) addsWebhook(name, endpoint, authorization string, actions ...string) string {
 	p.t.Helper()
+	return p.addsWebhookIn("enforce", name, endpoint, authorization, actions...)
+}
+
+// addsWebhookIn adds a webhook in mode ("enforce" or "shadow") that checks
+// the kinds of requests actions (all of them when none is given).
+func (p *person) addsWebhookIn(mode, name, endpoint, authorization string, actions ...string) string {
+	p.t.Helper()
 	p.step("open the Add webhook form", chromedp.Click(chromedp.ID("add-webhook")), chromedp.WaitVisible(chromedp.ID("wh-name")))
 	p.seesALabelOnEveryInput()
 	p.step("fill in the webhook "+name,
 		chromedp.SendKeys(chromedp.ID("wh-name"), name),
 		chromedp.SendKeys(chromedp.ID("wh-url"), endpoint),
 		chromedp.SendKeys(chromedp.ID("wh-authorization"), authorization))
+	if mode != "enforce" {
+		p.step("choose "+mode+" mode", chromedp.Click(chromedp.ID("wh-mode-"+mode)))
+		p.picture("webhook-add-" + mode)
+	}
 	if len(actions) > 0 {
 		for _, a := range []string{"access", "erasure", "update"} {
 			if !slices.Contains(actions, a) {
@@ -331,6 +342,16 @@ func (p *person) sendsTestCall(name, want string) {
 	p.waitFor("see the test call "+want, fmt.Sprintf(`(document.querySelector('#test-result .test-status') || {}).textContent === %q`, want))
 	p.picture("webhook-test")
 	p.step("close the test call", chromedp.Click(chromedp.CSS(`dialog[open] button.secondary`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
+}
+
+// promotesWebhook promotes the shadow webhook name (key) to enforce, and
+// waits until its row says so.
+func (p *person) promotesWebhook(name, key string) {
+	p.t.Helper()
+	p.step("press Promote to enforce on "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label="Promote %s to enforce"]`, name))),
+		chromedp.WaitVisible(chromedp.CSS(`dialog[open]`)))
+	p.step("confirm", chromedp.Click(chromedp.CSS(`dialog[open] button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`dialog[open]`)))
+	p.waitFor("see "+name+" enforce", fmt.Sprintf(`(document.querySelector('#webhooks tr[data-key=%q] td[data-label="Mode"]') || {}).textContent === 'Enforce'`, key))
 }
 
 // opensDeliveryLog opens a webhook's delivery log and waits for n attempts.

@@ -76,6 +76,7 @@ export const ACTION = {
   pre_approval_webhook_removed: 'Webhook removed',
   pre_approval_eligible: 'Eligible',
   pre_approval_not_eligible: 'Not eligible',
+  pre_approval_shadow_reply: 'Shadow verdict (not counted)',
   approved: 'Approved',
   denied: 'Denied',
   identity_verified: 'Identity verified',

@@ -38,6 +38,15 @@ const denied = (reload) => (result) => {
   reload('Request denied.');
 };
 
+function webhookTable(id, webhooks) {
+  return h('table', {class: 'list', id},
+    h('thead', {}, h('tr', {}, ['Webhook', 'State', 'Attempts'].map((c) => h('th', {scope: 'col'}, c)))),
+    h('tbody', {}, webhooks.map((w) => h('tr', {dataset: {key: w.key}},
+      h('td', {'data-label': 'Webhook', class: 'mono'}, w.key),
+      h('td', {'data-label': 'State'}, stateBadge(w.state)),
+      h('td', {'data-label': 'Attempts'}, String(w.attempts ?? 0))))));
+}
+
 export async function requestPage(main, ctx) {
   const id = ctx.params[0];
   mount(main, h('p', {}, h('a', {href: '#/requests'}, '« Privacy requests')), loading('the request'));
@@ -77,6 +86,9 @@ export async function requestPage(main, ctx) {
     }
   }
   const webhooks = req.webhooks || [];
+  // Shadow verdicts are shown apart: they are recorded, never counted.
+  const counted = webhooks.filter((w) => w.mode !== 'shadow');
+  const shadows = webhooks.filter((w) => w.mode === 'shadow');
   const entries = (activity && activity.items) || [];
   actions.append(...deadlineActions(req, entries, reload));
   mount(main,
@@ -95,13 +107,8 @@ export async function requestPage(main, ctx) {
         req.reviewed_at ? ['Reviewed', [when(req.reviewed_at), req.reviewed_by ? ` by ${req.reviewed_by}` : '']] : null,
       ]))),
     h('section', {'aria-labelledby': 'h-webhooks'}, h('h2', {id: 'h-webhooks'}, 'Pre-approval webhooks'),
-      webhooks.length === 0 ? h('p', {class: 'muted'}, 'No webhook was called for this request.') :
-        h('table', {class: 'list', id: 'request-webhooks'},
-          h('thead', {}, h('tr', {}, ['Webhook', 'State', 'Attempts'].map((c) => h('th', {scope: 'col'}, c)))),
-          h('tbody', {}, webhooks.map((w) => h('tr', {dataset: {key: w.key}},
-            h('td', {'data-label': 'Webhook', class: 'mono'}, w.key),
-            h('td', {'data-label': 'State'}, stateBadge(w.state)),
-            h('td', {'data-label': 'Attempts'}, String(w.attempts ?? 0))))))),
+      counted.length === 0 ? h('p', {class: 'muted'}, 'No webhook that decides was called for this request.') : webhookTable('request-webhooks', counted),
+      shadows.length === 0 ? null : [h('h3', {id: 'h-shadow'}, 'Shadow webhooks: recorded, not counted'), webhookTable('shadow-webhooks', shadows)]),
     h('section', {'aria-labelledby': 'h-timeline'}, h('h2', {id: 'h-timeline'}, 'Activity'),
       entries.length === 0 ? h('p', {class: 'muted'}, 'No activity yet.') :
         h('ol', {class: 'timeline', id: 'timeline'}, entries.map((e) => h('li', {dataset: {action: e.action}},

@@ -1,13 +1,20 @@
 // Pre-approval webhooks: each with its connection's endpoint URL (never a
-// secret), its scope, and its health over the last 24 hours. Add creates
-// the connection, its secrets and the webhook with the single-webhook route,
-// so the webhooks already configured always remain. From a row: send a test
-// call, open the delivery log.
+// secret), its scope, its mode, and its health over the last 24 hours. Add
+// creates the connection, its secrets and the webhook with the
+// single-webhook route, so the webhooks already configured always remain.
+// From a row: send a test call, open the delivery log, promote a shadow
+// webhook to enforce.
 import {api, bulkFailures, keepDraft} from '../api.js';
 import * as auth from '../auth.js';
 import {h, mount, loading, empty, errorBox, notice, dialog, confirmDialog, field, secretDialog, stateBadge, when} from '../ui.js';
 
 const ACTIONS = ['access', 'erasure', 'update'];
+
+// MODES are a webhook's modes, as the form offers them.
+const MODES = [
+  ['enforce', 'Enforce: its replies decide'],
+  ['shadow', 'Shadow: called and recorded, decides nothing (to watch a new validator first)'],
+];
 
 // FAILING is how many failures in a row flag a webhook.
 const FAILING = 5;
@@ -33,7 +40,7 @@ async function freeConnectionKey(base) {
   for (let i = 2; ; i++) if (!taken.has(`${base}_${i}`)) return `${base}_${i}`;
 }
 
-async function addWebhook({name, url, authorization, policy_actions}) {
+async function addWebhook({name, url, authorization, policy_actions, mode}) {
   const key = snakeKey(name);
   if (!key) throw new Error('The name needs at least one letter or digit.');
   const connKey = await freeConnectionKey(key);
@@ -42,7 +49,7 @@ async function addWebhook({name, url, authorization, policy_actions}) {
   if (failure) throw failure;
   try {
     await api('PUT', `/connection/${encodeURIComponent(connKey)}/secret`, {url, authorization});
-    return await api('POST', '/dsr/webhook/pre_approval', {name, connection_config_key: connKey, policy_actions});
+    return await api('POST', '/dsr/webhook/pre_approval', {name, connection_config_key: connKey, policy_actions, mode});
   } catch (e) {
     // Leave nothing half made behind when we may clean up.
     if (!e.relogin && auth.can('connection:delete')) await api('DELETE', `/connection/${encodeURIComponent(connKey)}`).catch(() => {});
@@ -50,7 +57,7 @@ async function addWebhook({name, url, authorization, policy_actions}) {
   }
 }
 
-async function editWebhook(w, {name, url, authorization, policy_actions}) {
+async function editWebhook(w, {name, url, authorization, policy_actions, mode}) {
   const conn = w.connection_config;
   const secrets = {};
   if (conn && (!conn.secrets || url !== conn.secrets.url)) secrets.url = url;
@@ -61,6 +68,7 @@ async function editWebhook(w, {name, url, authorization, policy_actions}) {
   const patch = {};
   if (name !== w.name) patch.name = name;
   if (policy_actions.join() !== (w.policy_actions || []).join()) patch.policy_actions = policy_actions;
+  if (mode !== w.mode) patch.mode = mode;
   if (Object.keys(patch).length) await api('PATCH', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}`, patch);
 }
 
@@ -72,8 +80,11 @@ function webhookForm(title, w, draft, submit) {
   const scope = (draft && draft.policy_actions) ?? (w ? w.policy_actions : ACTIONS);
   const boxes = ACTIONS.map((a) => h('input', {type: 'checkbox', id: `wh-scope-${a}`, value: a, checked: scope.includes(a)}));
   const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
+  const mode = (draft && draft.mode) ?? (w ? w.mode : 'enforce');
+  const radios = MODES.map(([m]) => h('input', {type: 'radio', name: 'wh-mode', id: `wh-mode-${m}`, value: m, checked: m === mode}));
+  const chosenMode = () => radios.find((r) => r.checked).value;
   // The authorization value is a secret: it is never kept in a draft.
-  keepDraft(() => ({kind: w ? 'edit' : 'add', key: w ? w.key : null, name: name.value, url: url.value, policy_actions: chosen()}));
+  keepDraft(() => ({kind: w ? 'edit' : 'add', key: w ? w.key : null, name: name.value, url: url.value, policy_actions: chosen(), mode: chosenMode()}));
   return dialog(title, (close) => {
     const err = h('div');
     const save = h('button', {type: 'submit'}, w ? 'Save' : 'Add webhook');
@@ -83,7 +94,7 @@ function webhookForm(title, w, draft, submit) {
       mount(err);
       try {
         if (chosen().length === 0) throw new Error('Choose at least one kind of request for the webhook.');
-        await submit({name: name.value.trim(), url: url.value.trim(), authorization: authz.value, policy_actions: chosen()}, close);
+        await submit({name: name.value.trim(), url: url.value.trim(), authorization: authz.value, policy_actions: chosen(), mode: chosenMode()}, close);
       } catch (x) {
         if (x.relogin) return;
         mount(err, errorBox(x));
@@ -96,6 +107,8 @@ function webhookForm(title, w, draft, submit) {
     field('Authorization header', authz, w ? 'Sent as the Authorization header. Leave blank to keep the stored value.' : 'Sent verbatim as the Authorization header, e.g. “Bearer …”.'),
     h('fieldset', {class: 'scope'}, h('legend', {}, 'Requests it checks (a change applies to requests submitted afterwards)'),
       boxes.map((b) => h('span', {class: 'check'}, b, h('label', {for: b.id}, b.value)))),
+    h('fieldset', {class: 'scope modes'}, h('legend', {}, 'Mode (a change applies to requests submitted afterwards)'),
+      radios.map((r, i) => h('span', {class: 'check'}, r, h('label', {for: r.id}, MODES[i][1])))),
     err,
     h('div', {class: 'buttons'}, save, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Cancel')));
   }, {onclose: () => keepDraft(null)});
@@ -218,7 +231,7 @@ export async function webhooksPage(main, ctx = {}) {
     if (created.signing_secret) secretDialog(created.name, created.signing_secret);
   });
   mount(main, h('div', {class: 'page-head'}, h('h1', {}, 'Pre-approval webhooks'), add),
-    h('p', {class: 'muted'}, 'Every privacy request that needs approval is sent to each webhook whose scope holds its kind; all eligible approves it, any not eligible flags it for manual review.'),
+    h('p', {class: 'muted'}, 'Every privacy request that needs approval is sent to each webhook whose scope holds its kind; all eligible approves it, any not eligible flags it for manual review. A webhook in shadow mode is called and its replies recorded, but they never count: promote it to enforce once its verdicts are right.'),
     ctx.note ? notice(ctx.note) : null, body);
 
   let hooks;
@@ -239,6 +252,12 @@ export async function webhooksPage(main, ctx = {}) {
     'Rotate', async () => {
       const r = await api('POST', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}/rotate-secret`);
       setTimeout(() => secretDialog(w.name, r.signing_secret), 0);
+    });
+  const promote = (w) => confirmDialog(`Promote “${w.name}” to enforce?`,
+    h('p', {}, 'Its replies will decide requests submitted from now on: all eligible approves, any not eligible flags for manual review. Requests already submitted keep it as a shadow.'),
+    'Promote to enforce', async () => {
+      await api('PATCH', `/dsr/webhook/pre_approval/${encodeURIComponent(w.key)}`, {mode: 'enforce'});
+      await reload(`Webhook “${w.name}” now enforces.`);
     });
   const remove = (w) => {
     const conn = w.connection_config;
@@ -261,12 +280,14 @@ export async function webhooksPage(main, ctx = {}) {
     const healthCells = new Map(hooks.map((w) => [w.key, h('td', {'data-label': 'Last 24 hours'}, h('span', {class: 'muted'}, '…'))]));
     mount(body, h('table', {class: 'list', id: 'webhooks'},
       h('caption', {class: 'sr-only'}, 'Pre-approval webhooks'),
-      h('thead', {}, h('tr', {}, ['Name', 'Checks', 'Last 24 hours', 'Endpoint URL', 'Connection', 'Actions'].map((c) => h('th', {scope: 'col'}, c)))),
+      h('thead', {}, h('tr', {}, ['Name', 'Checks', 'Mode', 'Last 24 hours', 'Endpoint URL', 'Connection', 'Actions'].map((c) => h('th', {scope: 'col'}, c)))),
       h('tbody', {}, hooks.map((w) => {
         const conn = w.connection_config;
         return h('tr', {dataset: {key: w.key}},
           h('td', {'data-label': 'Name'}, h('strong', {}, w.name), h('div', {class: 'muted mono'}, w.key)),
           h('td', {'data-label': 'Checks'}, (w.policy_actions || []).join(', ')),
+          h('td', {'data-label': 'Mode'}, w.mode === 'shadow'
+            ? [h('span', {class: 'badge m-shadow'}, 'Shadow'), h('div', {class: 'muted'}, 'recorded, not counted')] : 'Enforce'),
           healthCells.get(w.key),
           h('td', {'data-label': 'Endpoint URL', class: 'url'}, conn && conn.secrets ? conn.secrets.url : h('span', {class: 'muted'}, conn ? 'no secrets' : 'connection missing')),
           h('td', {'data-label': 'Connection', class: 'mono'}, conn ? conn.key : '—'),
@@ -274,6 +295,7 @@ export async function webhooksPage(main, ctx = {}) {
             canRotate ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Send test call to ${w.name}`, onclick: () => testDialog(w)}, 'Send test call') : null,
             h('button', {type: 'button', class: 'secondary small', 'aria-label': `Delivery log of ${w.name}`, onclick: () => deliveriesDialog(w)}, 'Delivery log'),
             canWrite ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Edit ${w.name}`, onclick: () => openEdit(w, null)}, 'Edit') : null,
+            canRotate && w.mode === 'shadow' ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Promote ${w.name} to enforce`, onclick: () => promote(w)}, 'Promote to enforce') : null,
             canRotate ? h('button', {type: 'button', class: 'secondary small', 'aria-label': `Rotate signing secret of ${w.name}`, onclick: () => rotate(w)}, 'Rotate secret') : null,
             canDelete ? h('button', {type: 'button', class: 'danger small', 'aria-label': `Delete ${w.name}`, onclick: () => remove(w)}, 'Delete') : null));
       }))));
