@@ -278,6 +278,7 @@ type capacityMeter struct {
 	rcuBy         map[string]float64
 	rcuByKey      map[string]float64 // by "<table or table/index> = <partition key value>"
 	otherWCU      float64            // puts and updates of other tables than the requests table
+	logRCU        float64            // reads of the delivery log, kept apart from rcu
 	attempts      map[string]int     // requests-table write attempts by id, any function
 }
 
@@ -349,6 +350,10 @@ func (c *capacityMeter) observe(function string, params, result any) {
 		where := table
 		if id, ok := c.logical[table]; ok {
 			where = id
+		}
+		if where == deliveryLogTable {
+			c.logRCU += rcu
+			return
 		}
 		if index != nil {
 			where += "/" + *index
@@ -434,21 +439,27 @@ func (c *capacityMeter) writtenID(params any) string {
 	return str(key["id"])
 }
 
-// reads are the read units of a run, in total and by where and key value;
-// and OtherWCU, the write units the request path made to tables other than
-// the requests table (whose writes the stream prices): a delivery log.
+// reads are the read units of a run, in total and by where and key value,
+// the delivery log's apart (LogRCU); and OtherWCU, the write units the
+// request path made to tables other than the requests table (whose writes
+// the stream prices): the delivery log.
 type reads struct {
 	RCU          float64
 	RCUBy, ByKey map[string]float64
 	OtherWCU     float64
+	LogRCU       float64
 }
+
+// deliveryLogTable is the delivery log's logical id, whose units the bench
+// prints apart from the request's own.
+const deliveryLogTable = "DeliveryLogTable"
 
 // take returns the reads and write attempts since the last take.
 func (c *capacityMeter) take() (reads, map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, attempts := reads{RCU: c.rcu, RCUBy: c.rcuBy, ByKey: c.rcuByKey, OtherWCU: c.otherWCU}, c.attempts
-	c.rcu, c.rcuBy, c.rcuByKey, c.attempts, c.otherWCU = 0, map[string]float64{}, map[string]float64{}, map[string]int{}, 0
+	r, attempts := reads{RCU: c.rcu, RCUBy: c.rcuBy, ByKey: c.rcuByKey, OtherWCU: c.otherWCU, LogRCU: c.logRCU}, c.attempts
+	c.rcu, c.rcuBy, c.rcuByKey, c.attempts, c.otherWCU, c.logRCU = 0, map[string]float64{}, map[string]float64{}, map[string]int{}, 0, 0
 	return r, attempts
 }
 
@@ -578,7 +589,7 @@ func describeCapacity(rep *report, l *ledger, r reads, n int) {
 		parts = append(parts, fmt.Sprintf("%s %.2f", k, r.RCUBy[k]/float64(n)))
 	}
 	rep.note("  read units per request: %s", strings.Join(parts, ", "))
-	rep.note("  write units per request to other tables (a delivery log: in the cost, not in ddb_wcu_per_approved_m3): %.2f", r.OtherWCU/float64(n))
+	rep.note("  delivery log per request (in the cost, not in ddb_wcu/ddb_rcu_per_approved_m3): %.2f write units, %.2f read units", r.OtherWCU/float64(n), r.LogRCU/float64(n))
 	name, top := l.hotWrites("RequestsTable", n)
 	rep.note("  busiest shared key value written at 1,000 requests a second: %s, %.0f write units a second (sharded indexes: their %d shards evenly, times %.2f for the busiest shard's second)",
 		name, top, dynamo.ShardCount, shardBurst)

@@ -99,7 +99,8 @@ func wantedFigures(o options) []string {
 		if m == 3 {
 			out = append(out, "ddb_reads_per_approved_m3", "sqs_calls_per_approved_m3", "kms_calls_per_approved_m3",
 				"e2e_p50_ms_submit_to_approved_m3", "e2e_p99_ms_submit_to_approved_m3", "cost_usd_per_million_m3",
-				"ddb_wcu_per_approved_m3", "ddb_rcu_per_approved_m3", "hot_key_wcu_per_s_at_1000rps", "hot_key_rcu_per_s_at_1000rps")
+				"ddb_wcu_per_approved_m3", "ddb_rcu_per_approved_m3", "hot_key_wcu_per_s_at_1000rps", "hot_key_rcu_per_s_at_1000rps",
+				"delivery_log_wcu_per_approved_m3", "delivery_log_rcu_per_approved_m3")
 		}
 	}
 	return out
@@ -215,6 +216,8 @@ func systemFigures(ctx context.Context, rep *report, root string, o options, cpu
 			add("cost_usd_per_million_m3", c.total())
 			add("ddb_wcu_per_approved_m3", res.Writes.WCU/float64(res.N))
 			add("ddb_rcu_per_approved_m3", res.Reads.RCU/float64(res.N))
+			add("delivery_log_wcu_per_approved_m3", res.Reads.OtherWCU/float64(res.N))
+			add("delivery_log_rcu_per_approved_m3", res.Reads.LogRCU/float64(res.N))
 			_, hotW := res.Writes.hotWrites("RequestsTable", res.N)
 			add("hot_key_wcu_per_s_at_1000rps", hotW)
 			_, hotR := res.Reads.hotReads(res.N)

@@ -134,7 +134,7 @@ func cost(r *systemRun, cpuPerRequest time.Duration) costBreakdown {
 		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
 		LambdaDuration: lambdaSeconds(r, cpuPerRequest) * lambdaMemoryGB * perMillion * Prices.LambdaGBSecondArm64,
 		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.Reads.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
-		OtherTables:    r.Reads.OtherWCU * Prices.DynamoDBWRUPerMillion * perMillion / 1e6,
+		OtherTables:    (r.Reads.OtherWCU*Prices.DynamoDBWRUPerMillion + r.Reads.LogRCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
 		SQS:            float64(f.SQS+r.EventSourceSQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
 		KMS:            float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
 		Logs:           float64(r.LogBytes+int64(invocations)*platformLogBytes) / 1e9 * Prices.LogsIngestionPerGB * perMillion,

@@ -27,17 +27,17 @@ func TestLambdaSecondsModel(t *testing.T) {
 
 // The cost counts everything billed per request, by hand for one request:
 // 2 API calls ($2), 5 invocations ($1), 8 WCU and 4 RCU ($5 + $0.5), 3 WCU
-// of a delivery log ($1.875), 2 SQS calls of ours and 6 of the event
+// and 2 RCU of the delivery log ($1.875 + $0.25), 2 SQS calls of ours and 6 of the event
 // sources ($4), 1 KMS call ($3), and 2,000 bytes logged plus 5 × 320 of
 // Lambda's (3,600 bytes: $1.80), per million.
 func TestCostCountsEverythingBilled(t *testing.T) {
 	l := newLedger()
 	l.write("RequestsTable", "pri_1", "pri_1", 8)
-	r := &systemRun{M: 0, N: 1, Writes: l, Reads: reads{RCU: 4, OtherWCU: 3}, EventSourceSQS: 6, LogBytes: 2000,
+	r := &systemRun{M: 0, N: 1, Writes: l, Reads: reads{RCU: 4, OtherWCU: 3, LogRCU: 2}, EventSourceSQS: 6, LogBytes: 2000,
 		Calls:       map[string]int{"SQS/SendMessage": 2, "KMS/Decrypt": 1},
 		Invocations: map[string][]time.Duration{"PublicApiFunction": {0, 0}, "StreamFunction": {0, 0, 0}}}
 	c := cost(r, 0)
-	want := costBreakdown{APIGateway: 2, LambdaRequests: 1, DynamoDB: 5.5, OtherTables: 1.875, SQS: 4, KMS: 3, Logs: 1.8, LambdaDuration: c.LambdaDuration}
+	want := costBreakdown{APIGateway: 2, LambdaRequests: 1, DynamoDB: 5.5, OtherTables: 2.125, SQS: 4, KMS: 3, Logs: 1.8, LambdaDuration: c.LambdaDuration}
 	for name, pair := range map[string][2]float64{"API Gateway": {c.APIGateway, want.APIGateway}, "Lambda requests": {c.LambdaRequests, want.LambdaRequests},
 		"DynamoDB": {c.DynamoDB, want.DynamoDB}, "other tables": {c.OtherTables, want.OtherTables}, "SQS": {c.SQS, want.SQS},
 		"KMS": {c.KMS, want.KMS}, "logs": {c.Logs, want.Logs}} {

@@ -65,6 +65,8 @@ var plausible = map[string]struct{ lo, hi float64 }{
 	"cost_usd_per_million_m3":          {3, 100},
 	"ddb_wcu_per_approved_m3":          {5, 60},
 	"ddb_rcu_per_approved_m3":          {0.5, 60},
+	"delivery_log_wcu_per_approved_m3": {3, 60}, // each call and each reply writes the log
+	"delivery_log_rcu_per_approved_m3": {0, 40}, // read only after a delivery fails for good
 	"hot_key_wcu_per_s_at_1000rps":     {10, 20_000},
 	"hot_key_rcu_per_s_at_1000rps":     {10, 50_000},
 	"binary_mb_max":                    {1, 60},

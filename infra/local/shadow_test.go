@@ -1,6 +1,8 @@
 package local_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,11 +21,17 @@ type shadowRequest struct {
 // callFor waits for v's call about request id and returns its headers.
 func callFor(t *testing.T, v *validator, id string) http.Header {
 	t.Helper()
-	var got http.Header
+	return callMadeFor(t, v, id).header
+}
+
+// callMadeFor waits for v's call about request id.
+func callMadeFor(t *testing.T, v *validator, id string) validatorCall {
+	t.Helper()
+	var got validatorCall
 	waitUntil(t, 30*time.Second, func() bool {
 		for _, call := range v.received() {
 			if strings.Contains(call.header.Get("reply-to-eligible"), id) {
-				got = call.header
+				got = call
 				return true
 			}
 		}
@@ -85,11 +93,38 @@ func TestShadowWebhooks(t *testing.T) {
 		r.Webhooks[1].Mode != "shadow" || r.Webhooks[1].State != "not_eligible" {
 		t.Fatalf("after the shadow's verdict: %+v", r)
 	}
-	replyEligible(t, callFor(t, ve, first))
+	enforced := callMadeFor(t, ve, first)
+	replyEligible(t, enforced.header)
 	act := timeline(first)
 	if r := get(first); r.Status != "approved" || !hasActivity(act, "pre_approval_shadow_reply", shadowSaid("not eligible")) ||
 		!hasActivity(act, "pre_approval_webhook_triggered", "Triggered pre-approval webhooks: Hook "+e+", Hook "+s+" (shadow)") {
 		t.Fatalf("enforce eligible, shadow not eligible: %s, %+v", r.Status, act.Items)
+	}
+	// The evidence of each call: its HTTP status, latency and the SHA-256 of the body the validator got.
+	var evidence struct {
+		Calls []struct {
+			WebhookKey string `json:"webhook_key"`
+			HTTPStatus *int   `json:"http_status"`
+			LatencyMS  *int   `json:"latency_ms"`
+			BodySHA256 string `json:"body_sha256"`
+		} `json:"calls"`
+		Replies []struct {
+			Action string `json:"action"`
+		} `json:"replies"`
+	}
+	sum := sha256.Sum256(enforced.body)
+	called := func() bool { // the called entry is written as the call returns, perhaps after the reply
+		c.must(200, "GET", "/privacy-request/"+first+"/evidence", nil, &evidence)
+		for _, call := range evidence.Calls {
+			if call.WebhookKey == e {
+				return call.HTTPStatus != nil && *call.HTTPStatus == 200 && call.LatencyMS != nil && call.BodySHA256 == hex.EncodeToString(sum[:])
+			}
+		}
+		return false
+	}
+	waitUntil(t, 10*time.Second, func() bool { return called() || len(evidence.Calls) >= 2 })
+	if !called() || len(evidence.Replies) != 2 {
+		t.Fatalf("evidence of the calls and replies: %+v, want %s's body hashed to %x", evidence, e, sum)
 	}
 
 	// A silent shadow holds nothing; its reply after the decision is 200 and recorded.

@@ -46,6 +46,10 @@ func activityValue(es []gate.ActivityEntry, refs itemRefs) types.AttributeValue 
 			m[entryHooks] = &types.AttributeValueMemberL{Value: l}
 		}
 		optNumber(m, entryHTTP, int64(e.HTTPStatus))
+		optNumber(m, entryLatency, e.Latency.Milliseconds())
+		if len(e.BodySHA256) > 0 {
+			m[entryBodySum] = &types.AttributeValueMemberB{Value: e.BodySHA256}
+		}
 		optNumber(m, entryAttempts, int64(e.Attempts))
 		optNumber(m, entryDeadline, int64(e.Deadline))
 		optNumber(m, entryDays, int64(e.Days))
@@ -87,6 +91,7 @@ func readActivity(items []types.AttributeValue, hooks []runHook, refs itemRefs) 
 			return nil, fmt.Errorf("timeline entry %d: unknown kind %d", i, kind)
 		}
 		e := gate.ActivityEntry{At: f.time(entryAt), Kind: kind, HTTPStatus: int(f.num(entryHTTP)), Attempts: int(f.num(entryAttempts)),
+			Latency: time.Duration(f.num(entryLatency)) * time.Millisecond, BodySHA256: f.bytes(entryBodySum),
 			Reason: f.str(entryReason), Deadline: time.Duration(f.num(entryDeadline)), Days: int(f.num(entryDays)),
 			PolicyAction: f.str(entryAction), Actor: f.str(entryActor)}
 		if f.bool(entryIsDeny) {

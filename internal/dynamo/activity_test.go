@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"crypto/sha256"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,9 +26,10 @@ func TestTimelineRoundTrip(t *testing.T) {
 		all = append(all, gate.Mention{Index: i, Key: h.Key, Name: h.Name, Shadow: h.Shadow()})
 	}
 	one := func(i int) []gate.Mention { return all[i : i+1] }
+	sum := sha256.Sum256([]byte(`{"privacy_request_id":"..."}`))
 	r.Activity = []gate.ActivityEntry{
 		{At: at, Kind: gate.KindTriggered, Hooks: all},
-		{At: at.Add(time.Microsecond), Kind: gate.KindCalled, Hooks: one(0), HTTPStatus: 200},
+		{At: at.Add(time.Microsecond), Kind: gate.KindCalled, Hooks: one(0), HTTPStatus: 200, Latency: 1234 * time.Millisecond, BodySHA256: sum[:]},
 		{At: at, Kind: gate.KindFailed, Hooks: one(1), Attempts: 10, Reason: "HTTP 503"},
 		{At: at, Kind: gate.KindFailedToPending, Hooks: one(1)},
 		{At: at, Kind: gate.KindDeadlinePassed, Hooks: []gate.Mention{all[0], all[2]}, Deadline: 72 * time.Hour},
@@ -45,7 +47,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 		t.Errorf("timeline reads back as\n%+v\nwant\n%+v", got.Activity, r.Activity)
 	}
 	stored := av[AttrActivity].(*types.AttributeValueMemberL).Value
-	if n := AttributeSize(stored[1]); n > 26 {
+	if n := AttributeSize(stored[1]); n > 26+40 { // 40: the evidence, the latency and the SHA-256 of the body sent
 		t.Errorf("the called entry takes %d bytes", n)
 	}
 	denial := stored[len(stored)-1].(*types.AttributeValueMemberM).Value

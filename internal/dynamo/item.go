@@ -77,6 +77,8 @@ const (
 	entryHook     = "w" // N: the one webhook, as its snapshot index
 	entryHooks    = "l" // L of N: the webhooks, when several
 	entryHTTP     = "h"
+	entryLatency  = "m" // N: a call's latency, in milliseconds
+	entryBodySum  = "b" // B: the SHA-256 of a call's body (32 bytes)
 	entryAttempts = "n"
 	entryReason   = "r"
 	entryDeadline = "d" // N: nanoseconds
@@ -285,6 +287,17 @@ func (f *fields) num(name string) int64 {
 func (f *fields) bool(name string) bool {
 	v, _ := f.item[name].(*types.AttributeValueMemberBOOL)
 	return v != nil && v.Value
+}
+
+func (f *fields) bytes(name string) []byte {
+	switch v := f.item[name].(type) {
+	case nil:
+		return nil
+	case *types.AttributeValueMemberB:
+		return v.Value
+	}
+	f.fail(fmt.Errorf("%s is not binary", name))
+	return nil
 }
 
 func (f *fields) list(name string) []types.AttributeValue {

@@ -62,6 +62,10 @@ type ActivityEntry struct {
 	// the snapshot (docs/internals/storage.md); reads give back key and name.
 	Hooks      []Mention
 	HTTPStatus int
+	// Latency and BodySHA256 are a call's evidence (KindCalled): how long
+	// the validator took to answer, and the SHA-256 of the body sent.
+	Latency    time.Duration
+	BodySHA256 []byte
 	Attempts   int
 	Reason     string // a failure's reason, or an admin's deny reason
 	// Deadline is the REVIEW_DEADLINE that passed (KindDeadlinePassed).

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,6 +188,8 @@ type batchItem struct {
 	// says which) instead of a validator's answer.
 	ours    bool
 	latency time.Duration
+	// bodySum is the SHA-256 of the body sent, for the evidence.
+	bodySum [sha256.Size]byte
 	// made is the call's own result, kept for the delivery log: a fault of
 	// ours found after the call (giveUp) replaces call, not what was called.
 	made *CallResult
@@ -517,6 +520,7 @@ func (u *Dispatcher) call(ctx context.Context, it *batchItem) error {
 	if err != nil {
 		return err
 	}
+	it.bodySum = sha256.Sum256(body)
 	start := u.Now()
 	it.call = u.Caller.Call(ctx, it.target.URL, header, body)
 	it.latency = u.Now().Sub(start)
@@ -578,7 +582,7 @@ func deliveryWrite(r *PrivacyRequest, its []*batchItem, at time.Time) DeliveryWr
 		mark := DeliveryMark{Index: i, Key: h.Key, Attempts: it.Number}
 		if it.call.OK {
 			e := hookEntry(at, KindCalled, r, i)
-			e.HTTPStatus = it.call.StatusCode
+			e.HTTPStatus, e.Latency, e.BodySHA256 = it.call.StatusCode, it.latency, it.bodySum[:]
 			w.Activity = append(w.Activity, e)
 			if h.Delivery == "" {
 				mark.State = WebhookCalled

@@ -1,7 +1,9 @@
 package gate
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -420,5 +422,21 @@ func TestCallsOfABatchRunConcurrentlyWithABound(t *testing.T) {
 	u.DeliverBatch(context.Background(), as)
 	if most.Load() != 2 {
 		t.Fatalf("%d calls at once, want 2", most.Load())
+	}
+}
+
+// The called entry keeps the call's evidence: its HTTP status, its latency
+// and the SHA-256 of the very body the validator got.
+func TestCalledEntryKeepsTheCallsEvidence(t *testing.T) {
+	u, store, caller := newDispatchFixture(StatusAwaitingPreApproval, WebhookPending, CallResult{OK: true, StatusCode: 202})
+	tick := dispatchNow
+	u.Now = func() time.Time { tick = tick.Add(40 * time.Millisecond); return tick }
+	if _, err := deliver(u, Delivery{ID: "pri_1:hook", PrivacyRequestID: "pri_1", WebhookKey: "hook"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	e := store.reqs["pri_1"].Activity[0]
+	sum := sha256.Sum256(caller.body)
+	if e.Kind != KindCalled || e.HTTPStatus != 202 || e.Latency != 40*time.Millisecond || !bytes.Equal(e.BodySHA256, sum[:]) {
+		t.Fatalf("called entry %+v, want HTTP 202, 40ms and the body's SHA-256 %x", e, sum)
 	}
 }

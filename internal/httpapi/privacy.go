@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -175,10 +176,19 @@ type evidenceEntryJSON struct {
 	Message    *string `json:"message"`
 	WebhookKey *string `json:"webhook_key"`
 	Actor      *string `json:"actor"`
+	// A call's evidence, on the entries of calls answered 2xx only.
+	HTTPStatus *int   `json:"http_status,omitempty"`
+	LatencyMS  *int64 `json:"latency_ms,omitempty"`
+	BodySHA256 string `json:"body_sha256,omitempty"`
 }
 
 func evidenceEntry(e gate.ActivityEntry) evidenceEntryJSON {
-	return evidenceEntryJSON{At: gate.FormatTime(e.At), Action: e.Action(), Message: nullable(e.Message()), WebhookKey: nullable(e.WebhookKey()), Actor: nullable(e.Actor)}
+	j := evidenceEntryJSON{At: gate.FormatTime(e.At), Action: e.Action(), Message: nullable(e.Message()), WebhookKey: nullable(e.WebhookKey()), Actor: nullable(e.Actor)}
+	if e.Kind == gate.KindCalled {
+		status, latency := e.HTTPStatus, e.Latency.Milliseconds()
+		j.HTTPStatus, j.LatencyMS, j.BodySHA256 = &status, &latency, hex.EncodeToString(e.BodySHA256)
+	}
+	return j
 }
 
 // evidenceOf sorts a request's timeline into what an auditor asks about:
@@ -195,7 +205,7 @@ func evidenceOf(ev gate.Evidence, at string) map[string]any {
 		switch {
 		case e.Action() == gate.ActionWebhookCalled || e.Action() == gate.ActionWebhookFailed:
 			calls = append(calls, j)
-		case e.Action() == gate.ActionEligible || e.Action() == gate.ActionNotEligible:
+		case e.Action() == gate.ActionEligible || e.Action() == gate.ActionNotEligible || e.Action() == gate.ActionShadowReply:
 			replies = append(replies, j)
 		case e.Actor != "":
 			admin = append(admin, j)
