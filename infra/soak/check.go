@@ -62,6 +62,9 @@ type Observed struct {
 	// Removed are the webhooks removed from the configuration, with when
 	// their removal began.
 	Removed map[string]time.Time
+	// Dropped are the deliveries the dispatcher dropped because their
+	// webhook was no longer configured, with when (its log says so).
+	Dropped map[string]time.Time
 	// Unusable are the spans in which a webhook's connection had no usable
 	// secrets (To zero: until the end).
 	Unusable map[string][]Span
@@ -335,7 +338,13 @@ func (o Observed) failureExplained(k string) bool {
 // before the removal began (or no call came at all).
 func (o Observed) removedBeforeHandling(k string) bool {
 	removedAt, gone := o.Removed[k]
-	return gone && (o.LastHandled.IsZero() || !o.LastHandled.Before(removedAt.Add(-batchSpread)))
+	if !gone {
+		return false
+	}
+	if droppedAt, ok := o.Dropped[k]; ok && !droppedAt.Before(removedAt) {
+		return true // the dispatcher dropped it after the removal began
+	}
+	return o.LastHandled.IsZero() || !o.LastHandled.Before(removedAt.Add(-batchSpread))
 }
 
 // unusableWhileDue says whether k's connection became unusable while the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -78,6 +79,11 @@ func TestClassify(t *testing.T) {
 		}), want{}},
 		{"pending, a removed webhook's delivery dropped", observed("pending", states("eligible", "failed", "pending"), three(el, failing, Validated{}),
 			func(o *Observed) { failedB(o); o.LastHandled, o.Removed = at(1), map[string]time.Time{"c": at(3)} }), want{}},
+		{"a removed webhook's delivery dropped behind a backlog, long after the others'", observed("pending", states("eligible", "failed", "pending"), three(el, failing, Validated{}),
+			func(o *Observed) {
+				failedB(o)
+				o.LastHandled, o.Removed, o.Dropped = at(1), map[string]time.Time{"c": at(60)}, map[string]time.Time{"c": at(75)}
+			}), want{}},
 		{"a removed webhook's delivery dropped, the others' handled late", observed("pending", states("eligible", "called", "pending"), three(el, silent, Validated{}),
 			func(o *Observed) { passed(o); o.LastHandled, o.Removed = at(70), map[string]time.Time{"c": at(65)} }), want{}},
 		{"an unsure reply may have been kept, a fault touched it", with(approved, func(o *Observed) {
@@ -150,6 +156,11 @@ func TestClassify(t *testing.T) {
 		}), want{unexplained: true}},
 		{"a delivery never made, handled long before its webhook's removal", observed("pending", states("eligible", "failed", "pending"), three(el, failing, Validated{}),
 			func(o *Observed) { failedB(o); o.LastHandled, o.Removed = at(1), map[string]time.Time{"c": at(60)} }), want{unexplained: true}},
+		{"a delivery dropped before its webhook's removal", observed("pending", states("eligible", "failed", "pending"), three(el, failing, Validated{}),
+			func(o *Observed) {
+				failedB(o)
+				o.LastHandled, o.Removed, o.Dropped = at(1), map[string]time.Time{"c": at(60)}, map[string]time.Time{"c": at(59)}
+			}), want{unexplained: true}},
 		{"failed delivery, a fault on another webhook's call", observed("pending", states("eligible", "failed", "eligible"), three(el, sound, el),
 			func(o *Observed) { failedB(o); o.Faults = []SurfacedFault{{At: at(4), Webhooks: []string{"a"}}} }), want{unexplained: true}},
 		{"failed delivery, a fault after it was recorded", observed("pending", states("eligible", "failed", "eligible"), three(el, sound, el),
@@ -251,5 +262,19 @@ func TestTagCall(t *testing.T) {
 	want := []string{"pri_0a1b2c3d-0000-4000-8000-00000000000a", "pri_0a1b2c3d-0000-4000-8000-00000000000b", "soak_b", "soak_c"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("tags %v, want %v", got, want)
+	}
+}
+
+func TestDroppedDeliveriesReadsTheDispatchersLog(t *testing.T) {
+	d := newDroppedDeliveries()
+	log := slog.New(slog.NewJSONHandler(d, nil))
+	log.With("privacy_request_id", "pri_1", "webhook_key", "c").Info("delivery skipped", "reason", "webhook no longer configured")
+	log.With("privacy_request_id", "pri_1", "webhook_key", "a").Info("delivery skipped", "reason", "request decided")
+	log.With("privacy_request_id", "pri_2", "webhook_key", "c").Info("pre-approval webhook called")
+	if got := d.of("pri_1"); len(got) != 1 || got["c"].IsZero() {
+		t.Errorf("pri_1: %v, want c's drop only", got)
+	}
+	if got := d.of("pri_2"); len(got) != 0 {
+		t.Errorf("pri_2: %v, want none", got)
 	}
 }

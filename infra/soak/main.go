@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -243,7 +244,8 @@ func run(cfg settings) (tally, error) {
 		env[k] = v
 	}
 	busy := &invocations{}
-	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Env: env,
+	dropped := newDroppedDeliveries()
+	sys, err := local.Start(ctx, local.Options{Root: root, Addr: "127.0.0.1:0", Env: env, Log: slog.New(slog.NewJSONHandler(dropped, nil)),
 		Endpoint: endpoint, ProductEndpoint: proxyURL, DispatchPollers: cfg.pollers, Invoked: busy.add,
 		Instances: &local.Instances{Fresh: cfg.fresh, Seed: cfg.seed}})
 	if err != nil {
@@ -272,6 +274,7 @@ func run(cfg settings) (tally, error) {
 	}
 	timeout, _ := time.ParseDuration(gateEnv["WEBHOOK_TIMEOUT"])
 	sc, err := newScenario(api, sys, cfg.seed, timeout, logf)
+	sc.dropped = dropped
 	if err != nil {
 		return tally{}, err
 	}
@@ -548,7 +551,7 @@ func (c *apiClient) checkAll(subs submissions, sc *scenario, messages map[string
 			for id := range work {
 				o := c.observe(id, sc, messages[id])
 				o.ReviewDeadline, o.Faults = deadline, faulted[id]
-				o.Removed, o.Unusable = sc.removed(), sc.unusableSpans()
+				o.Removed, o.Unusable, o.Dropped = sc.removed(), sc.unusableSpans(), sc.dropped.of(id)
 				o.Stranded = sc.stranded(subs.at[id], deadline)
 				v := classify(o)
 				mu.Lock()

@@ -46,6 +46,8 @@ type scenario struct {
 	killedAt []time.Time
 	// background are the steps still running (the dispatcher's outage).
 	background sync.WaitGroup
+	// dropped are the deliveries the dispatcher dropped for a removed webhook.
+	dropped *droppedDeliveries
 }
 
 func newScenario(api *apiClient, sys *local.System, seed uint64, timeout time.Duration, logf func(string, ...any)) (*scenario, error) {
