@@ -161,6 +161,9 @@ func DueKey(r *PrivacyRequest) string {
 	return strconv.FormatInt(r.DueDate.Unix(), 10) + "#" + r.ID
 }
 
+// maxDueReads bounds the due index's pages one listing call reads.
+const maxDueReads = 10
+
 // listDue pages through the requests due before p.DueBefore, soonest first.
 func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, cursor string) (Page, error) {
 	after := ""
@@ -173,8 +176,10 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, c
 	}
 	var out []*PrivacyRequest
 	// The status filter is applied to what the due index gives; a page is
-	// filled from as many of its pages as that takes.
-	for {
+	// filled from up to maxDueReads of its pages. A status rare among the
+	// due dates (the index keeps decided requests) would otherwise have one
+	// call read the whole index: the page then comes short, with a cursor.
+	for reads := 1; ; reads++ {
 		items, next, err := u.Deadlines.ListDue(ctx, before, q.Size, after)
 		if err != nil {
 			return Page{}, err
@@ -193,6 +198,9 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, c
 		}
 		if next == "" {
 			return Page{Items: out}, nil
+		}
+		if reads == maxDueReads {
+			return Page{Items: out, NextCursor: base64.RawURLEncoding.EncodeToString([]byte(next))}, nil
 		}
 		after = next
 	}

@@ -2,8 +2,10 @@ package gate
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +93,70 @@ func TestExtensionBadInputChangesNothing(t *testing.T) {
 	res, _ := u.Extend(context.Background(), Extension{IDs: []string{store.r.ID}, Days: &one, Reason: &ok, Actor: "a"})
 	if len(res.Succeeded) != 1 || res.Succeeded[0].Activity[0].Message() != "Deadline extended by 1 day: ok" {
 		t.Errorf("%+v", res)
+	}
+}
+
+// dueIndex is a due index of requests sorted soonest first, paged as the
+// store pages it; it counts its reads.
+type dueIndex struct {
+	lostAnswerStore
+	sorted []*PrivacyRequest
+	reads  int
+}
+
+func (d *dueIndex) ListDue(_ context.Context, before time.Time, size int, after string) ([]*PrivacyRequest, string, error) {
+	d.reads++
+	var out []*PrivacyRequest
+	for _, r := range d.sorted {
+		if r.DueDate.Before(before) && DueKey(r) > after { // keys of one length: text order is due order
+			out = append(out, r)
+		}
+	}
+	if len(out) > size {
+		return out[:size], DueKey(out[size-1]), nil
+	}
+	return out, "", nil
+}
+
+// TestDueListingOfARareStatusReadsABoundedPart: a due listing filtered by
+// a status that few requests have (the index holds every decided request)
+// reads at most maxDueReads of the index's pages per call, and answers a
+// short page with a cursor that goes on from where it stopped, so that
+// every match is found and none twice.
+func TestDueListingOfARareStatusReadsABoundedPart(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	idx := &dueIndex{}
+	var pending []string
+	for i := range 500 {
+		due := start.Add(time.Duration(i) * time.Hour)
+		r := &PrivacyRequest{ID: fmt.Sprintf("pri_00000000-0000-4000-8000-%012d", i), Status: StatusApproved, DueDate: &due}
+		if i%97 == 96 {
+			r.Status = StatusPending
+			pending = append(pending, r.ID)
+		}
+		idx.sorted = append(idx.sorted, r)
+	}
+	u := &Requests{Store: idx, Deadlines: idx, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	before := start.AddDate(1, 0, 0).Format(time.RFC3339)
+	var found []string
+	calls := 0
+	for cursor := ""; ; calls++ {
+		idx.reads = 0
+		page, err := u.List(context.Background(), ListParams{DueBefore: before, Status: string(StatusPending), Size: 5, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if idx.reads > maxDueReads {
+			t.Fatalf("one call read %d pages of the index", idx.reads)
+		}
+		for _, r := range page.Items {
+			found = append(found, r.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if strings.Join(found, ",") != strings.Join(pending, ",") || calls < 2 {
+		t.Errorf("found %v in %d calls, want %v", found, calls+1, pending)
 	}
 }

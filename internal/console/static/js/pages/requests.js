@@ -116,9 +116,12 @@ export async function requestsPage(main, ctx) {
   const what = [view ? `due within ${DUE_SOON_DAYS} days or overdue` : '', search ? 'of the identity searched for' : '',
     status ? `“${STATUS[status] || status}”` : ''].filter(Boolean).join(', ');
   const items = page.items || [];
+  // A page can come empty with a cursor: a Due soon list of one status reads
+  // a bounded part of the due dates per page.
+  const next = page.next_cursor ? h('a', {href: link({status, view, cursor: page.next_cursor}), class: 'button secondary', id: 'older'}, view ? 'Later »' : 'Older »') : null;
   if (items.length === 0) {
-    mount(body, empty(cursor ? 'No more requests.' : what ? `No requests ${what}.` : 'No privacy requests yet.'),
-      cursor ? h('p', {}, h('a', {href: link({status, view})}, 'Back to the first page')) : null);
+    mount(body, empty(next ? 'None on this page; there are more to look through.' : cursor ? 'No more requests.' : what ? `No requests ${what}.` : 'No privacy requests yet.'),
+      cursor ? h('p', {}, h('a', {href: link({status, view})}, 'Back to the first page')) : null, next ? h('nav', {class: 'pager', 'aria-label': 'Pages'}, next) : null);
     return;
   }
 
@@ -187,7 +190,7 @@ export async function requestsPage(main, ctx) {
         h('td', {'data-label': 'Submitted'}, when(r.created_at)))))),
     h('nav', {class: 'pager', 'aria-label': 'Pages'},
       cursor ? h('a', {href: link({status, view}), class: 'button secondary'}, view ? '« Soonest due' : '« Newest') : null,
-      page.next_cursor ? h('a', {href: link({status, view, cursor: page.next_cursor}), class: 'button secondary', id: 'older'}, view ? 'Later »' : 'Older »') : null));
+      next));
   if (canReview && ctx.draft && ctx.draft.kind === 'deny' && Array.isArray(ctx.draft.ids)) {
     denyDialog(ctx.draft.ids, (result) => {
       outcome = {kind: 'deny', ...result};
