@@ -191,24 +191,64 @@ func evidenceEntry(e gate.ActivityEntry) evidenceEntryJSON {
 	return j
 }
 
+// replyJSON is a reply in the evidence: its entry, its verdict and whether
+// a shadow webhook gave it (a shadow reply's action does not tell the verdict).
+type replyJSON struct {
+	evidenceEntryJSON
+	Verdict string `json:"verdict"`
+	Mode    string `json:"mode"`
+}
+
+// adminActionJSON is an admin's action in the evidence, with its reason
+// (null for an approval or a re-run).
+type adminActionJSON struct {
+	evidenceEntryJSON
+	Reason *string `json:"reason"`
+}
+
+type runWebhookJSON struct {
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	Mode string `json:"mode"`
+}
+
+// replyVerdicts are the kinds of replies and what each answered.
+var replyVerdicts = map[gate.ActivityKind]string{
+	gate.KindEligible: "eligible", gate.KindNotEligible: "not_eligible",
+	gate.KindShadowEligible: "eligible", gate.KindShadowNotEligible: "not_eligible",
+}
+
+func mode(shadow bool) string {
+	if shadow {
+		return "shadow"
+	}
+	return "enforce"
+}
+
 // evidenceOf sorts a request's timeline into what an auditor asks about:
-// the runs, the calls, the replies and the admins' actions.
+// the runs with their snapshots, the calls, the replies and the admins'
+// actions.
 func evidenceOf(ev gate.Evidence, at string) map[string]any {
 	runs := make([]map[string]any, len(ev.Runs))
 	for i, run := range ev.Runs {
-		runs[i] = map[string]any{"run": run.Run, "started_at": gate.FormatTime(run.Triggered.At), "snapshot": run.Triggered.Message()}
+		hooks := make([]runWebhookJSON, len(run.Triggered.Hooks))
+		for j, m := range run.Triggered.Hooks {
+			hooks[j] = runWebhookJSON{Key: m.Key, Name: m.Name, Mode: mode(m.Shadow)}
+		}
+		runs[i] = map[string]any{"run": run.Run, "started_at": gate.FormatTime(run.Triggered.At), "snapshot": run.Triggered.Message(), "webhooks": hooks}
 	}
-	calls, replies, admin, timeline := []evidenceEntryJSON{}, []evidenceEntryJSON{}, []evidenceEntryJSON{}, []evidenceEntryJSON{}
+	calls, replies, admin, timeline := []evidenceEntryJSON{}, []replyJSON{}, []adminActionJSON{}, []evidenceEntryJSON{}
 	for _, e := range ev.Activity {
 		j := evidenceEntry(e)
 		timeline = append(timeline, j)
+		verdict, reply := replyVerdicts[e.Kind]
 		switch {
 		case e.Action() == gate.ActionWebhookCalled || e.Action() == gate.ActionWebhookFailed:
 			calls = append(calls, j)
-		case e.Action() == gate.ActionEligible || e.Action() == gate.ActionNotEligible || e.Action() == gate.ActionShadowReply:
-			replies = append(replies, j)
+		case reply:
+			replies = append(replies, replyJSON{j, verdict, mode(e.Kind == gate.KindShadowEligible || e.Kind == gate.KindShadowNotEligible)})
 		case e.Actor != "":
-			admin = append(admin, j)
+			admin = append(admin, adminActionJSON{j, nullable(e.Reason)})
 		}
 	}
 	return map[string]any{"generated_at": at, "request": toRequestJSON(ev.Request), "runs": runs, "calls": calls,
