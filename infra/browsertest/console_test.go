@@ -386,6 +386,10 @@ func TestAdminConsole(t *testing.T) {
 	through.waitForStatus(watched, "approved")
 	through.waitForCount(watched, "pre_approval_shadow_reply", 1)
 	ada.goesTo("requests")
+	// The list counts the shadow webhook apart: its not-eligible verdict is not the request's.
+	if got := ada.eval("read the request's webhooks in the list", fmt.Sprintf(`[...document.querySelectorAll('#requests tr[data-id=%q] td[data-label="Webhooks"] li')].map((li) => li.textContent).join('|')`, watched)); got != "1 eligible|1 shadow" {
+		t.Errorf("the list's webhooks of a request with a shadow webhook: %q, want 1 eligible|1 shadow", got)
+	}
 	ada.opensRequest(watched)
 	ada.step("see the shadow verdict apart", chromedp.WaitVisible(ada.row("shadow-webhooks", "strict_fraud_model")),
 		chromedp.WaitVisible(ada.row("request-webhooks", "crm_check")), chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-action="pre_approval_shadow_reply"]`)))

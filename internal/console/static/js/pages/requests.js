@@ -26,13 +26,17 @@ function link(query) {
   return s ? `#/requests?${s}` : '#/requests';
 }
 
-// webhookCounts shows how many of a request's webhooks are in each state.
+// webhookCounts shows how many of a request's webhooks are in each state;
+// shadow webhooks, which decide nothing, are only counted apart.
 function webhookCounts(webhooks) {
   if (!webhooks || webhooks.length === 0) return h('span', {class: 'muted'}, 'none');
   const counts = {};
-  for (const w of webhooks) counts[w.state] = (counts[w.state] || 0) + 1;
+  const counted = webhooks.filter((w) => w.mode !== 'shadow');
+  for (const w of counted) counts[w.state] = (counts[w.state] || 0) + 1;
+  const shadows = webhooks.length - counted.length;
   return h('ul', {class: 'counts'}, Object.keys(WEBHOOK_STATE).filter((s) => counts[s]).map((s) =>
-    h('li', {class: `badge w-${s}`}, `${counts[s]} ${WEBHOOK_STATE[s].toLowerCase()}`)));
+    h('li', {class: `badge w-${s}`}, `${counts[s]} ${WEBHOOK_STATE[s].toLowerCase()}`)),
+  shadows ? h('li', {class: 'badge m-shadow', title: 'Shadow webhooks are called and recorded, never counted'}, `${shadows} shadow`) : null);
 }
 
 // maskedIdentity is a request's identity as lists show it: masked.
