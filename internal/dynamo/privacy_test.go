@@ -2,6 +2,8 @@ package dynamo_test
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +76,70 @@ func TestAccessLogPagesNewestFirstAcrossMonths(t *testing.T) {
 	}
 	if _, err := gate.ListAccess(ctx, log, 3, "bm90IGEga2V5"); err == nil {
 		t.Error("a malformed cursor was taken")
+	}
+}
+
+// TestDueListingPagesSoonestFirst: the deadline index's listing, paged two
+// at a time with index pages of two keys (each shard's query follows its
+// cursor), gives every request due strictly before the bound once, soonest
+// first and by id within one second, in every status; none without a due
+// date, none due at the bound itself.
+func TestDueListingPagesSoonestFirst(t *testing.T) {
+	s, cfg := awstest.Stack(t)
+	ctx := context.Background()
+	store := dynamo.NewRequestStore(dynamodb.NewFromConfig(cfg), s.Resources["RequestsTable"].Ref)
+	dynamo.SetQueryLimit(store, 2)
+	bound := time.Now().UTC().Truncate(time.Second).AddDate(0, 0, 10)
+	type due struct {
+		offset time.Duration
+		status gate.Status
+	}
+	var want []*gate.PrivacyRequest
+	for i, d := range []due{
+		{-time.Hour, gate.StatusPending}, {-time.Second, gate.StatusApproved}, {-time.Second, gate.StatusDenied}, {-time.Second, gate.StatusPending},
+		{-time.Second, gate.StatusAwaitingPreApproval}, {-48 * time.Hour, gate.StatusDenied}, {-2 * time.Second, gate.StatusPending},
+		{0, gate.StatusPending}, {time.Hour, gate.StatusPending}, {-1, ""},
+	} {
+		at := time.Now().UTC().Truncate(time.Microsecond).Add(time.Duration(i) * time.Millisecond)
+		r := &gate.PrivacyRequest{ID: gate.NewRequestID(), Status: gate.StatusPending, PolicyKey: "default_access_policy", PolicyAction: "access",
+			Identity: gate.Identity{Email: "a@example.com"}, CreatedAt: at, UpdatedAt: at, Activity: []gate.ActivityEntry{{At: at, Kind: gate.KindAwaitingReview}}}
+		if d.status != "" {
+			dd := bound.Add(d.offset)
+			r.DueDate, r.Status = &dd, d.status
+		}
+		if err := store.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if r.DueDate != nil && r.DueDate.Before(bound) {
+			want = append(want, r)
+		}
+	}
+	sort.Slice(want, func(i, j int) bool {
+		if !want[i].DueDate.Equal(*want[j].DueDate) {
+			return want[i].DueDate.Before(*want[j].DueDate)
+		}
+		return want[i].ID < want[j].ID
+	})
+	reqs := &gate.Requests{Store: store, Deadlines: store}
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, err := reqs.List(ctx, gate.ListParams{DueBefore: bound.Format(time.RFC3339), Size: 2, Cursor: cursor})
+		if err != nil || pages > len(want) {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		for _, r := range page.Items {
+			got = append(got, r.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	var ids []string
+	for _, r := range want {
+		ids = append(ids, r.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Errorf("due before %s:\n got %v\nwant %v", bound, got, ids)
 	}
 }
