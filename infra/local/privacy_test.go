@@ -122,8 +122,14 @@ func TestPolicyTimeframes(t *testing.T) {
 	if after := c.submitFor("default_access_policy"); after.DaysLeft == nil || *after.DaysLeft != 44 {
 		t.Errorf("a request submitted with 45 days: %+v, want 44 days left", after)
 	}
-	if none := c.submitFor("default_erasure_policy"); none.DueDate != nil || none.DaysLeft != nil {
+	none := c.submitFor("default_erasure_policy")
+	if none.DueDate != nil || none.DaysLeft != nil {
 		t.Errorf("a request of a policy without timeframe: due %v, %v days left, want null", none.DueDate, none.DaysLeft)
+	}
+	var ext bulkOut
+	c.must(200, "PATCH", "/privacy-request/administrate/extend", map[string]any{"request_ids": []string{none.ID}, "days": 5, "reason": "late"}, &ext)
+	if len(ext.Failed) != 1 || ext.Failed[0].Message != "Request has no deadline" {
+		t.Errorf("extension of a request without a due date: %+v", ext)
 	}
 }
 
@@ -155,6 +161,21 @@ func TestDailyDigestNamesOpenRequestsDueSoon(t *testing.T) {
 		t.Errorf("due within 7 days, every status: %v, want %s pending and %s denied", listed, open.ID, denied.ID)
 	}
 
+	// Both were announced when submitted; the digest comes after, so the
+	// list, newest first, puts it before them.
+	announced := func(items []notificationOut) (at map[string]int) {
+		at = map[string]int{}
+		for i, n := range items {
+			if n.Kind == "needs_review" && (n.PrivacyRequestID == open.ID || n.PrivacyRequestID == denied.ID) {
+				at[n.PrivacyRequestID] = i
+			}
+		}
+		return at
+	}
+	waitUntil(t, 30*time.Second, func() bool {
+		items, err := notifications(c.sys)
+		return err == nil && len(announced(items)) == 2
+	})
 	start := time.Now().UTC()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -166,9 +187,14 @@ func TestDailyDigestNamesOpenRequestsDueSoon(t *testing.T) {
 		t.Fatal(err)
 	}
 	var digests []notificationOut
-	for _, n := range items {
+	for i, n := range items {
 		if at, _ := time.Parse(time.RFC3339Nano, n.At); n.Kind == "daily_digest" && !at.Before(start.Truncate(time.Second)) {
 			digests = append(digests, n)
+			for id, j := range announced(items) {
+				if j < i {
+					t.Errorf("the notifications are not newest first: %s's announcement at %d, the digest after it at %d", id, j, i)
+				}
+			}
 		}
 	}
 	if len(digests) != 1 {
@@ -421,7 +447,8 @@ func TestDeadlinesSearchAndAuditRoutes(t *testing.T) {
 	}
 	var ext bulkOut
 	c.must(200, "PATCH", "/privacy-request/administrate/extend", `{"request_ids": ["`+first.ID+`", "pri_00000000-0000-4000-8000-000000000000"], "days": 1.0, "reason": "complex request"}`, &ext)
-	if len(ext.Succeeded) != 1 || *ext.Succeeded[0].DaysLeft != 30 || len(ext.Failed) != 1 {
+	if len(ext.Succeeded) != 1 || *ext.Succeeded[0].DaysLeft != 30 || len(ext.Failed) != 1 ||
+		ext.Failed[0].Message != "No privacy request found with id 'pri_00000000-0000-4000-8000-000000000000'" {
 		t.Fatalf("extend: %+v", ext)
 	}
 	c.must(200, "PATCH", "/privacy-request/administrate/extend", map[string]any{"request_ids": []string{first.ID}, "days": 5, "reason": "again"}, &ext)
@@ -517,8 +544,11 @@ func TestDeadlinesSearchAndAuditRoutes(t *testing.T) {
 		}
 	}
 	old := time.Now().AddDate(-2, 0, 0).UTC().Format(time.RFC3339)
-	if status, _ := c.do("GET", "/privacy-request/export?created_from="+url.QueryEscape(old), nil); status != 422 {
-		t.Errorf("export over 366 days: %d, want 422", status)
+	for _, bad := range []string{"created_from=" + url.QueryEscape(old), "created_from=" + url.QueryEscape(start) + "&size=1001",
+		"created_from=" + url.QueryEscape(start) + "&size=0", "size=10"} {
+		if status, _ := c.do("GET", "/privacy-request/export?"+bad, nil); status != 422 {
+			t.Errorf("export %s: %d, want 422", bad, status)
+		}
 	}
 	var log struct {
 		Items []struct {
