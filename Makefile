@@ -137,10 +137,8 @@ sdk-test: sdk-deps $(SDK_TS)/dist/index.js
 
 # The figures of DEVELOPMENT.md "Benchmarks"; not part of make test.
 # Sizes are of the arm64 build; init times are measured on a build for this
-# host (bin/host, with a hello-world built the same way) under the Lambda
-# Runtime Interface Emulator, installed here with go install.
-RIE := $(CURDIR)/bin/tools/aws-lambda-rie
-RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+# host (bin/host, with a hello-world built the same way), each process
+# served by the bench's own Lambda Runtime API.
 # The hello world is written into git-ignored bin/ at bench time, so that only
 # functions/<name>/main.go in the repository starts Lambda (internal/archtest);
 # the leading _ keeps it out of ./... (go vet, go test).
@@ -166,8 +164,7 @@ bench-hello:
 	GOOS=linux GOARCH=$$(go env GOARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o bin/host/Hello/bootstrap ./$(dir $(HELLO_SRC))
 bench: $(VENV_STAMP) build bench-hello
 	@$(MAKE) --no-print-directory build BUILD_DIR=bin/host LAMBDA_ARCH=$$(go env GOARCH) > /dev/null
-	test -x $(RIE) || GOBIN=$(CURDIR)/bin/tools go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
-	go run ./infra/bench -rie $(RIE) -arm64 bin -host bin/host $(BENCH_ARGS)
+	go run ./infra/bench -arm64 bin -host bin/host $(BENCH_ARGS)
 
 clean:
 	rm -rf bin .aws-sam

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/pregate/pregate/infra/bench/pipeline"
 	"github.com/pregate/pregate/infra/local"
+	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/awsenv"
 )
 
 // options are the sizes of one bench run.
@@ -23,7 +26,7 @@ type options struct {
 	runs, concurrency, initRuns, cpuRequests int
 	requests                                 map[int]int // requests of the run with M validators
 	validators                               []int
-	rie, hostDir, arm64Dir                   string
+	hostDir, arm64Dir                        string
 	timeout                                  time.Duration
 	maxItemM                                 int // webhooks of the longest request's run (0: none)
 }
@@ -35,10 +38,9 @@ func main() {
 	requestsM10 := flag.Int("m10-requests", 15, "requests of the M=10 run (one run; moto makes each take seconds)")
 	e2e := flag.Int("e2e-requests", 40, "requests per M=3 run (counts, latency, cost; -runs runs)")
 	flag.IntVar(&o.concurrency, "concurrency", 20, "requests in flight at once")
-	flag.IntVar(&o.initRuns, "init-runs", 11, "cold starts per function; the figure is the median")
+	flag.IntVar(&o.initRuns, "init-runs", 11, "cold starts per function; the figure is the median (0 skips them)")
 	flag.StringVar(&o.arm64Dir, "arm64", "bin", "make build's output: <LogicalId>/bootstrap for linux/arm64")
-	flag.IntVar(&o.cpuRequests, "cpu-requests", 500, "requests per run of the in-process CPU measure")
-	flag.StringVar(&o.rie, "rie", "", "aws-lambda-rie binary (cold starts are skipped without it)")
+	flag.IntVar(&o.cpuRequests, "cpu-requests", 100, "requests per run of the CPU measure (one at a time, against moto)")
 	flag.StringVar(&o.hostDir, "host", "bin/host", "build for this host: <LogicalId>/bootstrap and Hello/bootstrap")
 	validators := flag.String("validators", "1,3,10", "the M (validators per request) of the local-system runs")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "the whole run's bound")
@@ -88,7 +90,7 @@ func wantedFigures(o options) []string {
 	if o.arm64Dir != "" {
 		out = append(out, "binary_mb_max")
 	}
-	if o.rie != "" {
+	if o.initRuns > 0 {
 		out = append(out, "init_ratio_vs_hello", "init_ms_hello")
 	}
 	if o.maxItemM > 0 {
@@ -134,12 +136,12 @@ func run(rep *report, o options) error {
 			return err
 		}
 	}
-	cpu, err := cpuFigure(rep, o.runs, o.cpuRequests)
+	cpu, err := cpuFigure(ctx, rep, root, o.runs, o.cpuRequests)
 	if err != nil {
 		return err
 	}
-	if o.rie != "" {
-		if err := initFigures(ctx, rep, root, o.rie, o.hostDir, o.initRuns); err != nil {
+	if o.initRuns > 0 {
+		if err := initFigures(ctx, rep, root, o.hostDir, o.initRuns); err != nil {
 			return fmt.Errorf("cold starts: %w", err)
 		}
 	}
@@ -158,18 +160,34 @@ func run(rep *report, o options) error {
 }
 
 // cpuFigure prints our CPU time per auto-approved request with three
-// validators, every handler in one process on in-memory fakes.
-// It returns that median, which prices the Lambda duration.
-func cpuFigure(rep *report, runs, n int) (time.Duration, error) {
+// validators: every handler in one process, through the real DynamoDB and
+// SQS adapters, the SDK and its HTTP client, against moto in a process of
+// its own. It returns that median, which prices the Lambda duration.
+func cpuFigure(ctx context.Context, rep *report, root string, runs, n int) (time.Duration, error) {
+	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return 0, err
+	}
+	moto, err := stack.StartMoto(ctx, root, stack.MotoOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer moto.Stop()
 	var us []float64
 	for r := 0; r < runs; r++ {
-		d, err := pipeline.CPUPerRequest(3, n)
+		cfg := awsenv.Emulator(moto.Endpoint)
+		st, err := stack.Provision(ctx, cfg, tmpl, fmt.Sprintf("pregate-cpu%d", r))
+		if err != nil {
+			return 0, err
+		}
+		d, err := pipeline.CPUPerRequest(ctx, cfg, tmpl, st, 3, n)
 		if err != nil {
 			return 0, err
 		}
 		us = append(us, float64(d)/float64(time.Microsecond))
 	}
-	rep.note("cpu_us_per_request_m3: %d requests a run, user+system CPU (getrusage) inside the invocations, runtime JSON included", n)
+	rep.note("cpu_us_per_request_m3: %d requests a run, one at a time, user+system CPU (getrusage) inside the invocations: "+
+		"runtime JSON, the AWS SDK and its HTTP client against moto (another process) included; webhook config and targets in memory, validators answering in process", n)
 	rep.figure("cpu_us_per_request_m3", median(us))
 	return time.Duration(median(us) * float64(time.Microsecond)), nil
 }

@@ -1,8 +1,10 @@
 // Package pipeline runs one auto-approved privacy request through every
 // handler of the system in one process: the public API's submit route, the
-// stream function, the dispatcher and the reply route, with the AWS services
-// replaced by in-memory fakes of the domain's ports. make bench measures our
-// own CPU per request with it (cpu_us_per_request_m3).
+// stream function, the dispatcher and the reply route, with the real
+// DynamoDB and SQS adapters through the AWS SDK and its HTTP client, against
+// an emulator. make bench measures our own CPU per request with it
+// (cpu_us_per_request_m3): the emulator runs in a process of its own, so
+// its work is not counted, while the SDK's marshalling and HTTP are.
 package pipeline
 
 import (
@@ -12,19 +14,23 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pregate/pregate/infra/stack"
+	"github.com/pregate/pregate/internal/awstest"
 	"github.com/pregate/pregate/internal/dispatch"
+	"github.com/pregate/pregate/internal/dynamo"
 	"github.com/pregate/pregate/internal/gate"
 	"github.com/pregate/pregate/internal/httpapi"
 	"github.com/pregate/pregate/internal/keys"
@@ -34,24 +40,28 @@ import (
 	"github.com/pregate/pregate/internal/webhook"
 )
 
-// Pipeline is the system's handlers wired to in-memory fakes, with M webhooks.
+// Pipeline is the system's handlers wired to the real adapters on an
+// emulator, with M webhooks.
 type Pipeline struct {
-	store      *memStore
 	public     *httpapi.API
 	stream     *stream.Handler
 	dispatcher *dispatch.Handler
-	queue      *memQueue
+	records    *awstest.StreamReader
+	sqs        *sqs.Client
+	dispatchQ  string
 	caller     *instantCaller
-	approved   int
+	approved   *countingPublisher
 	cpu        time.Duration // user+system CPU time spent in invocations
 	// filters are the template's FilterCriteria of the stream function:
 	// records they drop never invoke it in AWS, so they cost us nothing.
 	filters []stack.FilterPattern
 }
 
-// New builds a pipeline with m webhooks, every handler logging as in Lambda
-// (JSON) but to io.Discard.
-func New(m int) (*Pipeline, error) {
+// New builds a pipeline with m webhooks on the stack st (provisioned from
+// tmpl on the emulator cfg reaches), every handler logging as in Lambda
+// (JSON) but to io.Discard. The webhook configuration and the delivery
+// targets are in memory: their reads are cached by warm functions.
+func New(ctx context.Context, cfg aws.Config, tmpl *stack.Template, st *stack.Stack, m int) (*Pipeline, error) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ksJSON, err := keys.GenerateKeySetJSON("bench")
 	if err != nil {
@@ -62,34 +72,26 @@ func New(m int) (*Pipeline, error) {
 		return nil, err
 	}
 	tokens := keys.NewTokens(ks, 60*time.Hour, time.Now)
-	p := &Pipeline{store: newMemStore(), queue: &memQueue{}, caller: &instantCaller{}}
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	root, err := stack.FindRoot(wd)
-	if err != nil {
-		return nil, err
-	}
-	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		return nil, err
-	}
+	db, sqsClient := dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	store := dynamo.NewRequestStore(db, st.Resources["RequestsTable"].Ref)
+	deliveryLog := dynamo.NewDeliveryLog(db, st.Resources["DeliveryLogTable"].Ref)
+	p := &Pipeline{records: awstest.NewStreamReader(cfg, st), sqs: sqsClient, dispatchQ: st.Resources["DispatchQueue"].Ref,
+		caller: &instantCaller{}, approved: &countingPublisher{q: queue.NewApprovedQueue(sqsClient, st.Resources["ApprovedQueue"].Ref)}}
 	if p.filters, err = tmpl.StreamFilters("StreamFunction", "RequestsStream"); err != nil {
 		return nil, err
 	}
 	hooks := make(webhooks, m)
 	for i := range hooks {
 		key := "bench" + strconv.Itoa(i)
-		hooks[i] = gate.Webhook{Key: key, Name: "Bench " + key, ConnectionKey: key}
+		hooks[i] = gate.Webhook{Key: key, Name: "Bench " + key, ConnectionKey: key, Mode: gate.ModeEnforce}
 	}
-	reqs := &gate.Requests{Store: p.store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
-	replies := &gate.Replies{Store: p.store, Webhooks: hooks, Tokens: tokens, Now: time.Now, Log: log}
+	reqs := &gate.Requests{Store: store, Webhooks: hooks, RequireManualApproval: true, Now: time.Now, NewID: gate.NewRequestID, Log: log}
+	replies := &gate.Replies{Store: store, Webhooks: hooks, Tokens: tokens, Attempts: deliveryLog, Now: time.Now, Log: log}
 	emf := metrics.New(io.Discard, "Pregate/bench", time.Now)
 	p.public = httpapi.New(log, "", httpapi.HealthRoutes(), httpapi.PublicRequestRoutes(reqs), httpapi.ReplyRoutes(replies, emf))
 	p.stream = &stream.Handler{Log: log, Steps: []stream.RecordHandler{
-		&stream.Deliveries{Queue: p.queue, Log: log},
-		&stream.Approved{Queue: approvedCounter{&p.approved}, Store: p.store, Log: log},
+		&stream.Deliveries{Queue: queue.NewDispatchQueue(sqsClient, p.dispatchQ), Log: log},
+		&stream.Approved{Queue: p.approved, Store: store, Log: log},
 		&stream.Decisions{Metrics: emf},
 	}}
 	signing, err := webhook.NewSigningSecret()
@@ -98,17 +100,17 @@ func New(m int) (*Pipeline, error) {
 	}
 	p.dispatcher = &dispatch.Handler{
 		Deliveries: &gate.Dispatcher{
-			Store: p.store, Targets: targets{hooks: hooks, secret: signing}, Tokens: tokens, Caller: p.caller,
+			Store: store, Targets: targets{hooks: hooks, secret: signing}, Tokens: tokens, Caller: p.caller, Attempts: deliveryLog,
 			Sign: webhook.Sign, BaseURL: "https://gate.example.com/api/v1", MaxAttempts: 5, Backoff: 5 * time.Second,
 			Now: time.Now, Log: log,
 		},
-		SQS: visibility{}, QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/dispatch", Log: log, Metrics: emf,
+		SQS: sqsClient, QueueURL: p.dispatchQ, Log: log, Metrics: emf,
 	}
 	return p, nil
 }
 
 // Approved is how many approved-queue messages the stream function published.
-func (p *Pipeline) Approved() int { return p.approved }
+func (p *Pipeline) Approved() int { return int(p.approved.n.Load()) }
 
 // Request takes one request from submission to approval: submit, the stream
 // batch that enqueues its deliveries, one dispatcher batch calling every
@@ -126,7 +128,10 @@ func (p *Pipeline) Request(ctx context.Context, n int) error {
 	if err := p.streamBatch(ctx); err != nil {
 		return err
 	}
-	msgs := p.queue.take()
+	msgs, err := p.deliveries(ctx)
+	if err != nil {
+		return err
+	}
 	if _, err := invoke(ctx, p, p.dispatcher.Handle, events.SQSEvent{Records: msgs}); err != nil {
 		return err
 	}
@@ -143,7 +148,7 @@ func (p *Pipeline) Request(ctx context.Context, n int) error {
 }
 
 func (p *Pipeline) streamBatch(ctx context.Context) error {
-	records, err := p.store.drain()
+	records, err := p.records.Read(ctx)
 	if err != nil {
 		return err
 	}
@@ -244,56 +249,42 @@ func (t targets) DeliveryTargets(_ context.Context, keys []string) map[string]ga
 	return out
 }
 
-// memQueue is the dispatch queue: deliveries become SQS messages as the
-// queue adapter would send them.
-type memQueue struct {
-	mu   sync.Mutex
-	msgs []events.SQSMessage
-	seq  int
-}
-
-func (q *memQueue) EnqueueDeliveries(_ context.Context, ds []gate.Delivery) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, d := range ds {
-		body, err := json.Marshal(queue.DeliveryBody{DeliveryID: d.ID, PrivacyRequestID: d.PrivacyRequestID, WebhookKey: d.WebhookKey})
-		if err != nil {
-			return err
-		}
-		q.seq++
-		q.msgs = append(q.msgs, events.SQSMessage{
-			MessageId: strconv.Itoa(q.seq), ReceiptHandle: "rh-" + strconv.Itoa(q.seq), Body: string(body),
-			Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs",
-		})
+// deliveries receives the dispatch queue's messages as Lambda's event
+// source hands them to the dispatcher (outside the measured invocations),
+// and deletes them as it would after a successful batch.
+func (p *Pipeline) deliveries(ctx context.Context) ([]events.SQSMessage, error) {
+	out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &p.dispatchQ, MaxNumberOfMessages: 10,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil {
+		return nil, err
 	}
+	msgs := make([]events.SQSMessage, len(out.Messages))
+	var done []sqstypes.DeleteMessageBatchRequestEntry
+	for i, m := range out.Messages {
+		msgs[i] = events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs"}
+		done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+	}
+	if len(done) > 0 {
+		if _, err := p.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &p.dispatchQ, Entries: done}); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
+}
+
+// countingPublisher sends approvals to the approved queue and counts them.
+type countingPublisher struct {
+	q *queue.ApprovedQueue
+	n atomic.Int64
+}
+
+func (c *countingPublisher) PublishApproved(ctx context.Context, m gate.ApprovedMessage) error {
+	if err := c.q.PublishApproved(ctx, m); err != nil {
+		return err
+	}
+	c.n.Add(1)
 	return nil
-}
-
-func (q *memQueue) take() []events.SQSMessage {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := q.msgs
-	q.msgs = nil
-	return out
-}
-
-type approvedCounter struct{ n *int }
-
-func (a approvedCounter) PublishApproved(context.Context, gate.ApprovedMessage) error {
-	*a.n++
-	return nil
-}
-
-// visibility is the dispatcher's SQS client; an instant validator never
-// makes it retry, so a call here is a failure of the run.
-type visibility struct{}
-
-func (visibility) ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
-	return nil, fmt.Errorf("pipeline: a delivery was retried")
-}
-
-func (visibility) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return nil, fmt.Errorf("pipeline: a delivery was retried")
 }
 
 // call is one validator call, kept for the reply.
@@ -326,15 +317,16 @@ func (c *instantCaller) take() []call {
 	return out
 }
 
-// CPUPerRequest runs n requests with m webhooks after a warm-up and returns
-// the user+system CPU time per request spent in the invocations.
-func CPUPerRequest(m, n int) (time.Duration, error) {
-	p, err := New(m)
+// CPUPerRequest runs n requests with m webhooks on the stack st after a
+// warm-up and returns the user+system CPU time per request spent in the
+// invocations.
+func CPUPerRequest(ctx context.Context, cfg aws.Config, tmpl *stack.Template, st *stack.Stack, m, n int) (time.Duration, error) {
+	p, err := New(ctx, cfg, tmpl, st, m)
 	if err != nil {
 		return 0, err
 	}
-	ctx := context.Background()
-	for i := 0; i < 50; i++ {
+	const warmUp = 10
+	for i := 0; i < warmUp; i++ {
 		if err := p.Request(ctx, i); err != nil {
 			return 0, err
 		}
@@ -345,8 +337,8 @@ func CPUPerRequest(m, n int) (time.Duration, error) {
 			return 0, err
 		}
 	}
-	if p.Approved() != n+50 {
-		return 0, fmt.Errorf("pipeline: %d approvals published for %d requests", p.Approved(), n+50)
+	if p.Approved() != n+warmUp {
+		return 0, fmt.Errorf("pipeline: %d approvals published for %d requests", p.Approved(), n+warmUp)
 	}
 	return p.cpu / time.Duration(n), nil
 }
