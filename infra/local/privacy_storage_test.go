@@ -68,12 +68,14 @@ func holds(av types.AttributeValue, value string) bool {
 	return strings.Contains(strings.ToLower(text(av)), strings.ToLower(value))
 }
 
-// TestIdentityIsInNoIndexKey: search by identity finds one person's
-// requests, newest first, by email (without case), phone number or external
-// id; and no key of the requests table or of its indexes, in any item,
+// TestIndexKeysHoldNoIdentityNorAHotValue: search by identity finds one
+// person's requests, newest first, by email (without case), phone number or
+// external id; no key of the requests table or of its indexes, in any item,
 // holds an email, phone number or external id in clear (the indexes hold
-// keyed hashes), although the items themselves hold them.
-func TestIdentityIsInNoIndexKey(t *testing.T) {
+// keyed hashes), although the items themselves hold them; and no partition
+// key value of an index (the due-date listing's among them) is shared by a
+// large part of its items: none is hot.
+func TestIndexKeysHoldNoIdentityNorAHotValue(t *testing.T) {
 	c := admin(t)
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
 	tag := unique("ix")
@@ -93,6 +95,12 @@ func TestIdentityIsInNoIndexKey(t *testing.T) {
 		}
 		ids = append(ids, sub.Succeeded[0].ID)
 	}
+	// Enough requests for a hot key to show, whatever ran before.
+	var many []map[string]any
+	for i := range 20 {
+		many = append(many, map[string]any{"identity": map[string]string{"email": fmt.Sprintf("%s.%d@example.com", tag, i)}, "policy_key": "default_access_policy"})
+	}
+	c.must(200, "POST", "/privacy-request", many, nil)
 	var page struct {
 		Items []deadlineOut `json:"items"`
 	}
@@ -125,8 +133,28 @@ func TestIdentityIsInNoIndexKey(t *testing.T) {
 	if len(desc.Table.GlobalSecondaryIndexes) < 3 {
 		t.Fatalf("the requests table has %d indexes: where are the identity ones?", len(desc.Table.GlobalSecondaryIndexes))
 	}
+	partitions := map[string]string{} // index -> its partition key attribute
+	for _, ix := range desc.Table.GlobalSecondaryIndexes {
+		for _, k := range ix.KeySchema {
+			if k.KeyType == types.KeyTypeHash {
+				partitions[*ix.IndexName] = *k.AttributeName
+			}
+		}
+	}
+	if _, ok := partitions["deadline"]; !ok {
+		t.Errorf("no deadline index among %v", partitions)
+	}
+	perValue := map[string]map[string]int{} // index -> partition key value -> items
 	mine := 0
 	for _, item := range scanAll(t, db, table) {
+		for index, attr := range partitions {
+			if av, ok := item[attr]; ok {
+				if perValue[index] == nil {
+					perValue[index] = map[string]int{}
+				}
+				perValue[index][text(av)]++
+			}
+		}
 		for attr, index := range keys {
 			av, ok := item[attr]
 			if !ok {
@@ -142,6 +170,20 @@ func TestIdentityIsInNoIndexKey(t *testing.T) {
 			whole := &types.AttributeValueMemberM{Value: item}
 			if holds(whole, id) && holds(whole, email) {
 				mine++
+			}
+		}
+	}
+	if n := len(perValue["deadline"]); n < 4 {
+		t.Errorf("the deadline index's items have %d partition key values", n)
+	}
+	for index, values := range perValue {
+		total := 0
+		for _, n := range values {
+			total += n
+		}
+		for v, n := range values {
+			if n > 16 && n*4 > total {
+				t.Errorf("index %s: partition key %q holds %d of its %d items: a hot key", index, v, n, total)
 			}
 		}
 	}
