@@ -83,7 +83,9 @@ func TestAccessLogPagesNewestFirstAcrossMonths(t *testing.T) {
 // at a time with index pages of two keys (each shard's query follows its
 // cursor), gives every request due strictly before the bound once, soonest
 // first and by id within one second, in every status; none without a due
-// date, none due at the bound itself.
+// date, none due at the bound itself. An export of the same requests pages
+// through its range, created_from included and created_to excluded, newest
+// first.
 func TestDueListingPagesSoonestFirst(t *testing.T) {
 	s, cfg := awstest.Stack(t)
 	ctx := context.Background()
@@ -94,7 +96,7 @@ func TestDueListingPagesSoonestFirst(t *testing.T) {
 		offset time.Duration
 		status gate.Status
 	}
-	var want []*gate.PrivacyRequest
+	var want, created []*gate.PrivacyRequest
 	for i, d := range []due{
 		{-time.Hour, gate.StatusPending}, {-time.Second, gate.StatusApproved}, {-time.Second, gate.StatusDenied}, {-time.Second, gate.StatusPending},
 		{-time.Second, gate.StatusAwaitingPreApproval}, {-48 * time.Hour, gate.StatusDenied}, {-2 * time.Second, gate.StatusPending},
@@ -110,6 +112,7 @@ func TestDueListingPagesSoonestFirst(t *testing.T) {
 		if err := store.Create(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+		created = append(created, r)
 		if r.DueDate != nil && r.DueDate.Before(bound) {
 			want = append(want, r)
 		}
@@ -141,5 +144,26 @@ func TestDueListingPagesSoonestFirst(t *testing.T) {
 	}
 	if strings.Join(got, ",") != strings.Join(ids, ",") {
 		t.Errorf("due before %s:\n got %v\nwant %v", bound, got, ids)
+	}
+
+	reqs.Access = dynamo.NewAccessLog(dynamodb.NewFromConfig(cfg), s.Resources["AccessLogTable"].Ref)
+	reqs.Now = time.Now
+	from, to := gate.FormatTime(created[2].CreatedAt), gate.FormatTime(created[6].CreatedAt)
+	got, cursor = nil, ""
+	for pages := 0; ; pages++ {
+		page, err := reqs.Export(ctx, gate.ExportParams{CreatedFrom: from, CreatedTo: to, Size: 3, Cursor: cursor, Actor: "auditor"})
+		if err != nil || pages > len(created) {
+			t.Fatalf("export page %d: %v", pages, err)
+		}
+		for _, r := range page.Items {
+			got = append(got, r.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	ids = []string{created[5].ID, created[4].ID, created[3].ID, created[2].ID}
+	if strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Errorf("export from %s to %s:\n got %v\nwant %v", from, to, got, ids)
 	}
 }
