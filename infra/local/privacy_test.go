@@ -550,6 +550,14 @@ func TestDeadlinesSearchAndAuditRoutes(t *testing.T) {
 			t.Errorf("export %s: %d, want 422", bad, status)
 		}
 	}
+	// A refused read of personal data is no access: nothing recorded.
+	unknown := "/privacy-request/pri_00000000-0000-4000-8000-000000000000"
+	if status, _ := c.do("POST", unknown+"/reveal", nil); status != 404 {
+		t.Errorf("reveal of an unknown request: %d, want 404", status)
+	}
+	if status, _ := c.do("GET", unknown+"/evidence", nil); status != 404 {
+		t.Errorf("evidence of an unknown request: %d, want 404", status)
+	}
 	var log struct {
 		Items []struct {
 			Actor            string  `json:"actor"`
@@ -563,9 +571,19 @@ func TestDeadlinesSearchAndAuditRoutes(t *testing.T) {
 		if e.Actor != "local-admin" {
 			t.Errorf("access entry without the actor: %+v", e)
 		}
+		if (e.PrivacyRequestID == nil) != (e.Action == "export") || e.PrivacyRequestID != nil && *e.PrivacyRequestID != first.ID {
+			t.Errorf("access entry %s of request %q, want %s's (an export names none)", e.Action, derefString(e.PrivacyRequestID), first.ID)
+		}
 		count[e.Action]++
 	}
 	if count["reveal"] != 1 || count["evidence"] != 1 || count["export"] != pages {
 		t.Errorf("access log: %v, want one reveal, one evidence, %d exports", count, pages)
 	}
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return "<null>"
+	}
+	return *s
 }
