@@ -127,6 +127,15 @@ func TestIndexKeysHoldNoIdentityNorAHotValue(t *testing.T) {
 		}
 	}
 
+	// With a due date bound too: both are due in 30 days.
+	for days, want := range map[int]int{1: 0, 31: 2} {
+		before := url.QueryEscape(time.Now().AddDate(0, 0, days).UTC().Format(time.RFC3339))
+		c.must(200, "GET", "/privacy-request?identity="+url.QueryEscape(email)+"&due_before="+before, nil, &page)
+		if len(page.Items) != want {
+			t.Errorf("identity due within %d days: %d requests, want %d", days, len(page.Items), want)
+		}
+	}
+
 	db := dynamodb.NewFromConfig(c.sys.AWS)
 	table := c.sys.Stack.Resources["RequestsTable"].Ref
 	desc, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: &table})
