@@ -85,8 +85,8 @@ func holds(av types.AttributeValue, value string) bool {
 // external id; no key of the requests table or of its indexes, in any item,
 // holds an email, phone number or external id in clear (the indexes hold
 // keyed hashes), although the items themselves hold them; and no partition
-// key value of an index (the due-date listing's among them) is shared by a
-// large part of its items: none is hot.
+// key value of an index but the identity ones (the due-date listing's
+// among them) is shared by a large part of its items: none is hot.
 func TestIndexKeysHoldNoIdentityNorAHotValue(t *testing.T) {
 	c := admin(t)
 	c.must(200, "PUT", "/dsr/webhook/pre_approval", []any{}, nil)
@@ -207,6 +207,9 @@ func TestIndexKeysHoldNoIdentityNorAHotValue(t *testing.T) {
 		t.Errorf("the deadline index's items have %d partition key values", n)
 	}
 	for index, values := range perValue {
+		if strings.HasPrefix(index, "id_") {
+			continue // one person's key: the tests submit many requests as one subject
+		}
 		total := 0
 		for _, n := range values {
 			total += n
