@@ -152,8 +152,8 @@ func coldStart(ctx context.Context, bootstrap string, env map[string]string, end
 	select {
 	case at := <-api.asked:
 		init = at.Sub(start)
-	case r := <-api.answered: // an init error
-		return 0, 0, fmt.Errorf("%s; logs: %s", r.err, logs.String())
+	case msg := <-api.initFailed:
+		return 0, 0, fmt.Errorf("init error: %s; logs: %s", msg, logs.String())
 	case <-time.After(30 * time.Second):
 		return 0, 0, fmt.Errorf("no request for an invoke within 30s; logs: %s", logs.String())
 	}
@@ -172,10 +172,11 @@ func coldStart(ctx context.Context, bootstrap string, env map[string]string, end
 // out one event, holds every later request for an invoke open, and takes
 // the answer.
 type runtimeAPI struct {
-	addr     string
-	srv      *http.Server
-	asked    chan time.Time // the first request for an invoke
-	answered chan answer
+	addr       string
+	srv        *http.Server
+	asked      chan time.Time // the first request for an invoke
+	answered   chan answer
+	initFailed chan string
 }
 
 type answer struct {
@@ -188,7 +189,7 @@ func newRuntimeAPI(event string) (*runtimeAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &runtimeAPI{addr: ln.Addr().String(), asked: make(chan time.Time, 1), answered: make(chan answer, 2)}
+	a := &runtimeAPI{addr: ln.Addr().String(), asked: make(chan time.Time, 1), answered: make(chan answer, 1), initFailed: make(chan string, 1)}
 	var handed sync.Once
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +217,7 @@ func newRuntimeAPI(event string) (*runtimeAPI, error) {
 	})
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		a.answered <- answer{at: time.Now(), err: "init error: " + string(body)}
+		a.initFailed <- string(body)
 		w.WriteHeader(http.StatusAccepted)
 	})
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

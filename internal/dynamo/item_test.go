@@ -53,7 +53,7 @@ func TestRequestItemRoundTrip(t *testing.T) {
 }
 
 // The whole life of a request auto-approved by three webhooks (keys of 20
-// characters, names of 30, an email of 30) stays under 1 KB, so each of its
+// characters, names of 30, an email of 30, each call's evidence kept) stays under 1 KB, so each of its
 // writes costs one write unit: its largest moment is the publication's
 // claim, before the mark drops it.
 func TestApprovedItemWithThreeWebhooksStaysUnderOneKB(t *testing.T) {
@@ -84,7 +84,8 @@ func TestApprovedItemWithThreeWebhooksStaysUnderOneKB(t *testing.T) {
 	later := at.Add(1234567 * time.Microsecond)
 	for i := range 3 {
 		r.Webhooks[i].Delivery, r.Webhooks[i].Attempts = gate.WebhookCalled, 1
-		r.Activity = append(r.Activity, gate.ActivityEntry{At: later, Kind: gate.KindCalled, Hooks: all[i : i+1], HTTPStatus: 202})
+		r.Activity = append(r.Activity, gate.ActivityEntry{At: later, Kind: gate.KindCalled, Hooks: all[i : i+1], HTTPStatus: 202,
+			Latency: 1234 * time.Millisecond, BodySHA256: make([]byte, 32)})
 	}
 	measure("the calls")
 	for i := range 3 {

@@ -212,7 +212,11 @@ const maxIdentityMatches = 1000
 
 // listIdentity pages through the requests of one identity, newest first.
 func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, before *time.Time) (Page, error) {
-	found, err := u.Deadlines.FindByIdentity(ctx, u.IdentityKey.Query(value), maxIdentityMatches)
+	key, err := u.identityKey(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	found, err := u.Deadlines.FindByIdentity(ctx, key.Query(value), maxIdentityMatches)
 	if err != nil {
 		return Page{}, err
 	}

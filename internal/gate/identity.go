@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,6 +15,15 @@ const MaxIdentityQueryLen = 320
 // hashes made with it, never an identity: without the key, a stolen
 // index names nobody.
 type IdentityKey []byte
+
+// IdentityKeys gives the identity hash key; a function reads it in the
+// background from its start, and the first use waits for it.
+type IdentityKeys interface {
+	IdentityKey(ctx context.Context) (IdentityKey, error)
+}
+
+// IdentityKey is a key already at hand.
+func (k IdentityKey) IdentityKey(context.Context) (IdentityKey, error) { return k, nil }
 
 // IdentityHashes are the index values of one identity per field: the same
 // value hashes differently as an email, a phone number and an external id

@@ -39,8 +39,9 @@ type Requests struct {
 	// Policies give a submission's due date; nil: every policy has
 	// DefaultTimeframeDays.
 	Policies PolicyStore
-	// IdentityKey makes the identity hashes of the search index.
-	IdentityKey IdentityKey
+	// IdentityKey makes the identity hashes of the search index (nil: an
+	// empty key, in tests).
+	IdentityKey IdentityKeys
 	// Deadlines extends due dates and lists by due date and identity;
 	// Access is the access log (admin routes only).
 	Deadlines Deadlines
@@ -132,6 +133,10 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 	if err != nil {
 		return BulkResult{}, err
 	}
+	key, err := u.identityKey(ctx)
+	if err != nil {
+		return BulkResult{}, err
+	}
 	res := BulkResult{Succeeded: []*PrivacyRequest{}, Failed: []Failure{}}
 	for _, it := range items {
 		action, ok := Policies[it.PolicyKey]
@@ -148,7 +153,7 @@ func (u *Requests) Submit(ctx context.Context, items []SubmitItem) (BulkResult, 
 		}
 		r := u.newRequest(it, action, hooks)
 		r.DueDate = DueDate(r.CreatedAt.Truncate(time.Second), timeframes[it.PolicyKey])
-		r.Hashes = u.IdentityKey.Of(r)
+		r.Hashes = key.Of(r)
 		code := ""
 		if u.VerifyIdentity {
 			code = newCode()
@@ -669,4 +674,12 @@ func (u *Requests) rerunOne(ctx context.Context, id, actor string, hooks Webhook
 		return Change{ID: id, From: cur.Status, To: to, At: now, Webhooks: snapshot, WebhooksVersion: hooks.Version, Run: cur.Run + 1,
 			Activity: append([]ActivityEntry{{At: now, Kind: KindRerun, Actor: actor}}, entries...)}, ""
 	})
+}
+
+// identityKey is the identity hash key, once read.
+func (u *Requests) identityKey(ctx context.Context) (IdentityKey, error) {
+	if u.IdentityKey == nil {
+		return nil, nil
+	}
+	return u.IdentityKey.IdentityKey(ctx)
 }

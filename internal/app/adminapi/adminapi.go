@@ -36,7 +36,7 @@ func New(ctx context.Context, d app.Deps) (*httpapi.API, error) {
 	activity := &gate.WebhookActivity{Webhooks: stores.Config(d), Log: log, Now: d.Now}
 	tests := &gate.WebhookTests{Admin: admin, Tests: log, Queue: queue.NewDispatchQueue(sqs.NewFromConfig(d.AWS), d.Config.DispatchQueueURL), Now: d.Now}
 	reqs := stores.RequestCases(d, stores.Requests(d))
-	if reqs.IdentityKey, err = identitykey.Load(ctx, d); err != nil {
+	if reqs.IdentityKey, err = identitykey.Start(d); err != nil {
 		return nil, err
 	}
 	reqs.Access = stores.AccessLog(d)

@@ -47,7 +47,7 @@ func New(ctx context.Context, d app.Deps) (*API, error) {
 	}
 	store := stores.Requests(d)
 	reqs := stores.RequestCases(d, store)
-	key, err := identitykey.Load(ctx, d)
+	key, err := identitykey.Start(d)
 	if err != nil {
 		return nil, err
 	}
