@@ -81,9 +81,9 @@ func TestRecordDeliveriesAgainstEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []gate.SnapshotWebhook{
-		{Key: "a", Name: "A", Delivery: gate.WebhookFailed, Attempts: 3},
-		{Key: "b", Name: "B", Delivery: gate.WebhookCalled, Attempts: 2, Reply: gate.WebhookEligible, RepliedAt: &now},
-		{Key: "c", Name: "C", Delivery: gate.WebhookCalled, Attempts: 1, Reply: gate.WebhookEligible, RepliedAt: &now},
+		{Key: "a", Name: "A", Mode: gate.ModeEnforce, Delivery: gate.WebhookFailed, Attempts: 3},
+		{Key: "b", Name: "B", Mode: gate.ModeEnforce, Delivery: gate.WebhookCalled, Attempts: 2, Reply: gate.WebhookEligible, RepliedAt: &now},
+		{Key: "c", Name: "C", Mode: gate.ModeEnforce, Delivery: gate.WebhookCalled, Attempts: 1, Reply: gate.WebhookEligible, RepliedAt: &now},
 	}
 	for i, w := range want {
 		if !sameWebhook(got.Webhooks[i], w) {

@@ -149,7 +149,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 			if i := webhookIndex(r, claims.WebhookKey); r.Webhooks[i].Shadow() {
 				return nil
 			}
-			_, err := u.approveIfComplete(ctx, r, claims.WebhookKey)
+			_, err := u.approveIfComplete(ctx, r, claims.WebhookKey, configured)
 			return err
 		}
 		after, err := u.Store.RecordReply(ctx, *w)
@@ -166,7 +166,7 @@ func (u *Replies) Reply(ctx context.Context, token, pathID string, answer Webhoo
 		if w.To != "" || w.Shadow {
 			return nil // this write decided the request, or could not
 		}
-		_, err = u.approveIfComplete(ctx, after, claims.WebhookKey)
+		_, err = u.approveIfComplete(ctx, after, claims.WebhookKey, configured)
 		return err
 	}
 	return &ConflictError{Msg: "Too many concurrent changes to this privacy request; retry the reply"}
@@ -193,7 +193,7 @@ func (u *Replies) now() time.Time { return u.Now().UTC().Truncate(time.Microseco
 // configured set as it is then, however long ago r was listed. The webhook
 // the timeline names as deciding is the one whose eligible reply came last.
 func (u *Replies) ApproveIfComplete(ctx context.Context, r *PrivacyRequest) (bool, error) {
-	return u.approveIfComplete(ctx, r, "")
+	return u.approveIfComplete(ctx, r, "", nil)
 }
 
 // approveIfComplete is ApproveIfComplete naming key as deciding ("": the
@@ -204,7 +204,17 @@ func (u *Replies) ApproveIfComplete(ctx context.Context, r *PrivacyRequest) (boo
 // approvals only one passes its condition; the loser re-reads and sees the
 // request decided. A request none of whose webhooks is still configured has
 // no reply that counts, so it is left to an admin.
-func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string) (bool, error) {
+//
+// read is the configuration the caller read a moment before (nil: none).
+// When r is not complete by it, approveIfComplete does not read it again:
+// a webhook deleted in between is the reconciler's to complete, as one
+// deleted just after. An approval always rests on a read of its own.
+func (u *Replies) approveIfComplete(ctx context.Context, r *PrivacyRequest, key string, read map[string]bool) (bool, error) {
+	if read != nil {
+		if _, ok := allEligible(r, read, -1); !ok {
+			return false, nil
+		}
+	}
 	for range maxReplyRetries {
 		if r.Status != StatusPending && r.Status != StatusAwaitingPreApproval {
 			return false, nil

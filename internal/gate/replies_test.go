@@ -460,3 +460,26 @@ func TestConcurrentRepliesDecideOnce(t *testing.T) {
 		}
 	}
 }
+
+// A reply reads the configuration once: one that only records looks for a
+// completed request in that read, not in another; the reply that completes
+// the request reads it again right before the approval it writes.
+func TestAReplyReadsTheConfigurationOnceUnlessItApproves(t *testing.T) {
+	u, store, lister, tokens := newReplies("a", "b", "c")
+	addRequest(store, tokens, "pri_1", StatusAwaitingPreApproval, "a", "b", "c")
+	ctx := context.Background()
+	for i, k := range []string{"a", "b"} {
+		if err := u.Reply(ctx, "pri_1/"+k, "pri_1", WebhookEligible); err != nil {
+			t.Fatal(err)
+		}
+		if len(lister.since) != i+1 {
+			t.Fatalf("after %d replies that only record, %d reads of the configuration", i+1, len(lister.since))
+		}
+	}
+	if err := u.Reply(ctx, "pri_1/c", "pri_1", WebhookEligible); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := store.Get(ctx, "pri_1"); r.Status != StatusApproved || len(lister.since) != 3 {
+		t.Fatalf("status %s after %d reads, want approved after 3", r.Status, len(lister.since))
+	}
+}
