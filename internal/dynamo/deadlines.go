@@ -140,33 +140,15 @@ func numberKeyLess(a, b string) bool {
 // key "<number>#<id>": the query starts at the cursor's number, and the keys
 // of that number up to the cursor's id are skipped.
 func (s *RequestStore) queryNumberKeys(ctx context.Context, in *dynamodb.QueryInput, rangeAttr string, want int, after string) ([]indexKey, error) {
-	var out []indexKey
-	for {
-		limit := want - len(out)
-		if s.queryLimit > 0 {
-			limit = min(limit, s.queryLimit)
+	return s.queryIndex(ctx, in, want, func(av map[string]types.AttributeValue) (indexKey, bool, error) {
+		id, _ := av[AttrID].(*types.AttributeValueMemberS)
+		n, _ := av[rangeAttr].(*types.AttributeValueMemberN)
+		if id == nil || n == nil {
+			return indexKey{}, false, fmt.Errorf("an entry without id or %s", rangeAttr)
 		}
-		in.Limit = aws.Int32(int32(limit))
-		page, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("query %s index: %w", aws.ToString(in.IndexName), err)
-		}
-		for _, av := range page.Items {
-			id, _ := av[AttrID].(*types.AttributeValueMemberS)
-			n, _ := av[rangeAttr].(*types.AttributeValueMemberN)
-			if id == nil || n == nil {
-				return nil, fmt.Errorf("query %s index: an entry without id or %s", aws.ToString(in.IndexName), rangeAttr)
-			}
-			k := indexKey{id: id.Value, sort: n.Value + "#" + id.Value}
-			if after == "" || numberKeyLess(after, k.sort) {
-				out = append(out, k)
-			}
-		}
-		if len(out) >= want || len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
+		k := indexKey{id: id.Value, sort: n.Value + "#" + id.Value}
+		return k, after == "" || numberKeyLess(after, k.sort), nil
+	})
 }
 
 // FindByIdentity queries the three identity indexes, newest first, and

@@ -84,9 +84,26 @@ func listCondition(q gate.ListQuery, hash, hashValue string) (string, map[string
 	return hash + " = :h", values
 }
 
-// queryKeys runs a Query on a KEYS_ONLY index, following LastEvaluatedKey,
-// until it has `want` keys or the data ends.
+// queryKeys runs a Query on a KEYS_ONLY index whose sort key (sortName) is
+// a string, following LastEvaluatedKey, until it has `want` keys or the data
+// ends.
 func (s *RequestStore) queryKeys(ctx context.Context, in *dynamodb.QueryInput, sortName string, want int) ([]indexKey, error) {
+	return s.queryIndex(ctx, in, want, func(av map[string]types.AttributeValue) (indexKey, bool, error) {
+		id, _ := av[AttrID].(*types.AttributeValueMemberS)
+		sk, _ := av[sortName].(*types.AttributeValueMemberS)
+		if id == nil || sk == nil {
+			return indexKey{}, false, fmt.Errorf("an entry without id or %s", sortName)
+		}
+		return indexKey{id: id.Value, sort: sk.Value}, true, nil
+	})
+}
+
+// indexEntry reads one index entry's key, and says whether to keep it.
+type indexEntry func(av map[string]types.AttributeValue) (k indexKey, keep bool, err error)
+
+// queryIndex follows a Query's pages, each no larger than what is still
+// wanted, until it has `want` kept keys or the data ends.
+func (s *RequestStore) queryIndex(ctx context.Context, in *dynamodb.QueryInput, want int, entry indexEntry) ([]indexKey, error) {
 	var out []indexKey
 	for {
 		limit := want - len(out)
@@ -99,12 +116,13 @@ func (s *RequestStore) queryKeys(ctx context.Context, in *dynamodb.QueryInput, s
 			return nil, fmt.Errorf("query %s index: %w", aws.ToString(in.IndexName), err)
 		}
 		for _, av := range page.Items {
-			id, _ := av[AttrID].(*types.AttributeValueMemberS)
-			sk, _ := av[sortName].(*types.AttributeValueMemberS)
-			if id == nil || sk == nil {
-				return nil, fmt.Errorf("query %s index: an entry without id or %s", aws.ToString(in.IndexName), sortName)
+			k, keep, err := entry(av)
+			if err != nil {
+				return nil, fmt.Errorf("query %s index: %w", aws.ToString(in.IndexName), err)
 			}
-			out = append(out, indexKey{id: id.Value, sort: sk.Value})
+			if keep {
+				out = append(out, k)
+			}
 		}
 		if len(out) >= want || len(page.LastEvaluatedKey) == 0 {
 			return out, nil
