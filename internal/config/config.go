@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -224,12 +223,24 @@ func (p *parser) baseURL(name string) string {
 	return v
 }
 
-// sesTemplateNamePattern is what SES accepts as a template name.
-var sesTemplateNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// sesTemplateName reports whether SES accepts v as a template name: 1 to
+// 64 letters, digits, '_' or '-'. A loop, not a regexp compiled at every
+// cold start of every function.
+func sesTemplateName(v string) bool {
+	if len(v) < 1 || len(v) > 64 {
+		return false
+	}
+	for _, c := range []byte(v) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func (p *parser) sesTemplateName(name string) string {
 	v := strings.TrimSpace(p.getenv(name))
-	if v != "" && !sesTemplateNamePattern.MatchString(v) {
+	if v != "" && !sesTemplateName(v) {
 		p.fail(name, v, "must be an SES template name: 1 to 64 letters, digits, '_' or '-'")
 		return ""
 	}

@@ -20,6 +20,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pregate/pregate/internal/httpapi"
 )
@@ -61,17 +62,28 @@ type asset struct {
 	etag        string
 }
 
-// Site is the built console: every asset read once, the page filled in.
+// Site is the console; its files are read and its page filled in when a
+// console route is first asked, not at the admin API's cold start, which
+// most invocations (the API's routes) make without ever serving them.
 type Site struct {
+	csp   string
+	files func() (*files, error) // built once
+}
+
+// files are the built console: every asset read once, the page filled in.
+type files struct {
 	index   asset
 	assets  map[string]asset // by path under static/, e.g. "js/main.js"
 	version string           // hash of every asset: assets live under assets/<version>/
-	csp     string
 }
 
-// New reads the embedded files once (per cold start).
-func New(cfg Config) (*Site, error) {
-	s := &Site{assets: map[string]asset{}}
+// New is the console for cfg; the embedded files are read at its first use.
+func New(cfg Config) *Site {
+	return &Site{csp: contentSecurityPolicy(cfg), files: sync.OnceValues(func() (*files, error) { return build(cfg) })}
+}
+
+func build(cfg Config) (*files, error) {
+	f := &files{assets: map[string]asset{}}
 	all := sha256.New()
 	var names []string
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
@@ -98,27 +110,26 @@ func New(cfg Config) (*Site, error) {
 			page = body
 			continue
 		}
-		s.assets[rel] = newAsset(rel, body)
+		f.assets[rel] = newAsset(rel, body)
 	}
 	if page == nil {
 		return nil, fmt.Errorf("console: no index.html embedded")
 	}
-	s.version = hex.EncodeToString(all.Sum(nil))[:12]
+	f.version = hex.EncodeToString(all.Sum(nil))[:12]
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
-	page = bytes.ReplaceAll(page, []byte("{{ASSETS}}"), []byte("/admin/assets/"+s.version))
+	page = bytes.ReplaceAll(page, []byte("{{ASSETS}}"), []byte("/admin/assets/"+f.version))
 	page = bytes.ReplaceAll(page, []byte("{{CONFIG}}"), []byte(html.EscapeString(string(cfgJSON))))
-	s.index = newAsset("index.html", page)
-	s.csp = contentSecurityPolicy(cfg)
-	return s, nil
+	f.index = newAsset("index.html", page)
+	return f, nil
 }
 
 func newAsset(name string, body []byte) asset {
 	sum := sha256.Sum256(body)
-	ct := mime.TypeByExtension(path.Ext(name))
-	switch path.Ext(name) { // the host's mime table may lack these
+	var ct string
+	switch ext := path.Ext(name); ext { // the host's mime table may lack these
 	case ".js":
 		ct = "text/javascript; charset=utf-8"
 	case ".css":
@@ -127,9 +138,10 @@ func newAsset(name string, body []byte) asset {
 		ct = "text/html; charset=utf-8"
 	case ".svg":
 		ct = "image/svg+xml"
-	}
-	if ct == "" {
-		ct = "application/octet-stream"
+	default:
+		if ct = mime.TypeByExtension(ext); ct == "" {
+			ct = "application/octet-stream"
+		}
 	}
 	return asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
@@ -154,7 +166,13 @@ func contentSecurityPolicy(cfg Config) string {
 }
 
 // Version is the asset version in this build (tests and screenshots).
-func (s *Site) Version() string { return s.version }
+func (s *Site) Version() (string, error) {
+	f, err := s.files()
+	if err != nil {
+		return "", err
+	}
+	return f.version, nil
+}
 
 // Routes are the console's two routes: GET /admin (and /admin/, the page)
 // and GET /admin/{proxy+} (the page for any client route, the assets).
@@ -167,26 +185,34 @@ func (s *Site) Routes() []httpapi.Route {
 }
 
 func (s *Site) root(_ context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	f, err := s.files()
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	// API Gateway may route "/admin/" here as well as "/admin": only the
 	// slash-less one is sent on, so relative URLs resolve under /admin/.
 	if !strings.HasSuffix(r.Event.RawPath, "/") {
 		return httpapi.Response{Status: http.StatusFound, NoBody: true, Headers: map[string]string{
 			"Location": "/admin/", "Cache-Control": "no-cache"}}, nil
 	}
-	return s.send(r, s.index, "no-cache"), nil
+	return s.send(r, f.index, "no-cache"), nil
 }
 
 func (s *Site) file(_ context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	f, err := s.files()
+	if err != nil {
+		return httpapi.Response{}, err
+	}
 	p := r.Path("proxy")
 	if rest, ok := strings.CutPrefix(p, "assets/"); ok {
 		version, name, _ := strings.Cut(rest, "/")
-		a, found := s.assets[name]
+		a, found := f.assets[name]
 		if !found {
 			return notFound(), nil
 		}
 		// Under this build's version an asset never changes; an older
 		// page's request gets today's file, never kept.
-		if version == s.version {
+		if version == f.version {
 			return s.send(r, a, "public, max-age=31536000, immutable"), nil
 		}
 		return s.send(r, a, "no-cache"), nil
@@ -195,7 +221,7 @@ func (s *Site) file(_ context.Context, r *httpapi.Request) (httpapi.Response, er
 		return notFound(), nil
 	}
 	// Any other path is the page (the console routes in the URL's fragment).
-	return s.send(r, s.index, "no-cache"), nil
+	return s.send(r, f.index, "no-cache"), nil
 }
 
 func (s *Site) send(r *httpapi.Request, a asset, cache string) httpapi.Response {

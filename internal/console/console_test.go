@@ -27,7 +27,8 @@ func get(t *testing.T, s *Site, route, rawPath string, params map[string]string,
 }
 
 func TestServesThePageAndVersionedAssets(t *testing.T) {
-	s, err := New(Config{AuthorizeURL: "https://auth.example/oauth2/authorize", TokenURL: "https://auth.example/oauth2/token", ClientID: "c1", Scopes: []string{"pregate/webhook:read"}})
+	s := New(Config{AuthorizeURL: "https://auth.example/oauth2/authorize", TokenURL: "https://auth.example/oauth2/token", ClientID: "c1", Scopes: []string{"pregate/webhook:read"}})
+	version, err := s.Version()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestServesThePageAndVersionedAssets(t *testing.T) {
 	}
 	page := get(t, s, "GET /admin", "/admin/", nil, nil)
 	body := string(page.Raw)
-	if page.Status != 200 || !strings.Contains(body, `/admin/assets/`+s.Version()+`/js/main.js`) || !strings.Contains(body, `&#34;client_id&#34;:&#34;c1&#34;`) {
+	if page.Status != 200 || !strings.Contains(body, `/admin/assets/`+version+`/js/main.js`) || !strings.Contains(body, `&#34;client_id&#34;:&#34;c1&#34;`) {
 		t.Fatalf("page: %d %s", page.Status, body)
 	}
 	csp := page.Headers["Content-Security-Policy"]
@@ -52,23 +53,32 @@ func TestServesThePageAndVersionedAssets(t *testing.T) {
 		t.Errorf("page cached: %q", page.Headers["Cache-Control"])
 	}
 
-	js := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": "assets/" + s.Version() + "/js/main.js"}, nil)
+	js := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": "assets/" + version + "/js/main.js"}, nil)
 	if js.Status != 200 || !strings.HasPrefix(js.Headers["Content-Type"], "text/javascript") || !strings.Contains(js.Headers["Cache-Control"], "immutable") {
 		t.Fatalf("asset: %d %v", js.Status, js.Headers)
 	}
-	if again := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": "assets/" + s.Version() + "/js/main.js"}, map[string]string{"if-none-match": js.Headers["ETag"]}); again.Status != http.StatusNotModified {
+	if again := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": "assets/" + version + "/js/main.js"}, map[string]string{"if-none-match": js.Headers["ETag"]}); again.Status != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d", again.Status)
 	}
 	if old := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": "assets/0ld/app.css"}, nil); old.Status != 200 || old.Headers["Cache-Control"] != "no-cache" {
 		t.Errorf("an older version's asset: %d %v", old.Status, old.Headers)
 	}
-	for _, missing := range []string{"assets/" + s.Version() + "/nope.js", "favicon.ico"} {
+	for _, missing := range []string{"assets/" + version + "/nope.js", "favicon.ico"} {
 		if r := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": missing}, nil); r.Status != 404 {
 			t.Errorf("%s: %d", missing, r.Status)
 		}
 	}
 	if r := get(t, s, "GET /admin/{proxy+}", "", map[string]string{"proxy": "webhooks"}, nil); r.Status != 200 || string(r.Raw) != body {
 		t.Errorf("a client route: %d", r.Status)
+	}
+}
+
+// The admin API builds its console at every cold start, and most of its
+// instances never serve a console route: New leaves the files to the first.
+func TestNewReadsNoFile(t *testing.T) {
+	cfg := Config{AuthorizeURL: "https://auth.example/oauth2/authorize", TokenURL: "https://auth.example/oauth2/token", ClientID: "c1"}
+	if allocs := testing.AllocsPerRun(10, func() { New(cfg) }); allocs > 20 {
+		t.Fatalf("New made %.0f allocations: it builds the files", allocs)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"time"
 )
 
@@ -45,10 +44,10 @@ type AccessPage struct {
 }
 
 // accessKeyPattern is the shape of an access-log key: "<at RFC 3339 micro>#<16 hex>".
-var accessKeyPattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#[0-9a-f]{16}$`)
+var accessKeyPattern = lazyPattern(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#[0-9a-f]{16}$`)
 
 // AccessKey checks the shape of an access-log key.
-func AccessKey(s string) bool { return accessKeyPattern.MatchString(s) }
+func AccessKey(s string) bool { return accessKeyPattern().MatchString(s) }
 
 // ListAccess pages through the access log, newest first.
 func ListAccess(ctx context.Context, log AccessLog, size int, cursor string) (AccessPage, error) {

@@ -188,7 +188,7 @@ func (a *Admin) patchConnection(ctx context.Context, item ConnectionInput) (Conn
 
 // GetConnection returns one connection or 404.
 func (a *Admin) GetConnection(ctx context.Context, key string) (Connection, error) {
-	if len(key) > maxStoredKeyLen || !keyPattern.MatchString(key) {
+	if len(key) > maxStoredKeyLen || !keyPattern().MatchString(key) {
 		return Connection{}, connectionNotFound(key) // no connection was ever saved under it
 	}
 	c, err := a.Store.GetConnection(ctx, key)

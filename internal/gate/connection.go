@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"regexp"
 	"strings"
 	"time"
 )
@@ -55,11 +54,11 @@ func (t DeliveryTarget) String() string {
 	return "gate.DeliveryTarget{webhook:" + t.Webhook.Key + ", redacted}"
 }
 
-var keyPattern = regexp.MustCompile(`^[a-zA-Z0-9_.<>-]+$`)
+var keyPattern = lazyPattern(`^[a-zA-Z0-9_.<>-]+$`)
 
 // ValidKey reports whether key matches the key pattern and is at most
 // MaxKeyLen characters.
-func ValidKey(key string) bool { return len(key) <= MaxKeyLen && keyPattern.MatchString(key) }
+func ValidKey(key string) bool { return len(key) <= MaxKeyLen && keyPattern().MatchString(key) }
 
 // SnakeKey turns a name into a key as Fides does: lower-case, drop every
 // character that is not a letter, digit, space, '-' or '_', trim, then each

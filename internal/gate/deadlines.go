@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,7 +153,7 @@ func ExtensionMessage(days int, reason string) string {
 }
 
 // dueCursorPattern is a due-listing key: "<due epoch seconds>#<request id>".
-var dueCursorPattern = regexp.MustCompile(`^\d{1,12}#pri_[0-9a-f-]{36}$`)
+var dueCursorPattern = lazyPattern(`^\d{1,12}#pri_[0-9a-f-]{36}$`)
 
 // DueKey is the due-listing key of request r.
 func DueKey(r *PrivacyRequest) string {
@@ -169,7 +168,7 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, c
 	after := ""
 	if cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !dueCursorPattern.MatchString(string(raw)) {
+		if err != nil || !dueCursorPattern().MatchString(string(raw)) {
 			return Page{}, errInvalidCursor
 		}
 		after = string(raw)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"time"
 )
@@ -154,7 +153,7 @@ type WebhookActivity struct {
 
 // attemptPosition is the shape of a position in the delivery log: the
 // attempt's time, request id, run and attempt number.
-var attemptPosition = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#pri_[0-9a-f-]{36}#\d{1,2}#\d{1,3}$`)
+var attemptPosition = lazyPattern(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#pri_[0-9a-f-]{36}#\d{1,2}#\d{1,3}$`)
 
 // DeliveryPage is one page of a webhook's delivery log.
 type DeliveryPage struct {
@@ -181,7 +180,7 @@ func (u *WebhookActivity) Deliveries(ctx context.Context, key string, size int, 
 	after := ""
 	if cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !attemptPosition.Match(raw) {
+		if err != nil || !attemptPosition().Match(raw) {
 			return DeliveryPage{}, errInvalidCursor
 		}
 		after = string(raw)

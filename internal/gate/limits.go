@@ -2,6 +2,8 @@ package gate
 
 import (
 	"fmt"
+	"regexp"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -61,7 +63,7 @@ func checkKey(key string, loc ...any) (FieldError, bool) {
 	switch {
 	case tooLong(key, MaxKeyLen):
 		return maxLengthError(MaxKeyLen, loc...), true
-	case !keyPattern.MatchString(key):
+	case !keyPattern().MatchString(key):
 		return FieldError{Loc: loc, Msg: msgBadKey, Type: "value_error"}, true
 	}
 	return FieldError{}, false
@@ -75,4 +77,11 @@ func checkActor(actor string) error {
 		return &ValidationError{Fields: []FieldError{maxLengthError(MaxActorLen, "header", "Authorization")}}
 	}
 	return nil
+}
+
+// lazyPattern compiles expr at its first use: each pattern checks the input
+// of a few routes, and compiling every one at each cold start of every
+// function cost more than the rest of this package's initialisation.
+func lazyPattern(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

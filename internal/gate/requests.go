@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
-	"regexp"
 	"strings"
 	"time"
 
@@ -67,7 +66,7 @@ type BulkResult struct {
 	Failed    []Failure
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+var e164 = lazyPattern(`^\+[1-9][0-9]{1,14}$`)
 
 // ValidateSubmission checks a whole submission before anything is written;
 // problems are 422s located like FastAPI's.
@@ -89,7 +88,7 @@ func ValidateSubmission(items []SubmitItem) error {
 		switch p := it.Identity.PhoneNumber; {
 		case tooLong(p, MaxPhoneLen):
 			fields = append(fields, maxLengthError(MaxPhoneLen, "body", i, "identity", "phone_number"))
-		case p != "" && !e164.MatchString(p):
+		case p != "" && !e164().MatchString(p):
 			fields = append(fields, FieldError{Loc: []any{"body", i, "identity", "phone_number"}, Msg: "value is not a valid E.164 phone number", Type: "value_error.phone_number"})
 		}
 		switch {
@@ -307,12 +306,12 @@ func NotFound(id string) error {
 	return &NotFoundError{Msg: fmt.Sprintf("No privacy request found with id '%s'", id)}
 }
 
-var requestIDPattern = regexp.MustCompile(`^pri_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+var requestIDPattern = lazyPattern(`^pri_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 // get reads a request; an id that NewRequestID cannot have made is not
 // found without asking the store (an empty or oversized key is a store error).
 func (u *Requests) get(ctx context.Context, id string) (*PrivacyRequest, error) {
-	if !requestIDPattern.MatchString(id) {
+	if !requestIDPattern().MatchString(id) {
 		return nil, NotFound(id)
 	}
 	return u.Store.Get(ctx, id)
@@ -373,12 +372,12 @@ const (
 	MaxPageSize     = 100
 )
 
-var cursorTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
+var cursorTimePattern = lazyPattern(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
 
 // validSortKey checks a cursor's shape: "<created_at>#<request id>".
 func validSortKey(s string) bool {
 	at, id, ok := strings.Cut(s, "#")
-	return ok && cursorTimePattern.MatchString(at) && requestIDPattern.MatchString(id)
+	return ok && cursorTimePattern().MatchString(at) && requestIDPattern().MatchString(id)
 }
 
 var errInvalidCursor = &BadRequestError{Msg: "Invalid cursor"}

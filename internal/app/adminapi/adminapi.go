@@ -28,26 +28,24 @@ func New(ctx context.Context, d app.Deps) (*httpapi.API, error) {
 		"ACCESS_LOG_TABLE", d.Config.AccessLogTable, "DELIVERY_LOG_TABLE", d.Config.DeliveryLogTable, "DISPATCH_QUEUE_URL", d.Config.DispatchQueueURL); err != nil {
 		return nil, err
 	}
-	site, err := Console(d)
-	if err != nil {
-		return nil, err
-	}
 	admin, log := configadmin.New(d), stores.DeliveryLog(d)
 	activity := &gate.WebhookActivity{Webhooks: stores.Config(d), Log: log, Now: d.Now}
 	tests := &gate.WebhookTests{Admin: admin, Tests: log, Queue: queue.NewDispatchQueue(sqs.NewFromConfig(d.AWS), d.Config.DispatchQueueURL), Now: d.Now}
 	reqs := stores.RequestCases(d, stores.Requests(d))
-	if reqs.IdentityKey, err = identitykey.Start(d); err != nil {
+	key, err := identitykey.Start(d)
+	if err != nil {
 		return nil, err
 	}
+	reqs.IdentityKey = key
 	reqs.Access = stores.AccessLog(d)
 	return httpapi.New(d.Log, d.Config.ScopePrefix, httpapi.ConfigRoutes(admin), httpapi.AdminRequestRoutes(reqs),
 		httpapi.PolicyRoutes(stores.Policies(d)), httpapi.AccessLogRoutes(stores.AccessLog(d)),
-		httpapi.WebhookActivityRoutes(activity), httpapi.WebhookTestRoutes(tests), site.Routes()), nil
+		httpapi.WebhookActivityRoutes(activity), httpapi.WebhookTestRoutes(tests), adminConsole(d).Routes()), nil
 }
 
-// Console builds the admin console from the embedded assets; it asks the
-// issuer for every admin scope, named as the issuer names them.
-func Console(d app.Deps) (*console.Site, error) {
+// adminConsole is the admin console, built from the embedded assets when first
+// asked; it asks the issuer for every admin scope, named as the issuer names them.
+func adminConsole(d app.Deps) *console.Site {
 	c := d.Config.Console
 	scopes := make([]string, len(console.AdminScopes))
 	for i, s := range console.AdminScopes {
