@@ -298,6 +298,9 @@ func exportRow(r *gate.PrivacyRequest) []string {
 	hooks := make([]string, len(r.Webhooks))
 	for i, w := range r.Webhooks {
 		hooks[i] = w.Key + ":" + string(w.State())
+		if w.Shadow() {
+			hooks[i] += " (shadow)" // recorded, never counted toward the decision
+		}
 	}
 	decidedAt, decidedBy := "", ""
 	switch {
