@@ -15,6 +15,7 @@ DUPLICATE_WEBHOOKS = "Check request body: there are multiple webhooks whose keys
 SECRETS_REQUIRED = "HttpsSchema must be supplied all of: ['url', 'authorization']."
 SECRETS_TOO_BIG = "secrets must not exceed 4096 bytes"
 EXPORT_RANGE = "the range must run forward and span at most 366 days"
+OPEN_NEEDS_DUE_BEFORE = "open filters a due date listing: give due_before too"
 
 
 def _verify_not_possible(case, detail):
@@ -57,6 +58,14 @@ def _range_not_allowed(case, detail):
     return locs == [("query", "created_to")] and msgs == {EXPORT_RANGE}
 
 
+def _open_without_due_before(case, detail):
+    # open, which filters a due date listing, without due_before.
+    query = case.query or {}
+    locs = [tuple(d.get("loc", [])) for d in detail if isinstance(d, dict)] if isinstance(detail, list) else []
+    msgs = {d.get("msg") for d in detail if isinstance(d, dict)} if isinstance(detail, list) else set()
+    return "open" in query and "due_before" not in query and locs == [("query", "due_before")] and msgs == {OPEN_NEEDS_DUE_BEFORE}
+
+
 def _not_this_console(case, detail):
     # The sign-in form names another redirect URI than this server's console.
     body = case.body if isinstance(case.body, dict) else {}
@@ -67,6 +76,7 @@ def _not_this_console(case, detail):
 STATEFUL_REFUSALS = {
     ("POST /privacy-request/{id}/verify", 400): _verify_not_possible,
     ("GET /privacy-request", 400): _cursor_gone,
+    ("GET /privacy-request", 422): _open_without_due_before,
     ("GET /dsr/webhook/pre_approval/{key}/deliveries", 400): _cursor_gone,
     ("GET /audit/access", 400): _cursor_gone,
     ("PUT /dsr/webhook/pre_approval", 400): _duplicate_in_set,

@@ -79,10 +79,14 @@ func TestPrivacyTeamDay(t *testing.T) {
 	}
 	urgent := through.submitAs("default_erasure_policy", map[string]string{"phone_number": "+15555550123"}, "crm-778812")
 	maria := through.submitAs("default_access_policy", map[string]string{"email": "maria.garcia@example.com", "phone_number": "+447700900123"}, "")
-	for _, id := range append(ids, urgent, maria) {
+	// An erasure already decided: due as soon as the urgent one, but no
+	// longer waiting for anyone, so not in the Due soon view.
+	settled := through.submitAs("default_erasure_policy", map[string]string{"email": "settled@example.com"}, "")
+	for _, id := range append(ids, urgent, maria, settled) {
 		through.waitForStatus(id, "pending")
 	}
-	everyone := append([]string{"+15555550123", "crm-778812", "maria.garcia@example.com", "+447700900123"}, emails...)
+	through.call("PATCH", "/privacy-request/administrate/deny", map[string]any{"request_ids": []string{settled}, "reason": "a duplicate"}, nil)
+	everyone := append([]string{"+15555550123", "crm-778812", "maria.garcia@example.com", "+447700900123", "settled@example.com"}, emails...)
 
 	ada := newPerson(t, browserCtx, "privacy admin", sys.URL)
 	ada.opensTheConsole()
@@ -109,7 +113,7 @@ func TestPrivacyTeamDay(t *testing.T) {
 		t.Errorf("masked email: %q", got)
 	}
 
-	// Due soon: the urgent request only.
+	// Due soon: the urgent request only, not the one decided.
 	ada.step("open the Due soon view", chromedp.Click(chromedp.ID("view-due")),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#requests tr[data-id=%q]`, urgent))))
 	if n := ada.eval("count the requests due soon", `document.querySelectorAll('#requests tbody tr').length`); n != float64(1) {
@@ -260,8 +264,8 @@ func TestPrivacyTeamDay(t *testing.T) {
 	if lines[0] != "id,status,policy_key,created_at,due_date,decided_at,decided_by,webhooks" || strings.Count(csv, "id,status,") != 1 {
 		t.Fatalf("the export's header: %q", csv)
 	}
-	if len(lines) != 1+len(ids)+2 {
-		t.Fatalf("the export has %d rows, want %d:\n%s", len(lines)-1, len(ids)+2, csv)
+	if len(lines) != 1+len(ids)+3 {
+		t.Fatalf("the export has %d rows, want %d:\n%s", len(lines)-1, len(ids)+3, csv)
 	}
 	for _, id := range append(ids, urgent, maria) {
 		if !strings.Contains(csv, id+",") {

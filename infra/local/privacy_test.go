@@ -160,6 +160,21 @@ func TestDailyDigestNamesOpenRequestsDueSoon(t *testing.T) {
 	if listed[open.ID] != "pending" || listed[denied.ID] != "denied" {
 		t.Errorf("due within 7 days, every status: %v, want %s pending and %s denied", listed, open.ID, denied.ID)
 	}
+	for _, set := range []struct{ open, in, out string }{{"true", open.ID, denied.ID}, {"false", denied.ID, open.ID}} {
+		c.must(200, "GET", "/privacy-request?size=100&open="+set.open+"&due_before="+soon, nil, &page)
+		ids := map[string]bool{}
+		for _, r := range page.Items {
+			ids[r.ID] = true
+		}
+		if !ids[set.in] || ids[set.out] {
+			t.Errorf("due within 7 days, open=%s: %d listed, want %s and not %s", set.open, len(ids), set.in, set.out)
+		}
+	}
+	for _, bad := range []string{"open=yes&due_before=" + soon, "open=true", "open="} {
+		if status, _ := c.do("GET", "/privacy-request?"+bad, nil); status != 422 {
+			t.Errorf("%s: %d, want 422", bad, status)
+		}
+	}
 
 	// Both were announced when submitted; the digest comes after, so the
 	// list, newest first, puts it before them.

@@ -18,9 +18,10 @@ import (
 
 // The requests table's indexes for the privacy team (template.yaml), all
 // KEYS_ONLY and sparse:
-//   - deadline: the id's shard (16 ways), the due date (epoch seconds):
-//     every request with a due date, soonest first. Written when a request
-//     is created and when it is extended, never by a status change.
+//   - deadline: the due set, open or decided, and the id's shard (16 ways
+//     each); the due date (epoch seconds): every request with a due date,
+//     soonest first. Written when a request is created, when it is
+//     extended, and by its decision, which moves it to the decided set.
 //   - id_email, id_phone, id_external: the keyed hash of the identity
 //     (gate.IdentityKey), the sort key: one identity's requests,
 //     newest first. Written once, at creation. A hash is one person's: no
@@ -68,10 +69,10 @@ func (s *RequestStore) Extend(ctx context.Context, w gate.ExtendWrite) (*gate.Pr
 	return unmarshalRequest(out.Attributes)
 }
 
-// ListDue reads each shard of the deadline index soonest first, from the
-// cursor's due second, merges the keys by (due, id) and reads the page's
-// requests.
-func (s *RequestStore) ListDue(ctx context.Context, before time.Time, size int, after string) ([]*gate.PrivacyRequest, string, error) {
+// ListDue reads each shard of set's partitions of the deadline index
+// soonest first, from the cursor's due second, merges the keys by (due, id)
+// and reads the page's requests.
+func (s *RequestStore) ListDue(ctx context.Context, set gate.DueSet, before time.Time, size int, after string) ([]*gate.PrivacyRequest, string, error) {
 	// dd is whole seconds: due < before is dd < before rounded up.
 	bound := before.Unix()
 	if before.After(time.Unix(bound, 0)) {
@@ -81,10 +82,10 @@ func (s *RequestStore) ListDue(ctx context.Context, before time.Time, size int, 
 	if err != nil {
 		return nil, "", fmt.Errorf("due cursor: %w", err)
 	}
-	const cond = "#shard = :sh AND #due_date BETWEEN :from AND :to"
+	const cond = "#due_set = :sh AND #due_date BETWEEN :from AND :to"
 	want := size + 1
 	var keys []indexKey
-	for _, sh := range shards() {
+	for _, sh := range dueSetShards(set) {
 		in := &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(indexDeadline),
 			KeyConditionExpression:    aws.String(cond),
@@ -107,6 +108,24 @@ func (s *RequestStore) ListDue(ctx context.Context, before time.Time, size int, 
 		return items, "", err
 	}
 	return items, gate.DueKey(items[len(items)-1]), nil
+}
+
+// dueSetShards are the deadline index's partition keys of set.
+func dueSetShards(set gate.DueSet) []string {
+	var prefixes []string
+	if set != gate.DueDecided {
+		prefixes = append(prefixes, "open#")
+	}
+	if set != gate.DueOpen {
+		prefixes = append(prefixes, "decided#")
+	}
+	var out []string
+	for _, p := range prefixes {
+		for _, sh := range shards() {
+			out = append(out, p+sh)
+		}
+	}
+	return out
 }
 
 // cursorNumber reads the number of a "<number>#<id>" index cursor (the

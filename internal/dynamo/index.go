@@ -45,11 +45,21 @@ func shards() []string {
 // statusShard is the status index's partition key: "<status>#<shard>".
 func statusShard(st gate.Status, id string) string { return string(st) + "#" + shard(id) }
 
+// dueSetShard is the deadline index's partition key: the request's due set
+// (gate.DueSet: open or decided) and its shard. A decision moves the entry
+// once; no other status change writes the index.
+func dueSetShard(st gate.Status, id string) string {
+	if st.Open() {
+		return "open#" + shard(id)
+	}
+	return "decided#" + shard(id)
+}
+
 // dueKey is the reconciler's cursor in the due index: "<due micros>#<id>".
 func dueKey(at time.Time, id string) string { return strconv.FormatInt(at.UnixMicro(), 10) + "#" + id }
 
-// indexClauses are the SET and REMOVE clauses that keep the status and due
-// indexes right for a write moving request id into st at `at`; every write
+// indexClauses are the SET and REMOVE clauses that keep the status, due and
+// deadline indexes right for a write moving request id into st at `at`; every write
 // that changes a status goes through it, so no transition can forget an
 // index. Writes that change no status (a delivery or reply recorded) do not
 // call it and so write no index. A request already due (read: its due as
@@ -59,7 +69,8 @@ func dueKey(at time.Time, id string) string { return strconv.FormatInt(at.UnixMi
 // and the index is not written.
 func (s *RequestStore) indexClauses(id string, st gate.Status, at time.Time, read *time.Time, values map[string]types.AttributeValue) (set, remove, cond []string) {
 	values[":status_shard"] = stringValue(statusShard(st, id))
-	set = []string{"#status_shard = :status_shard"}
+	values[":due_set"] = stringValue(dueSetShard(st, id))
+	set = []string{"#status_shard = :status_shard", "#due_set = :due_set"}
 	due, ok := gate.FirstDue(st, at, s.reconcileAfter)
 	switch {
 	case !ok:

@@ -24,7 +24,7 @@ import (
 const (
 	AttrID          = "id"
 	AttrStatus      = "s"  // S: the status
-	attrShard       = "sh" // S: "00".."15", the hash key of the created, due and deadline indexes
+	attrShard       = "sh" // S: "00".."15", the hash key of the created and due indexes
 	attrSortKey     = "sk" // S: "<created RFC 3339 micro>#<id>"; the creation time is read from it
 	attrStatusShard = "ss" // S: "<status>#<shard>", the status index's hash key
 	attrDue         = "du" // N: when the reconciler looks next; the due index's range key, present while due
@@ -51,6 +51,7 @@ const (
 	attrCodeExpires = "ce" // N
 	attrCodeTries   = "ca" // N
 	attrDueDate     = "dd" // N: epoch seconds; the deadline index's range key
+	attrDueSet      = "ds" // S: "open#<shard>" or "decided#<shard>", the deadline index's hash key
 	attrExtended    = "dx" // BOOL
 	attrHashEmail   = "he" // the identity indexes' hash keys
 	attrHashPhone   = "hp"
@@ -112,6 +113,7 @@ func Item(r *gate.PrivacyRequest) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
 		AttrID: stringValue(r.ID), AttrStatus: stringValue(string(r.Status)), attrShard: stringValue(sh),
 		attrSortKey: stringValue(gate.SortKey(r)), attrStatusShard: stringValue(statusShard(r.Status, r.ID)),
+		attrDueSet:    stringValue(dueSetShard(r.Status, r.ID)),
 		attrPolicyKey: stringValue(r.PolicyKey), AttrPolicyAct: stringValue(r.PolicyAction),
 		attrUpdatedAt: micros(r.UpdatedAt),
 		AttrWebhooks:  snapshotValue(r.Webhooks),
@@ -387,7 +389,7 @@ var placeholders = map[string]string{
 	"#deny_reason": attrDenyReason, "#approved_at": AttrApprovedAt, "#approved_by": AttrApprovedBy,
 	"#webhooks": AttrWebhooks, "#config_version": attrConfigVer, "#activity": AttrActivity, "#run": AttrRun,
 	"#code_hash": attrCodeHash, "#code_expires": attrCodeExpires, "#code_tries": attrCodeTries,
-	"#due_date": attrDueDate, "#extended": attrExtended, "#expires": AttrExpires,
+	"#due_date": attrDueDate, "#due_set": attrDueSet, "#extended": attrExtended, "#expires": AttrExpires,
 	"#key": AttrHookKey, "#delivery": hookDelivery, "#attempts": hookAttempts, "#reply": hookReply, "#replied_at": hookRepliedAt,
 }
 

@@ -2,6 +2,9 @@ package dynamo_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -123,28 +126,56 @@ func TestDueListingPagesSoonestFirst(t *testing.T) {
 		}
 		return want[i].ID < want[j].ID
 	})
-	reqs := &gate.Requests{Store: store, Deadlines: store}
+	reqs := &gate.Requests{Store: store, Deadlines: store, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	listDue := func(open string) (got []string) {
+		for cursor, pages := "", 0; ; pages++ {
+			page, err := reqs.List(ctx, gate.ListParams{DueBefore: bound.Format(time.RFC3339), Open: open, Size: 2, Cursor: cursor})
+			if err != nil || pages > len(want) {
+				t.Fatalf("open=%q page %d: %v", open, pages, err)
+			}
+			for _, r := range page.Items {
+				got = append(got, r.ID)
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				return got
+			}
+		}
+	}
+	wantDue := func(set func(gate.Status) bool) (ids []string) {
+		for _, r := range want {
+			if set(r.Status) {
+				ids = append(ids, r.ID)
+			}
+		}
+		return ids
+	}
+	every := func(gate.Status) bool { return true }
+	decided := func(st gate.Status) bool { return !st.Open() }
+	for _, c := range []struct {
+		open string
+		set  func(gate.Status) bool
+	}{{"", every}, {"true", gate.Status.Open}, {"false", decided}} {
+		if got, ids := listDue(c.open), wantDue(c.set); strings.Join(got, ",") != strings.Join(ids, ",") {
+			t.Errorf("due before %s, open=%q:\n got %v\nwant %v", bound, c.open, got, ids)
+		}
+	}
+	// A decision moves the request from the open set to the decided one.
+	pending := want[slices.IndexFunc(want, func(r *gate.PrivacyRequest) bool { return r.Status == gate.StatusPending })]
+	if res, err := reqs.Deny(ctx, gate.Decision{IDs: []string{pending.ID}, Actor: "ada", Reason: "no"}); err != nil || len(res.Succeeded) != 1 {
+		t.Fatalf("deny: %+v, %v", res, err)
+	}
+	pending.Status = gate.StatusDenied
+	for _, c := range []struct {
+		open string
+		set  func(gate.Status) bool
+	}{{"true", gate.Status.Open}, {"false", decided}} {
+		if got, ids := listDue(c.open), wantDue(c.set); strings.Join(got, ",") != strings.Join(ids, ",") {
+			t.Errorf("after a denial, open=%q:\n got %v\nwant %v", c.open, got, ids)
+		}
+	}
 	var got []string
-	cursor := ""
-	for pages := 0; ; pages++ {
-		page, err := reqs.List(ctx, gate.ListParams{DueBefore: bound.Format(time.RFC3339), Size: 2, Cursor: cursor})
-		if err != nil || pages > len(want) {
-			t.Fatalf("page %d: %v", pages, err)
-		}
-		for _, r := range page.Items {
-			got = append(got, r.ID)
-		}
-		if cursor = page.NextCursor; cursor == "" {
-			break
-		}
-	}
+	var cursor string
 	var ids []string
-	for _, r := range want {
-		ids = append(ids, r.ID)
-	}
-	if strings.Join(got, ",") != strings.Join(ids, ",") {
-		t.Errorf("due before %s:\n got %v\nwant %v", bound, got, ids)
-	}
 
 	reqs.Access = dynamo.NewAccessLog(dynamodb.NewFromConfig(cfg), s.Resources["AccessLogTable"].Ref)
 	reqs.Now = time.Now

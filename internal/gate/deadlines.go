@@ -44,14 +44,40 @@ type ExtendWrite struct {
 	Entry    ActivityEntry
 }
 
+// DueSet is which requests a due listing reads. The store keeps open and
+// decided requests apart by due date, so that a listing of the open ones
+// never reads through the decided ones, which it keeps for the whole
+// retention period and which far outnumber them.
+type DueSet int
+
+// The due sets: every request with a due date, or only the open or the
+// decided ones (Status.Open).
+const (
+	DueAll DueSet = iota
+	DueOpen
+	DueDecided
+)
+
+// dueSetOf is the set holding requests of status st.
+func dueSetOf(st Status) DueSet {
+	if st.Open() {
+		return DueOpen
+	}
+	return DueDecided
+}
+
+// holds reports whether set holds requests of status st.
+func (set DueSet) holds(st Status) bool { return set == DueAll || dueSetOf(st) == set }
+
 // Deadlines keeps and lists requests by due date and by identity.
 type Deadlines interface {
 	// Extend writes an extension and returns the request after it.
 	Extend(ctx context.Context, w ExtendWrite) (*PrivacyRequest, error)
-	// ListDue returns up to size requests with a due date strictly before
-	// `before`, soonest due first, after the cursor key `after` ("" for the
-	// first), and the key to continue after ("" when there is no more).
-	ListDue(ctx context.Context, before time.Time, size int, after string) ([]*PrivacyRequest, string, error)
+	// ListDue returns up to size requests of set with a due date strictly
+	// before `before`, soonest due first, after the cursor key `after` (""
+	// for the first), and the key to continue after ("" when there is no
+	// more).
+	ListDue(ctx context.Context, set DueSet, before time.Time, size int, after string) ([]*PrivacyRequest, string, error)
 	// FindByIdentity returns the requests any of whose identity hashes is
 	// one of h's, newest first, at most limit of them.
 	FindByIdentity(ctx context.Context, h IdentityHashes, limit int) ([]*PrivacyRequest, error)
@@ -163,8 +189,9 @@ func DueKey(r *PrivacyRequest) string {
 // maxDueReads bounds the due index's pages one listing call reads.
 const maxDueReads = 10
 
-// listDue pages through the requests due before p.DueBefore, soonest first.
-func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, cursor string) (Page, error) {
+// listDue pages through the requests of set due before `before`, soonest
+// first.
+func (u *Requests) listDue(ctx context.Context, q ListQuery, set DueSet, before time.Time, cursor string) (Page, error) {
 	after := ""
 	if cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -173,13 +200,19 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, c
 		}
 		after = string(raw)
 	}
+	if q.Status != "" {
+		if !set.holds(q.Status) {
+			return Page{Items: []*PrivacyRequest{}}, nil // open=true with a decided status, or the reverse
+		}
+		set = dueSetOf(q.Status)
+	}
 	var out []*PrivacyRequest
-	// The status filter is applied to what the due index gives; a page is
-	// filled from up to maxDueReads of its pages. A status rare among the
-	// due dates (the index keeps decided requests) would otherwise have one
-	// call read the whole index: the page then comes short, with a cursor.
+	// The status filter is applied to what the due set gives; a page is
+	// filled from up to maxDueReads of its pages. A status rare in its set
+	// (denied among the approved) would otherwise have one call read the
+	// whole set: the page then comes short, with a cursor.
 	for reads := 1; ; reads++ {
-		items, next, err := u.Deadlines.ListDue(ctx, before, q.Size, after)
+		items, next, err := u.Deadlines.ListDue(ctx, set, before, q.Size, after)
 		if err != nil {
 			return Page{}, err
 		}
@@ -210,7 +243,7 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, before time.Time, c
 const maxIdentityMatches = 1000
 
 // listIdentity pages through the requests of one identity, newest first.
-func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, before *time.Time) (Page, error) {
+func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, before *time.Time, set DueSet) (Page, error) {
 	key, err := u.identityKey(ctx)
 	if err != nil {
 		return Page{}, err
@@ -224,7 +257,7 @@ func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, 
 		switch {
 		case !matchesIdentity(r, value):
 		case q.Status != "" && r.Status != q.Status:
-		case before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)):
+		case before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)), !set.holds(r.Status):
 		case q.After != "" && SortKey(r) >= q.After:
 		default:
 			out = append(out, r)

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,7 @@ func (s *lostAnswerStore) Extend(_ context.Context, w ExtendWrite) (*PrivacyRequ
 	return &c, nil
 }
 
-func (s *lostAnswerStore) ListDue(context.Context, time.Time, int, string) ([]*PrivacyRequest, string, error) {
+func (s *lostAnswerStore) ListDue(context.Context, DueSet, time.Time, int, string) ([]*PrivacyRequest, string, error) {
 	return nil, "", nil
 }
 
@@ -97,18 +98,22 @@ func TestExtensionBadInputChangesNothing(t *testing.T) {
 }
 
 // dueIndex is a due index of requests sorted soonest first, paged as the
-// store pages it; it counts its reads.
+// store pages it; it counts its reads, and the decided requests it reads.
 type dueIndex struct {
 	lostAnswerStore
-	sorted []*PrivacyRequest
-	reads  int
+	sorted      []*PrivacyRequest
+	reads       int
+	decidedRead int
 }
 
-func (d *dueIndex) ListDue(_ context.Context, before time.Time, size int, after string) ([]*PrivacyRequest, string, error) {
+func (d *dueIndex) ListDue(_ context.Context, set DueSet, before time.Time, size int, after string) ([]*PrivacyRequest, string, error) {
 	d.reads++
 	var out []*PrivacyRequest
 	for _, r := range d.sorted {
-		if r.DueDate.Before(before) && DueKey(r) > after { // keys of one length: text order is due order
+		if set.holds(r.Status) && r.DueDate.Before(before) && DueKey(r) > after { // keys of one length: text order is due order
+			if !r.Status.Open() {
+				d.decidedRead++
+			}
 			out = append(out, r)
 		}
 	}
@@ -119,8 +124,8 @@ func (d *dueIndex) ListDue(_ context.Context, before time.Time, size int, after 
 }
 
 // TestDueListingOfARareStatusReadsABoundedPart: a due listing filtered by
-// a status that few requests have (the index holds every decided request)
-// reads at most maxDueReads of the index's pages per call, and answers a
+// a status that few requests of its set have (pending among many requests
+// flagged for review) reads at most maxDueReads of the index's pages per call, and answers a
 // short page with a cursor that goes on from where it stopped, so that
 // every match is found and none twice.
 func TestDueListingOfARareStatusReadsABoundedPart(t *testing.T) {
@@ -129,7 +134,7 @@ func TestDueListingOfARareStatusReadsABoundedPart(t *testing.T) {
 	var pending []string
 	for i := range 500 {
 		due := start.Add(time.Duration(i) * time.Hour)
-		r := &PrivacyRequest{ID: fmt.Sprintf("pri_00000000-0000-4000-8000-%012d", i), Status: StatusApproved, DueDate: &due}
+		r := &PrivacyRequest{ID: fmt.Sprintf("pri_00000000-0000-4000-8000-%012d", i), Status: StatusPreApprovalNotEligible, DueDate: &due}
 		if i%97 == 96 {
 			r.Status = StatusPending
 			pending = append(pending, r.ID)
@@ -158,5 +163,76 @@ func TestDueListingOfARareStatusReadsABoundedPart(t *testing.T) {
 	}
 	if strings.Join(found, ",") != strings.Join(pending, ",") || calls < 2 {
 		t.Errorf("found %v in %d calls, want %v", found, calls+1, pending)
+	}
+}
+
+// TestOpenDueListingNeverReadsDecidedRequests: the console's Due soon view
+// (open=true) and a listing of an open status read only the open set,
+// however many decided requests are due earlier; open=false and a decided
+// status read only the decided set; a status outside the set asked for
+// finds nothing; open is refused without due_before or with a non-boolean.
+func TestOpenDueListingNeverReadsDecidedRequests(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	idx := &dueIndex{}
+	var open, approved []string
+	for i := range 300 {
+		due := start.Add(time.Duration(i) * time.Hour)
+		r := &PrivacyRequest{ID: fmt.Sprintf("pri_00000000-0000-4000-8000-%012d", i), Status: StatusApproved, DueDate: &due}
+		switch {
+		case i >= 290:
+			r.Status = StatusPending
+			open = append(open, r.ID)
+		case i >= 285:
+			r.Status = StatusPreApprovalNotEligible
+			open = append(open, r.ID)
+		default:
+			approved = append(approved, r.ID)
+		}
+		idx.sorted = append(idx.sorted, r)
+	}
+	u := &Requests{Store: idx, Deadlines: idx, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	before := start.AddDate(1, 0, 0).Format(time.RFC3339)
+	list := func(p ListParams) []string {
+		t.Helper()
+		p.DueBefore, p.Size = before, MaxPageSize
+		var ids []string
+		for {
+			page, err := u.List(context.Background(), p)
+			if err != nil {
+				t.Fatalf("%+v: %v", p, err)
+			}
+			for _, r := range page.Items {
+				ids = append(ids, r.ID)
+			}
+			if p.Cursor = page.NextCursor; p.Cursor == "" {
+				return ids
+			}
+		}
+	}
+	for _, c := range []struct {
+		p           ListParams
+		want        []string
+		readDecided bool
+	}{
+		{ListParams{Open: "true"}, open, false},
+		{ListParams{Status: string(StatusPending)}, open[5:], false},
+		{ListParams{Open: "false"}, approved, true},
+		{ListParams{Status: string(StatusApproved), Open: "false"}, approved, true},
+		{ListParams{Status: string(StatusApproved), Open: "true"}, nil, false},
+		{ListParams{Status: string(StatusPending), Open: "false"}, nil, false},
+		{ListParams{}, append(append([]string{}, approved...), open...), true},
+	} {
+		idx.decidedRead = 0
+		got := list(c.p)
+		if strings.Join(got, ",") != strings.Join(c.want, ",") || (idx.decidedRead > 0) != c.readDecided {
+			t.Errorf("%+v: %d listed, %d decided read; want %d, decided read %v", c.p, len(got), idx.decidedRead, len(c.want), c.readDecided)
+		}
+	}
+	for _, p := range []ListParams{{Open: "yes", DueBefore: before}, {OpenGiven: true, DueBefore: before}, {Open: "true"}} {
+		p.Size = 10
+		var v *ValidationError
+		if _, err := u.List(context.Background(), p); !errors.As(err, &v) {
+			t.Errorf("%+v: %v, want a validation error", p, err)
+		}
 	}
 }

@@ -29,16 +29,6 @@ type Digest struct {
 	Now      func() time.Time
 }
 
-// open reports whether a request still waits for something before it can
-// be executed (the due date concerns it).
-func open(st Status) bool {
-	switch st {
-	case StatusApproved, StatusDenied, StatusCanceled, StatusComplete, StatusInProcessing:
-		return false
-	}
-	return true
-}
-
 // Run sends the digest, if any request is due; it returns how many are.
 func (d *Digest) Run(ctx context.Context) (int, error) {
 	now := d.Now().UTC()
@@ -46,7 +36,7 @@ func (d *Digest) Run(ctx context.Context) (int, error) {
 	var due []*PrivacyRequest
 	seen := map[string]bool{} // a request that moves during the run is listed under both statuses
 	for _, st := range Statuses {
-		if !open(st) {
+		if !st.Open() {
 			continue
 		}
 		for after := ""; ; {
@@ -55,7 +45,7 @@ func (d *Digest) Run(ctx context.Context) (int, error) {
 				return 0, fmt.Errorf("list %s requests: %w", st, err)
 			}
 			for _, r := range items {
-				if r.DueDate != nil && r.DueDate.Before(horizon) && open(r.Status) && !seen[r.ID] {
+				if r.DueDate != nil && r.DueDate.Before(horizon) && r.Status.Open() && !seen[r.ID] {
 					seen[r.ID] = true
 					due = append(due, r)
 				}

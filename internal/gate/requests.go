@@ -357,7 +357,12 @@ type ListParams struct {
 	DueBefore string
 	// DueBeforeGiven tells an empty due_before (422) from none.
 	DueBeforeGiven bool
-	Identity       string
+	// Open ("true" or "false", with DueBefore) keeps only the requests that
+	// still wait for a decision, or only the decided ones; OpenGiven tells
+	// an empty value (422) from none.
+	Open      string
+	OpenGiven bool
+	Identity  string
 }
 
 // Page is one page of requests; NextCursor is "" on the last page.
@@ -428,8 +433,12 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 	if len(p.Identity) > MaxIdentityQueryLen {
 		return Page{}, &ValidationError{Fields: []FieldError{maxLengthError(MaxIdentityQueryLen, "query", "identity")}}
 	}
+	set, err := dueSetParam(p, before != nil)
+	if err != nil {
+		return Page{}, err
+	}
 	if before != nil && p.Identity == "" && p.RequestID == "" {
-		return u.listDue(ctx, q, *before, p.Cursor)
+		return u.listDue(ctx, q, set, *before, p.Cursor)
 	}
 	if p.Cursor != "" {
 		after, err := u.cursor(ctx, p.Cursor)
@@ -439,7 +448,7 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 		q.After = after
 	}
 	if p.Identity != "" && p.RequestID == "" {
-		return u.listIdentity(ctx, q, p.Identity, before)
+		return u.listIdentity(ctx, q, p.Identity, before, set)
 	}
 	if p.RequestID != "" {
 		r, err := u.get(ctx, p.RequestID)
@@ -451,12 +460,31 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 			return Page{}, err
 		case q.Status != "" && r.Status != q.Status,
 			p.Identity != "" && !matchesIdentity(r, p.Identity),
-			before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)):
+			before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)), !set.holds(r.Status):
 			return Page{Items: []*PrivacyRequest{}}, nil
 		}
 		return Page{Items: []*PrivacyRequest{r}}, nil
 	}
 	return u.storePage(ctx, q)
+}
+
+// dueSetParam reads the open filter, which only a due date listing takes.
+func dueSetParam(p ListParams, withDueBefore bool) (DueSet, error) {
+	if p.Open == "" && !p.OpenGiven {
+		return DueAll, nil
+	}
+	set := DueOpen
+	switch p.Open {
+	case "true":
+	case "false":
+		set = DueDecided
+	default:
+		return DueAll, Invalid("value could not be parsed to a boolean", "type_error.bool", "query", "open")
+	}
+	if !withDueBefore {
+		return DueAll, Invalid("open filters a due date listing: give due_before too", "value_error.missing", "query", "due_before")
+	}
+	return set, nil
 }
 
 // listPage is one page of the store's listing for q, continuing after cursor.

@@ -26,6 +26,18 @@ var Statuses = []Status{
 	StatusApproved, StatusDenied, StatusInProcessing, StatusComplete, StatusCanceled, StatusError,
 }
 
+// Open reports whether a request of this status still waits for
+// something before it can be executed, so that its due date concerns it.
+// Approved, denied, canceled, in-processing and complete requests are
+// decided: none of them moves back.
+func (s Status) Open() bool {
+	switch s {
+	case StatusApproved, StatusDenied, StatusCanceled, StatusComplete, StatusInProcessing:
+		return false
+	}
+	return true
+}
+
 // ParseStatus accepts exactly the values of Statuses.
 func ParseStatus(s string) (Status, bool) {
 	for _, st := range Statuses {

@@ -131,8 +131,9 @@ func listRequests(u *gate.Requests) HandlerFunc {
 			return Response{}, err
 		}
 		p := gate.ListParams{Status: r.Query("status"), RequestID: r.Query("request_id"), Cursor: r.Query("cursor"), Size: size,
-			DueBefore: r.Query("due_before"), Identity: r.Query("identity")}
+			DueBefore: r.Query("due_before"), Identity: r.Query("identity"), Open: r.Query("open")}
 		_, p.DueBeforeGiven = r.Event.QueryStringParameters["due_before"]
+		_, p.OpenGiven = r.Event.QueryStringParameters["open"]
 		page, err := u.List(ctx, p)
 		if err != nil {
 			return Response{}, err

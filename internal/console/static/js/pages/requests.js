@@ -110,14 +110,17 @@ export async function requestsPage(main, ctx) {
     if (status) q.set('status', status);
     if (cursor) q.set('cursor', cursor);
     if (search) q.set('identity', search);
-    if (view) q.set('due_before', new Date(Date.now() + DUE_SOON_DAYS * 86_400_000).toISOString());
+    if (view) {
+      q.set('due_before', new Date(Date.now() + DUE_SOON_DAYS * 86_400_000).toISOString());
+      if (!status) q.set('open', 'true'); // a decided request is no longer due; a status chosen says what it wants
+    }
     page = await api('GET', `/privacy-request?${q}`);
   } catch (e) {
     if (e.relogin) throw e;
     mount(body, errorBox(e, rerender));
     return;
   }
-  const what = [view ? `due within ${DUE_SOON_DAYS} days or overdue` : '', search ? 'of the identity searched for' : '',
+  const what = [view ? `${status ? '' : 'waiting for a decision, '}due within ${DUE_SOON_DAYS} days or overdue` : '', search ? 'of the identity searched for' : '',
     status ? `“${STATUS[status] || status}”` : ''].filter(Boolean).join(', ');
   const items = page.items || [];
   // A page can come empty with a cursor: a Due soon list of one status reads
@@ -176,7 +179,7 @@ export async function requestsPage(main, ctx) {
   };
   mount(body,
     search ? h('p', {class: 'notice info', id: 'search-note'}, 'Requests of the identity searched for, newest first.') : null,
-    view ? h('p', {class: 'notice info', id: 'due-note'}, `Requests due within ${DUE_SOON_DAYS} days or overdue, in every status, soonest due first.`) : null,
+    view ? h('p', {class: 'notice info', id: 'due-note'}, status ? `Requests due within ${DUE_SOON_DAYS} days or overdue, soonest due first.` : `Requests still waiting for a decision, due within ${DUE_SOON_DAYS} days or overdue, soonest due first.`) : null,
     canReview ? h('div', {class: 'bulk', role: 'toolbar', 'aria-label': 'Decide the selected requests'}, count, buttons) : null,
     h('table', {class: 'list', id: 'requests'},
       h('caption', {class: 'sr-only'}, view ? 'Privacy requests, soonest due first' : 'Privacy requests, newest first'),
