@@ -2,9 +2,11 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,18 +33,27 @@ var _ gate.DeliveryLog = (*DeliveryLog)(nil)
 //     shows it as that call's outcome, so neither the call nor the reply
 //     needs to know whether the other came first, and each is one write;
 //   - an hour's counts: "H#<webhook>#<shard>", "<hour>": attempts, failures,
-//     replies, the last failure, and one counter per latency bucket.
+//     replies, the last failure, and one counter per latency bucket, added
+//     up in the function instance and written at most once a minute
+//     (countsBuffer), to a shard the instance picks at random when built.
 //
 // Attempts and replies expire DeliveryLogRetention after they are written,
 // counts two days after their hour.
 type DeliveryLog struct {
-	db    *dynamodb.Client
-	table string
+	db     *dynamodb.Client
+	table  string
+	counts *countsBuffer
+	// countsShard is the shard this instance writes its counts to: many
+	// instances spread over them, and one instance's writes to a key come
+	// a minute apart at most.
+	countsShard string
+	now         func() time.Time // when counts are due; tests set it
 }
 
-// NewDeliveryLog uses the delivery-log table named table.
+// NewDeliveryLog uses the delivery-log table named table. Build one per
+// function instance: it holds the instance's counts until they are written.
 func NewDeliveryLog(db *dynamodb.Client, table string) *DeliveryLog {
-	return &DeliveryLog{db: db, table: table}
+	return &DeliveryLog{db: db, table: table, counts: newCountsBuffer(), countsShard: fmt.Sprintf("%02d", rand.IntN(logShards)), now: time.Now}
 }
 
 // logShards spreads a webhook's log and counts over this many partition key
@@ -57,8 +68,7 @@ const countsRetention = 48 * time.Hour
 // hourLayout names an hour's counts item; it sorts by time.
 const hourLayout = "2006-01-02T15"
 
-// logShard is the shard of one delivery: all its attempts, its reply and its
-// counts share it.
+// logShard is the shard of one delivery: all its attempts and its reply share it.
 func logShard(webhookKey, id string, run int) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(gate.RunDeliveryID(id, webhookKey, run)))
@@ -87,7 +97,8 @@ func (l *DeliveryLog) key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}
 }
 
-// LogAttempt writes the attempt and counts it: two writes.
+// LogAttempt writes the attempt and counts it: one write, and the counts'
+// when they are due (countsBuffer).
 func (l *DeliveryLog) LogAttempt(ctx context.Context, webhookKey string, a gate.LoggedAttempt) error {
 	item := map[string]types.AttributeValue{
 		"pk": str(AttemptPartition(webhookKey, a.PrivacyRequestID, a.Run)), "sk": str(attemptSortKey(a)), "o": str(string(a.Outcome)),
@@ -108,11 +119,12 @@ func (l *DeliveryLog) LogAttempt(ctx context.Context, webhookKey string, a gate.
 	if _, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
 		return fmt.Errorf("log attempt of webhook %q: %w", webhookKey, err)
 	}
-	return l.count(ctx, webhookKey, a.PrivacyRequestID, a.Run, a.At, attemptCounts(a))
+	return l.count(ctx, webhookKey, a.At, attemptCounts(a))
 }
 
 // LogReply keeps the reply of run of request id, which listings show as the
-// outcome of its call, and counts it: two writes.
+// outcome of its call, and counts it: one write, and the counts' when they
+// are due.
 func (l *DeliveryLog) LogReply(ctx context.Context, webhookKey, id string, run int, answer gate.WebhookState, at time.Time) error {
 	_, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: map[string]types.AttributeValue{
 		"pk": str(AttemptPartition(webhookKey, id, run)), "sk": str(replySortKey(id, run)),
@@ -125,15 +137,7 @@ func (l *DeliveryLog) LogReply(ctx context.Context, webhookKey, id string, run i
 	if answer == gate.WebhookNotEligible {
 		field = "ne"
 	}
-	return l.count(ctx, webhookKey, id, run, at, hourCounts{add: map[string]int64{field: 1}})
-}
-
-// hourCounts is one update of an hour's counts: counters to add and, for a
-// failure, the last failure to set.
-type hourCounts struct {
-	add         map[string]int64
-	failureAt   string
-	failureText string
+	return l.count(ctx, webhookKey, at, hourCounts{add: map[string]int64{field: 1}})
 }
 
 func attemptCounts(a gate.LoggedAttempt) hourCounts {
@@ -148,28 +152,58 @@ func attemptCounts(a gate.LoggedAttempt) hourCounts {
 	return c
 }
 
-// count adds c to the counts of the hour of at, in the delivery's shard.
-func (l *DeliveryLog) count(ctx context.Context, webhookKey, id string, run int, at time.Time, c hourCounts) error {
-	hour := at.UTC().Truncate(time.Hour)
-	values := map[string]types.AttributeValue{":x": expiry(hour.Add(time.Hour + countsRetention))}
+// count adds c to the instance's counts of the hour of at, then writes
+// the counts that are due, each key's with one UpdateItem. A write that
+// fails keeps its counts for the next try; its error is returned (the
+// callers log it and go on).
+func (l *DeliveryLog) count(ctx context.Context, webhookKey string, at time.Time, c hourCounts) error {
+	l.counts.add(countsKey{webhook: webhookKey, hour: at.UTC().Truncate(time.Hour)}, c)
+	var errs []error
+	for k, c := range l.counts.due(l.now()) {
+		if err := l.writeCounts(ctx, k, c); err != nil {
+			l.counts.add(k, c)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeCounts adds c to the counts item of k in the instance's shard: one
+// ADD of every counter. Several instances' writes land in any order, so
+// the last failure is set only over an earlier one; when a later one is
+// already stored, the counters are added without it (a second write, as
+// rare as two instances' failures of one webhook within a minute).
+func (l *DeliveryLog) writeCounts(ctx context.Context, k countsKey, c hourCounts) error {
+	values := map[string]types.AttributeValue{":x": expiry(k.hour.Add(time.Hour + countsRetention))}
 	names := map[string]string{}
 	var adds []string
 	for _, f := range slices.Sorted(maps.Keys(c.add)) {
 		names["#"+f], values[":"+f] = f, number(c.add[f])
 		adds = append(adds, fmt.Sprintf("#%s :%s", f, f))
 	}
-	update := "SET expires_at = :x"
-	if c.failureAt != "" {
-		update += ", lfa = :lfa, lf = :lf"
-		values[":lfa"], values[":lf"] = str(c.failureAt), str(c.failureText)
+	in := &dynamodb.UpdateItemInput{
+		TableName: &l.table, Key: l.key(countsPartition(k.webhook, l.countsShard), k.hour.Format(hourLayout)),
+		UpdateExpression: aws.String("SET expires_at = :x ADD " + strings.Join(adds, ", ")), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	}
-	update += " ADD " + strings.Join(adds, ", ")
-	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &l.table, Key: l.key(countsPartition(webhookKey, logShard(webhookKey, id, run)), hour.Format(hourLayout)),
-		UpdateExpression: aws.String(update), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	})
+	if c.failureAt != "" {
+		withFailure := *in
+		withFailure.UpdateExpression = aws.String("SET expires_at = :x, lfa = :lfa, lf = :lf ADD " + strings.Join(adds, ", "))
+		withFailure.ConditionExpression = aws.String("attribute_not_exists(lfa) OR lfa < :lfa")
+		withFailure.ExpressionAttributeValues = maps.Clone(values)
+		withFailure.ExpressionAttributeValues[":lfa"], withFailure.ExpressionAttributeValues[":lf"] = str(c.failureAt), str(c.failureText)
+		_, err := l.db.UpdateItem(ctx, &withFailure)
+		var later *types.ConditionalCheckFailedException
+		if !errors.As(err, &later) {
+			return countsError(k, err)
+		}
+	}
+	_, err := l.db.UpdateItem(ctx, in)
+	return countsError(k, err)
+}
+
+func countsError(k countsKey, err error) error {
 	if err != nil {
-		return fmt.Errorf("count delivery of webhook %q: %w", webhookKey, err)
+		return fmt.Errorf("count deliveries of webhook %q: %w", k.webhook, err)
 	}
 	return nil
 }

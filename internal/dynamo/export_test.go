@@ -1,6 +1,9 @@
 package dynamo
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pregate/pregate/internal/gate"
@@ -23,4 +26,10 @@ func UnreadableDueItem(id string, dueMicros int64) map[string]types.AttributeVal
 		AttrID: stringValue(id), AttrStatus: stringValue(string(gate.StatusApproved)), attrShard: stringValue(shard(id)),
 		attrSortKey: stringValue("yesterday#" + id), attrUpdatedAt: stringValue("yesterday"), attrDue: number(dueMicros),
 	}
+}
+
+// SetDeliveryLogClock makes now the clock that says when l's counts are due,
+// and shard the shard it writes them to.
+func SetDeliveryLogClock(l *DeliveryLog, now func() time.Time, shard int) {
+	l.now, l.countsShard = now, fmt.Sprintf("%02d", shard)
 }
