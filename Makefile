@@ -12,7 +12,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < infra/requirements-c
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUNCTIONS := AdminApiFunction:admin-api PublicApiFunction:public-api StreamFunction:stream DispatcherFunction:dispatcher ReconcilerFunction:reconciler
 
-.PHONY: run test tools vet lint spectral sam-build build venv clean bench bench-hello soak screenshots sdk-deps sdk-test
+.PHONY: run test tools vet lint spectral sam-build build venv clean bench bench-hello bench-floors soak screenshots sdk-deps sdk-test
 
 # Built, then exec'd: Ctrl-C reaches the program itself, which stops moto and
 # exits 0 (go run would relink on every start and report the signal as an error).
@@ -162,7 +162,18 @@ export HELLO_GO
 bench-hello:
 	@mkdir -p $(dir $(HELLO_SRC)) && printf '%s\n' "$$HELLO_GO" > $(HELLO_SRC)
 	GOOS=linux GOARCH=$$(go env GOARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o bin/host/Hello/bootstrap ./$(dir $(HELLO_SRC))
-bench: $(VENV_STAMP) build bench-hello
+# Each function's SDK floor: the hello world importing (blank) every public
+# package of the AWS SDK and smithy-go the function links, so that it runs
+# their package initialisation (service schemas, endpoint tables) and nothing
+# of ours: the init the function cannot go below while it calls those services.
+bench-floors:
+	@for f in $(FUNCTIONS); do id=$${f%%:*}; src=bin/_floor/$$id; mkdir -p $$src; \
+	  printf '%s\n' "$$HELLO_GO" > $$src/main.go; \
+	  { echo 'package main'; echo 'import ('; \
+	    go list -deps -tags lambda.norpc ./functions/$${f##*:} | grep -E '^github.com/aws/(aws-sdk-go-v2|smithy-go)/' | grep -v /internal | sed 's/.*/\t_ "&"/'; \
+	    echo ')'; } > $$src/sdk.go; \
+	  GOOS=linux GOARCH=$$(go env GOARCH) CGO_ENABLED=0 go build $(GO_BUILD_FLAGS) -o bin/host/floor/$$id/bootstrap ./$$src || exit 1; done
+bench: $(VENV_STAMP) build bench-hello bench-floors
 	@$(MAKE) --no-print-directory build BUILD_DIR=bin/host LAMBDA_ARCH=$$(go env GOARCH) > /dev/null
 	go run ./infra/bench -arm64 bin -host bin/host $(BENCH_ARGS)
 
