@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -51,22 +52,48 @@ type callCounter struct {
 	mu             sync.Mutex
 	counts         map[string]int // "Service/Operation" -> attempts
 	background     int            // calls of background functions since the last take
-	eventSourceSQS int            // the pollers' receives that got messages, and their deletes
+	eventSourceSQS map[string]int // the pollers' receives that got messages, and their deletes, by operation
 }
 
-func newCallCounter() *callCounter { return &callCounter{counts: map[string]int{}} }
+func newCallCounter() *callCounter {
+	return &callCounter{counts: map[string]int{}, eventSourceSQS: map[string]int{}}
+}
+
+// fifoMark ends the name of an SQS call to a FIFO queue, which SQS bills
+// dearer than one to a standard queue ("SQS/SendMessage (FIFO)").
+const fifoMark = " (FIFO)"
+
+// fifoQueue is the stack value that tells a call to a FIFO queue.
+type fifoQueue struct{}
 
 // install adds the counting middleware to every client built from cfg.
 func (c *callCounter) install(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(st *middleware.Stack) error {
+		err := st.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchQueueType",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if v := reflect.ValueOf(in.Parameters); awsmiddleware.GetServiceID(ctx) == "SQS" && v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+					if f := v.Elem().FieldByName("QueueUrl"); f.IsValid() {
+						url, _ := f.Interface().(*string)
+						ctx = middleware.WithStackValue(ctx, fifoQueue{}, strings.HasSuffix(aws.ToString(url), ".fifo"))
+					}
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+		if err != nil {
+			return err
+		}
 		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCallCounter",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				op := awsmiddleware.GetServiceID(ctx) + "/" + awsmiddleware.GetOperationName(ctx)
-				c.count(local.FunctionOf(ctx), op)
+				name := op
+				if fifo, _ := middleware.GetStackValue(ctx, fifoQueue{}).(bool); fifo {
+					name += fifoMark
+				}
+				c.count(local.FunctionOf(ctx), op, name)
 				out, md, err := next.HandleFinalize(ctx, in)
 				if local.FunctionOf(ctx) == "" && eventSourceBilled(op, out.Result) {
 					c.mu.Lock()
-					c.eventSourceSQS++
+					c.eventSourceSQS[name]++
 					c.mu.Unlock()
 				}
 				return out, md, err
@@ -74,7 +101,8 @@ func (c *callCounter) install(cfg *aws.Config) {
 	})
 }
 
-func (c *callCounter) count(function, op string) {
+// count counts a call of op, named name (op, marked when to a FIFO queue).
+func (c *callCounter) count(function, op, name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -82,7 +110,7 @@ func (c *callCounter) count(function, op string) {
 	case backgroundFunctions[function]:
 		c.background++
 	default:
-		c.counts[op]++
+		c.counts[name]++
 	}
 }
 
@@ -96,13 +124,28 @@ func (c *callCounter) take() map[string]int {
 	return out
 }
 
-// takeEventSource returns the billed event-source SQS calls since the last take.
-func (c *callCounter) takeEventSource() int {
+// takeEventSource returns the billed event-source SQS calls since the last
+// take, by operation.
+func (c *callCounter) takeEventSource() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.eventSourceSQS
-	c.eventSourceSQS = 0
-	return n
+	out := c.eventSourceSQS
+	c.eventSourceSQS = map[string]int{}
+	return out
+}
+
+// sqsCalls adds up the SQS calls of counts to standard and FIFO queues.
+func sqsCalls(counts map[string]int) (standard, fifo int) {
+	for k, n := range counts {
+		switch {
+		case !strings.HasPrefix(k, "SQS/"):
+		case strings.HasSuffix(k, fifoMark):
+			fifo += n
+		default:
+			standard += n
+		}
+	}
+	return standard, fifo
 }
 
 // eventSourceBilled reports whether a poller's call is one Lambda's SQS

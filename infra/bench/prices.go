@@ -19,7 +19,8 @@ var Prices = struct {
 	LambdaGBSecondArm64    float64 // Lambda duration, arm64 (first 7.5 bn GB-s a month)
 	DynamoDBWRUPerMillion  float64 // DynamoDB on-demand write request units
 	DynamoDBRRUPerMillion  float64 // DynamoDB on-demand read request units
-	SQSFIFOPerMillion      float64 // SQS FIFO requests (standard is 0.40; we price every call as FIFO, the dearer)
+	SQSStandardPerMillion  float64 // SQS standard queue requests (the dispatch queue)
+	SQSFIFOPerMillion      float64 // SQS FIFO queue requests (the approved queue)
 	KMSPerMillion          float64 // KMS requests ($0.03 per 10,000)
 	LogsIngestionPerGB     float64 // CloudWatch Logs standard ingestion (https://aws.amazon.com/cloudwatch/pricing/)
 }{
@@ -29,15 +30,11 @@ var Prices = struct {
 	LambdaGBSecondArm64:    0.0000133334,
 	DynamoDBWRUPerMillion:  0.625,
 	DynamoDBRRUPerMillion:  0.125,
+	SQSStandardPerMillion:  0.40,
 	SQSFIFOPerMillion:      0.50,
 	KMSPerMillion:          3.00,
 	LogsIngestionPerGB:     0.50,
 }
-
-// platformLogBytes is what Lambda itself logs per invocation: its START,
-// END and REPORT lines (about 60, 50 and 200 bytes with a cold start's Init
-// Duration), rounded up.
-const platformLogBytes = 320
 
 // lambdaMemoryGB is the template's MemorySize (128 MB).
 const lambdaMemoryGB = 128.0 / 1024
@@ -118,31 +115,35 @@ func measuredLambdaSeconds(r *systemRun) float64 {
 // cost prices one run per million approved requests. Every API handler
 // invocation is one HTTP API request; Lambda duration is lambdaSeconds at
 // 128 MB; DynamoDB is priced by the write and read units of the capacity
-// model (capacity.go), indexes included; SQS and KMS by call.
+// model (capacity.go), indexes included; SQS by call and queue type, KMS by call.
 func cost(r *systemRun, cpuPerRequest time.Duration) costBreakdown {
 	perMillion := 1e6 / float64(r.N)
 	var apiCalls, invocations int
 	for fn, ds := range r.Invocations {
-		if strings.HasSuffix(fn, "ApiFunction") {
+		if isAPIFunction(fn) {
 			apiCalls += len(ds)
 		}
 		invocations += len(ds)
 	}
 	f := classify(r.Calls)
+	standard, fifo := sqsCalls(r.Calls)
+	sourceStandard, sourceFIFO := sqsCalls(r.EventSourceSQS)
+	standard, fifo = standard+sourceStandard, fifo+sourceFIFO
 	return costBreakdown{
 		APIGateway:     float64(apiCalls) * perMillion * Prices.HTTPAPIPerMillion / 1e6,
 		LambdaRequests: float64(invocations) * perMillion * Prices.LambdaRequestPerMillon / 1e6,
 		LambdaDuration: lambdaSeconds(r, cpuPerRequest) * lambdaMemoryGB * perMillion * Prices.LambdaGBSecondArm64,
 		DynamoDB:       (r.Writes.WCU*Prices.DynamoDBWRUPerMillion + r.Reads.RCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
 		OtherTables:    (r.Reads.OtherWCU*Prices.DynamoDBWRUPerMillion + r.Reads.LogRCU*Prices.DynamoDBRRUPerMillion) * perMillion / 1e6,
-		SQS:            float64(f.SQS+r.EventSourceSQS) * perMillion * Prices.SQSFIFOPerMillion / 1e6,
+		SQS:            (float64(standard)*Prices.SQSStandardPerMillion + float64(fifo)*Prices.SQSFIFOPerMillion) * perMillion / 1e6,
 		KMS:            float64(f.KMS) * perMillion * Prices.KMSPerMillion / 1e6,
-		Logs:           float64(r.LogBytes+int64(invocations)*platformLogBytes) / 1e9 * Prices.LogsIngestionPerGB * perMillion,
+		Logs:           float64(r.LogBytes+r.ServiceLogBytes) / 1e9 * Prices.LogsIngestionPerGB * perMillion,
 	}
 }
 
 // describeRun prints, as comments, where one M=3 run's cost comes from.
 func describeRun(rep *report, r *systemRun, c costBreakdown, cpuPerRequest time.Duration) {
+	sourceStandard, sourceFIFO := sqsCalls(r.EventSourceSQS)
 	rep.note("M=3 run: %d requests; prices of %s (us-east-1 list)", r.N, Prices.Date)
 	for _, fn := range sortedKeys(r.Invocations) {
 		ds := r.Invocations[fn]
@@ -156,8 +157,8 @@ func describeRun(rep *report, r *systemRun, c costBreakdown, cpuPerRequest time.
 	for _, k := range sortedKeys(r.Calls) {
 		rep.note("  %s: %.2f per request", k, float64(r.Calls[k])/float64(r.N))
 	}
-	rep.note("  SQS event sources (receives that got messages, deletes): %.2f per request; logs: %.0f bytes per request of ours and EMF, plus %d per invocation of Lambda's",
-		float64(r.EventSourceSQS)/float64(r.N), float64(r.LogBytes)/float64(r.N), platformLogBytes)
+	rep.note("  SQS event sources (receives that got messages, deletes): %.2f per request; logs: %.0f bytes per request of ours and EMF, plus %.0f of Lambda's own lines and the HTTP API's access log",
+		float64(sourceStandard+sourceFIFO)/float64(r.N), float64(r.LogBytes)/float64(r.N), float64(r.ServiceLogBytes)/float64(r.N))
 	rep.note("  cost per million: API Gateway %.2f, Lambda requests %.2f, Lambda duration %.2f, DynamoDB %.2f, other tables (delivery log) %.2f, SQS %.2f, KMS %.2f, CloudWatch Logs %.2f",
 		c.APIGateway, c.LambdaRequests, c.LambdaDuration, c.DynamoDB, c.OtherTables, c.SQS, c.KMS, c.Logs)
 	measured := measuredLambdaSeconds(r)

@@ -39,8 +39,11 @@ type systemRun struct {
 	// EventSourceSQS are the SQS calls Lambda's event sources are billed for
 	// (receives that got messages, deletes); LogBytes what the functions
 	// logged, EMF metric lines included.
-	EventSourceSQS int
+	EventSourceSQS map[string]int
 	LogBytes       int64
+	// ServiceLogBytes are the lines AWS writes for us: Lambda's own per
+	// invocation and the HTTP API's access log per request (logModel).
+	ServiceLogBytes int64
 }
 
 // runSystem starts a local system (manual approval required, the default,
@@ -71,6 +74,10 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 	}
 	defer sys.Stop()
 	tmpl, err := stack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	serviceLogs, err := newLogModel(tmpl)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +131,7 @@ func runSystem(ctx context.Context, root string, m, rounds, n, concurrency int) 
 		}
 		run := &systemRun{M: m, N: n, Calls: counter.take(), EventSourceSQS: counter.takeEventSource(), LogBytes: logs.take(),
 			Invocations: invoked.take(), Writes: newLedger()}
+		run.ServiceLogBytes = serviceLogs.bytes(run.Invocations)
 		var attempts map[string]int
 		run.Reads, attempts = meter.take()
 		records, err := tail.read(ctx)

@@ -110,7 +110,14 @@ func (a *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (ev
 	resp := a.serve(ctx, &ev)
 	out := encode(resp)
 	a.cors.decorate(ev.RouteKey, (&Request{Event: &ev}).Header("Origin"), out.Headers)
-	a.log.InfoContext(ctx, "request",
+	// The HTTP API's access log has a line for every request (route, status,
+	// latencies, and this invocation's aws_request_id): ours repeats it only
+	// for a refusal or a fault, whose cause the lines around it give.
+	level := slog.LevelDebug
+	if out.StatusCode >= http.StatusBadRequest {
+		level = slog.LevelInfo
+	}
+	a.log.Log(ctx, level, "request",
 		"route", ev.RouteKey, logkey.StatusCode, out.StatusCode,
 		logkey.APIRequestID, ev.RequestContext.RequestID,
 		"duration_ms", float64(a.now().Sub(start).Microseconds())/1000)
