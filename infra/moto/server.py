@@ -17,10 +17,12 @@ per call took an eighth of its time under load. What it answers does not
 change.
 """
 import argparse
+import io
 import signal
 import sys
 import threading
 import time
+import traceback
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -46,6 +48,60 @@ class QuietRequestHandler(MotoRequestHandler):
 
     def log_request(self, code="-", size="-"):
         pass
+
+
+class KeepAliveRequestHandler(QuietRequestHandler):
+    """Keeps each connection open for the client's next call, as AWS's
+    endpoints do. werkzeug's own handler answers every request with
+    Connection: close, so an SDK client would dial a new TCP connection for
+    each call, work a client of AWS does not do (--keep-alive).
+
+    It reads the request's body whole (Content-Length) before the app runs
+    and sends the app's answer with its length, so no byte of one request
+    is left to be read as the next one's. Requests it cannot frame that way
+    (chunked bodies, Expect: 100-continue) go to werkzeug's handler, which
+    closes their connection as before.
+    """
+
+    protocol_version = "HTTP/1.1"
+    # The answer's head and body go out in two writes: without this the
+    # body waits for the client's delayed acknowledgement of the head (40 ms).
+    disable_nagle_algorithm = True
+
+    def run_wsgi(self):
+        if "Transfer-Encoding" in self.headers or "Expect" in self.headers:
+            return super().run_wsgi()
+        environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        answer = {}
+        chunks = []
+
+        def start_response(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:
+            self.server.log("error", "Error on request:\n%s", traceback.format_exc())
+            self.close_connection = True
+            self.send_error(500)
+            return
+        body = b"".join(chunks)
+        code, _, reason = answer["status"].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in answer["headers"]:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 def fast_sqs():
@@ -84,6 +140,8 @@ def main():
     parser.add_argument("--threaded-dynamodb", action="store_true",
                         help="do not serialise DynamoDB calls (only to reproduce the race)")
     parser.add_argument("--log-requests", action="store_true", help="log every request (werkzeug's access log)")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="keep connections open between requests, as AWS does (werkzeug closes each one)")
     args = parser.parse_args()
     fast_sqs()
 
@@ -91,6 +149,8 @@ def main():
     if not args.threaded_dynamodb:
         app = SerializeDynamoDB(app)
     handler = MotoRequestHandler if args.log_requests else QuietRequestHandler
+    if args.keep_alive:
+        handler = KeepAliveRequestHandler
     server = make_server(args.host, args.port, app, threaded=True, request_handler=handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))

@@ -32,6 +32,9 @@ type MotoOptions struct {
 	ThreadedDynamoDB bool
 	// Log receives moto's own output; nil discards it.
 	Log io.Writer
+	// KeepAlive keeps each connection open for the client's next call, as
+	// AWS's endpoints do; otherwise moto closes it after every answer.
+	KeepAlive bool
 }
 
 // StartMoto starts moto on a free loopback port and waits until it answers.
@@ -49,6 +52,9 @@ func StartMoto(ctx context.Context, root string, opts MotoOptions) (*Moto, error
 	args := []string{filepath.Join(root, "infra", "moto", "server.py")}
 	if opts.ThreadedDynamoDB {
 		args = append(args, "--threaded-dynamodb")
+	}
+	if opts.KeepAlive {
+		args = append(args, "--keep-alive")
 	}
 	if opts.Log != nil { // someone reads moto's output: include its request log
 		args = append(args, "--log-requests")
