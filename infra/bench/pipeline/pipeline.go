@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -319,8 +320,14 @@ func (c *instantCaller) take() []call {
 
 // CPUPerRequest runs n requests with m webhooks on the stack st after a
 // warm-up and returns the user+system CPU time per request spent in the
-// invocations.
+// invocations, with the Go scheduler threads (GOMAXPROCS) the template
+// gives the functions.
 func CPUPerRequest(ctx context.Context, cfg aws.Config, tmpl *stack.Template, st *stack.Stack, m, n int) (time.Duration, error) {
+	procs, err := FunctionProcs(tmpl)
+	if err != nil {
+		return 0, err
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	p, err := New(ctx, cfg, tmpl, st, m)
 	if err != nil {
 		return 0, err
@@ -341,6 +348,33 @@ func CPUPerRequest(ctx context.Context, cfg aws.Config, tmpl *stack.Template, st
 		return 0, fmt.Errorf("pipeline: %d approvals published for %d requests", p.Approved(), n+warmUp)
 	}
 	return p.cpu / time.Duration(n), nil
+}
+
+// measuredFunctions are the functions whose handlers the pipeline runs.
+var measuredFunctions = []string{"PublicApiFunction", "StreamFunction", "DispatcherFunction"}
+
+// FunctionProcs is the GOMAXPROCS the template gives the measured
+// functions (they must agree: they share this process), or the Go
+// runtime's default when it gives none.
+func FunctionProcs(tmpl *stack.Template) (int, error) {
+	procs := map[int]bool{}
+	for _, fn := range measuredFunctions {
+		n := runtime.GOMAXPROCS(0)
+		if v, ok := tmpl.FunctionEnv(fn)["GOMAXPROCS"]; ok {
+			var err error
+			if n, err = strconv.Atoi(fmt.Sprint(v)); err != nil || n < 1 {
+				return 0, fmt.Errorf("%s: GOMAXPROCS %v is not a positive number", fn, v)
+			}
+		}
+		procs[n] = true
+	}
+	if len(procs) != 1 {
+		return 0, fmt.Errorf("the functions %v have different GOMAXPROCS (%v): one process cannot measure them", measuredFunctions, procs)
+	}
+	for n := range procs {
+		return n, nil
+	}
+	return 0, nil
 }
 
 // cpuTime is the process's user+system CPU time so far (getrusage).

@@ -54,3 +54,21 @@ func BenchmarkApprovedRequestM3(b *testing.B) {
 	}
 	b.ReportMetric(float64(p.cpu.Microseconds())/float64(b.N), "cpu-us/op")
 }
+
+// TestFunctionProcs: the measure runs the handlers with the GOMAXPROCS the
+// template gives their functions (1 today), and refuses functions that
+// differ, which one process could not reproduce.
+func TestFunctionProcs(t *testing.T) {
+	tmpl, err := stack.LoadTemplate("../../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := FunctionProcs(tmpl); n != 1 || err != nil {
+		t.Errorf("the template's functions: GOMAXPROCS %d, %v; want 1", n, err)
+	}
+	tmpl.Resources["StreamFunction"] = stack.Resource{Properties: map[string]any{
+		"Environment": map[string]any{"Variables": map[string]any{"GOMAXPROCS": "2"}}}}
+	if n, err := FunctionProcs(tmpl); err == nil {
+		t.Errorf("functions with GOMAXPROCS 1 and 2 measured with %d", n)
+	}
+}
