@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -26,6 +27,11 @@ func FromEnvironment(getenv func(string) string) (aws.Config, error) {
 	cfg := aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(key, secret, getenv("AWS_SESSION_TOKEN")),
+		// One HTTP client for every service client of the function: each
+		// builds a transport of its own otherwise, and a function with a
+		// client per table opened (and TLS-handshook) a connection per
+		// client to the same endpoint.
+		HTTPClient: awshttp.NewBuildableClient(),
 	}
 	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)

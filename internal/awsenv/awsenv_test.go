@@ -3,6 +3,9 @@ package awsenv
 import (
 	"context"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 func TestFromEnvironment(t *testing.T) {
@@ -21,5 +24,23 @@ func TestFromEnvironment(t *testing.T) {
 	delete(env, "AWS_SECRET_ACCESS_KEY")
 	if _, err := FromEnvironment(func(k string) string { return env[k] }); err == nil {
 		t.Fatal("built without credentials")
+	}
+}
+
+// TestFromEnvironmentSharesOneHTTPClient: every service client built from
+// the configuration sends through one HTTP client, so one pool of
+// connections (and one TLS handshake per endpoint) serves the function.
+func TestFromEnvironmentSharesOneHTTPClient(t *testing.T) {
+	env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
+	cfg, err := FromEnvironment(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, log := dynamodb.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
+	queue := sqs.NewFromConfig(cfg)
+	if cfg.HTTPClient == nil || tables.Options().HTTPClient != cfg.HTTPClient || log.Options().HTTPClient != cfg.HTTPClient ||
+		queue.Options().HTTPClient != cfg.HTTPClient {
+		t.Fatalf("HTTP clients: config %p, two DynamoDB clients %p %p, SQS %p", cfg.HTTPClient,
+			tables.Options().HTTPClient, log.Options().HTTPClient, queue.Options().HTTPClient)
 	}
 }
