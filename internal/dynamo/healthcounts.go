@@ -83,10 +83,12 @@ func (b *countsBuffer) due(now time.Time) map[countsKey]hourCounts {
 			b.written[k] = now
 		}
 	}
-	// An ended hour with nothing pending is never written again.
-	maps.DeleteFunc(b.written, func(k countsKey, _ time.Time) bool {
+	// An ended hour with nothing pending is never written again, once its
+	// last write is a minute old: until then a failed write, added back,
+	// still waits its minute.
+	maps.DeleteFunc(b.written, func(k countsKey, last time.Time) bool {
 		_, waiting := b.pending[k]
-		return !waiting && k.hour.Before(current)
+		return !waiting && k.hour.Before(current) && now.Sub(last) >= countsEvery
 	})
 	return out
 }

@@ -63,9 +63,6 @@ func TestCountsBufferWritesAKeyAtMostOnceAMinute(t *testing.T) {
 	if got := takeCalls(b, h10.Add(time.Hour+10*time.Second)); !maps.Equal(got, map[countsKey]int64{fraud: 1, fraud11: 1}) {
 		t.Fatalf("at 11:00:10: written %v", got)
 	}
-	if _, kept := b.written[fraud]; kept {
-		t.Fatal("an ended hour with nothing pending is still remembered")
-	}
 }
 
 // Counts whose write failed are added back: nothing is counted twice or
@@ -87,5 +84,37 @@ func TestCountsBufferKeepsCountsWhoseWriteFailed(t *testing.T) {
 	got := b.due(t0.Add(time.Minute))[fraud]
 	if !maps.Equal(got.add, map[string]int64{"n": 3, "f": 2, "l40": 1}) || got.failureAt != "2026-12-07T10:30:00.000000Z" || got.failureText != "HTTP 503" {
 		t.Fatalf("written after the failure: %+v", got)
+	}
+}
+
+// An ended hour's counts whose write failed wait a minute too: the key
+// taken out is remembered until its write is a minute old, so a throttled
+// table is not asked again at every call.
+func TestCountsBufferRetriesAnEndedHourAMinuteLater(t *testing.T) {
+	b := newCountsBuffer()
+	h10 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	fraud := countsKey{"fraud", h10}
+	b.add(fraud, calls(1))
+	takeCalls(b, h10.Add(59*time.Minute+50*time.Second))
+	b.add(fraud, calls(1))
+	after := h10.Add(time.Hour + 10*time.Second)
+	failed := b.due(after)
+	if len(failed) != 1 {
+		t.Fatalf("at 11:00:10 the ended hour's counts are not due: %v", failed)
+	}
+	for k, c := range failed {
+		b.add(k, c)
+	}
+	if got := takeCalls(b, after.Add(time.Second)); len(got) != 0 {
+		t.Fatalf("tried again a second after the failed try: %v", got)
+	}
+	if got := takeCalls(b, after.Add(time.Minute)); got[fraud] != 1 {
+		t.Fatalf("a minute after the failed try: written %v", got)
+	}
+	if got := takeCalls(b, after.Add(2*time.Minute)); len(got) != 0 {
+		t.Fatalf("written again with nothing pending: %v", got)
+	}
+	if _, kept := b.written[fraud]; kept {
+		t.Fatal("an ended hour with nothing pending is still remembered")
 	}
 }
