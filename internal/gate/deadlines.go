@@ -207,17 +207,19 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, set DueSet, before 
 		set = dueSetOf(q.Status)
 	}
 	var out []*PrivacyRequest
-	// The status filter is applied to what the due set gives; a page is
-	// filled from up to maxDueReads of its pages. A status rare in its set
-	// (denied among the approved) would otherwise have one call read the
-	// whole set: the page then comes short, with a cursor.
+	// The filters are applied to what the due set gives, by each request's
+	// status as read: the store's index may still file a request just
+	// decided under the open set. A page is filled from up to maxDueReads
+	// of its pages. A status rare in its set (denied among the approved)
+	// would otherwise have one call read the whole set: the page then comes
+	// short, with a cursor.
 	for reads := 1; ; reads++ {
 		items, next, err := u.Deadlines.ListDue(ctx, set, before, q.Size, after)
 		if err != nil {
 			return Page{}, err
 		}
 		for _, r := range items {
-			if q.Status == "" || r.Status == q.Status {
+			if set.holds(r.Status) && (q.Status == "" || r.Status == q.Status) {
 				out = append(out, r)
 			}
 			if len(out) == q.Size {
