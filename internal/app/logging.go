@@ -12,7 +12,8 @@ import (
 // withLambdaRequestID adds the Lambda invocation's request id (aws_request_id)
 // to every record logged with a context that carries one, so a handler's log
 // calls need only pass ctx, and every line of one invocation shares the id
-// that Lambda's own START/END/REPORT lines carry.
+// that the HTTP API's access log gives as integrationRequestId (and Lambda's
+// own lines, at the system log level that lets them through).
 type withLambdaRequestID struct{ slog.Handler }
 
 func (h withLambdaRequestID) Handle(ctx context.Context, r slog.Record) error {
