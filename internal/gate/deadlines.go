@@ -244,8 +244,20 @@ func (u *Requests) listDue(ctx context.Context, q ListQuery, set DueSet, before 
 // requests, far below it.
 const maxIdentityMatches = 1000
 
+// dueFilter is what due_before and open ask of a request found by id or
+// by identity (a due listing asks it of the index instead).
+type dueFilter struct {
+	before *time.Time // nil: any due date, or none
+	set    DueSet
+}
+
+// admits reports whether r is due before f.before and in f's set.
+func (f dueFilter) admits(r *PrivacyRequest) bool {
+	return (f.before == nil || r.DueDate != nil && r.DueDate.Before(*f.before)) && f.set.holds(r.Status)
+}
+
 // listIdentity pages through the requests of one identity, newest first.
-func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, before *time.Time, set DueSet) (Page, error) {
+func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, due dueFilter) (Page, error) {
 	key, err := u.identityKey(ctx)
 	if err != nil {
 		return Page{}, err
@@ -259,7 +271,7 @@ func (u *Requests) listIdentity(ctx context.Context, q ListQuery, value string, 
 		switch {
 		case !matchesIdentity(r, value):
 		case q.Status != "" && r.Status != q.Status:
-		case before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)), !set.holds(r.Status):
+		case !due.admits(r):
 		case q.After != "" && SortKey(r) >= q.After:
 		default:
 			out = append(out, r)

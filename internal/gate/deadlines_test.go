@@ -269,3 +269,31 @@ func TestOpenDueListingLeavesOutARequestDecidedSinceItsIndexEntry(t *testing.T) 
 		t.Errorf("open listing: %v, want %v", ids, want)
 	}
 }
+
+// A request found by id or by identity is kept by due_before and open as a
+// due listing would keep it.
+func TestDueFilterAdmits(t *testing.T) {
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	later := at.Add(time.Hour)
+	pending := &PrivacyRequest{Status: StatusPending, DueDate: &at}
+	approved := &PrivacyRequest{Status: StatusApproved, DueDate: &at}
+	noDue := &PrivacyRequest{Status: StatusPending}
+	for _, c := range []struct {
+		f    dueFilter
+		r    *PrivacyRequest
+		want bool
+	}{
+		{dueFilter{}, noDue, true},
+		{dueFilter{before: &later}, pending, true},
+		{dueFilter{before: &at}, pending, false}, // strictly before
+		{dueFilter{before: &later}, noDue, false},
+		{dueFilter{before: &later, set: DueOpen}, pending, true},
+		{dueFilter{before: &later, set: DueOpen}, approved, false},
+		{dueFilter{before: &later, set: DueDecided}, approved, true},
+		{dueFilter{before: &later, set: DueDecided}, pending, false},
+	} {
+		if got := c.f.admits(c.r); got != c.want {
+			t.Errorf("%+v admits %s due %v: %v, want %v", c.f, c.r.Status, c.r.DueDate, got, c.want)
+		}
+	}
+}

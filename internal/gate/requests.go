@@ -440,6 +440,7 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 	if before != nil && p.Identity == "" && p.RequestID == "" {
 		return u.listDue(ctx, q, set, *before, p.Cursor)
 	}
+	due := dueFilter{before, set}
 	if p.Cursor != "" {
 		after, err := u.cursor(ctx, p.Cursor)
 		if err != nil {
@@ -448,7 +449,7 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 		q.After = after
 	}
 	if p.Identity != "" && p.RequestID == "" {
-		return u.listIdentity(ctx, q, p.Identity, before, set)
+		return u.listIdentity(ctx, q, p.Identity, due)
 	}
 	if p.RequestID != "" {
 		r, err := u.get(ctx, p.RequestID)
@@ -460,7 +461,7 @@ func (u *Requests) List(ctx context.Context, p ListParams) (Page, error) {
 			return Page{}, err
 		case q.Status != "" && r.Status != q.Status,
 			p.Identity != "" && !matchesIdentity(r, p.Identity),
-			before != nil && (r.DueDate == nil || !r.DueDate.Before(*before)), !set.holds(r.Status):
+			!due.admits(r):
 			return Page{Items: []*PrivacyRequest{}}, nil
 		}
 		return Page{Items: []*PrivacyRequest{r}}, nil
