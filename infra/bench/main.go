@@ -189,12 +189,12 @@ func cpuFigure(ctx context.Context, rep *report, root string, runs, n int) (time
 		}
 		us = append(us, float64(d)/float64(time.Microsecond))
 	}
-	procs, err := pipeline.FunctionProcs(tmpl)
+	rt, err := pipeline.FunctionRuntime(tmpl)
 	if err != nil {
 		return 0, err
 	}
-	rep.note("cpu_us_per_request_m3: %d requests a run, one at a time, user+system CPU (getrusage) inside the invocations, GOMAXPROCS=%d as the template gives the functions: "+
-		"runtime JSON, the AWS SDK and its HTTP client against moto (another process, connections kept open as AWS does) included; webhook config and targets in memory, validators answering in process", n, procs)
+	rep.note("cpu_us_per_request_m3: %d requests a run, one at a time, user+system CPU (getrusage) inside the invocations, GOMAXPROCS=%d and GOGC=%d as the template gives the functions: "+
+		"runtime JSON, the AWS SDK and its HTTP client against moto (another process, connections kept open as AWS does) included; webhook config and targets in memory, validators answering in process", n, rt.Procs, rt.GCPercent)
 	rep.figure("cpu_us_per_request_m3", median(us))
 	return time.Duration(median(us) * float64(time.Microsecond)), nil
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -320,14 +321,15 @@ func (c *instantCaller) take() []call {
 
 // CPUPerRequest runs n requests with m webhooks on the stack st after a
 // warm-up and returns the user+system CPU time per request spent in the
-// invocations, with the Go scheduler threads (GOMAXPROCS) the template
+// invocations, with the Go runtime settings (GOMAXPROCS, GOGC) the template
 // gives the functions.
 func CPUPerRequest(ctx context.Context, cfg aws.Config, tmpl *stack.Template, st *stack.Stack, m, n int) (time.Duration, error) {
-	procs, err := FunctionProcs(tmpl)
+	rt, err := FunctionRuntime(tmpl)
 	if err != nil {
 		return 0, err
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(rt.Procs))
+	defer debug.SetGCPercent(debug.SetGCPercent(rt.GCPercent))
 	p, err := New(ctx, cfg, tmpl, st, m)
 	if err != nil {
 		return 0, err
@@ -353,25 +355,44 @@ func CPUPerRequest(ctx context.Context, cfg aws.Config, tmpl *stack.Template, st
 // measuredFunctions are the functions whose handlers the pipeline runs.
 var measuredFunctions = []string{"PublicApiFunction", "StreamFunction", "DispatcherFunction"}
 
-// FunctionProcs is the GOMAXPROCS the template gives the measured
-// functions (they must agree: they share this process), or the Go
-// runtime's default when it gives none.
-func FunctionProcs(tmpl *stack.Template) (int, error) {
-	procs := map[int]bool{}
+// Runtime is the Go runtime's settings of a function that change its CPU.
+// GOMEMLIMIT is not among them: it acts near the memory limit, which the
+// measured requests stay far from.
+type Runtime struct {
+	Procs     int // GOMAXPROCS
+	GCPercent int // GOGC
+}
+
+// FunctionRuntime is the Runtime the template gives the measured functions
+// (they must agree: they share this process); a setting it does not give is
+// this process's.
+func FunctionRuntime(tmpl *stack.Template) (Runtime, error) {
+	procs, err := sharedSetting(tmpl, "GOMAXPROCS", runtime.GOMAXPROCS(0))
+	if err != nil {
+		return Runtime{}, err
+	}
+	current := debug.SetGCPercent(100)
+	debug.SetGCPercent(current)
+	gc, err := sharedSetting(tmpl, "GOGC", current)
+	return Runtime{Procs: procs, GCPercent: gc}, err
+}
+
+func sharedSetting(tmpl *stack.Template, name string, unset int) (int, error) {
+	values := map[int]bool{}
 	for _, fn := range measuredFunctions {
-		n := runtime.GOMAXPROCS(0)
-		if v, ok := tmpl.FunctionEnv(fn)["GOMAXPROCS"]; ok {
+		n := unset
+		if v, ok := tmpl.FunctionEnv(fn)[name]; ok {
 			var err error
 			if n, err = strconv.Atoi(fmt.Sprint(v)); err != nil || n < 1 {
-				return 0, fmt.Errorf("%s: GOMAXPROCS %v is not a positive number", fn, v)
+				return 0, fmt.Errorf("%s: %s %v is not a positive number", fn, name, v)
 			}
 		}
-		procs[n] = true
+		values[n] = true
 	}
-	if len(procs) != 1 {
-		return 0, fmt.Errorf("the functions %v have different GOMAXPROCS (%v): one process cannot measure them", measuredFunctions, procs)
+	if len(values) != 1 {
+		return 0, fmt.Errorf("the functions %v have different %s (%v): one process cannot measure them", measuredFunctions, name, values)
 	}
-	for n := range procs {
+	for n := range values {
 		return n, nil
 	}
 	return 0, nil

@@ -55,20 +55,24 @@ func BenchmarkApprovedRequestM3(b *testing.B) {
 	b.ReportMetric(float64(p.cpu.Microseconds())/float64(b.N), "cpu-us/op")
 }
 
-// TestFunctionProcs: the measure runs the handlers with the GOMAXPROCS the
-// template gives their functions (1 today), and refuses functions that
-// differ, which one process could not reproduce.
-func TestFunctionProcs(t *testing.T) {
+// TestFunctionRuntime: the measure runs the handlers with the GOMAXPROCS
+// and GOGC the template gives their functions (1 and 200 today), and
+// refuses functions that differ, which one process could not reproduce.
+func TestFunctionRuntime(t *testing.T) {
 	tmpl, err := stack.LoadTemplate("../../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := FunctionProcs(tmpl); n != 1 || err != nil {
-		t.Errorf("the template's functions: GOMAXPROCS %d, %v; want 1", n, err)
+	if rt, err := FunctionRuntime(tmpl); rt != (Runtime{Procs: 1, GCPercent: 200}) || err != nil {
+		t.Errorf("the template's functions: %+v, %v; want GOMAXPROCS 1, GOGC 200", rt, err)
 	}
-	tmpl.Resources["StreamFunction"] = stack.Resource{Properties: map[string]any{
-		"Environment": map[string]any{"Variables": map[string]any{"GOMAXPROCS": "2"}}}}
-	if n, err := FunctionProcs(tmpl); err == nil {
-		t.Errorf("functions with GOMAXPROCS 1 and 2 measured with %d", n)
+	for _, name := range []string{"GOMAXPROCS", "GOGC"} {
+		own := map[string]any{"Environment": map[string]any{"Variables": map[string]any{name: "3"}}}
+		saved := tmpl.Resources["StreamFunction"]
+		tmpl.Resources["StreamFunction"] = stack.Resource{Properties: own}
+		if rt, err := FunctionRuntime(tmpl); err == nil {
+			t.Errorf("functions with different %s measured with %+v", name, rt)
+		}
+		tmpl.Resources["StreamFunction"] = saved
 	}
 }
