@@ -185,15 +185,15 @@ func (s *Site) Routes() []httpapi.Route {
 }
 
 func (s *Site) root(_ context.Context, r *httpapi.Request) (httpapi.Response, error) {
-	f, err := s.files()
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	// API Gateway may route "/admin/" here as well as "/admin": only the
 	// slash-less one is sent on, so relative URLs resolve under /admin/.
 	if !strings.HasSuffix(r.Event.RawPath, "/") {
 		return httpapi.Response{Status: http.StatusFound, NoBody: true, Headers: map[string]string{
 			"Location": "/admin/", "Cache-Control": "no-cache"}}, nil
+	}
+	f, err := s.files()
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	return s.send(r, f.index, "no-cache"), nil
 }
