@@ -83,9 +83,9 @@ func (b *countsBuffer) due(now time.Time) map[countsKey]hourCounts {
 			b.written[k] = now
 		}
 	}
-	// An ended hour with nothing pending is never written again, once its
-	// last write is a minute old: until then a failed write, added back,
-	// still waits its minute.
+	// A key of an ended hour with nothing pending is forgotten once its last
+	// write is a minute old: until then, the counts of a write that failed,
+	// added back meanwhile, still wait their minute.
 	maps.DeleteFunc(b.written, func(k countsKey, last time.Time) bool {
 		_, waiting := b.pending[k]
 		return !waiting && k.hour.Before(current) && now.Sub(last) >= countsEvery
