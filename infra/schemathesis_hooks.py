@@ -2,7 +2,7 @@
 
 infra/schemathesis.toml lets some operations refuse schema-valid data with
 one more status, for rules the document states but a schema cannot express
-because they depend on stored state. The check below holds each of those
+because they depend on stored state or relate two parameters. The check below holds each of those
 refusals to the exact case that justifies it: the documented text, for a
 request that can meet the rule. Any other refusal with that status fails.
 """
