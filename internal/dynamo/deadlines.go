@@ -84,19 +84,16 @@ func (s *RequestStore) ListDue(ctx context.Context, set gate.DueSet, before time
 	}
 	const cond = "#due_set = :sh AND #due_date BETWEEN :from AND :to"
 	want := size + 1
-	var keys []indexKey
-	for _, sh := range dueSetShards(set) {
-		in := &dynamodb.QueryInput{
+	keys, err := queryShards(ctx, dueSetShards(set), func(ctx context.Context, sh string) ([]indexKey, error) {
+		return s.queryNumberKeys(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(indexDeadline),
 			KeyConditionExpression:    aws.String(cond),
 			ExpressionAttributeNames:  exprNames(cond),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":sh": stringValue(sh), ":from": number(from), ":to": number(bound - 1)},
-		}
-		got, err := s.queryNumberKeys(ctx, in, attrDueDate, want, after)
-		if err != nil {
-			return nil, "", err
-		}
-		keys = append(keys, got...)
+		}, attrDueDate, want, after)
+	})
+	if err != nil {
+		return nil, "", err
 	}
 	sort.Slice(keys, func(i, j int) bool { return numberKeyLess(keys[i].sort, keys[j].sort) })
 	more := len(keys) > size

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pregate/pregate/internal/gate"
 )
@@ -26,24 +27,22 @@ type indexKey struct{ id, sort string }
 // returned.
 func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.PrivacyRequest, string, error) {
 	want := q.Size + 1
-	var keys []indexKey
-	for _, sh := range shards() {
+	keys, err := queryShards(ctx, shards(), func(ctx context.Context, sh string) ([]indexKey, error) {
 		index, hashName, hashValue := indexCreated, "#shard", sh
 		if q.Status != "" {
 			index, hashName, hashValue = indexStatus, "#status_shard", string(q.Status)+"#"+sh
 		}
 		cond, values := listCondition(q, hashName, hashValue)
-		got, err := s.queryKeys(ctx, &dynamodb.QueryInput{
+		return s.queryKeys(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(index),
 			KeyConditionExpression:    aws.String(cond),
 			ExpressionAttributeNames:  exprNames(cond),
 			ExpressionAttributeValues: values,
 			ScanIndexForward:          aws.Bool(false),
 		}, attrSortKey, want)
-		if err != nil {
-			return nil, "", err
-		}
-		keys = append(keys, got...)
+	})
+	if err != nil {
+		return nil, "", err
 	}
 	if q.From != "" && q.After != "" {
 		keys = slices.DeleteFunc(keys, func(k indexKey) bool { return k.sort == q.After })
@@ -58,6 +57,24 @@ func (s *RequestStore) List(ctx context.Context, q gate.ListQuery) ([]*gate.Priv
 		return items, "", err
 	}
 	return items, gate.SortKey(items[len(items)-1]), nil
+}
+
+// queryShards runs query for each partition key value at once and gathers
+// their keys in the order of hashes: a page waits for one query's round
+// trip, not for 16 or 32 of them one after another.
+func queryShards(ctx context.Context, hashes []string, query func(ctx context.Context, hash string) ([]indexKey, error)) ([]indexKey, error) {
+	got := make([][]indexKey, len(hashes))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, hash := range hashes {
+		g.Go(func() (err error) {
+			got[i], err = query(ctx, hash)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(got...), nil
 }
 
 // listCondition is the key condition of one shard's query for q: below
