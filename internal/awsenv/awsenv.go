@@ -3,11 +3,19 @@ package awsenv
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
+
+// IdleConnsPerHost is how many connections to one endpoint the function
+// keeps open between calls: a listing sends up to 32 index queries at once
+// (a due listing of the open and the decided sets, 16 shards each), and the
+// SDK's default of 10 would close and handshake again all but 10 of them
+// at every page.
+const IdleConnsPerHost = 32
 
 // FromEnvironment is the configuration Lambda gives a function: the region
 // and the execution role's credentials, which Lambda sets as environment
@@ -31,7 +39,9 @@ func FromEnvironment(getenv func(string) string) (aws.Config, error) {
 		// builds a transport of its own otherwise, and a function with a
 		// client per table opened (and TLS-handshook) a connection per
 		// client to the same endpoint.
-		HTTPClient: awshttp.NewBuildableClient(),
+		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = IdleConnsPerHost
+		}),
 	}
 	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -42,5 +43,8 @@ func TestFromEnvironmentSharesOneHTTPClient(t *testing.T) {
 		queue.Options().HTTPClient != cfg.HTTPClient {
 		t.Fatalf("HTTP clients: config %p, two DynamoDB clients %p %p, SQS %p", cfg.HTTPClient,
 			tables.Options().HTTPClient, log.Options().HTTPClient, queue.Options().HTTPClient)
+	}
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); !ok || b.GetTransport().MaxIdleConnsPerHost != IdleConnsPerHost {
+		t.Errorf("the shared client does not keep %d connections per endpoint open: %T", IdleConnsPerHost, cfg.HTTPClient)
 	}
 }
