@@ -51,7 +51,7 @@ func FromEnvironment(context.Context) (Deps, error) {
 
 // NewLogger is the JSON logger every function uses; each line logged with
 // an invocation's context carries its Lambda request id (aws_request_id).
-func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Level) *slog.Logger {
+func NewLogger(w interface{ Write([]byte) (int, error) }, level slog.Leveler) *slog.Logger {
 	return slog.New(withLambdaRequestID{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
 }
 
